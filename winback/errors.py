@@ -1,0 +1,141 @@
+"""One exception tree for the whole project.
+
+Every error a merchant can meet derives from :class:`WinbackError`, so the CLI can catch one type,
+print its message and exit cleanly. Messages are written for the merchant: they name the store,
+the file or the scope involved and say what to do. They never contain a secret: connectors build
+them from the store label and the platform's error text, never from request headers.
+"""
+
+from __future__ import annotations
+
+
+class WinbackError(Exception):
+    """Root of everything winback raises on purpose."""
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+class ConfigError(WinbackError):
+    """A config file is unreadable or invalid; names the file, line and key."""
+
+    def __init__(
+        self, message: str, *, path: str | None = None, line: int | None = None, key: str | None = None
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.key = key
+        where = ""
+        if path:
+            where = path if line is None else f"{path}:{line}"
+            if key:
+                where += f": {key}"
+            where += ": "
+        elif key:
+            where = f"{key}: "
+        super().__init__(f"{where}{message}")
+
+
+# --- talking to a platform ---------------------------------------------------------------------
+
+
+class ConnectorError(WinbackError):
+    """Something went wrong talking to a store's platform.
+
+    ``store`` is a human label such as ``acme.myshopify.com`` or ``Ecwid store 1003``.
+    """
+
+    def __init__(self, message: str, *, store: str | None = None) -> None:
+        self.store = store
+        super().__init__(message)
+
+
+class AuthenticationError(ConnectorError):
+    """HTTP 401: the access token is wrong, revoked or expired."""
+
+
+class MissingScopeError(ConnectorError):
+    """HTTP 403 / ACCESS_DENIED: the token lacks a permission (scope)."""
+
+    def __init__(self, message: str, *, store: str | None = None, scope: str | None = None) -> None:
+        self.scope = scope
+        super().__init__(message, store=store)
+
+
+class StoreFrozenError(ConnectorError):
+    """HTTP 402: the shop is frozen (unpaid plan) and its API refuses service."""
+
+
+class StoreLockedError(ConnectorError):
+    """HTTP 423: the shop is locked by the platform."""
+
+
+class StoreNotFoundError(ConnectorError):
+    """HTTP 404 on the store's base URL: the store id or domain is wrong or the store is gone."""
+
+
+class RateLimitedError(ConnectorError):
+    """The platform kept refusing us for rate or cost reasons after every retry."""
+
+
+class PlatformUnavailableError(ConnectorError):
+    """5xx, timeouts or dropped connections persisted after every retry."""
+
+
+class UnexpectedResponseError(ConnectorError):
+    """The platform answered with something we cannot read (malformed JSON, wrong shape)."""
+
+
+class QueryError(ConnectorError):
+    """A GraphQL request was rejected as a whole (top-level ``errors``) for a reason we cannot retry."""
+
+    def __init__(self, message: str, *, store: str | None = None, code: str | None = None) -> None:
+        self.code = code
+        super().__init__(message, store=store)
+
+
+class PlatformRejectedError(ConnectorError):
+    """A write was refused by the platform (Shopify ``userErrors``, Ecwid 400/409)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        store: str | None = None,
+        code: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.code = code
+        self.field = field
+        super().__init__(message, store=store)
+
+
+class DiscountCodeTakenError(PlatformRejectedError):
+    """The discount code already exists on the platform."""
+
+
+class CustomerExistsError(PlatformRejectedError):
+    """A customer with that email already exists on the platform."""
+
+
+class NotSupportedError(ConnectorError):
+    """The platform or this store's setup cannot do what was asked (see connector capabilities)."""
+
+
+class ConnectorNotFoundError(WinbackError):
+    """No connector is registered under the ``winback.connectors`` entry-point group for a platform."""
+
+
+# --- local layers ------------------------------------------------------------------------------
+
+
+class SyncError(WinbackError):
+    """The local store could not be read or written."""
+
+
+class RuleError(WinbackError):
+    """A rule is misconfigured or failed while planning."""
+
+
+class NotifyError(WinbackError):
+    """An email could not be rendered or sent."""

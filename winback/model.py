@@ -1,0 +1,281 @@
+"""The common model every connector translates into and every layer above reads.
+
+Pydantic v2 models, frozen, so records are safe to share between the sync engine and rules.
+Conventions the rest of the code relies on:
+
+* ids are the platform's own ids as strings (Shopify GIDs such as ``gid://shopify/Order/1``, Ecwid
+  integers as text); every record carries ``platform`` and ``store_id`` so one database can hold
+  many stores;
+* money is :class:`Money` (``Decimal`` + ISO-4217 code), never a float;
+* times are timezone-aware UTC datetimes;
+* guest orders are first class: ``customer_id`` is ``None`` and ``email`` is set.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("datetime must be timezone-aware")
+    return value.astimezone(timezone.utc)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Money(_Frozen):
+    """An exact amount in one currency."""
+
+    amount: Decimal
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _no_float(cls, value: object) -> object:
+        # Floats carry binary noise (0.1 + 0.2); the platforms send strings or JSON numbers, and
+        # JSON numbers must be converted through their text form (see connectors' parsers).
+        if isinstance(value, float):
+            return Decimal(repr(value))
+        return value
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(amount=Decimal("0"), currency=currency)
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+
+class ConsentState(StrEnum):
+    """Email-marketing consent, reduced to what rules need. Only SUBSCRIBED may be marketed to."""
+
+    SUBSCRIBED = "subscribed"
+    NOT_SUBSCRIBED = "not_subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    UNKNOWN = "unknown"
+
+
+class EmailConsent(_Frozen):
+    state: ConsentState = ConsentState.UNKNOWN
+    updated_at: UtcDatetime | None = None
+
+
+class AccountState(StrEnum):
+    """Whether the buyer has a usable account on the platform.
+
+    ``GUEST`` means no account: an Ecwid guest checkout, or a Shopify customer in state DISABLED.
+    """
+
+    GUEST = "guest"
+    INVITED = "invited"
+    ENABLED = "enabled"
+    DECLINED = "declined"
+
+
+class Address(_Frozen):
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    address1: str | None = None
+    address2: str | None = None
+    city: str | None = None
+    province: str | None = None
+    province_code: str | None = None
+    country: str | None = None
+    country_code: str | None = None
+    zip: str | None = None
+    phone: str | None = None
+
+
+class Store(_Frozen):
+    """What we know about one store (shop) on one platform."""
+
+    platform: str
+    store_id: str
+    name: str
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    url: str | None = None
+    email: str | None = None
+    timezone: str | None = None
+    logo_url: str | None = None
+
+
+class _Record(_Frozen):
+    platform: str
+    store_id: str
+    id: str
+
+
+class Customer(_Record):
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime
+    account: AccountState = AccountState.GUEST
+    consent: EmailConsent = EmailConsent()
+    orders_count: int | None = None
+    amount_spent: Money | None = None
+    tags: tuple[str, ...] = ()
+    default_address: Address | None = None
+
+    @property
+    def display_name(self) -> str:
+        full = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return full or (self.email or self.id)
+
+
+class FinancialStatus(StrEnum):
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    VOIDED = "voided"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+
+class LineItem(_Frozen):
+    id: str
+    product_id: str | None = None
+    variant_id: str | None = None
+    sku: str | None = None
+    title: str
+    quantity: int
+    current_quantity: int
+    """Quantity after refunds and removals; bestsellers count this."""
+    unit_price: Money | None = None
+
+
+class Order(_Record):
+    name: str | None = None
+    """The human order number, e.g. ``#1001``."""
+    email: str | None = None
+    customer_id: str | None = None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    processed_at: UtcDatetime | None = None
+    cancelled_at: UtcDatetime | None = None
+    test: bool = False
+    financial_status: FinancialStatus = FinancialStatus.UNKNOWN
+    total: Money
+    current_total: Money | None = None
+    refunded: Money | None = None
+    line_items: tuple[LineItem, ...] = ()
+    billing_address: Address | None = None
+    accepts_marketing: bool | None = None
+
+    @property
+    def is_guest(self) -> bool:
+        return self.customer_id is None
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+    @property
+    def is_fully_refunded(self) -> bool:
+        if self.financial_status == FinancialStatus.REFUNDED:
+            return True
+        return (
+            self.refunded is not None
+            and self.total.amount > 0
+            and self.refunded.amount >= self.total.amount
+        )
+
+    @property
+    def counts_as_purchase(self) -> bool:
+        """A real order for win-back purposes: not cancelled, not a test, not fully refunded."""
+        return not (self.is_cancelled or self.test or self.is_fully_refunded)
+
+
+class ProductStatus(StrEnum):
+    ACTIVE = "active"
+    DRAFT = "draft"
+    ARCHIVED = "archived"
+
+
+class Product(_Record):
+    title: str
+    handle: str | None = None
+    url: str | None = None
+    image_url: str | None = None
+    status: ProductStatus = ProductStatus.ACTIVE
+    price: Money | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == ProductStatus.ACTIVE
+
+
+class DiscountKind(StrEnum):
+    PERCENTAGE = "percentage"
+    FIXED_AMOUNT = "fixed_amount"
+
+
+class DiscountCodeSpec(_Frozen):
+    """What a rule asks a connector to create."""
+
+    code: str = Field(min_length=1, max_length=255)
+    title: str
+    kind: DiscountKind
+    value: Decimal
+    """Percent (e.g. ``10`` for 10 %) or an amount in the store currency."""
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime | None = None
+    once_per_customer: bool = True
+    usage_limit: int | None = None
+    customer_id: str | None = None
+    """Lock the code to this customer where the platform allows it."""
+
+    @field_validator("value")
+    @classmethod
+    def _positive(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError("discount value must be positive")
+        return value
+
+
+class DiscountCode(_Frozen):
+    """A discount code as it exists on the platform."""
+
+    platform: str
+    store_id: str
+    id: str
+    code: str
+    title: str | None = None
+    kind: DiscountKind | None = None
+    value: Decimal | None = None
+    starts_at: UtcDatetime | None = None
+    ends_at: UtcDatetime | None = None
+    once_per_customer: bool | None = None
+    usage_limit: int | None = None
+    customer_ids: tuple[str, ...] = ()
+
+
+class NewCustomer(_Frozen):
+    """What a rule asks a connector to create as a customer account."""
+
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    accepts_marketing: bool | None = None
+    """``None`` leaves consent untouched; account creation is transactional, not marketing."""
+    tags: tuple[str, ...] = ()

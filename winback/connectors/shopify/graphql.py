@@ -1,0 +1,296 @@
+"""GraphQL over :class:`~winback.connectors.http.HttpClient`: cost pacing, THROTTLED, error mapping.
+
+HttpClient owns transport retries (5xx and dropped connections on reads, connection failures on
+everything, token refresh after a 401). This layer adds what is Shopify-specific:
+
+* it paces requests with the :class:`~.throttle.CostBucket` and, when throttled anyway (HTTP 200
+  with ``errors[0].extensions.code == "THROTTLED"`` and no data, or HTTP 429), waits
+  ``(requested - currentlyAvailable) / restoreRate`` seconds (or ``Retry-After``) and retries,
+  a bounded number of times;
+* an undecodable 200 body is retried a few times on reads (truncated bodies happen); on a
+  mutation it is ambiguous — the write may have been applied — so :class:`AmbiguousWriteError`;
+* top-level ``errors`` become :mod:`winback.errors` exceptions with the store named, and HTTP
+  statuses get Shopify-specific wording through :func:`shopify_error_for`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import httpx
+from graphql import DocumentNode, parse
+
+from winback import errors
+from winback.connectors.http import (
+    RETRYABLE_STATUSES,
+    AmbiguousWriteError,
+    ErrorMapper,
+    HttpClient,
+    default_error_for,
+    parse_retry_after,
+)
+from winback.connectors.shopify.documents import Document
+from winback.connectors.shopify.throttle import CostBucket, estimate_cost
+from winback.secrets import redact
+
+log = logging.getLogger("winback.connectors.shopify")
+
+REQUIRED_SCOPES = frozenset(
+    {"read_customers", "write_customers", "read_orders", "read_all_orders", "read_products", "write_discounts"}
+)
+_SCOPE_HINT = ", ".join(sorted(REQUIRED_SCOPES))
+_SCOPE_IN_TEXT = re.compile(r"\b((?:read|write|unauthenticated_read|unauthenticated_write)_[a-z_]+)\b")
+
+
+# --- HTTP status → error -----------------------------------------------------------------------
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return redact(response.text.strip().replace("\n", " ")[:200])
+    if isinstance(body, Mapping):
+        value = body.get("errors", body.get("error", body))
+        if isinstance(value, list) and value and isinstance(value[0], Mapping):
+            value = value[0].get("message", value[0])
+        return redact(str(value)[:300])
+    return redact(str(body)[:200])
+
+
+def make_error_mapper(api_version: str) -> ErrorMapper:
+    """An ``error_mapper`` for HttpClient with Shopify's wording for each status."""
+
+    def shopify_error_for(response: httpx.Response, store: str) -> errors.WinbackError | None:
+        status = response.status_code
+        detail = _detail(response)
+        if status == 401:
+            return errors.AuthenticationError(
+                f"the access token for {store} was rejected (HTTP 401: {detail}): it is wrong, revoked or "
+                f"expired. Create a new Admin API access token for the app (scopes: {_SCOPE_HINT}) and "
+                f"update the config.",
+                store=store,
+            )
+        if status == 402:
+            return errors.StoreFrozenError(
+                f"{store} is frozen (HTTP 402 Payment Required): the shop's plan is unpaid or paused and "
+                f"Shopify refuses API requests until the merchant settles the account.",
+                store=store,
+            )
+        if status == 403:
+            found = _SCOPE_IN_TEXT.search(detail)
+            scope = found.group(1) if found else None
+            what = f"the {scope} scope" if scope else "a permission"
+            return errors.MissingScopeError(
+                f"{store} refused access (HTTP 403): the app's token lacks {what}. Add it to the app's "
+                f"Admin API access scopes, reinstall or re-approve the app, and update the token. "
+                f"Shopify said: {detail}",
+                store=store,
+                scope=scope,
+            )
+        if status == 404:
+            return errors.StoreNotFoundError(
+                f"{store} was not found (HTTP 404) at /admin/api/{api_version}/graphql.json: check the shop "
+                f"domain in the config and that API version {api_version} is still supported by Shopify.",
+                store=store,
+            )
+        if status == 423:
+            return errors.StoreLockedError(
+                f"{store} is locked by Shopify (HTTP 423 Locked); its API cannot be used until Shopify "
+                f"unlocks the shop. The merchant should contact Shopify support.",
+                store=store,
+            )
+        return None
+
+    return shopify_error_for
+
+
+# --- top-level GraphQL errors → error ----------------------------------------------------------
+
+
+def _first_error(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    found = body.get("errors")
+    if isinstance(found, list) and found and isinstance(found[0], Mapping):
+        return found[0]
+    if isinstance(found, (str, Mapping)) and found:
+        return {"message": str(found)}
+    return None
+
+
+def _code(error: Mapping[str, Any] | None) -> str | None:
+    if error is None:
+        return None
+    extensions = error.get("extensions")
+    if isinstance(extensions, Mapping) and isinstance(extensions.get("code"), str):
+        return extensions["code"]
+    return None
+
+
+def is_throttled(body: Any) -> bool:
+    if not isinstance(body, Mapping) or body.get("data") is not None:
+        return False
+    errors_ = body.get("errors")
+    if not isinstance(errors_, list):
+        return False
+    return any(_code(e) == "THROTTLED" for e in errors_ if isinstance(e, Mapping))
+
+
+def _required_scope(error: Mapping[str, Any]) -> str | None:
+    extensions = error.get("extensions")
+    texts: list[str] = []
+    if isinstance(extensions, Mapping) and extensions.get("requiredAccess"):
+        texts.append(str(extensions["requiredAccess"]))
+    texts.append(str(error.get("message", "")))
+    for text in texts:
+        found = _SCOPE_IN_TEXT.search(text.replace("`", ""))
+        if found:
+            return found.group(1)
+    return None
+
+
+def error_for_graphql(body: Mapping[str, Any], store: str, operation: str) -> errors.WinbackError:
+    error = _first_error(body) or {"message": "unknown error"}
+    code = _code(error)
+    message = redact(str(error.get("message", ""))[:300])
+    if code == "ACCESS_DENIED":
+        scope = _required_scope(error)
+        what = f"the {scope} scope" if scope else "a permission"
+        return errors.MissingScopeError(
+            f"{store} denied {operation}: the app lacks {what}. Add {scope or 'the missing scope'} to the "
+            f"app's Admin API access scopes, re-approve the app on {store}, and try again. Shopify said: {message}",
+            store=store,
+            scope=scope,
+        )
+    if code == "MAX_COST_EXCEEDED":
+        return errors.QueryError(
+            f"{store} refused {operation} as too expensive (MAX_COST_EXCEEDED): {message}. Lower page_size "
+            f"or order_line_items in the config.",
+            store=store,
+            code=code,
+        )
+    return errors.QueryError(
+        f"{store} rejected {operation} ({code or 'GraphQL error'}): {message}", store=store, code=code
+    )
+
+
+# --- the client --------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _parsed(text: str) -> DocumentNode:
+    return parse(text)
+
+
+class GraphQLClient:
+    """Sends :class:`Document` objects to one shop's Admin GraphQL endpoint."""
+
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        endpoint: str,
+        store: str,
+        bucket: CostBucket,
+        error_mapper: ErrorMapper | None = None,
+        max_throttle_retries: int = 10,
+        malformed_retries: int = 3,
+        backoff_s: float = 1.0,
+    ) -> None:
+        self.http = http
+        self.endpoint = endpoint
+        self.store = store
+        self.bucket = bucket
+        self._error_mapper = error_mapper
+        self.max_throttle_retries = max_throttle_retries
+        self.malformed_retries = malformed_retries
+        self.backoff_s = backoff_s
+        self.throttled = 0
+        """How many THROTTLED/429 answers we got (for tests and status output)."""
+
+    async def execute(
+        self, document: Document, variables: Mapping[str, Any] | None = None, *, idempotent: bool | None = None
+    ) -> dict[str, Any]:
+        """Run ``document``; return its ``data`` or raise a :mod:`winback.errors` error.
+
+        ``idempotent`` defaults to "not a mutation".
+        """
+        if idempotent is None:
+            idempotent = not document.is_mutation
+        variables = dict(variables or {})
+        estimate = estimate_cost(_parsed(document.text), variables)
+        payload = {"query": document.text, "variables": variables}
+        throttled = malformed = 0
+        while True:
+            await self.bucket.acquire(document.name, estimate)
+            response = await self.http.request(
+                "POST",
+                self.endpoint,
+                json=payload,
+                idempotent=idempotent,
+                retry_statuses=RETRYABLE_STATUSES - {429},
+                raise_for_status=False,
+                headers={"Content-Type": "application/json"},
+            )
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, Mapping):
+                extensions = body.get("extensions")
+                cost = extensions.get("cost") if isinstance(extensions, Mapping) else None
+                self.bucket.observe(document.name, cost)
+            else:
+                cost = None
+
+            if response.status_code == 429 or (response.is_success and is_throttled(body)):
+                throttled += 1
+                self.throttled += 1
+                if throttled > self.max_throttle_retries:
+                    raise errors.RateLimitedError(
+                        f"{self.store} kept throttling {document.name} after {self.max_throttle_retries} "
+                        f"waits; try again later or lower page_size.",
+                        store=self.store,
+                    )
+                wait = CostBucket.throttled_wait(cost)
+                if wait is None:
+                    wait = parse_retry_after(response.headers.get("Retry-After"))
+                if wait is None:
+                    wait = min(30.0, self.backoff_s * (2 ** (throttled - 1)))
+                log.info("%s: %s throttled; waiting %.2f s", self.store, document.name, wait)
+                await self.bucket.sleep(wait)
+                continue
+
+            if not response.is_success:
+                mapped = self._error_mapper(response, self.store) if self._error_mapper else None
+                raise mapped or default_error_for(response, self.store)
+
+            if not isinstance(body, Mapping):
+                if not idempotent:
+                    raise AmbiguousWriteError(
+                        f"{self.store} answered {document.name} with a body that is not JSON; the write "
+                        f"may or may not have been applied",
+                        store=self.store,
+                    )
+                malformed += 1
+                if malformed <= self.malformed_retries:
+                    log.info("%s: %s answered with malformed JSON; retrying", self.store, document.name)
+                    await self.bucket.sleep(min(5.0, self.backoff_s * malformed))
+                    continue
+                raise errors.UnexpectedResponseError(
+                    f"{self.store} answered {document.name} with a body that is not JSON "
+                    f"(HTTP {response.status_code}), {malformed} times in a row",
+                    store=self.store,
+                )
+
+            if body.get("errors"):
+                raise error_for_graphql(body, self.store, document.name)
+            data = body.get("data")
+            if not isinstance(data, Mapping):
+                raise errors.UnexpectedResponseError(
+                    f"{self.store} answered {document.name} without data or errors", store=self.store
+                )
+            return dict(data)

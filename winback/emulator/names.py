@@ -245,6 +245,9 @@ COUNTRIES: dict[str, Country] = {
     ),
 }
 
+MOBILE_LEADS: dict[str, str] = {"GB": "7", "DE": "15", "FR": "6", "JP": "90", "AU": "4", "NL": "6"}
+"""First digits of a mobile number after the country prefix; North America draws an area code."""
+
 COMPANIES = ("Northwind Traders", "Acme Interiors", "Bluebird Café", "Studio Ølstykke",
              "Atelier Lumière", "Hill & Dale Ltd", "O'Malley's Pub")
 

@@ -394,7 +394,8 @@ def _person(rng: random.Random, emails: set[str]) -> tuple[str | None, str | Non
 
 def _phone(rng: random.Random, country: names.Country) -> str:
     lead = names.MOBILE_LEADS.get(country.code) or str(rng.randint(2, 9))
-    return country.phone_prefix + lead + "".join(str(rng.randrange(10)) for _ in range(country.phone_digits - len(lead)))
+    digits = country.phone_digits - len(lead)
+    return f"{country.phone_prefix}{lead}{rng.randrange(10**digits):0{digits}d}"
 
 
 def _address(rng: random.Random, country: names.Country, first: str, last: str, phone: str | None) -> WAddress:

@@ -148,7 +148,7 @@ def parse_customer(node: Mapping[str, Any], store_id: str) -> Customer:
         email=email,
         first_name=node.get("firstName"),
         last_name=node.get("lastName"),
-        phone=_obj(node, "defaultPhoneNumber", "phoneNumber") or node.get("phone"),
+        phone=_obj(node, "defaultPhoneNumber", "phoneNumber") or node.get("phone") or _obj(node, "defaultAddress", "phone"),
         created_at=node.get("createdAt"),
         updated_at=_required(node, "updatedAt"),
         account=ACCOUNT[state] if state is not None else AccountState.GUEST,

@@ -1,0 +1,235 @@
+"""Shopify bulk export of orders: run, poll, stream the JSONL and reassemble orders with their lines.
+
+Flow (see Shopify's bulk operations guide): ``bulkOperationRunQuery`` → poll ``bulkOperation(id:)``
+with back-off until ``COMPLETED`` → download ``url``. We ask for ``groupObjects: true`` so every
+line item (a row with ``__parentId``) directly follows its order; an order is complete when the
+next top-level row arrives, so memory holds one order at a time whatever the file size.
+
+The download URL is a signed URL on another host (Google Cloud Storage in production): it gets a
+plain client without the access token, and its query string (the signature) is never logged.
+A download that breaks off, or that comes back short of the operation's ``objectCount``, is
+resumed by downloading again and skipping the rows already consumed (the file does not change).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from winback import errors
+from winback.connectors.shopify.documents import BULK_OPERATION, BULK_RUN_QUERY
+from winback.connectors.shopify.graphql import GraphQLClient
+
+log = logging.getLogger("winback.connectors.shopify")
+
+Sleep = Callable[[float], Awaitable[None]]
+FAILED_STATUSES = frozenset({"FAILED", "CANCELED", "CANCELING", "EXPIRED"})
+
+
+@dataclass(slots=True)
+class BulkResult:
+    id: str
+    status: str
+    url: str | None
+    object_count: int
+    error_code: str | None = None
+
+
+@dataclass(slots=True)
+class BulkOrder:
+    """One reassembled top-level row and the child rows that followed it."""
+
+    row: dict[str, Any]
+    children: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Orphan:
+    """A child row whose parent is not the row before it (only if the file is not grouped)."""
+
+    row: dict[str, Any]
+
+
+class BulkExporter:
+    def __init__(
+        self,
+        gql: GraphQLClient,
+        *,
+        download: httpx.AsyncClient,
+        store: str,
+        sleep: Sleep,
+        poll_interval_s: float = 1.0,
+        poll_max_interval_s: float = 30.0,
+        timeout_s: float = 6 * 3600.0,
+        in_progress_retries: int = 10,
+        download_attempts: int = 6,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.gql = gql
+        self.download = download
+        self.store = store
+        self._sleep = sleep
+        self.poll_interval_s = poll_interval_s
+        self.poll_max_interval_s = poll_max_interval_s
+        self.timeout_s = timeout_s
+        self.in_progress_retries = in_progress_retries
+        self.download_attempts = download_attempts
+        self._clock = clock
+
+    # --- run and poll ----------------------------------------------------------------------
+
+    async def start(self, query: str) -> str:
+        """Start a bulk query; waits and retries while Shopify says another one is running."""
+        for attempt in range(self.in_progress_retries + 1):
+            data = await self.gql.execute(BULK_RUN_QUERY, {"query": query}, idempotent=True)
+            # A duplicate export after an ambiguous failure is harmless (read-only, expires in a
+            # week), so this mutation may be retried like a read.
+            payload = data.get("bulkOperationRunQuery") or {}
+            user_errors = payload.get("userErrors") or []
+            if not user_errors:
+                operation = payload.get("bulkOperation") or {}
+                if not operation.get("id"):
+                    raise errors.UnexpectedResponseError(
+                        f"{self.store} started no bulk operation and reported no error", store=self.store
+                    )
+                return str(operation["id"])
+            first = user_errors[0]
+            if first.get("code") == "OPERATION_IN_PROGRESS" and attempt < self.in_progress_retries:
+                delay = min(self.poll_max_interval_s, self.poll_interval_s * (2**attempt))
+                log.info("%s: another bulk operation is running; retrying in %.1f s", self.store, delay)
+                await self._sleep(delay)
+                continue
+            raise errors.PlatformRejectedError(
+                f"{self.store} refused the bulk export ({first.get('code') or 'error'}): {first.get('message')}",
+                store=self.store,
+                code=first.get("code"),
+                field=".".join(first.get("field") or []) or None,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def wait(self, operation_id: str) -> BulkResult:
+        """Poll until the operation is COMPLETED; a failed, cancelled or expired one raises."""
+        started = self._clock()
+        interval = self.poll_interval_s
+        while True:
+            data = await self.gql.execute(BULK_OPERATION, {"id": operation_id})
+            operation = data.get("bulkOperation")
+            if not isinstance(operation, Mapping):
+                raise errors.UnexpectedResponseError(
+                    f"{self.store} does not know bulk operation {operation_id}", store=self.store
+                )
+            status = str(operation.get("status"))
+            if status == "COMPLETED":
+                return BulkResult(
+                    id=operation_id,
+                    status=status,
+                    url=operation.get("url"),
+                    object_count=int(str(operation.get("objectCount") or 0)),
+                )
+            if status in FAILED_STATUSES:
+                code = operation.get("errorCode")
+                message = f"{self.store}: the orders bulk export ended {status}" + (f" ({code})" if code else "")
+                if code == "ACCESS_DENIED":
+                    raise errors.MissingScopeError(
+                        message + ": the app lacks a scope the export needs (read_orders and "
+                        "read_all_orders); add it to the app and re-approve it.",
+                        store=self.store,
+                        scope="read_all_orders",
+                    )
+                raise errors.QueryError(message + "; try again later.", store=self.store, code=code or status)
+            if self._clock() - started > self.timeout_s:
+                raise errors.PlatformUnavailableError(
+                    f"{self.store}: the orders bulk export did not finish within {self.timeout_s:.0f} s "
+                    f"(status {status}); try again later.",
+                    store=self.store,
+                )
+            await self._sleep(interval)
+            interval = min(self.poll_max_interval_s, interval * 1.5)
+
+    # --- download and reassembly -----------------------------------------------------------
+
+    async def rows(self, result: BulkResult) -> AsyncIterator[dict[str, Any]]:
+        """Every JSONL row of a completed operation, once each, resuming broken downloads."""
+        if not result.url:
+            if result.object_count == 0:
+                return
+            raise errors.UnexpectedResponseError(
+                f"{self.store}: bulk operation {result.id} completed with {result.object_count} objects "
+                f"but no download URL",
+                store=self.store,
+            )
+        consumed = 0
+        failures = 0
+        reason = ""
+        while True:
+            try:
+                async for row in self._download(result.url, skip=consumed):
+                    consumed += 1
+                    yield row
+            except (httpx.TransportError, _Truncated, _BadStatus) as exc:
+                reason = str(exc) or type(exc).__name__
+            else:
+                if consumed >= result.object_count:
+                    return
+                reason = f"{consumed} of {result.object_count} rows"
+            failures += 1
+            if failures >= self.download_attempts:
+                raise errors.PlatformUnavailableError(
+                    f"{self.store}: could not download the orders bulk export after {failures} attempts "
+                    f"({reason}); try again later.",
+                    store=self.store,
+                )
+            log.info("%s: bulk download broke off (%s); resuming after row %d", self.store, reason, consumed)
+            await self._sleep(min(self.poll_max_interval_s, self.poll_interval_s * failures))
+
+    async def _download(self, url: str, *, skip: int) -> AsyncIterator[dict[str, Any]]:
+        where = httpx.URL(url).copy_with(query=None)
+        async with self.download.stream("GET", url) as response:
+            if response.status_code != 200:
+                raise _BadStatus(f"HTTP {response.status_code} from {where}")
+            index = 0
+            async for line in response.aiter_lines():
+                if not line.strip():
+                    continue
+                if index < skip:
+                    index += 1
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    raise _Truncated(f"undecodable row {index + 1}") from None
+                if not isinstance(row, dict):
+                    raise _Truncated(f"row {index + 1} is not an object")
+                index += 1
+                yield row
+
+    async def orders(self, result: BulkResult) -> AsyncIterator[BulkOrder | Orphan]:
+        """Top-level rows with their children, one at a time."""
+        current: BulkOrder | None = None
+        async for row in self.rows(result):
+            parent = row.get("__parentId")
+            if parent is None:
+                if current is not None:
+                    yield current
+                current = BulkOrder(row=row)
+            elif current is not None and parent == current.row.get("id"):
+                row.pop("__parentId", None)
+                current.children.append(row)
+            else:
+                yield Orphan(row=row)
+        if current is not None:
+            yield current
+
+
+class _Truncated(Exception):
+    pass
+
+
+class _BadStatus(Exception):
+    pass

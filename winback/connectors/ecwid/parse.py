@@ -1,0 +1,366 @@
+"""Ecwid REST v3 payloads → :mod:`winback.model`. Pure functions; no HTTP.
+
+Decisions a caller may rely on:
+
+* JSON is decoded with ``parse_float=Decimal`` (:func:`decode_json`), so ``0.1`` stays ``0.1``;
+  amounts are in the store currency from the profile (Ecwid orders carry no currency code).
+* ids become strings: an order's id is Ecwid's public order id (``"EBJFT"``; numeric on old
+  stores), shown to buyers as ``#EBJFT``; customers, products and coupons use their integer ids.
+* ``paymentStatus``: PAID → PAID; AWAITING_PAYMENT → PENDING; PARTIALLY_REFUNDED and REFUNDED
+  map to themselves; CANCELLED → VOIDED with ``cancelled_at`` = the order's ``updateDate`` (Ecwid
+  reports no cancel time), so ``Order.is_cancelled`` holds; custom statuses → UNKNOWN.
+  INCOMPLETE orders are abandoned checkouts, not orders: :func:`is_real_order` is false and the
+  connector drops them.
+* Ecwid reports no per-line refunds: ``current_quantity`` equals ``quantity``, except on a fully
+  refunded order where it is 0 so bestsellers do not count it. ``current_total`` is ``total``
+  minus ``refundedAmount`` (never below zero).
+* Ecwid has no test-order flag: ``Order.test`` is always false.
+* A customer listed by ``/customers`` has an account (``registered`` is its registration date):
+  AccountState.ENABLED. ``acceptMarketing`` true → SUBSCRIBED, false → NOT_SUBSCRIBED,
+  absent → UNKNOWN.
+
+Anything malformed raises :class:`RecordError` (a ``ValueError``) naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from winback.model import (
+    AccountState,
+    Address,
+    ConsentState,
+    Customer,
+    DiscountCode,
+    DiscountKind,
+    EmailConsent,
+    FinancialStatus,
+    LineItem,
+    Money,
+    Order,
+    Product,
+    ProductStatus,
+    Store,
+)
+
+PLATFORM = "ecwid"
+
+_FINANCIAL = {
+    "PAID": FinancialStatus.PAID,
+    "AWAITING_PAYMENT": FinancialStatus.PENDING,
+    "PARTIALLY_REFUNDED": FinancialStatus.PARTIALLY_REFUNDED,
+    "REFUNDED": FinancialStatus.REFUNDED,
+    "CANCELLED": FinancialStatus.VOIDED,
+}
+_DISCOUNT_KINDS = {"PERCENT": DiscountKind.PERCENTAGE, "ABS": DiscountKind.FIXED_AMOUNT}
+
+
+class RecordError(ValueError):
+    """A record does not have the shape Ecwid documents."""
+
+
+def decode_json(content: bytes) -> Any:
+    """Decode a response body keeping every JSON number with a fraction as an exact ``Decimal``."""
+    return json.loads(content, parse_float=Decimal)
+
+
+# --- scalars -----------------------------------------------------------------------------------
+
+
+def ecwid_date(value: datetime) -> str:
+    """Format for Ecwid write bodies and date parameters: ``2026-01-31 12:00:00 +0000``."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000")
+
+
+def parse_datetime(value: Any, field: str) -> datetime:
+    """An Ecwid date (``2014-06-06 18:57:19 +0400``) or UNIX seconds → aware UTC datetime."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    if isinstance(value, str):
+        text = value.strip()
+        for fmt in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"):
+            try:
+                parsed = datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=timezone.utc)
+            return parsed.astimezone(timezone.utc)
+    raise RecordError(f"{field} is not a date: {value!r}")
+
+
+def timestamp_of(raw: Mapping[str, Any], ts_field: str, date_field: str) -> datetime:
+    """Prefer the UNIX ``...Timestamp`` field, fall back to the date string."""
+    value = raw.get(ts_field)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    return parse_datetime(raw.get(date_field), date_field)
+
+
+def sort_key_seconds(raw: Mapping[str, Any], ts_field: str | None, date_field: str) -> int:
+    """Best-effort UNIX seconds for ordering raw records; 0 when unreadable (it will be rejected)."""
+    try:
+        if ts_field is not None:
+            return int(timestamp_of(raw, ts_field, date_field).timestamp())
+        return int(parse_datetime(raw.get(date_field), date_field).timestamp())
+    except RecordError:
+        return 0
+
+
+def amount(value: Any, field: str) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise RecordError(f"{field} is not a number: {value!r}")
+    if isinstance(value, (int, Decimal)):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(repr(value))
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise RecordError(f"{field} is not a number: {value!r}") from None
+    else:
+        raise RecordError(f"{field} is not a number: {value!r}")
+    if not result.is_finite():
+        raise RecordError(f"{field} is not a finite number: {value!r}")
+    return result
+
+
+def money(value: Any, currency: str, field: str) -> Money:
+    return Money(amount=amount(value, field), currency=currency)
+
+
+def _id(raw: Mapping[str, Any], field: str = "id") -> str:
+    value = raw.get(field)
+    if isinstance(value, bool) or value is None or value == "":
+        raise RecordError(f"{field} is missing")
+    if isinstance(value, (int, str)):
+        return str(value)
+    raise RecordError(f"{field} is not an id: {value!r}")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def record_id(raw: Any) -> str | None:
+    """The record's id if it has a readable one (for quarantine), else ``None``."""
+    if isinstance(raw, Mapping):
+        try:
+            return _id(raw)
+        except RecordError:
+            return None
+    return None
+
+
+def _names(person: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    first, last = _text(person.get("firstName")), _text(person.get("lastName"))
+    if first or last:
+        return first, last
+    name = _text(person.get("name"))
+    if not name:
+        return None, None
+    head, _, tail = name.partition(" ")
+    return head, (tail.strip() or None)
+
+
+def address(person: Any) -> Address | None:
+    if not isinstance(person, Mapping) or not person:
+        return None
+    first, last = _names(person)
+    street = _text(person.get("street"))
+    line1, line2 = (street.split("\n", 1) + [None])[:2] if street else (None, None)
+    return Address(
+        first_name=first,
+        last_name=last,
+        company=_text(person.get("companyName")),
+        address1=_text(line1),
+        address2=_text(line2),
+        city=_text(person.get("city")),
+        province=_text(person.get("stateOrProvinceName")),
+        province_code=_text(person.get("stateOrProvinceCode")),
+        country=_text(person.get("countryName")),
+        country_code=_text(person.get("countryCode")),
+        zip=_text(person.get("postalCode")),
+        phone=_text(person.get("phone")),
+    )
+
+
+# --- records -----------------------------------------------------------------------------------
+
+
+def is_real_order(raw: Mapping[str, Any]) -> bool:
+    """False for INCOMPLETE orders (abandoned checkouts Ecwid lists only when asked)."""
+    return str(raw.get("paymentStatus", "")).upper() != "INCOMPLETE"
+
+
+def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
+    if not isinstance(raw, Mapping):
+        raise RecordError("order is not an object")
+    order_id = _id(raw)
+    created = timestamp_of(raw, "createTimestamp", "createDate")
+    updated = timestamp_of(raw, "updateTimestamp", "updateDate")
+    status_text = str(raw.get("paymentStatus") or "").upper()
+    status = _FINANCIAL.get(status_text, FinancialStatus.UNKNOWN)
+    total = money(raw.get("total"), currency, "total")
+    refunded_value = raw.get("refundedAmount")
+    refunded = money(refunded_value, currency, "refundedAmount") if refunded_value is not None else None
+    fully_refunded = status == FinancialStatus.REFUNDED
+    current = total.amount - (refunded.amount if refunded else Decimal("0"))
+    items_raw = raw.get("items") or []
+    if not isinstance(items_raw, list):
+        raise RecordError("items is not a list")
+    lines = []
+    for index, item in enumerate(items_raw):
+        if not isinstance(item, Mapping):
+            raise RecordError(f"items[{index}] is not an object")
+        quantity = item.get("quantity")
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
+            raise RecordError(f"items[{index}].quantity is not a count: {quantity!r}")
+        price = item.get("price")
+        product_id = item.get("productId")
+        lines.append(
+            LineItem(
+                id=str(item["id"]) if item.get("id") is not None else f"{order_id}-{index}",
+                product_id=str(product_id) if product_id not in (None, 0, "") else None,
+                sku=_text(item.get("sku")),
+                title=_text(item.get("name")) or "",
+                quantity=quantity,
+                current_quantity=0 if fully_refunded else quantity,
+                unit_price=money(price, currency, f"items[{index}].price") if price is not None else None,
+            )
+        )
+    customer = raw.get("customerId")
+    accept = raw.get("acceptMarketing")
+    return Order(
+        platform=PLATFORM,
+        store_id=store_id,
+        id=order_id,
+        name=f"#{order_id}",
+        email=_text(raw.get("email")),
+        customer_id=str(customer) if customer not in (None, 0, "") else None,
+        created_at=created,
+        updated_at=updated,
+        processed_at=created,
+        cancelled_at=updated if status_text == "CANCELLED" else None,
+        test=False,
+        financial_status=status,
+        total=total,
+        current_total=Money(amount=max(current, Decimal("0")), currency=currency),
+        refunded=refunded,
+        line_items=tuple(lines),
+        billing_address=address(raw.get("billingPerson")),
+        accepts_marketing=accept if isinstance(accept, bool) else None,
+    )
+
+
+def parse_customer(raw: Any, *, store_id: str, currency: str) -> Customer:
+    if not isinstance(raw, Mapping):
+        raise RecordError("customer is not an object")
+    customer_id = _id(raw)
+    billing = raw.get("billingPerson") if isinstance(raw.get("billingPerson"), Mapping) else {}
+    first, last = _names(billing) if billing else (None, None)
+    if not (first or last):
+        first, last = _names({"name": raw.get("name")})
+    registered = raw.get("registered")
+    created = parse_datetime(registered, "registered") if isinstance(registered, (str, int)) and registered else None
+    accept = raw.get("acceptMarketing")
+    consent = (
+        ConsentState.SUBSCRIBED if accept is True
+        else ConsentState.NOT_SUBSCRIBED if accept is False
+        else ConsentState.UNKNOWN
+    )
+    stats = raw.get("stats") if isinstance(raw.get("stats"), Mapping) else {}
+    count = stats.get("numberOfOrders", raw.get("totalOrderCount"))
+    spent = stats.get("salesValue")
+    return Customer(
+        platform=PLATFORM,
+        store_id=store_id,
+        id=customer_id,
+        email=_text(raw.get("email")),
+        first_name=first,
+        last_name=last,
+        phone=_text(billing.get("phone")) if billing else None,
+        created_at=created,
+        updated_at=parse_datetime(raw.get("updated"), "updated"),
+        account=AccountState.ENABLED if registered not in (None, False, "") else AccountState.GUEST,
+        consent=EmailConsent(state=consent),
+        orders_count=count if isinstance(count, int) and not isinstance(count, bool) else None,
+        amount_spent=money(spent, currency, "stats.salesValue") if spent is not None else None,
+        default_address=address(billing),
+    )
+
+
+def parse_product(raw: Any, *, store_id: str, currency: str) -> Product:
+    if not isinstance(raw, Mapping):
+        raise RecordError("product is not an object")
+    price = raw.get("price")
+    enabled = raw.get("enabled", True)
+    handle = _text(raw.get("customSlug")) or _text(raw.get("autogeneratedSlug"))
+    return Product(
+        platform=PLATFORM,
+        store_id=store_id,
+        id=_id(raw),
+        title=_text(raw.get("name")) or "",
+        handle=handle,
+        url=_text(raw.get("url")),
+        image_url=_text(raw.get("imageUrl")) or _text(raw.get("thumbnailUrl")),
+        status=ProductStatus.ACTIVE if enabled is not False else ProductStatus.DRAFT,
+        price=money(price, currency, "price") if price is not None else None,
+        created_at=timestamp_of(raw, "createTimestamp", "created") if raw.get("created") or raw.get("createTimestamp") else None,
+        updated_at=timestamp_of(raw, "updateTimestamp", "updated") if raw.get("updated") or raw.get("updateTimestamp") else None,
+    )
+
+
+def parse_coupon(raw: Any, *, store_id: str) -> DiscountCode:
+    if not isinstance(raw, Mapping):
+        raise RecordError("coupon is not an object")
+    uses = raw.get("usesLimit")
+    discount = raw.get("discount")
+    launch, expires = raw.get("launchDate"), raw.get("expirationDate")
+    return DiscountCode(
+        platform=PLATFORM,
+        store_id=store_id,
+        id=_id(raw),
+        code=str(raw.get("code") or ""),
+        title=_text(raw.get("name")),
+        kind=_DISCOUNT_KINDS.get(str(raw.get("discountType"))),
+        value=amount(discount, "discount") if discount is not None else None,
+        starts_at=parse_datetime(launch, "launchDate") if launch else None,
+        ends_at=parse_datetime(expires, "expirationDate") if expires else None,
+        once_per_customer=(uses == "ONCEPERCUSTOMER") if uses else None,
+        usage_limit=1 if uses == "SINGLE" else None,
+    )
+
+
+def parse_profile(raw: Any, *, store_id: str) -> Store:
+    if not isinstance(raw, Mapping):
+        raise RecordError("profile is not an object")
+
+    def section(name: str) -> Mapping[str, Any]:
+        value = raw.get(name)
+        return value if isinstance(value, Mapping) else {}
+
+    general, settings, account = section("generalInfo"), section("settings"), section("account")
+    company, formats = section("company"), section("formatsAndUnits")
+    currency = _text(formats.get("currency"))
+    if not currency or len(currency) != 3:
+        raise RecordError(f"formatsAndUnits.currency is not a currency code: {currency!r}")
+    starter = general.get("starterSite") if isinstance(general.get("starterSite"), Mapping) else {}
+    return Store(
+        platform=PLATFORM,
+        store_id=store_id,
+        name=_text(settings.get("storeName")) or _text(account.get("accountName")) or f"Ecwid store {store_id}",
+        currency=currency.upper(),
+        url=_text(general.get("storeUrl")),
+        email=_text(company.get("email")) or _text(account.get("accountEmail")),
+        timezone=_text(formats.get("timezone")),
+        logo_url=_text(starter.get("storeLogoUrl")) or _text(settings.get("emailLogoUrl")),
+    )

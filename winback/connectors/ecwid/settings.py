@@ -1,0 +1,49 @@
+"""Settings of one Ecwid store: what a client's TOML config holds under ``[stores.<name>]``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+DEFAULT_BASE_URL = "https://app.ecwid.com/api/v3"
+
+
+class EcwidSettings(BaseModel):
+    """Connection settings; the endpoint is ``{base_url}/{store_id}``.
+
+    ``requests_per_minute`` paces us on the client side (Ecwid allows about 600 per token);
+    a 429 still drains the bucket and waits out ``Retry-After``. ``window_max_records`` bounds
+    how many raw records one read holds in memory (see :mod:`winback.connectors.ecwid.reader`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    store_id: str = Field(pattern=r"^[0-9]+$")
+    token: SecretStr
+    base_url: str = DEFAULT_BASE_URL
+    requests_per_minute: int = Field(default=600, gt=0)
+    page_size: int = Field(default=100, ge=1, le=100)
+    timeout_s: float = Field(default=30.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    retry_attempts: int = Field(default=6, ge=1)
+    retry_base_delay_s: float = Field(default=0.5, ge=0)
+    retry_max_delay_s: float = Field(default=30.0, ge=0)
+    max_retry_after_s: float = Field(default=120.0, ge=0)
+    window_max_records: int = Field(default=1000, ge=100)
+
+    @field_validator("store_id", mode="before")
+    @classmethod
+    def _int_like(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, str):
+            return value.strip()
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def store_url(self) -> str:
+        return f"{self.base_url}/{self.store_id}"

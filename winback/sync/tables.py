@@ -1,0 +1,264 @@
+"""The local store's schema (SQLAlchemy Core), shared by the store, the migrations and the rules.
+
+Every row is keyed by ``store_key`` (``"{platform}:{store_id}"``, see :func:`store_key`) so one
+database holds many stores. Record columns mirror :mod:`winback.model`; columns marked *derived*
+are recomputed by the store after each committed page and must not be written by anyone else.
+
+Buyers by email
+    ``buyers`` holds one row per (store, lower-cased email) that has at least one order, whether or
+    not a customer row exists: Ecwid guest checkouts and Shopify ``customer: null`` orders appear
+    here and nowhere else. A buyer's orders are the orders carrying that email plus the orders of
+    customers whose email it is. ``buyers.customer_id`` names the customer row with that email, if
+    any, so rules can go from a buyer to an account and back.
+
+Money is :class:`~winback.sync.types.Amount` with a currency column next to it; times are
+:class:`~winback.sync.types.UtcDateTime`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
+from sqlalchemy.dialects import postgresql
+
+from winback.sync.types import Amount, UtcDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+Json = JSON().with_variant(postgresql.JSONB(), "postgresql")
+Id = String(255)
+Email = String(320)
+Currency = String(3)
+
+
+def store_key(platform: str, store_id: str) -> str:
+    """The key of one store in every table."""
+    return f"{platform}:{store_id}"
+
+
+def _store_fk() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["store_key"], ["stores.key"], ondelete="CASCADE")
+
+
+stores = Table(
+    "stores",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("platform", String(50), nullable=False),
+    Column("store_id", Id, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("currency", Currency, nullable=False),
+    Column("url", Text),
+    Column("email", Email),
+    Column("timezone", String(64)),
+    Column("logo_url", Text),
+    Column("last_sync_started", UtcDateTime),
+    Column("last_sync_finished", UtcDateTime),
+    Column("last_error", Text),
+    UniqueConstraint("platform", "store_id", name="uq_stores_platform_store_id"),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("store_key", String(300), primary_key=True),
+    Column("id", Id, primary_key=True),
+    Column("email", Email),
+    Column("lower_email", Email),
+    Column("first_name", Text),
+    Column("last_name", Text),
+    Column("phone", String(64)),
+    Column("created_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("account_state", String(16), nullable=False),
+    Column("consent_state", String(16), nullable=False),
+    Column("consent_updated_at", UtcDateTime),
+    Column("orders_count", Integer, comment="as reported by the platform"),
+    Column("amount_spent", Amount, comment="as reported by the platform"),
+    Column("amount_spent_currency", Currency),
+    Column("tags", Json, nullable=False),
+    Column("default_address", Json),
+    Column("redacted", Boolean, nullable=False, server_default=false()),
+    Column("deleted_at", UtcDateTime),
+    Column("is_guest", Boolean, nullable=False, server_default=false()),
+    # derived from orders (counts_as_purchase only)
+    Column("first_order_at", UtcDateTime),
+    Column("last_order_at", UtcDateTime),
+    Column("real_orders_count", Integer, nullable=False, server_default=text("0")),
+    Column("real_amount_spent", Amount, nullable=False, server_default=text("0")),
+    _store_fk(),
+    Index("ix_customers_store_last_order", "store_key", "last_order_at"),
+    Index("ix_customers_store_lower_email", "store_key", "lower_email"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("store_key", String(300), primary_key=True),
+    Column("id", Id, primary_key=True),
+    Column("customer_id", Id),
+    Column("email", Email),
+    Column("lower_email", Email),
+    Column("name", String(255)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("processed_at", UtcDateTime),
+    Column("cancelled_at", UtcDateTime),
+    Column("test", Boolean, nullable=False),
+    Column("financial_status", String(32), nullable=False),
+    Column("currency", Currency, nullable=False),
+    Column("total", Amount, nullable=False),
+    Column("current_total", Amount),
+    Column("refunded", Amount),
+    Column("accepts_marketing", Boolean),
+    Column("billing_address", Json),
+    # derived from the order itself when it is written
+    Column("ordered_at", UtcDateTime, nullable=False, comment="processed_at, else created_at"),
+    Column("net_total", Amount, nullable=False, comment="current_total, else total - refunded"),
+    Column("counts_as_purchase", Boolean, nullable=False),
+    _store_fk(),
+    Index("ix_orders_store_customer", "store_key", "customer_id"),
+    Index("ix_orders_store_lower_email", "store_key", "lower_email"),
+    Index("ix_orders_store_updated", "store_key", "updated_at"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("store_key", String(300), primary_key=True),
+    Column("order_id", Id, primary_key=True),
+    Column("id", Id, primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("product_id", Id),
+    Column("variant_id", Id),
+    Column("sku", String(255)),
+    Column("title", Text, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("current_quantity", Integer, nullable=False),
+    Column("unit_price", Amount),
+    Column("currency", Currency),
+    ForeignKeyConstraint(
+        ["store_key", "order_id"], ["orders.store_key", "orders.id"], ondelete="CASCADE",
+        name="fk_order_lines_order",
+    ),
+    Index("ix_order_lines_store_product", "store_key", "product_id"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("store_key", String(300), primary_key=True),
+    Column("id", Id, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("handle", String(255)),
+    Column("url", Text),
+    Column("image_url", Text),
+    Column("status", String(16), nullable=False),
+    Column("price", Amount),
+    Column("currency", Currency),
+    Column("created_at", UtcDateTime),
+    Column("updated_at", UtcDateTime),
+    _store_fk(),
+)
+
+buyers = Table(
+    "buyers",
+    metadata,
+    Column("store_key", String(300), primary_key=True),
+    Column("lower_email", Email, primary_key=True),
+    Column("email", Email, nullable=False, comment="as written on the newest order"),
+    Column("customer_id", Id, comment="the customer row with this email, if any"),
+    Column("is_guest", Boolean, nullable=False, comment="no customer row, or its account is a guest"),
+    Column("orders_count", Integer, nullable=False, comment="all orders, real or not"),
+    Column("real_orders_count", Integer, nullable=False),
+    Column("real_amount_spent", Amount, nullable=False),
+    Column("first_order_at", UtcDateTime),
+    Column("last_order_at", UtcDateTime),
+    Column("last_order_id", Id),
+    _store_fk(),
+    Index("ix_buyers_store_last_order", "store_key", "last_order_at"),
+)
+
+redactions = Table(
+    "redactions",
+    metadata,
+    Column("store_key", String(300), primary_key=True),
+    Column("email_hash", String(64), primary_key=True, comment="sha256 of store_key + lower email"),
+    Column("redacted_at", UtcDateTime, nullable=False),
+    _store_fk(),
+)
+
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    Column("store_key", String(300), primary_key=True),
+    Column("resource", String(32), primary_key=True),
+    Column("cursor_updated_at", UtcDateTime, comment="max updated_at committed; only moves forward"),
+    Column("last_run_at", UtcDateTime),
+    Column("records_seen", BigInteger, nullable=False, server_default=text("0")),
+    _store_fk(),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("store_key", String(300), nullable=False),
+    Column("resource", String(32), nullable=False),
+    Column("record_key", String(300), nullable=False, comment="record_id, or sha256 of the raw payload"),
+    Column("record_id", Id),
+    Column("reason", Text, nullable=False),
+    Column("raw", Json, nullable=False),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+    Column("times_seen", Integer, nullable=False, server_default=text("1")),
+    Column("resolved", Boolean, nullable=False, server_default=false()),
+    Column("resolved_at", UtcDateTime),
+    _store_fk(),
+    UniqueConstraint("store_key", "resource", "record_key", name="uq_quarantine_record"),
+)
+
+action_ledger = Table(
+    "action_ledger",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("store_key", String(300), nullable=False),
+    Column("rule", String(100), nullable=False),
+    Column("idempotency_key", String(300), nullable=False),
+    Column("customer_id", Id),
+    Column("email", Email),
+    Column("kind", String(50), nullable=False),
+    Column("status", String(16), nullable=False, comment="planned | running | done | failed | skipped"),
+    Column("reason", Text),
+    Column("created_ref", Json),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("error", Text),
+    _store_fk(),
+    UniqueConstraint("store_key", "idempotency_key", name="uq_action_ledger_idempotency_key"),
+    Index("ix_action_ledger_store_rule_status", "store_key", "rule", "status"),
+)
+
+LEDGER_STATUSES = ("planned", "running", "done", "failed", "skipped")

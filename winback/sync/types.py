@@ -1,0 +1,80 @@
+"""Column types that behave the same on SQLite and PostgreSQL.
+
+Migrations import these, so their storage format is a contract: change it only with a migration.
+
+* :class:`UtcDateTime` takes and returns timezone-aware UTC datetimes. PostgreSQL stores
+  ``timestamptz``; SQLite stores naive UTC text (``YYYY-MM-DD HH:MM:SS.ffffff``), which sorts and
+  compares correctly as text, so ``MIN``/``MAX`` work in SQL on both.
+* :class:`Amount` takes and returns :class:`~decimal.Decimal` with four decimal places.
+  PostgreSQL stores ``NUMERIC(18, 4)``. SQLite has no exact decimal type (its NUMERIC affinity
+  turns values into binary floats), so there the amount is stored as an integer count of
+  1/10 000 units: ``SUM`` in SQL stays exact and the value never passes through a float.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Dialect, Numeric
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+_SCALE = 4
+_FACTOR = Decimal(10) ** _SCALE
+_QUANTUM = Decimal(1).scaleb(-_SCALE)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime; naive datetimes are refused rather than guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: winback stores timezone-aware UTC times only")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # aggregates over SQLite text come back untyped
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Amount(TypeDecorator[Decimal]):
+    """An exact money amount (the currency lives in its own column)."""
+
+    impl = Numeric(18, _SCALE, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(18, _SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | int | str | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("amounts must be Decimal, not float")
+        amount = Decimal(value).quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
+        if dialect.name == "sqlite":
+            return int(amount * _FACTOR)
+        return amount
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return (Decimal(int(value)) / _FACTOR).quantize(_QUANTUM)
+        return Decimal(value).quantize(_QUANTUM)

@@ -40,7 +40,7 @@ DEFAULT_NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _HOUR = 3_600
 _DAY = 86_400
-_GROWTH = 1.5
+_GROWTH = 0.8
 """Order volume at the end of the history is ``1 + _GROWTH`` times the volume at its start."""
 _NEVER = 2**62
 _CENT = Decimal("0.01")
@@ -135,7 +135,7 @@ class _Catalog:
         ranks = list(range(1, n + 1))
         rng.shuffle(ranks)
         by_rank = {rank: i for i, rank in enumerate(ranks)}
-        top = [r for r in range(2, min(n, 10) + 1)]
+        top = list(range(2, min(n, 6) + 1))
         n_archived, n_draft = round(n * 0.05), round(n * 0.08)
         former = set(rng.sample(top, min(len(top), n_archived, max(1, round(n_archived * 0.3)))))
         rest = [r for r in range(6, n + 1) if r not in former]
@@ -162,7 +162,7 @@ class _Catalog:
             else:
                 created = min(clock.growth(rng), clock.now - 2 * _DAY)
             if rank in former:
-                retired = clock.start + int(clock.span * rng.uniform(0.35, 0.75))
+                retired = clock.start + int(clock.span * rng.uniform(0.5, 0.85))
             elif rank in archived:
                 retired = created + max(_DAY, int((clock.now - created) * rng.uniform(0.3, 0.95)))
             else:
@@ -302,7 +302,8 @@ def _order_times(rng: random.Random, k: int, regular: bool, clock: _Clock) -> li
     if latest - first < min_tenure:
         first = max(clock.start, latest - min_tenure - rng.randint(0, 30 * _DAY))
     remaining = latest - first
-    tenure = min(remaining, max(k * 7 * _DAY, int(remaining * rng.random() ** 1.2)))
+    still_active = rng.random() < 0.45
+    tenure = remaining if still_active else min(remaining, max(k * 7 * _DAY, int(remaining * rng.random())))
     return [first] + sorted(min(latest, first + rng.randint(_HOUR, max(_HOUR, tenure))) for _ in range(k - 1))
 
 
@@ -445,7 +446,7 @@ def _build_orders(rng: random.Random, people: _People, n_guestless: int, catalog
         test = rng.random() < 0.005
         r = rng.random()
         kind = ("TEST" if test else "CANCELLED" if r < 0.02 else "REFUNDED" if r < 0.06
-                else "PARTIAL" if r < 0.09 else "OPEN" if clock.now - ts < 7 * _DAY and r < 0.30 else "PAID")
+                else "PARTIAL" if r < 0.09 else "OPEN" if clock.now - ts < 14 * _DAY and r < 0.25 else "PAID")
         r = rng.random()
         n_lines = 1 if r < 0.56 else 2 if r < 0.83 else 3 if r < 0.93 else 4 if r < 0.98 else 5
         lines: list[WLine] = []

@@ -232,8 +232,6 @@ class _Catalog:
 
 _CONSENTS = ("SUBSCRIBED", "NOT_SUBSCRIBED", "UNSUBSCRIBED", "PENDING")
 _CONSENT_CUM = list(accumulate((0.45, 0.35, 0.15, 0.05)))
-_ORIGIN_CUM = list(accumulate(o.weight for o in names.ORIGINS))
-_DOMAIN_CUM = list(accumulate(w for _, w in names.EMAIL_DOMAINS))
 
 
 def _order_counts(rng: random.Random, n_buyers: int, total: int) -> tuple[list[int], list[bool]]:
@@ -334,7 +332,7 @@ class _People:
                 created = max(times[0] - early, clock.start - 365 * _DAY)
             else:
                 created = clock.growth(rng)
-            first, last, email, phone, address = _person(rng, emails)
+            first, last, email, phone, address = names.draw_person(rng, emails)
             consent = _CONSENTS[_weighted(rng, _CONSENT_CUM)]
             if consent == "SUBSCRIBED":
                 consent_ts = created if rng.random() < 0.7 else rng.randint(created, clock.now)
@@ -366,59 +364,6 @@ class _People:
                    [r[5] for r in rows], emails)
 
 
-def _person(rng: random.Random, emails: set[str]) -> tuple[str | None, str | None, str, str | None, WAddress]:
-    origin = names.ORIGINS[_weighted(rng, _ORIGIN_CUM)]
-    first, first_roman = rng.choice(origin.first_names)
-    last, last_roman = rng.choice(origin.last_names)
-    f = re.sub(r"[^a-z0-9]", "", (first_roman or names.ascii_fold(first)).lower())
-    l = re.sub(r"[^a-z0-9]", "", (last_roman or names.ascii_fold(last)).lower())
-    missing = rng.random()
-    first_name: str | None = None if missing < 0.01 else first
-    last_name: str | None = None if 0.01 <= missing < 0.02 else last
-    if first_name is None or last_name is None:
-        local = (l if first_name is None else f) + str(rng.randint(1, 99))
-    else:
-        pattern = rng.randrange(7)
-        local = (f"{f}.{l}", f"{f}{l}", f"{f[0]}{l}", f"{f}_{l}", f"{l}.{f}",
-                 f"{f}{rng.randint(1, 99)}", f"{f}.{l}{rng.randint(70, 99)}")[pattern]
-    tag = f"+{rng.choice(names.EMAIL_TAGS)}" if rng.random() < 0.04 else ""
-    domain = names.EMAIL_DOMAINS[_weighted(rng, _DOMAIN_CUM)][0]
-    email = f"{local}{tag}@{domain}"
-    while email in emails:
-        email = f"{local}{rng.randint(1, 9999)}{tag}@{domain}"
-    emails.add(email)
-    codes, weights = zip(*origin.countries)
-    country = names.COUNTRIES[rng.choices(codes, weights)[0]]
-    phone = _phone(rng, country) if rng.random() < 0.3 else None
-    return first_name, last_name, email, phone, _address(rng, country, first_name or "", last_name or "", phone)
-
-
-def _phone(rng: random.Random, country: names.Country) -> str:
-    lead = names.MOBILE_LEADS.get(country.code) or str(rng.randint(2, 9))
-    digits = country.phone_digits - len(lead)
-    return f"{country.phone_prefix}{lead}{rng.randrange(10**digits):0{digits}d}"
-
-
-def _address(rng: random.Random, country: names.Country, first: str, last: str, phone: str | None) -> WAddress:
-    city = rng.choice(country.cities)
-    street = rng.choice(country.streets)
-    if country.code == "JP":
-        line1 = f"{rng.randint(1, 5)}-{rng.randint(1, 30)}-{rng.randint(1, 20)} {street}"
-    else:
-        n = rng.randint(1, 250)
-        line1 = f"{n} {street}" if country.number_first else f"{street} {n}"
-    postcode = "".join(str(rng.randrange(10)) if ch == "#" else chr(65 + rng.randrange(26)) if ch == "@" else ch
-                       for ch in city.zip_pattern)
-    company = rng.choice(names.COMPANIES) if rng.random() < 0.03 else None
-    return WAddress(first, last, line1, city.city, city.province, city.province_code, country.name,
-                    country.code, postcode, phone, company)
-
-
-def _copy(a: WAddress) -> WAddress:
-    return WAddress(a.first_name, a.last_name, a.address1, a.city, a.province, a.province_code,
-                    a.country, a.country_code, a.zip, a.phone, a.company)
-
-
 def _build_orders(rng: random.Random, people: _People, n_guestless: int, catalog: _Catalog,
                   clock: _Clock) -> list[WOrder]:
     events = [(ts, key) for key, times in enumerate(people.times, start=1) for ts in times]
@@ -432,14 +377,14 @@ def _build_orders(rng: random.Random, people: _People, n_guestless: int, catalog
         if ckey:
             customer = customers[ckey - 1]
             email: str | None = customer.email
-            billing = _copy(people.addresses[ckey - 1]) if rng.random() < 0.95 else None
+            billing = names.copy_address(people.addresses[ckey - 1]) if rng.random() < 0.95 else None
             accepts = _accepts(rng, customer.consent, people.consent_ts[ckey - 1], ts)
         else:
             if customers and rng.random() < 0.3:
                 known = rng.randrange(len(customers))
-                email, address = customers[known].email, _copy(people.addresses[known])
+                email, address = customers[known].email, names.copy_address(people.addresses[known])
             else:
-                email, address = _person(rng, people.emails)[2:5:2]
+                email, address = names.draw_person(rng, people.emails)[2:5:2]
             billing = address if rng.random() < 0.8 else None
             accepts = rng.random() < 0.25
 

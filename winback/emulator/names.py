@@ -1,6 +1,7 @@
-"""Word lists for the seeded world: people's names, places, streets and product vocabulary.
+"""Who shops in the seeded world and what it sells: names, places, streets, product vocabulary.
 
-Plain data only; :mod:`winback.emulator.generate` decides how to combine it. Names deliberately
+Mostly plain data, plus :func:`draw_person`, which turns it into one plausible buyer;
+:mod:`winback.emulator.generate` decides everything else. Names deliberately
 include accents, apostrophes, hyphens and non-Latin scripts, because real stores have them and
 every layer (sync, templates, SMTP headers) must carry them intact. Non-Latin names come with a
 romanized form used to build ASCII email addresses.
@@ -8,8 +9,14 @@ romanized form used to build ASCII email addresses.
 
 from __future__ import annotations
 
+import random
+import re
 import unicodedata
+from bisect import bisect_right
+from itertools import accumulate
 from typing import NamedTuple
+
+from winback.emulator.world import WAddress
 
 Name = tuple[str, str | None]
 """A name as written, and its romanized form when it is not in Latin script (else ``None``)."""
@@ -282,3 +289,61 @@ CATEGORIES: tuple[tuple[str, str, tuple[str, ...], float, float], ...] = (
     ("Vase", "VAS", ("Stoneware", "Glass", "Ceramic", "Terracotta"), 22, 120),
     ("Planter", "PLN", ("Terracotta", "Stoneware", "Concrete"), 16, 85),
 )
+
+_ORIGIN_CUM = list(accumulate(o.weight for o in ORIGINS))
+_DOMAIN_CUM = list(accumulate(w for _, w in EMAIL_DOMAINS))
+
+
+def draw_person(rng: random.Random, emails: set[str]) -> tuple[str | None, str | None, str, str | None, WAddress]:
+    """A customer-like person: first and last name (either may be None), a unique lower-case ASCII
+    email (added to ``emails``), an E.164 phone or None, and an address in a country that fits."""
+    origin = ORIGINS[bisect_right(_ORIGIN_CUM, rng.random() * _ORIGIN_CUM[-1])]
+    first, first_roman = rng.choice(origin.first_names)
+    last, last_roman = rng.choice(origin.last_names)
+    f = re.sub(r"[^a-z0-9]", "", (first_roman or ascii_fold(first)).lower())
+    l = re.sub(r"[^a-z0-9]", "", (last_roman or ascii_fold(last)).lower())
+    missing = rng.random()
+    first_name: str | None = None if missing < 0.01 else first
+    last_name: str | None = None if 0.01 <= missing < 0.02 else last
+    if first_name is None or last_name is None:
+        local = (l if first_name is None else f) + str(rng.randint(1, 99))
+    else:
+        pattern = rng.randrange(7)
+        local = (f"{f}.{l}", f"{f}{l}", f"{f[0]}{l}", f"{f}_{l}", f"{l}.{f}",
+                 f"{f}{rng.randint(1, 99)}", f"{f}.{l}{rng.randint(70, 99)}")[pattern]
+    tag = f"+{rng.choice(EMAIL_TAGS)}" if rng.random() < 0.04 else ""
+    domain = EMAIL_DOMAINS[bisect_right(_DOMAIN_CUM, rng.random() * _DOMAIN_CUM[-1])][0]
+    email = f"{local}{tag}@{domain}"
+    while email in emails:
+        email = f"{local}{rng.randint(1, 9999)}{tag}@{domain}"
+    emails.add(email)
+    codes, weights = zip(*origin.countries)
+    country = COUNTRIES[rng.choices(codes, weights)[0]]
+    phone = _phone(rng, country) if rng.random() < 0.3 else None
+    return first_name, last_name, email, phone, _address(rng, country, first_name or "", last_name or "", phone)
+
+
+def _phone(rng: random.Random, country: Country) -> str:
+    lead = MOBILE_LEADS.get(country.code) or str(rng.randint(2, 9))
+    digits = country.phone_digits - len(lead)
+    return f"{country.phone_prefix}{lead}{rng.randrange(10**digits):0{digits}d}"
+
+
+def _address(rng: random.Random, country: Country, first: str, last: str, phone: str | None) -> WAddress:
+    city = rng.choice(country.cities)
+    street = rng.choice(country.streets)
+    if country.code == "JP":
+        line1 = f"{rng.randint(1, 5)}-{rng.randint(1, 30)}-{rng.randint(1, 20)} {street}"
+    else:
+        n = rng.randint(1, 250)
+        line1 = f"{n} {street}" if country.number_first else f"{street} {n}"
+    postcode = "".join(str(rng.randrange(10)) if ch == "#" else chr(65 + rng.randrange(26)) if ch == "@" else ch
+                       for ch in city.zip_pattern)
+    company = rng.choice(COMPANIES) if rng.random() < 0.03 else None
+    return WAddress(first, last, line1, city.city, city.province, city.province_code, country.name,
+                    country.code, postcode, phone, company)
+
+
+def copy_address(a: WAddress) -> WAddress:
+    return WAddress(a.first_name, a.last_name, a.address1, a.city, a.province, a.province_code,
+                    a.country, a.country_code, a.zip, a.phone, a.company)

@@ -246,3 +246,26 @@ async def test_many_touched_ids_are_chunked(sync_db: LocalStore) -> None:
     rows = _customers(sync_db)
     assert len(rows) == n and all(r["real_orders_count"] == 1 for r in rows.values())
     assert sync_db.count(KEY, "buyers") == n
+
+
+async def test_a_failing_commit_leaves_nothing_behind(sync_db: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from winback import errors
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from winback.sync import derive
+
+    await _register(sync_db)
+    _commit(sync_db, Resource.ORDERS, order("o1", email="a@example.com"), cursor=at(0))
+
+    def explode(*args, **kwargs):
+        raise SQLAlchemyError("disk full")
+
+    monkeypatch.setattr(derive, "recompute_buyers", explode)
+    with pytest.raises(errors.SyncError, match="disk full"):
+        _commit(
+            sync_db, Resource.ORDERS, order("o1", email="b@example.com", updated=5), order("o2", updated=6),
+            rejected_=[rejected(Resource.ORDERS, "o9", {"id": 9})], cursor=at(6),
+        )
+    assert [(o["id"], o["email"]) for o in sync_db.iter_rows(KEY, "orders")] == [("o1", "a@example.com")]
+    assert sync_db.get_cursor(KEY, Resource.ORDERS) == at(0)
+    assert sync_db.quarantined(KEY) == []

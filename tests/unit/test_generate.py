@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -29,6 +32,15 @@ def test_same_seed_gives_an_equal_world_and_another_seed_a_different_one() -> No
     assert a == b
     assert a.now == DEFAULT_NOW
     assert [o.email for o in a.orders] != [o.email for o in c.orders]
+
+
+def test_the_world_does_not_depend_on_string_hashing() -> None:
+    script = ("import hashlib; from winback.emulator.generate import generate_world; "
+              "print(hashlib.sha256(repr(generate_world(5, customers=150)).encode()).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONHASHSEED": seed},
+                              capture_output=True, text=True, check=True).stdout for seed in ("1", "2")}
+
+    assert len(digests) == 1
 
 
 def test_an_explicit_order_count_is_exact() -> None:

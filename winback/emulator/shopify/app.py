@@ -1,0 +1,330 @@
+"""The Shopify Admin GraphQL emulator as an HTTP :class:`~winback.emulator.server.App`.
+
+Routes: ``POST /admin/api/{YYYY-MM}/graphql.json`` (the Admin API) and ``GET /bulk/<n>.jsonl``
+(bulk-operation results, streamed). Everything else is 404.
+
+Order of checks per request, as Shopify answers them: token (401), shop state (402 frozen, 423
+locked), JSON body, parse/validation (200 with ``errors``), requested cost over 1000
+(MAX_COST_EXCEEDED), bucket (THROTTLED, 200 or the ``throttled_status`` knob), then execution with
+``extensions.cost`` on every GraphQL answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from graphql import (
+    ExecutionResult,
+    FragmentDefinitionNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    build_schema,
+    execute,
+    parse,
+    validate,
+)
+
+from winback.emulator.server import EmulatorServer, FaultPlan, Request, Response, iter_jsonl
+from winback.emulator.shopify.bulk import BulkOperations, parse_bulk_number
+from winback.emulator.shopify.cost import MAX_QUERY_COST, CostCalculator, LeakyBucket
+from winback.emulator.shopify.ids import iso
+from winback.emulator.shopify.mutations import build_mutation_resolvers
+from winback.emulator.shopify.resolvers import Context, attach_resolvers
+from winback.emulator.shopify.schema import SCHEMA_PATH
+from winback.emulator.shopify.state import Record, ShopState
+from winback.emulator.world import World
+
+ALL_SCOPES = (
+    "read_customers",
+    "write_customers",
+    "read_orders",
+    "read_all_orders",
+    "read_products",
+    "read_discounts",
+    "write_discounts",
+)
+RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
+_GRAPHQL_PATH = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
+
+
+class ShopifyEmulator:
+    """An in-process Shopify shop serving a :class:`World` through the Admin GraphQL API.
+
+    Knobs (all keyword-only): ``shop_domain``, ``access_token``, ``scopes`` (granted access scopes;
+    ``write_x`` implies ``read_x``), ``throttle`` (``False`` disables the bucket for benchmarks),
+    ``bucket_size``, ``restore_rate``, ``throttled_status`` (200 or 429 for THROTTLED answers),
+    ``customer_accounts`` (``CLASSIC`` or ``NEW_CUSTOMER_ACCOUNTS``), ``shop_state`` (``active``,
+    ``frozen`` -> 402, ``locked`` -> 423), ``bulk_polls_to_complete`` and ``bulk_complete_after_s``.
+
+    Test hooks: :meth:`touch_orders`, :meth:`corrupt_record`, and read access to what is served
+    (:attr:`customers`, :attr:`orders`, :attr:`products`) and what writes did
+    (:attr:`discount_codes`, :attr:`invites_sent`, :attr:`customers_created`).
+    """
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        shop_domain: str = "winback-demo.myshopify.com",
+        access_token: str = "shpat_emulator_token",
+        scopes: Iterable[str] = ALL_SCOPES,
+        throttle: bool = True,
+        bucket_size: float = 2000.0,
+        restore_rate: float = 100.0,
+        throttled_status: int = 200,
+        customer_accounts: str = "CLASSIC",
+        shop_state: str = "active",
+        shop_email: str = "owner@winback-demo.example",
+        iana_timezone: str = "Etc/UTC",
+        bulk_polls_to_complete: int = 2,
+        bulk_complete_after_s: float = 2.0,
+    ) -> None:
+        if customer_accounts not in ("CLASSIC", "NEW_CUSTOMER_ACCOUNTS"):
+            raise ValueError("customer_accounts must be CLASSIC or NEW_CUSTOMER_ACCOUNTS")
+        if shop_state not in ("active", "frozen", "locked"):
+            raise ValueError("shop_state must be active, frozen or locked")
+        if throttled_status not in (200, 429):
+            raise ValueError("throttled_status must be 200 or 429")
+        self.world = world
+        self.shop_domain = shop_domain
+        self.access_token = access_token
+        self.scopes = tuple(scopes)
+        self.throttled_status = throttled_status
+        self.customer_accounts = customer_accounts
+        self.shop_state = shop_state
+        self.shop_email = shop_email
+        self.iana_timezone = iana_timezone
+        self.public_url = f"https://{shop_domain}"
+        """Base of bulk result URLs; set to the server's URL by :func:`start_shopify_emulator`."""
+        self.bucket = LeakyBucket(bucket_size, restore_rate, enabled=throttle)
+        self.state = ShopState(world, shop_domain=shop_domain)
+        self.bulk = BulkOperations(self, polls_to_complete=bulk_polls_to_complete,
+                                   complete_after_s=bulk_complete_after_s)
+        self.schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
+        attach_resolvers(self.schema, self, build_mutation_resolvers(self))
+        self.graphql_requests = 0
+
+    # --- knobs and hooks -------------------------------------------------------------------------
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes or (scope.startswith("read_") and "write_" + scope[5:] in self.scopes)
+
+    def shop_record(self) -> Record:
+        return {
+            "id": "gid://shopify/Shop/60000000001",
+            "name": self.world.store_name,
+            "email": self.shop_email,
+            "myshopifyDomain": self.shop_domain,
+            "url": f"https://{self.shop_domain}",
+            "currencyCode": self.world.currency,
+            "ianaTimezone": self.iana_timezone,
+            "customerAccountsV2": {
+                "customerAccountsVersion": self.customer_accounts,
+                "loginLinksVisibleOnStorefrontAndCheckout": True,
+                "loginRequiredAtCheckout": False,
+                "url": f"https://shopify.com/60000000001/account" if self.customer_accounts != "CLASSIC" else None,
+            },
+        }
+
+    @property
+    def customers(self) -> list[Record]:
+        """Every customer as served (internal ``_`` keys included), by id."""
+        return list(self.state.customers.index("ID")[1])
+
+    @property
+    def orders(self) -> list[Record]:
+        return list(self.state.orders.index("ID")[1])
+
+    @property
+    def products(self) -> list[Record]:
+        return list(self.state.products.index("ID")[1])
+
+    @property
+    def discount_codes(self) -> list[Record]:
+        """DiscountCodeNode dicts created through ``discountCodeBasicCreate``, in order."""
+        return list(self.state.discounts_created)
+
+    @property
+    def invites_sent(self) -> list[dict[str, Any]]:
+        return list(self.state.invites_sent)
+
+    @property
+    def customers_created(self) -> list[Record]:
+        return list(self.state.customers_created)
+
+    def touch_orders(self, fraction: float, seed: int = 0) -> list[str]:
+        """Bump ``updatedAt`` of that share of orders to the write clock; returns their ids."""
+        return [order["id"] for order in self.state.touch_orders(fraction, seed)]
+
+    def corrupt_record(self, collection: str, key: int) -> Record:
+        """Make one record's payload malformed in a way a client can detect (an amount that is not a
+        decimal, ``"12.3.4"``, still passes the Decimal scalar as a string)."""
+        records = {"orders": self.state.orders, "customers": self.state.customers, "products": self.state.products}
+        record = records[collection].by_num[key]
+        with self.state.lock:
+            if collection == "orders":
+                record["totalPriceSet"] = {"shopMoney": {"amount": "12.3.4", "currencyCode": self.world.currency},
+                                           "presentmentMoney": {"amount": "12.3.4", "currencyCode": self.world.currency}}
+            elif collection == "customers":
+                record["amountSpent"] = {"amount": "12.3.4", "currencyCode": self.world.currency}
+            else:
+                bad = {"amount": "12.3.4", "currencyCode": self.world.currency}
+                record["priceRangeV2"] = {"minVariantPrice": bad, "maxVariantPrice": bad}
+        return record
+
+    # --- HTTP ------------------------------------------------------------------------------------
+
+    def fault_response(self, kind: str, request: Request) -> Response:
+        if kind == "429":
+            return Response.json(
+                {"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."},
+                status=429,
+                headers={"Retry-After": "2.0"},
+            )
+        return Response.json({"errors": "Internal Server Error"}, status=int(kind))
+
+    def handle(self, request: Request) -> Response:
+        if request.method == "GET" and request.path.startswith("/bulk/"):
+            return self._bulk_file(request)
+        if not _GRAPHQL_PATH.match(request.path):
+            return Response.json({"errors": "Not Found"}, status=404)
+        if request.method != "POST":
+            return Response.json({"errors": "Not Found"}, status=404)
+        if request.headers.get("x-shopify-access-token") != self.access_token:
+            return Response.json(
+                {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, status=401
+            )
+        if self.shop_state == "frozen":
+            return Response.json({"errors": "Unavailable Shop"}, status=402)
+        if self.shop_state == "locked":
+            return Response.json({"errors": "This shop is unavailable"}, status=423)
+        self.graphql_requests += 1
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError:
+            return Response.json({"errors": {"query": "Required parameter missing or invalid"}}, status=400)
+        if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+            return Response.json({"errors": {"query": "Required parameter missing or invalid"}}, status=400)
+        variables = body.get("variables") or {}
+        return self._graphql(body["query"], variables if isinstance(variables, dict) else {},
+                             body.get("operationName"))
+
+    def _graphql(self, query: str, variables: dict[str, Any], operation_name: str | None) -> Response:
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            return Response.json({"errors": [_parse_error(error)]})
+        errors = validate(self.schema, document)
+        if errors:
+            return Response.json({"errors": [_validation_error(e) for e in errors]})
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        operation = next((o for o in operations if o.name and o.name.value == operation_name), None) if operation_name else None
+        if operation is None:
+            if len(operations) != 1:
+                return Response.json({"errors": [{"message": "An operation name is required",
+                                                  "extensions": {"code": "BAD_REQUEST"}}]})
+            operation = operations[0]
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        calculator = CostCalculator(self.schema, operation, fragments, variables)
+        requested = calculator.requested()
+        if requested > MAX_QUERY_COST:
+            return Response.json({
+                "errors": [{
+                    "message": (f"Query cost is {requested}, which exceeds the single query max cost limit "
+                                f"({MAX_QUERY_COST}).\n\nSee {RATE_LIMIT_DOCS} for more information on how the cost "
+                                "of a query is calculated.\n\nTo query larger amounts of data with fewer limits, "
+                                "bulk operations should be used instead.\nSee "
+                                "https://shopify.dev/api/usage/bulk-operations/queries for usage details.\n"),
+                    "extensions": {"code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": MAX_QUERY_COST,
+                                   "documentation": RATE_LIMIT_DOCS},
+                }],
+                "extensions": {"cost": self._cost(requested, None)},
+            })
+        if not self.bucket.try_take(requested):
+            return Response.json(
+                {
+                    "errors": [{"message": "Throttled",
+                                "extensions": {"code": "THROTTLED", "documentation": RATE_LIMIT_DOCS}}],
+                    "extensions": {"cost": self._cost(requested, None)},
+                },
+                status=self.throttled_status,
+            )
+        context = Context(emulator=self)
+        result: ExecutionResult = execute(
+            self.schema, document, variable_values=variables, operation_name=operation_name, context_value=context
+        )
+        actual = calculator.actual(result.data)
+        self.bucket.refund(requested - actual)
+        payload: dict[str, Any] = {}
+        if result.errors:
+            payload["errors"] = [_execution_error(e) for e in result.errors]
+        payload["data"] = result.data
+        payload["extensions"] = {"cost": self._cost(requested, actual)}
+        return Response(status=200, body=json.dumps(payload, ensure_ascii=False, default=_json_default).encode())
+
+    def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
+        return {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": self.bucket.status()}
+
+    def _bulk_file(self, request: Request) -> Response:
+        number = parse_bulk_number(request.path)
+        lines = self.bulk.jsonl(number) if number is not None else None
+        if lines is None:
+            return Response(status=404, body=b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code></Error>",
+                            content_type="application/xml")
+        return Response(status=200, body=iter_jsonl(lines), content_type="application/jsonl")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    return iso(value) if hasattr(value, "astimezone") else str(value)
+
+
+def _locations(error: GraphQLError) -> list[dict[str, int]]:
+    return [{"line": loc.line, "column": loc.column} for loc in error.locations or ()]
+
+
+def _parse_error(error: GraphQLError) -> dict[str, Any]:
+    return {"message": error.message.removeprefix("Syntax Error: "), "locations": _locations(error),
+            "extensions": {"code": "PARSE_ERROR"}}
+
+
+def _validation_error(error: GraphQLError) -> dict[str, Any]:
+    return {"message": error.message, "locations": _locations(error),
+            "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}
+
+
+def _execution_error(error: GraphQLError) -> dict[str, Any]:
+    shaped: dict[str, Any] = {"message": error.message}
+    if error.locations:
+        shaped["locations"] = _locations(error)
+    if error.path:
+        shaped["path"] = list(error.path)
+    shaped["extensions"] = dict(error.extensions or {}) or {"code": "INTERNAL_SERVER_ERROR"}
+    return shaped
+
+
+def start_shopify_emulator(
+    world: World, *, faults: FaultPlan | None = None, host: str = "127.0.0.1", port: int = 0, **knobs: Any
+) -> tuple[EmulatorServer, ShopifyEmulator]:
+    """Start a :class:`ShopifyEmulator` on loopback in a background thread.
+
+    Returns ``(server, emulator)``; the Admin API is at ``server.url + "/admin/api/2026-07/graphql.json"``.
+    Stop with ``server.stop()`` (or use the server as a context manager).
+    """
+    emulator = ShopifyEmulator(world, **knobs)
+    server = EmulatorServer(emulator, host=host, port=port, faults=faults)
+    emulator.public_url = server.url
+    server.start()
+    return server, emulator
+
+
+def graphql_url(server: EmulatorServer, version: str = "2026-07") -> str:
+    return f"{server.url}/admin/api/{version}/graphql.json"
+
+
+__all__ = ["ALL_SCOPES", "ShopifyEmulator", "graphql_url", "start_shopify_emulator"]

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, ClassVar, Self
@@ -143,7 +143,12 @@ def _seconds(value: datetime | None) -> int:
 
 
 class EcwidConnector(Connector):
-    """One Ecwid store. ``retry`` overrides the policy built from settings (tests pass zero delays)."""
+    """One Ecwid store.
+
+    ``retry`` overrides the policy built from settings and ``sleep`` replaces ``asyncio.sleep`` for
+    back-off waits (tests pass zero delays or a recorder); ``limiter`` replaces the client-side
+    pacing built from ``requests_per_minute``.
+    """
 
     platform: ClassVar[str] = "ecwid"
     settings_model: ClassVar[type[BaseModel]] = EcwidSettings
@@ -155,8 +160,10 @@ class EcwidConnector(Connector):
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
+        self._sleep = sleep or asyncio.sleep
         self._retry = retry or RetryPolicy(
             attempts=settings.retry_attempts,
             base_delay=settings.retry_base_delay_s,
@@ -173,6 +180,7 @@ class EcwidConnector(Connector):
             limiter=self.limiter,
             error_mapper=map_error,
             transport=transport,
+            **({"sleep": sleep} if sleep is not None else {}),
         )
         self._store: Store | None = None
         self._store_lock = asyncio.Lock()
@@ -226,7 +234,7 @@ class EcwidConnector(Connector):
                         store=self.store_label,
                     ) from None
                 log.info("GET %s: body is not valid JSON; will retry", path)
-                await asyncio.sleep(min(self._retry.max_delay, self._retry.base_delay * 2 ** (attempt - 1)))
+                await self._sleep(min(self._retry.max_delay, self._retry.base_delay * 2 ** (attempt - 1)))
         raise AssertionError("unreachable")
 
     async def _post_json(self, path: str, body: Mapping[str, Any]) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -15,7 +15,7 @@ from winback.connectors.http import RetryPolicy
 from winback.emulator.ecwid import EcwidEmulator, start_ecwid_emulator
 from winback.emulator.generate import generate_world
 from winback.emulator.server import EmulatorServer, FaultPlan
-from winback.model import ConsentState, DiscountCodeSpec, DiscountKind, FinancialStatus, NewCustomer
+from winback.model import ConsentState, DiscountCodeSpec, DiscountKind, NewCustomer
 
 pytestmark = pytest.mark.integration
 

@@ -86,18 +86,19 @@ _INSERT_BUYERS = text(
 ).bindparams(bindparam("emails", expanding=True))
 
 
-def _chunks(values: Collection[T], size: int = CHUNK) -> Iterator[list[T]]:
+def chunks(values: Collection[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """``values`` sorted and cut to stay under drivers' bound-parameter limits."""
     ordered = sorted(values)  # type: ignore[type-var]
     for start in range(0, len(ordered), size):
         yield ordered[start : start + size]
 
 
 def recompute_customers(conn: Connection, store_key: str, customer_ids: Collection[str]) -> None:
-    for ids in _chunks(customer_ids):
+    for ids in chunks(customer_ids):
         conn.execute(_RECOMPUTE_CUSTOMERS, {"store_key": store_key, "ids": ids})
 
 
 def recompute_buyers(conn: Connection, store_key: str, lower_emails: Collection[str]) -> None:
-    for emails in _chunks(lower_emails):
+    for emails in chunks(lower_emails):
         conn.execute(_DELETE_BUYERS, {"store_key": store_key, "emails": emails})
         conn.execute(_INSERT_BUYERS, {"store_key": store_key, "emails": emails})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,14 +19,13 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from winback import errors, model
 from winback.connectors.base import Page, Resource
-from winback.sync import derive, rows, tables
+from winback.sync import redact, rows, tables, writes
 from winback.sync.migrate import upgrade_to_head
 from winback.sync.tables import store_key as make_store_key
 
@@ -185,22 +184,6 @@ class LocalStore:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
-    def _insert(self, conn: Connection, table: Table) -> Any:
-        if conn.dialect.name == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
-
-    def _upsert(self, conn: Connection, table: Table, values: list[dict[str, Any]]) -> None:
-        if not values:
-            return
-        stmt = self._insert(conn, table)
-        keys = [column.name for column in table.primary_key.columns]
-        stmt = stmt.on_conflict_do_update(
-            index_elements=keys,
-            set_={name: stmt.excluded[name] for name in values[0] if name not in keys},
-        )
-        conn.execute(stmt, values)
-
     # --- stores and cursors --------------------------------------------------------------------
 
     @_wrap_db_errors
@@ -208,7 +191,7 @@ class LocalStore:
         """Record what the platform says about a store; returns its ``store_key``."""
         key = make_store_key(info.platform, info.store_id)
         with self._write() as conn:
-            self._upsert(
+            writes.upsert(
                 conn,
                 tables.stores,
                 [
@@ -289,31 +272,6 @@ class LocalStore:
         with self._read() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def _move_cursor(
-        self, conn: Connection, store_key: str, resource: str, cursor: datetime | None, seen: int
-    ) -> datetime | None:
-        table = tables.sync_cursors
-        current = conn.execute(
-            select(table.c.cursor_updated_at).where(table.c.store_key == store_key, table.c.resource == resource)
-        ).first()
-        now = _utcnow()
-        if current is None:
-            conn.execute(
-                table.insert().values(
-                    store_key=store_key, resource=resource, cursor_updated_at=cursor, last_run_at=now, records_seen=seen
-                )
-            )
-            return cursor
-        stored: datetime | None = current[0]
-        if cursor is None or (stored is not None and cursor <= stored):
-            cursor = stored
-        conn.execute(
-            update(table)
-            .where(table.c.store_key == store_key, table.c.resource == resource)
-            .values(cursor_updated_at=cursor, last_run_at=now, records_seen=table.c.records_seen + seen)
-        )
-        return cursor
-
     # --- pages ---------------------------------------------------------------------------------
 
     @_wrap_db_errors
@@ -329,215 +287,17 @@ class LocalStore:
         resource = Resource(resource)
         with self._write() as conn:
             if resource is Resource.CUSTOMERS:
-                upserted, skipped = self._write_customers(conn, store_key, page.records)
+                upserted, skipped = writes.write_customers(conn, store_key, page.records)
             elif resource is Resource.ORDERS:
-                upserted, skipped = self._write_orders(conn, store_key, page.records)
+                upserted, skipped = writes.write_orders(conn, store_key, page.records)
             else:
-                upserted, skipped = self._write_products(conn, store_key, page.records)
-            self._resolve_quarantine(conn, store_key, resource, [record.id for record in page.records])
-            self._quarantine(conn, store_key, resource, page)
-            new_cursor = self._move_cursor(
+                upserted, skipped = writes.write_products(conn, store_key, page.records)
+            writes.resolve_quarantine(conn, store_key, resource, [record.id for record in page.records])
+            writes.quarantine(conn, store_key, resource, page)
+            new_cursor = writes.move_cursor(
                 conn, store_key, resource.value, cursor, len(page.records) + len(page.rejected)
             )
         return PageResult(upserted=upserted, skipped=skipped, rejected=len(page.rejected), cursor=new_cursor)
-
-    def _existing(self, conn: Connection, table: Table, store_key: str, ids: list[str], *columns: str) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for chunk in derive._chunks(ids):
-            query = select(table.c.id, *(table.c[name] for name in columns)).where(
-                table.c.store_key == store_key, table.c.id.in_(chunk)
-            )
-            for row in conn.execute(query).mappings():
-                found[row["id"]] = row
-        return found
-
-    def _redacted_hashes(self, conn: Connection, store_key: str, emails: Iterable[str | None]) -> set[str]:
-        hashes = {rows.email_hash(store_key, email) for email in emails if email}
-        if not hashes:
-            return set()
-        table = tables.redactions
-        found: set[str] = set()
-        for chunk in derive._chunks(hashes):
-            found.update(
-                conn.execute(
-                    select(table.c.email_hash).where(table.c.store_key == store_key, table.c.email_hash.in_(chunk))
-                ).scalars()
-            )
-        return found
-
-    def _expand(
-        self, conn: Connection, store_key: str, ids: set[str], emails: set[str]
-    ) -> tuple[set[str], set[str]]:
-        """Customers whose facts may change: by id or by email; and their emails (buyers)."""
-        table = tables.customers
-        ids, emails = set(ids), set(emails)
-        for id_chunk in derive._chunks(ids or {""}):
-            for email_chunk in derive._chunks(emails or {""}):
-                query = select(table.c.id, table.c.lower_email).where(
-                    table.c.store_key == store_key, or_(table.c.id.in_(id_chunk), table.c.lower_email.in_(email_chunk))
-                )
-                for found_id, found_email in conn.execute(query):
-                    ids.add(found_id)
-                    if found_email:
-                        emails.add(found_email)
-        ids.discard("")
-        emails.discard("")
-        return ids, emails
-
-    def _latest_by_id(self, records: Iterable[Any]) -> list[Any]:
-        latest: dict[str, Any] = {}
-        for record in records:
-            kept = latest.get(record.id)
-            if kept is None or (record.updated_at or datetime.min.replace(tzinfo=timezone.utc)) >= (
-                kept.updated_at or datetime.min.replace(tzinfo=timezone.utc)
-            ):
-                latest[record.id] = record
-        return list(latest.values())
-
-    def _write_customers(self, conn: Connection, store_key: str, records: list[model.Customer]) -> tuple[int, int]:
-        records = self._latest_by_id(records)
-        if not records:
-            return 0, 0
-        existing = self._existing(
-            conn, tables.customers, store_key, [c.id for c in records], "updated_at", "lower_email", "redacted"
-        )
-        values = [rows.customer_row(store_key, c) for c in records]
-        forgotten = self._redacted_hashes(conn, store_key, (v["lower_email"] for v in values))
-        kept: list[dict[str, Any]] = []
-        emails: set[str] = set()
-        for value in values:
-            old = existing.get(value["id"])
-            if old is not None and (old["redacted"] or old["updated_at"] > value["updated_at"]):
-                continue
-            if old is not None and old["lower_email"]:
-                emails.add(old["lower_email"])
-            if value["lower_email"] and rows.email_hash(store_key, value["lower_email"]) in forgotten:
-                value.update(_REDACTED_CUSTOMER, redacted=True, deleted_at=_utcnow())
-            if value["lower_email"]:
-                emails.add(value["lower_email"])
-            kept.append(value)
-        self._upsert(conn, tables.customers, kept)
-        ids, emails = self._expand(conn, store_key, {v["id"] for v in kept}, emails)
-        derive.recompute_customers(conn, store_key, ids)
-        derive.recompute_buyers(conn, store_key, emails)
-        return len(kept), len(values) - len(kept)
-
-    def _write_orders(self, conn: Connection, store_key: str, records: list[model.Order]) -> tuple[int, int]:
-        records = self._latest_by_id(records)
-        if not records:
-            return 0, 0
-        existing = self._existing(
-            conn, tables.orders, store_key, [o.id for o in records], "updated_at", "lower_email", "customer_id"
-        )
-        by_id = {o.id: o for o in records}
-        values = [rows.order_row(store_key, o) for o in records]
-        customer_ids = {v["customer_id"] for v in values if v["customer_id"]}
-        redacted_customers = set()
-        for chunk in derive._chunks(customer_ids):
-            redacted_customers.update(
-                conn.execute(
-                    select(tables.customers.c.id).where(
-                        tables.customers.c.store_key == store_key,
-                        tables.customers.c.id.in_(chunk),
-                        tables.customers.c.redacted,
-                    )
-                ).scalars()
-            )
-        forgotten = self._redacted_hashes(conn, store_key, (v["lower_email"] for v in values))
-        kept: list[dict[str, Any]] = []
-        ids: set[str] = set()
-        emails: set[str] = set()
-        for value in values:
-            old = existing.get(value["id"])
-            if old is not None and old["updated_at"] > value["updated_at"]:
-                continue
-            if old is not None:
-                ids.update(filter(None, [old["customer_id"]]))
-                emails.update(filter(None, [old["lower_email"]]))
-            if value["customer_id"] in redacted_customers or (
-                value["lower_email"] and rows.email_hash(store_key, value["lower_email"]) in forgotten
-            ):
-                value.update(_REDACTED_ORDER)
-            ids.update(filter(None, [value["customer_id"]]))
-            emails.update(filter(None, [value["lower_email"]]))
-            kept.append(value)
-        self._upsert(conn, tables.orders, kept)
-        written = [v["id"] for v in kept]
-        lines = tables.order_lines
-        for chunk in derive._chunks(written):
-            conn.execute(delete(lines).where(lines.c.store_key == store_key, lines.c.order_id.in_(chunk)))
-        line_values = [line for order_id in written for line in rows.line_rows(store_key, by_id[order_id])]
-        if line_values:
-            conn.execute(lines.insert(), line_values)
-        ids, emails = self._expand(conn, store_key, ids, emails)
-        derive.recompute_customers(conn, store_key, ids)
-        derive.recompute_buyers(conn, store_key, emails)
-        return len(kept), len(values) - len(kept)
-
-    def _write_products(self, conn: Connection, store_key: str, records: list[model.Product]) -> tuple[int, int]:
-        records = self._latest_by_id(records)
-        values = [rows.product_row(store_key, p) for p in records]
-        self._upsert(conn, tables.products, values)
-        return len(values), 0
-
-    def _quarantine(self, conn: Connection, store_key: str, resource: Resource, page: Page[Any]) -> None:
-        if not page.rejected:
-            return
-        now = _utcnow()
-        values: dict[str, dict[str, Any]] = {}
-        for rejected in page.rejected:
-            raw = rows.plain_json(dict(rejected.raw))
-            record_key = rejected.record_id or rows.raw_key(raw)
-            log.warning(
-                "quarantined %s %s of %s: %s",
-                resource.value,
-                rejected.record_id or "(no id)",
-                store_key,
-                rejected.reason,
-                extra={"store": store_key, "resource": resource.value, "record_id": rejected.record_id},
-            )
-            values[record_key] = {
-                "store_key": store_key,
-                "resource": resource.value,
-                "record_key": record_key,
-                "record_id": rejected.record_id,
-                "reason": rejected.reason,
-                "raw": raw,
-                "first_seen": now,
-                "last_seen": now,
-                "times_seen": 1,
-                "resolved": False,
-                "resolved_at": None,
-            }
-        table = tables.quarantine
-        stmt = self._insert(conn, table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["store_key", "resource", "record_key"],
-            set_={
-                "record_id": stmt.excluded.record_id,
-                "reason": stmt.excluded.reason,
-                "raw": stmt.excluded.raw,
-                "last_seen": stmt.excluded.last_seen,
-                "times_seen": table.c.times_seen + 1,
-                "resolved": stmt.excluded.resolved,
-                "resolved_at": None,
-            },
-        )
-        conn.execute(stmt, list(values.values()))
-
-    def _resolve_quarantine(self, conn: Connection, store_key: str, resource: Resource, ids: list[str]) -> None:
-        table = tables.quarantine
-        for chunk in derive._chunks(set(ids)):
-            conn.execute(
-                update(table)
-                .where(
-                    table.c.store_key == store_key,
-                    table.c.resource == resource.value,
-                    table.c.record_key.in_(chunk),
-                    ~table.c.resolved,
-                )
-                .values(resolved=True, resolved_at=_utcnow())
-            )
 
     @_wrap_db_errors
     def quarantined(self, store_key: str, *, include_resolved: bool = False) -> list[dict[str, Any]]:
@@ -554,73 +314,9 @@ class LocalStore:
     def redact_customer(
         self, store_key: str, customer_id: str | None = None, *, email: str | None = None, at: datetime | None = None
     ) -> None:
-        """Forget a customer's personal data (GDPR / Shopify ``customers/redact``).
-
-        Nulls the customer's name, email, phone, address and tags and flags the row redacted
-        (creating a flagged stub if the customer was never synced), scrubs the email and billing
-        address of their orders and of guest orders with their email, drops their buyer row and
-        their email from the action ledger, and remembers a hash of the email so later syncs do
-        not bring the data back. Order amounts and dates stay: they are not personal.
-        """
-        if customer_id is None and email is None:
-            raise ValueError("redact_customer needs a customer id or an email")
-        at = at or _utcnow()
-        c, o = tables.customers, tables.orders
+        """Forget a customer's personal data; see :func:`winback.sync.redact.redact_customer`."""
         with self._write() as conn:
-            emails = {e for e in [rows.normalize_email(email)] if e}
-            if customer_id is not None:
-                old = conn.execute(
-                    select(c.c.lower_email).where(c.c.store_key == store_key, c.c.id == customer_id)
-                ).first()
-                if old is None:
-                    conn.execute(
-                        c.insert().values(
-                            store_key=store_key, id=customer_id, updated_at=at, account_state="guest",
-                            consent_state="unknown", tags=[], redacted=True, deleted_at=at, is_guest=True,
-                        )
-                    )
-                elif old[0]:
-                    emails.add(old[0])
-            ids: set[str] = {customer_id} if customer_id else set()
-            if emails:
-                ids.update(
-                    conn.execute(select(c.c.id).where(c.c.store_key == store_key, c.c.lower_email.in_(emails))).scalars()
-                )
-            for lower in emails:
-                self._upsert(
-                    conn,
-                    tables.redactions,
-                    [{"store_key": store_key, "email_hash": rows.email_hash(store_key, lower), "redacted_at": at}],
-                )
-            if ids:
-                conn.execute(
-                    update(c)
-                    .where(c.c.store_key == store_key, c.c.id.in_(ids))
-                    .values(**_REDACTED_CUSTOMER, redacted=True, deleted_at=func.coalesce(c.c.deleted_at, at))
-                )
-            match = []
-            if ids:
-                match.append(o.c.customer_id.in_(ids))
-            if emails:
-                match.append(o.c.lower_email.in_(emails))
-            conn.execute(update(o).where(o.c.store_key == store_key, or_(*match)).values(**_REDACTED_ORDER))
-            if emails:
-                conn.execute(
-                    delete(tables.buyers).where(
-                        tables.buyers.c.store_key == store_key, tables.buyers.c.lower_email.in_(emails)
-                    )
-                )
-            ledger = tables.action_ledger
-            ledger_match = [func.lower(ledger.c.email).in_(emails)] if emails else []
-            if ids:
-                ledger_match.append(ledger.c.customer_id.in_(ids))
-            conn.execute(update(ledger).where(ledger.c.store_key == store_key, or_(*ledger_match)).values(email=None))
-            q = tables.quarantine
-            if ids:
-                conn.execute(
-                    delete(q).where(q.c.store_key == store_key, q.c.resource == "customers", q.c.record_id.in_(ids))
-                )
-            derive.recompute_customers(conn, store_key, ids)
+            redact.redact_customer(conn, store_key, customer_id, email=email, at=at)
 
     # --- reading for export --------------------------------------------------------------------
 
@@ -678,15 +374,3 @@ class LocalStore:
         for row in conn.execute(query).mappings():
             found[row["order_id"]].append(rows.line_dict(row))
         return found
-
-
-_REDACTED_CUSTOMER: Mapping[str, Any] = {
-    "email": None,
-    "lower_email": None,
-    "first_name": None,
-    "last_name": None,
-    "phone": None,
-    "default_address": None,
-    "tags": [],
-}
-_REDACTED_ORDER: Mapping[str, Any] = {"email": None, "lower_email": None, "billing_address": None}

@@ -1,0 +1,81 @@
+"""Forgetting a person (GDPR erasure, Shopify ``customers/redact``) inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, func, or_, select, update
+
+from winback.sync import derive, rows, tables
+from winback.sync.writes import REDACTED_CUSTOMER, REDACTED_ORDER, upsert, utcnow
+
+
+def redact_customer(
+    conn: Connection, store_key: str, customer_id: str | None = None, *, email: str | None = None, at: datetime | None = None
+) -> None:
+    """Forget a customer's personal data (GDPR / Shopify ``customers/redact``).
+
+    Nulls the customer's name, email, phone, address and tags and flags the row redacted
+    (creating a flagged stub if the customer was never synced), scrubs the email and billing
+    address of their orders and of guest orders with their email, drops their buyer row and
+    their email from the action ledger, and remembers a hash of the email so later syncs do
+    not bring the data back. Order amounts and dates stay: they are not personal.
+    """
+    if customer_id is None and email is None:
+        raise ValueError("redact_customer needs a customer id or an email")
+    at = at or utcnow()
+    c, o = tables.customers, tables.orders
+    emails = {e for e in [rows.normalize_email(email)] if e}
+    if customer_id is not None:
+        old = conn.execute(
+            select(c.c.lower_email).where(c.c.store_key == store_key, c.c.id == customer_id)
+        ).first()
+        if old is None:
+            conn.execute(
+                c.insert().values(
+                    store_key=store_key, id=customer_id, updated_at=at, account_state="guest",
+                    consent_state="unknown", tags=[], redacted=True, deleted_at=at, is_guest=True,
+                )
+            )
+        elif old[0]:
+            emails.add(old[0])
+    ids: set[str] = {customer_id} if customer_id else set()
+    if emails:
+        ids.update(
+            conn.execute(select(c.c.id).where(c.c.store_key == store_key, c.c.lower_email.in_(emails))).scalars()
+        )
+    for lower in emails:
+        upsert(
+            conn,
+            tables.redactions,
+            [{"store_key": store_key, "email_hash": rows.email_hash(store_key, lower), "redacted_at": at}],
+        )
+    if ids:
+        conn.execute(
+            update(c)
+            .where(c.c.store_key == store_key, c.c.id.in_(ids))
+            .values(**REDACTED_CUSTOMER, redacted=True, deleted_at=func.coalesce(c.c.deleted_at, at))
+        )
+    match = []
+    if ids:
+        match.append(o.c.customer_id.in_(ids))
+    if emails:
+        match.append(o.c.lower_email.in_(emails))
+    conn.execute(update(o).where(o.c.store_key == store_key, or_(*match)).values(**REDACTED_ORDER))
+    if emails:
+        conn.execute(
+            delete(tables.buyers).where(
+                tables.buyers.c.store_key == store_key, tables.buyers.c.lower_email.in_(emails)
+            )
+        )
+    ledger = tables.action_ledger
+    ledger_match = [func.lower(ledger.c.email).in_(emails)] if emails else []
+    if ids:
+        ledger_match.append(ledger.c.customer_id.in_(ids))
+    conn.execute(update(ledger).where(ledger.c.store_key == store_key, or_(*ledger_match)).values(email=None))
+    q = tables.quarantine
+    if ids:
+        conn.execute(
+            delete(q).where(q.c.store_key == store_key, q.c.resource == "customers", q.c.record_id.in_(ids))
+        )
+    derive.recompute_customers(conn, store_key, ids)

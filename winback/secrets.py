@@ -45,6 +45,17 @@ class RedactingFilter(logging.Filter):
         if cleaned != message or record.args:
             record.msg = cleaned
             record.args = None
+        if record.exc_info or record.exc_text:
+            # Exception text is formatted by the handler after filters run; format it here so a
+            # secret inside an exception message is masked too. Only a record that really holds a
+            # secret is changed, so custom formatters keep their own traceback style otherwise.
+            shown = record.exc_text or logging.Formatter().formatException(record.exc_info)  # type: ignore[arg-type]
+            text = redact(shown)
+            if text != shown:
+                record.exc_text = text
+                record.exc_info = None  # formatters that re-render exc_info would show the secret
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

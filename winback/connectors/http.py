@@ -26,16 +26,20 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from winback import errors
-from winback.secrets import register_secret
+from winback.secrets import RedactingFilter, redact, register_secret
 
 log = logging.getLogger("winback.http")
 
 T = TypeVar("T")
+
+Sleep = Callable[[float], Awaitable[None]]
+"""An ``asyncio.sleep``-like coroutine function; injectable so tests can observe waits without waiting."""
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -134,13 +138,21 @@ class RateLimiter:
     is driven by the server's own ``throttleStatus``.
     """
 
-    def __init__(self, rate: float, burst: int | None = None, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        rate: float,
+        burst: int | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep | None = None,
+    ):
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
         self.capacity = float(burst if burst is not None else max(1, int(rate)))
         self._tokens = self.capacity
         self._clock = clock
+        self._sleep = sleep
         self._updated = clock()
         self._lock = asyncio.Lock()
 
@@ -153,7 +165,7 @@ class RateLimiter:
         async with self._lock:
             self._refill()
             if self._tokens < 1:
-                await asyncio.sleep((1 - self._tokens) / self.rate)
+                await (self._sleep or asyncio.sleep)((1 - self._tokens) / self.rate)
                 self._refill()
             self._tokens -= 1
 
@@ -183,6 +195,17 @@ class _Retry(Exception):
         self.reason = reason
         self.retry_after = retry_after
         self.response = response
+
+
+class _GiveUp(Exception):
+    """Internal: stop retrying and treat ``response`` as final (e.g. Retry-After too long)."""
+
+    def __init__(self, response: httpx.Response):
+        super().__init__(response.status_code)
+        self.response = response
+
+
+_REFRESHED = "token refreshed after 401"
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -223,13 +246,13 @@ def _platform_message(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         text = response.text.strip().replace("\n", " ")
-        return text[:200]
+        return redact(text[:200])
     if isinstance(body, Mapping):
         for key in ("errorMessage", "errors", "error", "message"):
             if key in body:
                 value = body[key]
-                return str(value)[:300]
-    return str(body)[:200]
+                return redact(str(value)[:300])
+    return redact(str(body)[:200])
 
 
 def default_error_for(response: httpx.Response, store: str) -> errors.WinbackError:
@@ -279,12 +302,33 @@ ErrorMapper = Callable[[httpx.Response, str], errors.WinbackError | None]
 """Connector hook: return an error for a response, or ``None`` to fall back to the default."""
 
 
-def _redact_url(url: httpx.URL) -> str:
-    params = [(k, "***" if k.lower() in {"token", "access_token", "secret"} else v) for k, v in url.params.multi_items()]
-    return str(url.copy_with(params=params)) if params else str(url)
+_SECRET_PARAMS = frozenset(
+    {
+        "token", "access_token", "refresh_token", "id_token", "secret", "client_secret",
+        "api_key", "apikey", "password", "signature", "hmac",
+    }
+)
+
+
+def _redact_url(url: httpx.URL | str) -> str:
+    """``url`` for logs: values of credential-like query parameters and registered secrets masked."""
+    url = httpx.URL(url)
+    pairs = url.params.multi_items()
+    if any(k.lower() in _SECRET_PARAMS for k, _ in pairs):
+        masked = [(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in pairs]
+        url = url.copy_with(query=urlencode(masked, safe="*").encode("ascii"))
+    return redact(str(url))
 
 
 # --- the client --------------------------------------------------------------------------------
+
+
+def _redact_library_logs() -> None:
+    """httpx logs every request URL (query included) at INFO on its own logger; mask registered
+    secrets in those records at the source, whatever handlers the application installs."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
 
 
 class HttpClient:
@@ -303,8 +347,11 @@ class HttpClient:
         transport: httpx.AsyncBaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
         user_agent: str = "winback/0.1 (+https://github.com/winback)",
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
+        _redact_library_logs()
         self.store_label = store_label
+        self._sleep = sleep
         self.auth = auth
         self.retry = retry
         self.limiter = limiter
@@ -353,11 +400,13 @@ class HttpClient:
             self.requests_sent += 1
             response = await self._client.request(method, url, headers=headers, **kwargs)
         except _NOT_SENT as exc:
-            log.info("%s %s: %s before the request was sent; will retry", method, url, type(exc).__name__)
+            log.info(
+                "%s %s: %s before the request was sent; will retry", method, _redact_url(url), type(exc).__name__
+            )
             raise _Retry(f"{type(exc).__name__}") from exc
         except httpx.TransportError as exc:
             if idempotent:
-                log.info("%s %s: %s; will retry", method, url, type(exc).__name__)
+                log.info("%s %s: %s; will retry", method, _redact_url(url), type(exc).__name__)
                 raise _Retry(type(exc).__name__) from exc
             raise AmbiguousWriteError(
                 f"{self.store_label}: the connection failed during a write ({type(exc).__name__}); "
@@ -370,7 +419,7 @@ class HttpClient:
         if response.status_code == 401 and not refreshed[0]:
             refreshed[0] = True
             if await self.auth.refresh():
-                raise _Retry("token refreshed after 401")
+                raise _Retry(_REFRESHED, retry_after=0.0)
         if response.status_code in retry_statuses:
             if response.status_code == 429 and self.limiter is not None:
                 self.limiter.drain()
@@ -381,7 +430,13 @@ class HttpClient:
                     store=self.store_label,
                 )
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            log.info("%s %s -> HTTP %s; will retry", method, url, response.status_code)
+            if retry_after is not None and retry_after > self.retry.max_retry_after:
+                log.info(
+                    "%s %s -> HTTP %s with Retry-After %.0f s (over %.0f s); giving up",
+                    method, _redact_url(url), response.status_code, retry_after, self.retry.max_retry_after,
+                )
+                raise _GiveUp(response)
+            log.info("%s %s -> HTTP %s; will retry", method, _redact_url(url), response.status_code)
             raise _Retry(f"HTTP {response.status_code}", retry_after=retry_after, response=response)
         return response
 
@@ -398,7 +453,9 @@ class HttpClient:
         """Send with retries; return the final 2xx response or raise a :mod:`winback.errors` error.
 
         ``idempotent=False`` marks a write: it is retried only where the platform surely did not act.
-        With ``raise_for_status=False`` non-2xx responses are returned to the caller instead.
+        With ``raise_for_status=False`` non-2xx responses are returned to the caller instead,
+        including the last retryable one (429/5xx) once the attempts are used up. A ``Retry-After``
+        longer than ``RetryPolicy.max_retry_after`` ends the retries at once instead of sleeping.
         """
         refreshed = [False]
         retrying = AsyncRetrying(
@@ -406,6 +463,7 @@ class HttpClient:
             wait=_make_wait(self.retry),
             retry=retry_if_exception(lambda exc: isinstance(exc, _Retry)),
             reraise=True,
+            sleep=self._sleep,
         )
         try:
             async for attempt in retrying:
@@ -418,10 +476,14 @@ class HttpClient:
                         refreshed=refreshed,
                         **dict(kwargs),
                     )
+        except _GiveUp as gave_up:
+            response = gave_up.response
         except _Retry as exhausted:
             if exhausted.response is not None:
+                if not raise_for_status:
+                    return exhausted.response
                 raise self._error(exhausted.response) from None
-            if exhausted.reason == "token refreshed after 401":
+            if exhausted.reason == _REFRESHED:
                 raise errors.AuthenticationError(
                     f"{self.store_label} rejected the access token even after refreshing it.",
                     store=self.store_label,

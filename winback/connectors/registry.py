@@ -33,7 +33,13 @@ def load_connector_class(platform: str) -> type[Connector]:
             f"no connector is installed for platform {platform!r} (installed: {known}); "
             f"install a package that registers one under the {GROUP!r} entry-point group"
         )
-    cls = found.load()
+    try:
+        cls = found.load()
+    except (ImportError, AttributeError) as exc:
+        raise ConnectorNotFoundError(
+            f"the connector for platform {platform!r} is registered as {found.value!r} but could not be "
+            f"loaded ({type(exc).__name__}: {exc}); reinstall the package that provides it"
+        ) from exc
     if not (isinstance(cls, type) and issubclass(cls, Connector)):
         raise ConnectorNotFoundError(
             f"entry point {found.value!r} for platform {platform!r} is not a winback Connector subclass"

@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -128,6 +129,9 @@ def _is_graphql_read(request: Request) -> bool:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    """Headers and body go out in separate writes; with Nagle on, each keep-alive response would wait
+    for the client's delayed ACK (~40 ms)."""
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
@@ -148,7 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         request = self._read_request()
         emulator = self.server.emulator
-        emulator.requests_served += 1
+        emulator._count_request()
         fault = emulator.faults.next_fault(request)
         if fault in ("drop", "timeout"):
             if fault == "timeout":
@@ -192,6 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
         # Streamed body (bulk JSONL downloads): chunked transfer encoding, constant memory.
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        if self.command == "HEAD":
+            return
         for chunk in response.body:
             if chunk:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
@@ -209,6 +215,40 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     emulator: EmulatorServer
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_open_connections(self) -> None:
+        """End kept-alive connections so a stopped server really stops answering."""
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (a test timing out on purpose) is routine, not a traceback on stderr;
+        # anything else (a streamed body that crashed) is an emulator bug and is logged as one.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            log.debug("connection from %s ended: %r", client_address, exc)
+        else:
+            log.exception("emulator error on a connection from %s", client_address)
+
 
 class EmulatorServer:
     """Runs an :class:`App` on ``127.0.0.1`` in a background thread.
@@ -221,9 +261,15 @@ class EmulatorServer:
         self.app = app
         self.faults = faults or FaultPlan()
         self.requests_served = 0
+        self._count_lock = threading.Lock()
         self._httpd = _Server((host, port), _Handler)
         self._httpd.emulator = self
         self._thread: threading.Thread | None = None
+        self._serving = False
+
+    def _count_request(self) -> None:
+        with self._count_lock:
+            self.requests_served += 1
 
     @property
     def url(self) -> str:
@@ -232,20 +278,28 @@ class EmulatorServer:
 
     def start(self) -> EmulatorServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name="winback-emulator", daemon=True)
+            self._serving = True  # so a stop() racing the thread's start still shuts it down
+            self._thread = threading.Thread(target=self.serve_forever, name="winback-emulator", daemon=True)
             self._thread.start()
         return self
 
     def stop(self) -> None:
-        if self._thread is not None:
+        """Stop accepting, end open keep-alive connections and close the listening socket."""
+        if self._serving:
             self._httpd.shutdown()
+        if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self._httpd.close_open_connections()
         self._httpd.server_close()
 
     def serve_forever(self) -> None:
         """Serve in the calling thread (used by ``winback-emulator`` in a subprocess)."""
-        self._httpd.serve_forever()
+        self._serving = True
+        try:
+            self._httpd.serve_forever(poll_interval=0.05)
+        finally:
+            self._serving = False
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

@@ -30,7 +30,7 @@ from graphql import (
     value_from_ast_untyped,
 )
 
-from winback.emulator.shopify.ids import ID_BASE, iso, parse_gid
+from winback.emulator.shopify.ids import ID_BASE, iso
 from winback.emulator.shopify.resolvers import ROOT_SCOPES, Context, _order_visible, search_predicate
 
 if TYPE_CHECKING:
@@ -291,5 +291,3 @@ def parse_bulk_number(path: str) -> int | None:
         return None
     return int(name[: -len(".jsonl")])
 
-
-__all__ = ["BulkOperations", "parse_bulk_number", "parse_gid"]

@@ -304,7 +304,10 @@ def _execution_error(error: GraphQLError) -> dict[str, Any]:
         shaped["locations"] = _locations(error)
     if error.path:
         shaped["path"] = list(error.path)
-    shaped["extensions"] = dict(error.extensions or {}) or {"code": "INTERNAL_SERVER_ERROR"}
+    if error.extensions:
+        shaped["extensions"] = dict(error.extensions)
+    elif error.original_error is not None and not isinstance(error.original_error, GraphQLError):
+        shaped["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
     return shaped
 
 

@@ -77,7 +77,7 @@ def _require(info: GraphQLResolveInfo, scope: str) -> None:
 
 def _page_size(first: int | None, last: int | None) -> None:
     if first is None and last is None:
-        raise GraphQLError("you must provide one of first or last")
+        raise GraphQLError("you must provide one of first or last", extensions={"code": "BAD_REQUEST"})
     for name, value in (("first", first), ("last", last)):
         if value is not None and value > MAX_PAGE:
             raise GraphQLError(
@@ -85,7 +85,7 @@ def _page_size(first: int | None, last: int | None) -> None:
                 extensions={"code": "BAD_REQUEST", "argumentName": name, "maximum": MAX_PAGE},
             )
         if value is not None and value < 0:
-            raise GraphQLError(f"The `{name}` argument must be a non-negative integer.")
+            raise GraphQLError(f"The `{name}` argument must be a non-negative integer.", extensions={"code": "BAD_REQUEST"})
 
 
 def _cursor_for(record: Record, sort_key: str, kind: str) -> str:

@@ -9,12 +9,10 @@ lock and ``busy_timeout``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
 log = logging.getLogger(__name__)
@@ -22,6 +20,26 @@ log = logging.getLogger(__name__)
 SCRIPT_LOCATION = Path(__file__).with_name("migrations")
 VERSION_TABLE = "winback_alembic_version"
 _PG_LOCK_ID = 0x77696E6261636B  # "winback"
+
+
+@contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    """Alembic announces its context at INFO on every run; we log one line when something changes."""
+    alembic_log = logging.getLogger("alembic")
+    previous = alembic_log.level
+    if not log.isEnabledFor(logging.DEBUG):
+        alembic_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        alembic_log.setLevel(previous)
+
+
+with _quiet_alembic():  # importing alembic announces its plugins at INFO
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -44,7 +62,7 @@ def current_revision(connection: Connection) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database behind ``engine`` to ``revision`` (default: the newest)."""
-    with engine.connect() as connection:
+    with _quiet_alembic(), engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             with connection.begin():
                 connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _PG_LOCK_ID})
@@ -56,8 +74,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             after = current_revision(connection)
             if connection.in_transaction():
                 connection.commit()
-            if before != after:
-                log.info("local store schema upgraded from %s to %s", before or "empty", after)
+            if before is None:
+                log.info("local store created (schema %s)", after)
+            elif before != after:
+                log.info("local store schema upgraded from %s to %s", before, after)
         finally:
             if connection.dialect.name == "postgresql":
                 if connection.in_transaction():

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from alembic import context
 
+from winback.sync.migrate import VERSION_TABLE
 from winback.sync.tables import metadata
-
-VERSION_TABLE = "winback_alembic_version"
 
 connection = context.config.attributes.get("connection")
 if connection is None:

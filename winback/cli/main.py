@@ -1,0 +1,72 @@
+"""The ``winback`` command: parse arguments, call the layers below, print.
+
+No business logic lives here; each command is a thin wrapper so the same operations are usable from
+Python. Errors derived from :class:`winback.errors.WinbackError` are printed as one clear line and
+turn into exit code 1 (2 for configuration errors, like click's own usage errors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from winback import __version__
+from winback.errors import ConfigError, WinbackError
+from winback.logging_setup import configure_logging
+
+
+class _Group(click.Group):
+    """Turns WinbackError into a clean message instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            ctx.exit(2)
+        except WinbackError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="winback")
+@click.option("--json-log", is_flag=True, help="Log JSON lines instead of human-readable lines.")
+@click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors.")
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging (secrets are still redacted).")
+@click.pass_context
+def cli(ctx: click.Context, json_log: bool, quiet: bool, verbose: bool) -> None:
+    """Bring online-store customers back: sync Shopify and Ecwid stores and run win-back rules."""
+    configure_logging(json_log=json_log, quiet=quiet, verbose=verbose)
+    ctx.ensure_object(dict)
+    ctx.obj["quiet"] = quiet
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("winback-demo"),
+    show_default=True,
+    help="Where the demo writes its database and outputs.",
+)
+@click.option("--customers", default=2000, show_default=True, help="Customers per emulated store.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the emulated stores' data.")
+def demo(workdir: Path, customers: int, seed: int) -> None:
+    """Run the whole job against built-in Shopify and Ecwid emulators (no credentials, no network)."""
+    from winback.demo import run_demo
+
+    summary = asyncio.run(run_demo(workdir, customers=customers, seed=seed))
+    click.echo(summary.render())
+
+
+def main() -> None:
+    cli(prog_name="winback")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

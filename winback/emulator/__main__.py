@@ -1,0 +1,94 @@
+"""``winback-emulator``: run a Shopify or Ecwid emulator as its own process.
+
+Used by benchmarks and process-kill tests (the emulator must outlive the ``winback`` process it
+serves) and by developers poking at the APIs with curl. On start it prints one JSON line with the
+URL, the connector settings to use and the credentials, then serves until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+from winback.emulator.generate import generate_world
+from winback.emulator.server import FAULT_KINDS, EmulatorServer, FaultPlan
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="winback-emulator", description=__doc__.splitlines()[0])
+    parser.add_argument("platform", choices=["shopify", "ecwid"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--orders", type=int, default=None, help="default: about 2.3 per customer")
+    parser.add_argument("--products", type=int, default=120)
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests that get a fault")
+    parser.add_argument("--fault-kinds", default=",".join(k for k in FAULT_KINDS if k != "drop_after"))
+    parser.add_argument("--fault-seed", type=int, default=0)
+    parser.add_argument("--no-throttle", action="store_true", help="Shopify: disable the cost bucket")
+    parser.add_argument("--restore-rate", type=float, default=100.0, help="Shopify: bucket points per second")
+    parser.add_argument("--bucket-size", type=float, default=2000.0, help="Shopify: bucket size in points")
+    parser.add_argument("--requests-per-minute", type=int, default=600, help="Ecwid: per-token rate limit")
+    return parser
+
+
+def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str, Any]]:
+    """Start the emulator described by ``args``; returns the server and the settings to print."""
+    world = generate_world(args.seed, customers=args.customers, orders=args.orders, products=args.products)
+    faults = FaultPlan(
+        rate=args.fault_rate,
+        kinds=tuple(k for k in args.fault_kinds.split(",") if k),
+        seed=args.fault_seed,
+    )
+    if args.platform == "shopify":
+        from winback.emulator.shopify import start_shopify_emulator
+
+        server, shop = start_shopify_emulator(
+            world,
+            faults=faults,
+            host=args.host,
+            port=args.port,
+            throttle=not args.no_throttle,
+            restore_rate=args.restore_rate,
+            bucket_size=args.bucket_size,
+        )
+        settings = {"shop": shop.shop_domain, "access_token": shop.access_token, "base_url": server.url}
+    else:
+        from winback.emulator.ecwid import start_ecwid_emulator
+
+        server, ecwid = start_ecwid_emulator(
+            world, faults=faults, host=args.host, port=args.port, requests_per_minute=args.requests_per_minute
+        )
+        settings = {"store_id": str(ecwid.store_id), "token": ecwid.token, "base_url": f"{server.url}/api/v3"}
+    info = {
+        "platform": args.platform,
+        "url": server.url,
+        "settings": settings,
+        "customers": len(world.customers),
+        "orders": len(world.orders),
+        "products": len(world.products),
+    }
+    return server, info
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    server, info = start_from_args(args)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    print(json.dumps(info), flush=True)
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,77 @@
+"""Shared pieces of the commands: choosing configs, deciding between rich and plain output."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from winback.config import ClientConfig, load_config, load_config_dir
+from winback.errors import ConfigError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_options(command: F) -> F:
+    """``--config FILE`` / ``--config-dir DIR``; the command takes ``config`` and ``config_dir``."""
+    command = click.option(
+        "--config-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Directory of client configs: every *.toml except *.secrets.toml.",
+    )(command)
+    command = click.option(
+        "--config", type=click.Path(dir_okay=False, path_type=Path), help="One client's TOML config file."
+    )(command)
+    return command
+
+
+def load_configs(config: Path | None, config_dir: Path | None) -> tuple[list[ClientConfig], list[ConfigError]]:
+    """The valid configs and the errors of invalid ones (a single ``--config`` raises instead)."""
+    if (config is None) == (config_dir is None):
+        raise click.UsageError("give exactly one of --config FILE or --config-dir DIR")
+    if config is not None:
+        return [load_config(config)], []
+    assert config_dir is not None
+    results = load_config_dir(config_dir)
+    if not results:
+        raise ConfigError("holds no client configs (*.toml)", path=str(config_dir))
+    configs = [r for r in results if isinstance(r, ClientConfig)]
+    problems = [r for r in results if isinstance(r, ConfigError)]
+    for problem in problems:
+        click.secho(f"error: {problem}", fg="red", err=True)
+    return configs, problems
+
+
+def _root_params(ctx: click.Context) -> dict[str, Any]:
+    return ctx.find_root().params
+
+
+def rich_stderr(ctx: click.Context) -> bool:
+    """Progress bars only on an interactive terminal and without ``--quiet`` / ``--json-log``."""
+    params = _root_params(ctx)
+    return sys.stderr.isatty() and not params.get("quiet") and not params.get("json_log")
+
+
+def rich_stdout() -> bool:
+    return sys.stdout.isatty()
+
+
+@contextmanager
+def logs_through(stream: Any) -> Iterator[None]:
+    """Point the root logger's stderr handlers at ``stream`` (rich's live display) for a while."""
+    swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.__stderr__, sys.stderr):
+            swapped.append((handler, handler.stream))
+    try:
+        for handler, _ in swapped:
+            handler.setStream(stream)
+        yield
+    finally:
+        for handler, old in swapped:
+            handler.setStream(old)

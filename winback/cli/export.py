@@ -1,0 +1,118 @@
+"""``winback export``: stream one client's customers, orders or products as JSON lines or CSV.
+
+Rows are read in batches from the local store (never all at once) and carry the common model's
+field names (:class:`winback.model.Customer`, ``Order``, ``Product``); nested values (money,
+addresses, line items) are JSON objects in JSON lines and JSON text in CSV. A file given with
+``--output`` is written privately (mode 0600: it holds personal data) and appears only complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from pydantic import BaseModel
+
+from winback.config import load_config
+from winback.jobs import client_store_key
+from winback.model import Customer, Order, Product
+from winback.sync import open_store
+from winback.sync.rows import DERIVED_FIELDS
+
+log = logging.getLogger(__name__)
+
+MODELS: dict[str, type[BaseModel]] = {"customers": Customer, "orders": Order, "products": Product}
+
+
+def columns(resource: str, *, derived: bool = False) -> list[str]:
+    """The exported field names: the model's, then (optionally) the derived facts."""
+    names = list(MODELS[resource].model_fields)
+    return names + [n for n in DERIVED_FIELDS.get(resource, ()) if n not in names] if derived else names
+
+
+@click.command()
+@click.argument("resource", type=click.Choice(list(MODELS)))
+@click.option("--config", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The client's config.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: stdout).")
+@click.option("--with-derived", is_flag=True, help="Add derived facts (ordered_at, real_orders_count, ...).")
+def export(resource: str, config: Path, fmt: str, output: Path | None, with_derived: bool) -> None:
+    """Export RESOURCE (customers, orders or products) of one client's store from the local database."""
+    client = load_config(config)
+    key = asyncio.run(client_store_key(client))
+    names = columns(resource, derived=with_derived)
+    with open_store(client.database.url) as store, _destination(output) as stream:
+        rows = ({name: row.get(name) for name in names} for row in store.iter_rows(key, resource))
+        written = _write_csv(stream, names, rows) if fmt == "csv" else _write_jsonl(stream, rows)
+    log.info("exported %d %s of %s%s", written, resource, client.name, f" to {output}" if output else "")
+
+
+@contextmanager
+def _destination(output: Path | None) -> Iterator[IO[str]]:
+    if output is None:
+        yield click.get_text_stream("stdout")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+        os.replace(temp, output)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _write_jsonl(stream: IO[str], rows: Iterable[dict[str, Any]]) -> int:
+    count = 0
+    for row in rows:
+        stream.write(json.dumps(_plain(row), ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def _cell(value: Any) -> str:
+    value = _plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _write_csv(stream: IO[str], names: list[str], rows: Iterable[dict[str, Any]]) -> int:
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(names)
+    count = 0
+    for row in rows:
+        writer.writerow([_cell(row[name]) for name in names])
+        count += 1
+    return count

@@ -1,0 +1,75 @@
+"""``winback status``: what the local database knows about each client's store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from winback.cli._common import config_options, load_configs, rich_stdout
+from winback.config import ClientConfig
+from winback.jobs import StorePool, client_status
+
+
+@click.command()
+@config_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per client.")
+@click.pass_context
+def status(ctx: click.Context, config: Path | None, config_dir: Path | None, as_json: bool) -> None:
+    """Last sync times, cursors, record counts and last error of each client's store."""
+    configs, problems = load_configs(config, config_dir)
+    statuses = asyncio.run(_collect(configs))
+    if as_json:
+        click.echo(json.dumps(statuses, indent=2, ensure_ascii=False))
+    elif rich_stdout():
+        _table(statuses)
+    else:
+        for entry in statuses:
+            click.echo(_plain(entry))
+    if problems:
+        ctx.exit(2)
+
+
+async def _collect(configs: list[ClientConfig]) -> list[dict[str, Any]]:
+    pool = StorePool()
+    try:
+        return [await client_status(config, await pool.get(config.database.url)) for config in configs]
+    finally:
+        await asyncio.to_thread(pool.close)
+
+
+def _plain(entry: dict[str, Any]) -> str:
+    counts = ", ".join(f"{name} {count}" for name, count in entry["counts"].items())
+    cursors = ", ".join(f"{name} {c['cursor'] or '-'}" for name, c in entry["cursors"].items()) or "-"
+    lines = [
+        f"{entry['client']} ({entry['store_key']})",
+        f"  last sync: started {entry['last_sync_started'] or 'never'}, finished {entry['last_sync_finished'] or 'never'}",
+        f"  cursors: {cursors}",
+        f"  counts: {counts}",
+        f"  last error: {entry['last_error'] or '-'}",
+    ]
+    return "\n".join(lines)
+
+
+def _table(statuses: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="winback status")
+    for column in ("client", "store", "last sync finished", "cursors", "customers", "orders", "products",
+                   "buyers", "quarantined", "last error"):
+        table.add_column(column)
+    for entry in statuses:
+        counts = entry["counts"]
+        table.add_row(
+            entry["client"],
+            entry["store_key"],
+            entry["last_sync_finished"] or "never",
+            "\n".join(f"{name}: {c['cursor'] or '-'}" for name, c in entry["cursors"].items()) or "-",
+            *(str(counts[name]) for name in ("customers", "orders", "products", "buyers", "quarantined")),
+            entry["last_error"] or "",
+        )
+    Console().print(table)

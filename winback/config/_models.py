@@ -1,0 +1,201 @@
+"""The validated shape of a client's config: one pydantic model per TOML table."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from winback.connectors.base import Connector, Resource
+from winback.sync.engine import DEFAULT_RESOURCES
+
+MASK = "***"
+SECRET_NAME = re.compile(r"token|password|passwd|secret|api_?key|private_?key|credential", re.IGNORECASE)
+"""Keys whose values are treated as secrets wherever they appear."""
+
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?]+$")
+_URL_PASSWORD = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
+
+
+def is_secret_key(name: str) -> bool:
+    return bool(SECRET_NAME.search(name))
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClientSection(_Table):
+    name: Annotated[str, Field(min_length=1)] | None = None
+
+
+class DatabaseSection(_Table):
+    url: Annotated[str, Field(min_length=1)] | None = None
+    """A SQLAlchemy URL or a SQLite file path; ``None`` is winback's default SQLite file."""
+
+
+class SyncSection(_Table):
+    resources: tuple[Resource, ...] = DEFAULT_RESOURCES
+    overlap_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 10
+
+    @field_validator("resources")
+    @classmethod
+    def _resources(cls, value: tuple[Resource, ...]) -> tuple[Resource, ...]:
+        if not value:
+            raise ValueError("list at least one of customers, orders, products")
+        return tuple(dict.fromkeys(value))
+
+    @property
+    def overlap(self) -> timedelta:
+        return timedelta(minutes=self.overlap_minutes)
+
+
+class EmailSection(_Table):
+    """How rules send email; checked here for shape, used by :mod:`winback.notify`."""
+
+    sender: Literal["smtp", "outbox"] = "outbox"
+    from_address: str | None = None
+    smtp_host: str | None = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool | None = None
+    """Default: on, unless ``smtp_ssl``."""
+    smtp_ssl: bool = False
+    outbox_dir: Path | None = None
+    """Relative to the config file's directory."""
+    rate_per_minute: Annotated[int, Field(gt=0)] = 60
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EmailSection:
+        if self.sender == "smtp" and not self.smtp_host:
+            raise ValueError("sender = 'smtp' needs smtp_host")
+        if self.smtp_ssl and self.smtp_starttls:
+            raise ValueError("smtp_ssl and smtp_starttls exclude each other: choose one")
+        return self
+
+
+class ScheduleSection(_Table):
+    cron: str | None = None
+    """Five fields: minute hour day-of-month month day-of-week."""
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        fields = value.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.match(field) for field in fields):
+            raise ValueError(
+                f"cron {value!r} must have 5 fields (minute hour day-of-month month day-of-week), "
+                "e.g. '17 * * * *'"
+            )
+        return " ".join(fields)
+
+
+class FileModel(_Table):
+    """The whole file before the platform settings are checked by their connector."""
+
+    secrets_file: str | None = None
+    client: ClientSection = ClientSection()
+    store: dict[str, Any]
+    database: DatabaseSection = DatabaseSection()
+    sync: SyncSection = SyncSection()
+    email: EmailSection | None = None
+    rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    schedule: ScheduleSection = ScheduleSection()
+
+
+class StoreConfig(BaseModel):
+    """The ``[store]`` table: the platform and its connector's validated settings model."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    platform: str
+    settings: BaseModel
+
+
+class ClientConfig(BaseModel):
+    """One client's validated config. Build it with :func:`winback.config.load_config`."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    name: str
+    path: Path
+    store: StoreConfig
+    database: DatabaseSection = DatabaseSection()
+    sync: SyncSection = SyncSection()
+    email: EmailSection | None = None
+    rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    schedule: ScheduleSection = ScheduleSection()
+
+    @property
+    def platform(self) -> str:
+        return self.store.platform
+
+    def connector_class(self) -> type[Connector]:
+        from winback.connectors.registry import load_connector_class
+
+        return load_connector_class(self.store.platform)
+
+    def build_connector(self, **kwargs: Any) -> Connector:
+        """A new connector for this client's store (use it as an async context manager)."""
+        return self.connector_class().from_settings(self.store.settings, **kwargs)
+
+    def redacted(self) -> dict[str, Any]:
+        """The config as plain data for display, every secret replaced by ``***``."""
+        return {
+            "path": str(self.path),
+            "client": {"name": self.name},
+            "store": {"platform": self.store.platform, **masked(self.store.settings)},
+            "database": {"url": None if self.database.url is None else mask_url(self.database.url)},
+            "sync": {"resources": [r.value for r in self.sync.resources], "overlap_minutes": self.sync.overlap_minutes},
+            "email": None if self.email is None else masked(self.email),
+            "rules": masked(self.rules),
+            "schedule": masked(self.schedule),
+        }
+
+
+def mask_url(url: str) -> str:
+    return _URL_PASSWORD.sub(rf"\g<1>{MASK}\g<3>", url)
+
+
+def masked(value: Any, key: str = "") -> Any:
+    """Plain data with ``SecretStr`` values and values under secret-looking keys masked."""
+    if isinstance(value, SecretStr):
+        return MASK
+    if key and is_secret_key(key) and value not in (None, ""):
+        return MASK
+    if isinstance(value, BaseModel):
+        return {name: masked(getattr(value, name), name) for name in type(value).model_fields}
+    if isinstance(value, Mapping):
+        return {str(k): masked(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [masked(item) for item in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def secret_values(value: Any, key: str = "") -> list[str]:
+    """Every secret string inside ``value`` (same rules as :func:`masked`)."""
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if key and is_secret_key(key) and isinstance(value, str):
+        return [value]
+    if isinstance(value, BaseModel):
+        return [s for name in type(value).model_fields for s in secret_values(getattr(value, name), name)]
+    if isinstance(value, Mapping):
+        return [s for k, v in value.items() for s in secret_values(v, str(k))]
+    if isinstance(value, (list, tuple)):
+        return [s for item in value for s in secret_values(item)]
+    return []

@@ -120,10 +120,12 @@ async def _sync_client(
         if progress is not None:
             progress(config.name, event)
 
+    logged = False  # sync_store logs its own failures
     try:
         store = await pool.get(config.database.url)
         async with config.build_connector(**connector_options) as connector:
             result.store = connector.store_label
+            logged = True
             result.report = await sync_store(
                 connector,
                 store,
@@ -135,11 +137,11 @@ async def _sync_client(
         result.ok = True
     except WinbackError as exc:
         result.error = _naming_store(str(exc), result.store)
+        if not logged:
+            log.error("%s: %s", config.name, result.error, extra={"client": config.name})
     except Exception as exc:  # one client's bug must not stop the others
         log.exception("unexpected failure while syncing %s", config.name, extra={"client": config.name})
         result.error = _naming_store(f"unexpected {type(exc).__name__}: {exc}", result.store)
-    if result.error:
-        log.error("%s: %s", config.name, result.error, extra={"client": config.name})
     return result
 
 

@@ -13,6 +13,7 @@ import csv
 import json
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -62,7 +63,7 @@ def export(resource: str, config: Path, fmt: str, output: Path | None, with_deri
 @contextmanager
 def _destination(output: Path | None) -> Iterator[IO[str]]:
     if output is None:
-        yield click.get_text_stream("stdout")
+        yield sys.stdout
         return
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)  # mode 0600

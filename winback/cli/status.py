@@ -59,7 +59,9 @@ def _table(statuses: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="winback status")
-    for column in ("client", "store", "last sync finished", "cursors", "customers", "orders", "products",
+    table.add_column("client")
+    table.add_column("store", no_wrap=True)
+    for column in ("last sync finished", "cursors", "customers", "orders", "products",
                    "buyers", "quarantined", "last error"):
         table.add_column(column)
     for entry in statuses:
@@ -67,9 +69,14 @@ def _table(statuses: list[dict[str, Any]]) -> None:
         table.add_row(
             entry["client"],
             entry["store_key"],
-            entry["last_sync_finished"] or "never",
-            "\n".join(f"{name}: {c['cursor'] or '-'}" for name, c in entry["cursors"].items()) or "-",
+            _short(entry["last_sync_finished"]) or "never",
+            "\n".join(f"{name}: {_short(c['cursor']) or '-'}" for name, c in entry["cursors"].items()) or "-",
             *(str(counts[name]) for name in ("customers", "orders", "products", "buyers", "quarantined")),
             entry["last_error"] or "",
         )
     Console().print(table)
+
+
+def _short(stamp: str | None) -> str | None:
+    """``2026-11-24T09:20:31.123+00:00`` → ``2026-11-24 09:20 UTC`` for the table."""
+    return None if stamp is None else f"{stamp[:16].replace('T', ' ')} UTC"

@@ -207,6 +207,8 @@ class ProductStatus(StrEnum):
     ACTIVE = "active"
     DRAFT = "draft"
     ARCHIVED = "archived"
+    UNLISTED = "unlisted"
+    """Sellable by direct link but hidden from the storefront (Shopify 2026-07); never recommended."""
 
 
 class Product(_Record):

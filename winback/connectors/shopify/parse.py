@@ -64,7 +64,7 @@ PRODUCT_STATUS = {
     "ARCHIVED": ProductStatus.ARCHIVED,
     # 2026-07 added UNLISTED: sellable by direct link but hidden from the storefront's search and
     # collections. Rules must not recommend it, so it is not "active" for us.
-    "UNLISTED": ProductStatus.DRAFT,
+    "UNLISTED": ProductStatus.UNLISTED,
 }
 
 

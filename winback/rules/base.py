@@ -1,0 +1,122 @@
+"""The rule contract: a rule reads the local store and proposes actions; it never acts itself.
+
+A rule selects its audience with set-based SQL over the local store (never a Python loop over every
+customer) and yields :class:`PlannedAction` objects. Each carries a deterministic idempotency key,
+so planning the same situation twice yields the same keys, and the action ledger
+(:mod:`winback.rules.ledger`) turns "at most once per intent" into a unique constraint.
+
+The executor (:mod:`winback.rules.executor`) performs an action's :class:`Step` s in order and
+records each in the ledger before and after; rules only describe them. Third-party rules register
+a :class:`Rule` subclass under the ``winback.rules`` entry-point group, as the built-ins do.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from winback.connectors.base import Capabilities
+from winback.sync.store import LocalStore
+
+
+class Step(StrEnum):
+    """One side effect, in the order the executor runs them for an action."""
+
+    CREATE_DISCOUNT_CODE = "create_discount_code"
+    """Payload ``discount``: :class:`winback.model.DiscountCodeSpec` fields (JSON)."""
+    CREATE_ACCOUNT = "create_account"
+    """Payload ``account``: :class:`winback.model.NewCustomer` fields (JSON)."""
+    SEND_INVITE = "send_invite"
+    """Platform-sent account invite; payload ``customer_id``."""
+    SEND_EMAIL = "send_email"
+    """Payload ``email``: ``{"template": name, "context": {...}}`` rendered by :mod:`winback.notify`."""
+
+
+class RuleOptions(BaseModel):
+    """Base for a rule's options (the ``[rules.<name>]`` table of a client's config)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFacts:
+    """What a rule may need to know about the store itself (for templates and links)."""
+
+    store_key: str
+    platform: str
+    name: str
+    currency: str
+    url: str | None = None
+    timezone: str | None = None
+    logo_url: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    """Everything a rule's planning may read. Planning has no side effects and no network."""
+
+    store: LocalStore
+    facts: StoreFacts
+    now: datetime
+    capabilities: Capabilities | None
+    """``None`` when planning offline (``winback plan --no-connect``); rules must cope."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAction:
+    """One intended action for one recipient, with why.
+
+    ``idempotency_key`` is unique per store in the ledger: a rule derives it from what makes the
+    intent unique (e.g. the rule, the email and the last order's id for a reminder), never from time
+    of planning.
+    """
+
+    rule: str
+    idempotency_key: str
+    store_key: str
+    email: str
+    customer_id: str | None
+    recipient_name: str | None
+    reason: str
+    steps: tuple[Step, ...]
+    marketing: bool
+    """Marketing mail: needs consent, counts toward the per-customer cap and quiet hours."""
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    """JSON-serialisable data for the steps (see :class:`Step`)."""
+
+
+def idempotency_key(rule: str, *parts: object) -> str:
+    """A stable key from the rule name and the parts that make the intent unique.
+
+    Readable prefix plus a hash, so keys stay short whatever the parts are (emails with odd
+    characters included) and never collide across rules.
+    """
+    digest = hashlib.sha256("\x1f".join([rule, *map(str, parts)]).encode()).hexdigest()[:32]
+    return f"{rule}:{digest}"
+
+
+class Rule(abc.ABC):
+    """Base class of every rule; instantiate with validated options."""
+
+    name: ClassVar[str]
+    options_model: ClassVar[type[RuleOptions]] = RuleOptions
+    description: ClassVar[str] = ""
+
+    def __init__(self, options: RuleOptions | Mapping[str, Any] | None = None) -> None:
+        if options is None or isinstance(options, Mapping):
+            options = self.options_model.model_validate(dict(options or {}))
+        self.options = options
+
+    @abc.abstractmethod
+    def plan(self, context: RuleContext) -> Iterator[PlannedAction]:
+        """Yield this rule's actions for the store, in a stable order (e.g. by email)."""

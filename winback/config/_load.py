@@ -332,6 +332,11 @@ def _database_relative_to(database: Any, base: Path) -> Any:
 
 
 def _email_relative_to(email: Any, base: Path) -> Any:
-    if email is not None and email.outbox_dir is not None and not email.outbox_dir.expanduser().is_absolute():
-        return email.model_copy(update={"outbox_dir": (base / email.outbox_dir).resolve()})
-    return email
+    if email is None:
+        return email
+    update = {
+        name: (base / value).resolve()
+        for name in ("outbox_dir", "templates_dir")
+        if (value := getattr(email, name)) is not None and not value.expanduser().is_absolute()
+    }
+    return email.model_copy(update=update) if update else email

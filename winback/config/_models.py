@@ -70,6 +70,19 @@ class EmailSection(_Table):
     outbox_dir: Path | None = None
     """Relative to the config file's directory."""
     rate_per_minute: Annotated[int, Field(gt=0)] = 60
+    from_name: str | None = None
+    """Display name shown next to ``from_address`` (e.g. the store's name)."""
+    reply_to: str | None = None
+    unsubscribe_url: str | None = None
+    """An https URL template with ``{email}`` and/or ``{token}`` placeholders, e.g.
+    ``https://shop.example/unsubscribe?e={email}&t={token}``; the merchant's endpoint checks the
+    token (see :func:`winback.notify.unsubscribe_link`)."""
+    unsubscribe_mailto: str | None = None
+    """An address (or ``mailto:`` URL) that unsubscribes the sender of a mail to it."""
+    unsubscribe_secret: SecretStr | None = None
+    """The HMAC key for ``{token}`` in ``unsubscribe_url``; shared with the merchant's endpoint."""
+    templates_dir: Path | None = None
+    """Per-client email template overrides; relative to the config file's directory."""
 
     @model_validator(mode="after")
     def _consistent(self) -> EmailSection:
@@ -78,6 +91,26 @@ class EmailSection(_Table):
         if self.smtp_ssl and self.smtp_starttls:
             raise ValueError("smtp_ssl and smtp_starttls exclude each other: choose one")
         return self
+
+    @field_validator("unsubscribe_url")
+    @classmethod
+    def _unsubscribe_url(cls, value: str | None) -> str | None:
+        import string
+
+        if value is None:
+            return None
+        if not value.startswith("https://") or any(c.isspace() or ord(c) < 32 for c in value):
+            raise ValueError("unsubscribe_url must be an https:// URL without spaces (one-click unsubscribe needs https)")
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"unsubscribe_url has a broken placeholder ({exc}): use {{email}} and {{token}}") from None
+        if names - {"email", "token"}:
+            unknown = ", ".join(sorted("{" + n + "}" for n in names - {"email", "token"}))
+            raise ValueError(f"unsubscribe_url may only use the placeholders {{email}} and {{token}}, not {unknown}")
+        if not names:
+            raise ValueError("unsubscribe_url must contain {email} or {token} so each recipient gets their own link")
+        return value
 
 
 class ScheduleSection(_Table):

@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any, Self, TypeVar
 
 import httpx
@@ -30,7 +29,7 @@ from winback.connectors.base import (
 )
 from winback.connectors.http import AmbiguousWriteError, Auth, HttpClient, RetryPolicy, StaticToken, create_at_most_once
 from winback.connectors.shopify import documents as docs
-from winback.connectors.shopify import parse
+from winback.connectors.shopify import inputs, parse
 from winback.connectors.shopify.bulk import BulkExporter, BulkOrder
 from winback.connectors.shopify.graphql import REQUIRED_SCOPES, GraphQLClient, make_error_mapper
 from winback.connectors.shopify.settings import MAX_PAGE_SIZE, ShopifySettings
@@ -39,7 +38,6 @@ from winback.model import (
     Customer,
     DiscountCode,
     DiscountCodeSpec,
-    DiscountKind,
     NewCustomer,
     Order,
     Product,
@@ -374,36 +372,8 @@ class ShopifyConnector(Connector):
             return None
         return parse.parse_discount_node(node, self.store_id, code)
 
-    def _discount_input(self, spec: DiscountCodeSpec) -> dict[str, Any]:
-        if spec.kind == DiscountKind.PERCENTAGE:
-            if spec.value > 100:
-                raise errors.PlatformRejectedError(
-                    f"{self.store_label}: a percentage discount cannot exceed 100 % (got {spec.value})",
-                    store=self.store_label,
-                    field="value",
-                )
-            # Shopify wants a fraction 0..1 (GraphQL Float).
-            value: dict[str, Any] = {"percentage": float(spec.value / Decimal(100))}
-        else:
-            value = {"discountAmount": {"amount": str(spec.value), "appliesOnEachItem": False}}
-        body: dict[str, Any] = {
-            "title": spec.title,
-            "code": spec.code,
-            "startsAt": _iso(spec.starts_at),
-            "appliesOncePerCustomer": spec.once_per_customer,
-            "context": {"customers": {"add": [spec.customer_id]}} if spec.customer_id else {"all": "ALL"},
-            "customerGets": {"value": value, "items": {"all": True}},
-            # A win-back code replaces other order discounts but may ride along with free shipping.
-            "combinesWith": {"orderDiscounts": False, "productDiscounts": False, "shippingDiscounts": True},
-        }
-        if spec.ends_at is not None:
-            body["endsAt"] = _iso(spec.ends_at)
-        if spec.usage_limit is not None:
-            body["usageLimit"] = spec.usage_limit
-        return body
-
     async def create_discount_code(self, spec: DiscountCodeSpec) -> DiscountCode:
-        variables = {"input": self._discount_input(spec)}
+        variables = {"input": inputs.discount_input(spec, self.store_label)}
         ambiguous = False
 
         async def create() -> DiscountCode:
@@ -417,13 +387,13 @@ class ShopifyConnector(Connector):
             user_errors = payload.get("userErrors") or []
             if user_errors:
                 first = user_errors[0]
-                code, field = first.get("code"), _field(first)
+                code, field = first.get("code"), inputs.user_error_field(first)
                 message = f"{self.store_label} refused discount code {spec.code!r}: {first.get('message')}"
                 if code == "TAKEN":
                     if ambiguous:
                         # Our earlier, ambiguous attempt may be the one that took the code.
                         found = await self.find_discount_code(spec.code)
-                        if found is not None and _same_discount(found, spec):
+                        if found is not None and inputs.same_discount(found, spec):
                             return found
                     raise errors.DiscountCodeTakenError(message, store=self.store_label, code=code, field=field)
                 raise errors.PlatformRejectedError(
@@ -439,7 +409,7 @@ class ShopifyConnector(Connector):
 
         async def lookup() -> DiscountCode | None:
             found = await self.find_discount_code(spec.code)
-            return found if found is not None and _same_discount(found, spec) else None
+            return found if found is not None and inputs.same_discount(found, spec) else None
 
         return await create_at_most_once(create=create, lookup=lookup)
 
@@ -460,23 +430,7 @@ class ShopifyConnector(Connector):
             ) from None
 
     async def create_customer(self, spec: NewCustomer) -> Customer:
-        customer_input: dict[str, Any] = {"email": spec.email}
-        if spec.first_name:
-            customer_input["firstName"] = spec.first_name
-        if spec.last_name:
-            customer_input["lastName"] = spec.last_name
-        if spec.phone:
-            customer_input["phone"] = spec.phone
-        if spec.tags:
-            customer_input["tags"] = list(spec.tags)
-        if spec.accepts_marketing is not None:
-            consent: dict[str, Any] = {
-                "marketingState": "SUBSCRIBED" if spec.accepts_marketing else "NOT_SUBSCRIBED",
-                "consentUpdatedAt": _iso(datetime.now(timezone.utc)),
-            }
-            if spec.accepts_marketing:
-                consent["marketingOptInLevel"] = "SINGLE_OPT_IN"
-            customer_input["emailMarketingConsent"] = consent
+        customer_input = inputs.customer_input(spec, datetime.now(timezone.utc))
         ambiguous = False
 
         async def create() -> Customer:
@@ -490,7 +444,7 @@ class ShopifyConnector(Connector):
             user_errors = payload.get("userErrors") or []
             if user_errors:
                 first = user_errors[0]
-                field, text = _field(first), str(first.get("message"))
+                field, text = inputs.user_error_field(first), str(first.get("message"))
                 message = f"{self.store_label} refused to create customer {spec.email}: {text}"
                 if "taken" in text.lower():
                     if ambiguous:
@@ -527,22 +481,11 @@ class ShopifyConnector(Connector):
                 f"{self.store_label} did not send the account invite to {customer_id}: {first.get('message')}",
                 store=self.store_label,
                 code=first.get("code"),
-                field=_field(first),
+                field=inputs.user_error_field(first),
             )
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _field(user_error: Mapping[str, Any]) -> str | None:
-    field = user_error.get("field")
-    if isinstance(field, list):
-        return ".".join(str(f) for f in field) or None
-    return str(field) if field else None
 
 
 def _older(node: Any, since: datetime) -> bool:
@@ -551,17 +494,3 @@ def _older(node: Any, since: datetime) -> bool:
         return False
     updated = parse.parse_datetime(node.get("updatedAt"))
     return updated is not None and updated < since
-
-
-def _same_discount(found: DiscountCode, spec: DiscountCodeSpec) -> bool:
-    """Whether an existing code is the one ``spec`` describes (so our own earlier attempt made it)."""
-    if found.code.lower() != spec.code.lower():
-        return False
-    if found.title is not None and found.title != spec.title:
-        return False
-    if found.kind is not None and found.kind != spec.kind:
-        return False
-    if found.value is not None and found.value != spec.value:
-        return False
-    wanted = {spec.customer_id} if spec.customer_id else set()
-    return not found.customer_ids or set(found.customer_ids) == wanted

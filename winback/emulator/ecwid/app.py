@@ -2,7 +2,8 @@
 
 Routes (under ``/api/v3/{storeId}``): ``GET /profile``, ``GET /orders`` and ``/orders/{id}``,
 ``GET|POST /customers`` and ``GET /customers/{id}``, ``GET /products`` and ``/products/{id}``,
-``GET|POST /discount_coupons`` and ``GET /discount_coupons/{id or code}``.
+``GET|POST /discount_coupons`` and ``GET /discount_coupons/{id or code}``. Outside ``/api/v3``,
+the test hook ``GET /_emulator/writes`` (see :meth:`EcwidEmulator.writes`) is NOT part of Ecwid's API.
 
 Behaviour taken from Ecwid's documentation: the ``{total, count, offset, limit, items}``
 envelope with ``limit`` at most 100 (larger values are clamped); ``createdFrom``/``updatedFrom``
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 from winback.emulator.ecwid import render
 from winback.emulator.ecwid.state import EcwidState, Record
@@ -47,6 +49,9 @@ ALL_SCOPES = frozenset(
     }
 )
 _ROUTE = re.compile(r"^/api/v3/(?P<store>[^/]+)(?P<rest>/.*)?$")
+WRITES_PATH = "/_emulator/writes"
+"""Test hook, not Ecwid's API: every write the emulator accepted, for tests in other processes."""
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _DISCOUNT_TYPES = {"ABS", "PERCENT", "SHIPPING", "ABS_AND_SHIPPING", "PERCENT_AND_SHIPPING"}
 _USES_LIMITS = {"UNLIMITED", "ONCEPERCUSTOMER", "SINGLE"}
 _COUPON_STATUSES = {"ACTIVE", "PAUSED"}
@@ -138,7 +143,7 @@ class EcwidEmulator:
 
     ``store_state`` is ``"active"`` or ``"suspended"`` (every call answers 402). ``scopes``
     limits what the token may do (403 naming the scope otherwise). ``fault_retry_after`` is the
-    ``Retry-After`` sent with injected 429 faults.
+    ``Retry-After`` sent with injected 429 faults. Test hook: :meth:`writes`.
     """
 
     def __init__(
@@ -163,6 +168,16 @@ class EcwidEmulator:
         self.state = EcwidState.from_world(world, store_id=store_id, clock=clock)
         self.limiter = SlidingWindowLimiter(requests_per_minute, clock=clock)
         self.requests_by_path: dict[str, int] = {}
+        self._accepted: dict[str, list[dict[str, Any]]] = {"discount_coupons": [], "customers_created": []}
+
+    def writes(self) -> dict[str, list[dict[str, Any]]]:
+        """Every accepted create, in order, as served by ``GET /_emulator/writes``.
+
+        A test hook for process-level tests (the emulator runs in its own process), not part of
+        Ecwid's API. Each accepted create is listed, so a duplicate intent shows up as two entries.
+        """
+        with self.state.lock:
+            return {name: [dict(entry) for entry in entries] for name, entries in self._accepted.items()}
 
     # --- knobs (delegated to the state) ------------------------------------------------------
 
@@ -192,6 +207,8 @@ class EcwidEmulator:
             return _error(exc.status, exc.message, exc.code, exc.headers)
 
     def _handle(self, request: Request) -> Response:
+        if request.path == WRITES_PATH:
+            return self._writes_hook(request)
         match = _ROUTE.match(request.path)
         if match is None:
             raise _ApiError(404, "Not found", "NOT_FOUND")
@@ -254,6 +271,14 @@ class EcwidEmulator:
                 self._need("create_discount_coupons")
                 return self._create_coupon(request)
         raise _ApiError(404, f"Resource {method} /{'/'.join(parts)} is not found", "NOT_FOUND")
+
+    def _writes_hook(self, request: Request) -> Response:
+        # No token: the hook is for tests on this machine. The server cannot see the peer's address
+        # here, so a request naming a non-loopback host (the emulator exposed on purpose) gets a 404.
+        host = urlsplit("//" + request.headers.get("host", "")).hostname
+        if request.method != "GET" or host not in _LOOPBACK_HOSTS:
+            raise _ApiError(404, "Not found", "NOT_FOUND")
+        return _ok(self.writes())
 
     def _need(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -386,6 +411,7 @@ class EcwidEmulator:
             if self.state.find_customer_by_email(email) is not None:
                 raise _ApiError(409, "The customer with the given email already exists", "CUSTOMER_ALREADY_EXISTS")
             cid = self.state.add_customer(body)
+            self._accepted["customers_created"].append({"id": cid, "email": email})
         return _ok({"id": cid})
 
     def _create_coupon(self, request: Request) -> Response:
@@ -422,6 +448,7 @@ class EcwidEmulator:
             if self.state.find_coupon_by_code(code) is not None:
                 raise _ApiError(409, "The coupon with the given code already exists", "COUPON_ALREADY_EXISTS")
             coupon_id = self.state.add_coupon(stored)
+            self._accepted["discount_coupons"].append({"id": coupon_id, "code": code})
         return _ok({"id": coupon_id, "code": code})
 
 

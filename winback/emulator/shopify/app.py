@@ -1,7 +1,8 @@
 """The Shopify Admin GraphQL emulator as an HTTP :class:`~winback.emulator.server.App`.
 
 Routes: ``POST /admin/api/{YYYY-MM}/graphql.json`` (the Admin API) and ``GET /bulk/<n>.jsonl``
-(bulk-operation results, streamed). Everything else is 404.
+(bulk-operation results, streamed). Everything else is 404, except the test hook
+``GET /_emulator/writes`` (see :meth:`ShopifyEmulator.writes`), which is NOT part of Shopify's API.
 
 Order of checks per request, as Shopify answers them: token (401), shop state (402 frozen, 423
 locked), JSON body, parse/validation (200 with ``errors``), requested cost over 1000
@@ -16,6 +17,7 @@ import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from graphql import (
     ExecutionResult,
@@ -49,6 +51,9 @@ ALL_SCOPES = (
 )
 RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
 _GRAPHQL_PATH = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
+WRITES_PATH = "/_emulator/writes"
+"""Test hook, not Shopify's API: every write the emulator accepted, for tests in other processes."""
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class ShopifyEmulator:
@@ -62,7 +67,8 @@ class ShopifyEmulator:
 
     Test hooks: :meth:`touch_orders`, :meth:`corrupt_record`, and read access to what is served
     (:attr:`customers`, :attr:`orders`, :attr:`products`) and what writes did
-    (:attr:`discount_codes`, :attr:`invites_sent`, :attr:`customers_created`).
+    (:attr:`discount_codes`, :attr:`invites_sent`, :attr:`customers_created`, and :meth:`writes`, also
+    served at ``GET /_emulator/writes`` for tests in another process).
     """
 
     def __init__(
@@ -156,6 +162,23 @@ class ShopifyEmulator:
     def customers_created(self) -> list[Record]:
         return list(self.state.customers_created)
 
+    def writes(self) -> dict[str, list[dict[str, Any]]]:
+        """Every accepted write, in order, as served by ``GET /_emulator/writes``.
+
+        A test hook for process-level tests (the emulator runs in its own process), not part of
+        Shopify's API. Each accepted create is listed, so a duplicate intent shows up as two entries.
+        """
+        with self.state.lock:
+            return {
+                "discount_codes": [
+                    {"id": node["id"], "code": node["_code"],
+                     "customer_ids": [c["id"] for c in node["codeDiscount"]["context"].get("customers", ())]}
+                    for node in self.state.discounts_created
+                ],
+                "customers_created": [{"id": c["id"], "email": c["email"]} for c in self.state.customers_created],
+                "invites_sent": [dict(invite) for invite in self.state.invites_sent],
+            }
+
     def touch_orders(self, fraction: float, seed: int = 0) -> list[str]:
         """Bump ``updatedAt`` of that share of orders to the write clock; returns their ids."""
         return [order["id"] for order in self.state.touch_orders(fraction, seed)]
@@ -188,6 +211,8 @@ class ShopifyEmulator:
         return Response.json({"errors": "Internal Server Error"}, status=int(kind))
 
     def handle(self, request: Request) -> Response:
+        if request.path == WRITES_PATH:
+            return self._writes_hook(request)
         if request.method == "GET" and request.path.startswith("/bulk/"):
             return self._bulk_file(request)
         if not _GRAPHQL_PATH.match(request.path):
@@ -265,6 +290,14 @@ class ShopifyEmulator:
         payload["data"] = result.data
         payload["extensions"] = {"cost": self._cost(requested, actual)}
         return Response(status=200, body=json.dumps(payload, ensure_ascii=False, default=_json_default).encode())
+
+    def _writes_hook(self, request: Request) -> Response:
+        # No token: the hook is for tests on this machine. The server cannot see the peer's address
+        # here, so a request naming a non-loopback host (the emulator exposed on purpose) gets a 404.
+        host = urlsplit("//" + request.headers.get("host", "")).hostname
+        if request.method != "GET" or host not in _LOOPBACK_HOSTS:
+            return Response.json({"errors": "Not Found"}, status=404)
+        return Response.json(self.writes())
 
     def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
         return {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": self.bucket.status()}

@@ -1,0 +1,429 @@
+"""Never act twice: a real ``winback run`` SIGKILLed at 20+ random points, then run to completion.
+
+The emulator and an SMTP capture server run in their own processes (:mod:`kill_harness`), so they
+see every write and every message whatever happens to ``winback``. After the kills and the final
+runs: no email, discount code, account or invite happened twice; every action planned before the
+first run was either done exactly once or is held for review (an email interrupted mid-send is never
+resent automatically), and at most one action per kill is held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.kill_harness import (
+    emulator_process,
+    read_capture,
+    smtp_capture_process,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+MIN_KILLS = 20
+CASE_DEADLINE_S = 240.0
+CUSTOMERS = "600"
+EMULATOR_FLAGS = {
+    "shopify": ["--customers", CUSTOMERS, "--no-throttle"],
+    "ecwid": ["--customers", CUSTOMERS, "--requests-per-minute", "100000"],
+}
+TOKEN_ENV = "WB_KILL_TOKEN"
+BIN = Path(sys.executable).parent
+
+
+def winback(*args: str) -> list[str]:
+    script = BIN / "winback"
+    return [*([str(script)] if script.exists() else [sys.executable, "-m", "winback.cli.main"]), *args]
+
+
+def run_command_available() -> bool:
+    """Whether ``winback run`` exists yet; any other failure of ``--help`` is a failure, not a skip."""
+    help_ = subprocess.run(winback("run", "--help"), capture_output=True, text=True, timeout=60, check=False)
+    if help_.returncode == 0:
+        return True
+    assert "No such command 'run'" in help_.stderr, help_.stderr
+    return False
+
+
+# --- the client's config --------------------------------------------------------------------------
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)
+
+
+GENEROUS_LIMITS = {"max_actions_per_run": 1_000_000, "marketing_cap_count": 100}
+"""No guard rail may hold back a planned action: the test compares the plan with what was done.
+(Both marketing rules may mail the same customer; the default cap is one mail a week.)"""
+
+
+def _limits_table() -> str:
+    """``[limits]`` with the generous values this version of winback knows (unknown keys are errors)."""
+    from winback.config import _models
+
+    section = getattr(_models, "LimitsSection", None)
+    known = {k: v for k, v in GENEROUS_LIMITS.items() if section is not None and k in section.model_fields}
+    return "[limits]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in known.items()) if known else ""
+
+
+def write_config(directory: Path, platform: str, emulator: dict[str, Any], smtp_port: int) -> Path:
+    settings = dict(emulator["settings"])
+    secret = "access_token" if platform == "shopify" else "token"
+    settings[secret] = "${" + TOKEN_ENV + "}"
+    if platform == "ecwid":
+        settings["requests_per_minute"] = 100_000
+    store = "\n".join(f"{key} = {_toml(value)}" for key, value in settings.items())
+    path = directory / "client.toml"
+    path.write_text(
+        f"""\
+[client]
+name = "Kill test {platform}"
+
+[store]
+platform = "{platform}"
+{store}
+
+[database]
+url = "winback.db"
+
+[email]
+sender = "smtp"
+smtp_host = "127.0.0.1"
+smtp_port = {smtp_port}
+smtp_starttls = false
+from_address = "Kill Test <hello@kill-test.example>"
+unsubscribe_mailto = "unsubscribe@kill-test.example"
+rate_per_minute = 1000000
+
+[rules.back_to_bestsellers]
+after_days = 180
+discount = {{kind = "percentage", value = 10}}
+
+[rules.auto_create_accounts]
+enabled = true
+
+[rules.discount_codes]
+segment = {{min_orders = 2}}
+
+{_limits_table()}""",
+        encoding="utf-8",
+    )
+    return path
+
+
+# --- what winback says ------------------------------------------------------------------------
+
+
+def actions_in(payload: Any) -> list[dict[str, Any]]:
+    """Every object carrying an ``idempotency_key``, wherever the command's JSON nests them."""
+    found: list[dict[str, Any]] = []
+    if isinstance(payload, dict):
+        if "idempotency_key" in payload:
+            found.append(payload)
+        else:
+            for value in payload.values():
+                found.extend(actions_in(value))
+    elif isinstance(payload, list):
+        for item in payload:
+            found.extend(actions_in(item))
+    return found
+
+
+def status_of(entry: dict[str, Any]) -> str:
+    return str(entry.get("status") or entry.get("state") or "")
+
+
+@dataclass
+class Client:
+    config: Path
+    env: dict[str, str]
+    writes_url: str
+    capture: Path
+    log: Path
+
+    def cli(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
+        with self.log.open("a", encoding="utf-8") as log:
+            log.write(f"\n=== winback {' '.join(args)}\n")
+            log.flush()
+            return subprocess.run(winback(*args, "--config", str(self.config)), env=self.env, stdout=subprocess.PIPE,
+                                  stderr=log, text=True, timeout=timeout, check=False)
+
+    def json(self, *args: str) -> Any:
+        done = self.cli(*args, "--json")
+        assert done.returncode == 0, f"winback {' '.join(args)} failed ({done.returncode}); see {self.log}"
+        return json.loads(done.stdout)
+
+    def start_run(self) -> subprocess.Popen[str]:
+        log = self.log.open("a", encoding="utf-8")
+        log.write("\n=== winback run --no-sync\n")
+        log.flush()
+        try:
+            return subprocess.Popen(winback("run", "--config", str(self.config), "--no-sync"), env=self.env,
+                                    stdout=log, stderr=log, text=True)
+        finally:
+            log.close()
+
+    def writes(self) -> dict[str, list[dict[str, Any]]]:
+        return httpx.get(self.writes_url, timeout=10).json()
+
+    def observed(self) -> tuple[int, int]:
+        """(messages captured, writes the emulator accepted): grows with every side effect."""
+        return len(read_capture(self.capture)), sum(len(v) for v in self.writes().values())
+
+
+# --- the kill loop ----------------------------------------------------------------------------
+
+
+@dataclass
+class Round:
+    how: str
+    delay: float
+    elapsed: float
+    returncode: int
+    killed_mid_run: bool
+    progress: tuple[int, int]
+
+
+@dataclass
+class Killer:
+    client: Client
+    rng: random.Random
+    deadline: float
+    rounds: list[Round] = field(default_factory=list)
+    startup_s: float = 1.0
+    """Time from start to the first side effect, as last observed: where "early" kills aim."""
+    run_s: float = 3.0
+    """Upper bound for time kills: the longest run seen to end by itself, at first a guess."""
+
+    @property
+    def kills(self) -> list[Round]:
+        return [r for r in self.rounds if r.killed_mid_run]
+
+    def round(self, number: int) -> Round:
+        before = self.client.observed()
+        started = time.monotonic()
+        process = self.client.start_run()
+        try:
+            if number % 3 == 2:
+                how, delay = "time", self.rng.uniform(0.05, max(self.run_s, self.startup_s + 0.5))
+                self._wait(process, started + delay)
+            else:
+                # Right after the k-th new side effect: the window between an email being accepted
+                # (or a code created) and the ledger recording it, where "act twice" bugs live.
+                how, delay = "progress", float(self.rng.randint(1, 6))
+                self._wait_for_progress(process, before, int(delay), started)
+                self._wait(process, time.monotonic() + self.rng.uniform(0.0, 0.03))
+            mid_run = process.poll() is None
+            if mid_run:
+                process.kill()
+            returncode = process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
+        elapsed = time.monotonic() - started
+        if not mid_run:
+            self.run_s = max(0.3, elapsed) if number == 0 or elapsed > self.run_s else self.run_s
+        after = self.client.observed()
+        result = Round(how, delay, elapsed, returncode, mid_run, (after[0] - before[0], after[1] - before[1]))
+        self.rounds.append(result)
+        return result
+
+    def _wait(self, process: subprocess.Popen[str], until: float) -> None:
+        while process.poll() is None and time.monotonic() < min(until, self.deadline):
+            time.sleep(0.005)
+
+    def _wait_for_progress(self, process: subprocess.Popen[str], before: tuple[int, int], wanted: int,
+                           started: float) -> None:
+        first_seen: float | None = None
+        limit = min(self.deadline, started + 30.0)
+        while process.poll() is None and time.monotonic() < limit:
+            messages = len(read_capture(self.client.capture)) - before[0]
+            writes = sum(len(v) for v in self.client.writes().values()) - before[1]
+            if messages + writes > 0 and first_seen is None:
+                first_seen = time.monotonic()
+                self.startup_s = first_seen - started
+            if messages + writes >= wanted:
+                return
+            time.sleep(0.005)
+
+
+def finish(client: Client, deadline: float) -> int:
+    """Run unkilled until a run exits 0; returns how many runs that took."""
+    for attempt in range(1, 6):
+        assert time.monotonic() < deadline, "out of time before the final run"
+        if client.cli("run", "--no-sync", timeout=max(10.0, deadline - time.monotonic())).returncode == 0:
+            return attempt
+    raise AssertionError(f"winback run never exited 0 after the kills; see {client.log}")
+
+
+# --- the test ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def harness() -> Iterator[ExitStack]:
+    """Processes the test starts, all stopped when it ends, whatever happened."""
+    with ExitStack() as stack:
+        yield stack
+
+
+@pytest.mark.parametrize("platform", ["shopify", "ecwid"])
+def test_sigkilled_run_never_acts_twice(platform: str, tmp_path: Path, harness: ExitStack) -> None:
+    if not run_command_available():
+        pytest.skip("winback run is not available yet")
+    deadline = time.monotonic() + CASE_DEADLINE_S
+    emulator = harness.enter_context(emulator_process(platform, "--seed", "5", *EMULATOR_FLAGS[platform]))
+    capture = tmp_path / "smtp.jsonl"
+    smtp = harness.enter_context(smtp_capture_process(capture))
+    token = emulator["settings"]["access_token" if platform == "shopify" else "token"]
+    client = Client(
+        config=write_config(tmp_path, platform, emulator, smtp["port"]),
+        env={**os.environ, TOKEN_ENV: token},
+        writes_url=f"{emulator['url']}/_emulator/writes",
+        capture=capture,
+        log=tmp_path / "winback.log",
+    )
+
+    synced = client.cli("sync")
+    assert synced.returncode == 0, f"sync failed; see {client.log}"
+    planned = actions_in(client.json("plan"))
+    assert planned, "the rules planned nothing: the test would prove nothing"
+    keys = Counter(a["idempotency_key"] for a in planned)
+    assert max(keys.values()) == 1, "plan lists an idempotency key twice"
+
+    killer = Killer(client, random.Random(f"run-kill-{platform}"), deadline)
+    number = 0
+    while len(killer.kills) < MIN_KILLS:
+        assert time.monotonic() < deadline, f"only {len(killer.kills)} kills before the deadline: {killer.rounds}"
+        killer.round(number)
+        number += 1
+    finish_runs = finish(client, deadline)
+    settled = Outcome.observe(client)
+    assert client.cli("run", "--no-sync").returncode == 0
+    again = Outcome.observe(client)
+
+    print(f"\n{platform}: {len(planned)} planned, {len(killer.rounds)} rounds, {len(killer.kills)} kills, "
+          f"{len(settled.review)} held for review, {finish_runs} finishing run(s)")
+    for r in killer.rounds:
+        print(f"  {r.how:8} delay {r.delay:5.2f} elapsed {r.elapsed:5.2f} rc {r.returncode:4} "
+              f"{'KILLED' if r.killed_mid_run else 'exited'} +{r.progress[0]} mails +{r.progress[1]} writes")
+    assert_never_twice(planned, killer, settled)
+    assert again == settled, "a further run acted again or changed the ledger"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything observable after the runs: mail, platform writes, the ledger and its review list."""
+
+    messages: list[dict[str, Any]]
+    writes: dict[str, list[dict[str, Any]]]
+    ledger: dict[str, dict[str, Any]]
+    """idempotency key -> its ledger row (status, needs_review, step_states)."""
+    review: frozenset[str]
+    """Keys that ``winback status --json`` lists as needing review."""
+
+    @classmethod
+    def observe(cls, client: Client) -> Outcome:
+        status = client.json("status")
+        review = frozenset(e["idempotency_key"] for e in actions_in(status) if e.get("needs_review", True))
+        return cls(read_capture(client.capture), client.writes(), ledger_rows(client.config.parent / "winback.db"),
+                   review)
+
+
+def ledger_rows(db: Path) -> dict[str, dict[str, Any]]:
+    """The action ledger, read-only, straight from the client's SQLite file."""
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        connection.row_factory = sqlite3.Row
+        rows = connection.execute(
+            "SELECT idempotency_key, rule, email, status, needs_review, step_states FROM action_ledger").fetchall()
+    finally:
+        connection.close()
+    return {row["idempotency_key"]: {**dict(row), "needs_review": bool(row["needs_review"]),
+                                     "step_states": json.loads(row["step_states"] or "{}")} for row in rows}
+
+
+def message_local_part(idempotency_key: str) -> str:
+    """The local part of the Message-ID winback derives from an action's key (see winback.notify.message)."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+
+
+def assert_never_twice(planned: list[dict[str, Any]], killer: Killer, outcome: Outcome) -> None:
+    ledger, review = outcome.ledger, outcome.review
+    flagged = {key for key, row in ledger.items() if row["needs_review"]}
+    assert review == flagged, ("status --json and the ledger disagree on review", review ^ flagged)
+    assert len(review) <= len(killer.kills), (len(review), len(killer.kills))
+
+    # (a) No message twice, and every message belongs to a planned action.
+    ids = Counter(m["message_id"] for m in outcome.messages)
+    assert all(n == 1 for n in ids.values()), [i for i, n in ids.items() if n > 1]
+    recipients = {m["message_id"].strip("<>").split("@")[0]: m["rcpt_tos"] for m in outcome.messages}
+    mailed = Counter(recipients)
+    by_local = {message_local_part(a["idempotency_key"]): a for a in planned}
+    assert set(recipients) <= set(by_local), "a message for no planned action"
+    for local, rcpt_tos in recipients.items():
+        assert [to.casefold() for to in rcpt_tos] == [by_local[local]["email"].casefold()]
+
+    # (b), (d) Each planned action done exactly once, or held for review; held mail sent at most once.
+    for action in planned:
+        key = action["idempotency_key"]
+        row = ledger.get(key)
+        assert row is not None, f"planned but never recorded: {action['rule']} for {action['email']}"
+        sends = mailed[message_local_part(key)]
+        if key in review:
+            assert sends <= 1
+            continue
+        assert row["status"] == "done", (action["rule"], action["email"], row)
+        assert sends == (1 if "send_email" in action["steps"] else 0), (action["rule"], action["email"], sends)
+
+    # (c) The store saw each write once.
+    codes = [c["code"].casefold() for c in outcome.writes.get("discount_codes", outcome.writes.get("discount_coupons", []))]
+    assert len(codes) == len(set(codes)), [c for c, n in Counter(codes).items() if n > 1]
+    assert len(codes) == sum("create_discount_code" in a["steps"] for a in planned)
+    accounts = [c["email"].casefold() for c in outcome.writes["customers_created"]]
+    assert len(accounts) == len(set(accounts)), [e for e, n in Counter(accounts).items() if n > 1]
+    assert len(accounts) == sum("create_account" in a["steps"] for a in planned)
+    invites = [i["customer_id"] for i in outcome.writes.get("invites_sent", [])]
+    assert len(invites) == len(set(invites)), [i for i, n in Counter(invites).items() if n > 1]
+    assert len(invites) <= sum("send_invite" in a["steps"] for a in planned)
+
+
+def test_smtp_capture_process_records_each_accepted_message(tmp_path: Path) -> None:
+    import smtplib
+    from email.message import EmailMessage
+
+    capture = tmp_path / "smtp.jsonl"
+    with smtp_capture_process(capture) as smtp:
+        for number in (1, 2):
+            message = EmailMessage()
+            message["From"], message["To"] = "shop@example.com", f"Buyer {number} <buyer{number}@example.com>"
+            message["Subject"], message["Message-ID"] = f"Hello {number}", f"<{number}@kill-test>"
+            message["X-Winback-Rule"] = "back_to_bestsellers"
+            message.set_content(f"body {number}")
+            with smtplib.SMTP(smtp["host"], smtp["port"], timeout=10) as connection:
+                connection.send_message(message)
+        captured = read_capture(capture)
+
+    assert [(m["message_id"], m["rcpt_tos"], m["subject"]) for m in captured] == [
+        ("<1@kill-test>", ["buyer1@example.com"], "Hello 1"), ("<2@kill-test>", ["buyer2@example.com"], "Hello 2")]
+    assert captured[0]["x_headers"] == {"X-Winback-Rule": "back_to_bestsellers"}
+    assert captured[0]["body_sha256"] != captured[1]["body_sha256"]

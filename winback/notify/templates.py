@@ -1,0 +1,259 @@
+"""Render an email template into its subject, HTML part and plain-text part.
+
+Templates run in Jinja2's sandbox: a client's override directory is merchant-editable text, so a
+template can read the context it is given and nothing else (no ``__class__`` walks, no calling
+unsafe methods). HTML is autoescaped, so a customer called ``<script>`` stays text; the subject
+and the text part are not escaped, and the subject is flattened to one line so it can never carry
+a header break.
+
+An email template ``X`` is three files: ``X.subject.txt``, ``X.html`` and ``X.txt``. Each is looked
+up first in the client's override directory, then among winback's defaults
+(``winback/notify/templates/``), so a client may override one part and keep the others. Overrides
+may ``{% extends "_layout.html" %}`` (or override ``_layout.html`` itself to rebrand every email).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from winback.errors import NotifyError
+
+PARTS = ("subject.txt", "html", "txt")
+"""The file suffixes of one email template, in the order :class:`RenderedEmail` holds them."""
+
+_PACKAGE_DIR = Path(__file__).with_name("templates")
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+_SPACES = re.compile(r"\s+")
+_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
+
+_PREFIX_SYMBOLS = {
+    "USD": "$",
+    "EUR": "€",
+    "GBP": "£",
+    "JPY": "¥",
+    "CNY": "¥",
+    "INR": "₹",
+    "KRW": "₩",
+    "ILS": "₪",
+    "BRL": "R$",
+    "CAD": "CA$",
+    "AUD": "A$",
+    "NZD": "NZ$",
+    "MXN": "MX$",
+    "HKD": "HK$",
+    "SGD": "S$",
+}
+_ZERO_DECIMALS = {"JPY", "KRW", "CLP", "ISK", "HUF", "VND", "TWD", "UGX", "XOF", "XAF", "PYG"}
+_SAFE_SCHEMES = {"http", "https", "mailto"}
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    """One rendered email: a one-line subject, the HTML part and the plain-text part."""
+
+    subject: str
+    html: str
+    text: str
+
+
+def render_email(
+    template: str, context: Mapping[str, Any], *, overrides_dir: str | Path | None = None
+) -> RenderedEmail:
+    """Render ``template`` with ``context`` (the ``send_email`` step's payload).
+
+    Raises :class:`NotifyError` when a part is missing (naming the template and where it was
+    looked for), when the context lacks a key a template needs, when a template breaks the
+    sandbox's rules, or when a template has a syntax error.
+    """
+    if not _valid_name(template):
+        raise NotifyError(f"invalid email template name {template!r}: use letters, digits, '_' and '-'")
+    env = _environment(_overrides_key(overrides_dir))
+    data = dict(context)
+    subject, html, text = (_render(env, template, part, data, overrides_dir) for part in PARTS)
+    return RenderedEmail(subject=one_line(subject), html=html, text=_BLANK_LINES.sub("\n\n", text.strip()) + "\n")
+
+
+def available_templates(overrides_dir: str | Path | None = None) -> list[str]:
+    """Names of the complete email templates (all three parts) found in the overrides and defaults."""
+    files: set[str] = set()
+    for directory in (Path(overrides_dir) if overrides_dir else None, _PACKAGE_DIR):
+        if directory is not None and directory.is_dir():
+            files.update(path.name for path in directory.iterdir() if path.is_file())
+    names = {name.removesuffix(".subject.txt") for name in files if name.endswith(".subject.txt")}
+    return sorted(n for n in names if _valid_name(n) and all(f"{n}.{part}" in files for part in PARTS))
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters folded into single spaces."""
+    return _SPACES.sub(" ", _LINE_BREAKS.sub(" ", text)).strip()
+
+
+# --- filters ---------------------------------------------------------------------------------------
+
+
+def format_price(amount: Any, currency: str | None = None) -> str:
+    """``"12.5", "EUR"`` → ``"€12.50"``; ``"12.5", "CHF"`` → ``"12.50 CHF"``; no currency → ``"12.50"``.
+
+    The amount is read as a :class:`Decimal` (strings, ints and Decimals; floats through their
+    text), rounded half-up to the currency's minor unit, with thousands separators.
+    """
+    try:
+        value = Decimal(repr(amount)) if isinstance(amount, float) else Decimal(str(amount).strip())
+    except (InvalidOperation, ValueError):
+        raise NotifyError(f"price {amount!r} is not a number: pass a decimal string such as '12.50'") from None
+    if not value.is_finite():
+        raise NotifyError(f"price {amount!r} is not a finite number")
+    code = (currency or "").strip().upper()
+    places = 0 if code in _ZERO_DECIMALS else 2
+    value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    sign = "-" if value < 0 else ""
+    digits = f"{abs(value):,.{places}f}"
+    if not code:
+        return f"{sign}{digits}"
+    symbol = _PREFIX_SYMBOLS.get(code)
+    return f"{sign}{symbol}{digits}" if symbol else f"{sign}{digits} {code}"
+
+
+def format_date(value: Any, style: str = "long") -> str:
+    """An ISO date or datetime (string or object) → ``"12 March 2024"`` (``style="short"``: ``"12 Mar 2024"``)."""
+    if isinstance(value, str):
+        try:
+            parsed: date = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise NotifyError(f"date {value!r} is not an ISO date such as '2024-03-12'") from None
+    elif isinstance(value, (date, datetime)):
+        parsed = value
+    else:
+        raise NotifyError(f"date {value!r} is not an ISO date string")
+    month = "%b" if style == "short" else "%B"
+    return f"{parsed.day} {parsed.strftime(month)} {parsed.year}"
+
+
+def safe_url(value: Any) -> str:
+    """``value`` if it is an http(s) or mailto URL, else ``"#"`` (no ``javascript:`` links)."""
+    text = str(value or "").strip()
+    if any(ord(c) < 32 or c.isspace() for c in text):
+        return "#"
+    try:
+        scheme = urlsplit(text).scheme.lower()
+    except ValueError:
+        return "#"
+    return text if scheme in _SAFE_SCHEMES else "#"
+
+
+def format_discount(discount: Mapping[str, Any], currency: str | None = None) -> str:
+    """``{"kind": "percentage", "value": "15"}`` → ``"15% off"``; fixed amounts → ``"€10.00 off"``."""
+    kind = discount.get("kind")
+    value = discount.get("value")
+    if kind == "percentage":
+        try:
+            number = Decimal(str(value)).normalize()
+        except InvalidOperation:
+            raise NotifyError(f"discount value {value!r} is not a number") from None
+        return f"{number:f}% off"
+    if kind == "fixed_amount":
+        return f"{format_price(value, discount.get('currency') or currency)} off"
+    raise NotifyError(f"discount kind {kind!r} is not 'percentage' or 'fixed_amount'")
+
+
+# --- environment -----------------------------------------------------------------------------------
+
+
+def _valid_name(name: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", name or ""))
+
+
+def _overrides_key(overrides_dir: str | Path | None) -> str | None:
+    if overrides_dir is None:
+        return None
+    path = Path(overrides_dir).expanduser()
+    if not path.is_dir():
+        raise NotifyError(
+            f"the email templates directory {str(path)!r} does not exist: create it or fix templates_dir in [email]"
+        )
+    return str(path.resolve())
+
+
+@functools.lru_cache(maxsize=32)
+def _environment(overrides_dir: str | None) -> ImmutableSandboxedEnvironment:
+    loaders: list[jinja2.BaseLoader] = []
+    if overrides_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(overrides_dir, encoding="utf-8"))
+    loaders.append(jinja2.FileSystemLoader(str(_PACKAGE_DIR), encoding="utf-8"))
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        auto_reload=True,
+    )
+    env.filters["price"] = format_price
+    env.filters["date"] = format_date
+    env.filters["safe_url"] = safe_url
+    env.filters["discount_text"] = format_discount
+    return env
+
+
+def _render(
+    env: ImmutableSandboxedEnvironment, template: str, part: str, context: dict[str, Any], overrides_dir: str | Path | None
+) -> str:
+    name = f"{template}.{part}"
+    try:
+        compiled = env.get_template(name)
+    except jinja2.TemplateNotFound as exc:
+        if exc.name != name:
+            where = f"in {str(overrides_dir)!r} nor " if overrides_dir else ""
+            raise NotifyError(
+                f"email template {name!r} uses {exc.name!r}, which is neither {where}among winback's built-in templates"
+            ) from None
+        known = ", ".join(available_templates(overrides_dir)) or "none"
+        if overrides_dir:
+            message = (
+                f"email template {template!r}: {name} is neither in {str(overrides_dir)!r} "
+                f"nor among winback's built-in templates (complete templates: {known})"
+            )
+        else:
+            message = (
+                f"email template {template!r}: {name} is not among winback's built-in templates "
+                f"(complete templates: {known}); add your own under templates_dir in [email]"
+            )
+        raise NotifyError(message) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise NotifyError(f"email template {(exc.name or name)!r} line {exc.lineno}: syntax error: {exc.message}") from None
+    try:
+        return compiled.render(context)
+    except SecurityError as exc:
+        raise NotifyError(f"email template {name!r} tried something the sandbox forbids: {exc}") from None
+    except jinja2.UndefinedError as exc:
+        raise NotifyError(f"email template {name!r} needs a value the context lacks: {exc.message}") from None
+    except NotifyError as exc:
+        raise NotifyError(f"email template {name!r}: {exc}") from None
+    except jinja2.TemplateError as exc:
+        raise NotifyError(f"email template {name!r} failed: {exc}") from None
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise NotifyError(f"email template {name!r} failed on its context: {type(exc).__name__}: {exc}") from None
+
+
+__all__ = [
+    "RenderedEmail",
+    "available_templates",
+    "format_date",
+    "format_discount",
+    "format_price",
+    "one_line",
+    "render_email",
+    "safe_url",
+]

@@ -15,6 +15,7 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -65,20 +66,39 @@ def build_message(
     recipient = _address("to", to_address, to_name)
 
     message = EmailMessage(policy=POLICY)
-    message["From"] = sender
-    message["To"] = recipient
+    _set_address(message, "From", sender)
+    _set_address(message, "To", recipient)
     if reply_to:
         reply_name, reply_address = split_display(reply_to)
-        message["Reply-To"] = _address("reply-to", reply_address, reply_name)
-    subject = one_line(_CONTROL.sub(" ", rendered.subject))
-    message["Subject"] = subject
+        _set_address(message, "Reply-To", _address("reply-to", reply_address, reply_name))
+    _set_text(message, "Subject", one_line(_CONTROL.sub(" ", rendered.subject)))
     message["Date"] = format_datetime((date or datetime.now(UTC)).astimezone(UTC))
     message["Message-ID"] = message_id(message_key, sender.domain)
     if marketing:
         _add_unsubscribe(message, unsubscribe_url, unsubscribe_mailto)
-    message.set_content(rendered.text, subtype="plain", charset="utf-8")
-    message.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message
+
+
+# The stdlib's modern header folder drops the space between two words when it splits non-ASCII
+# text across encoded words (so "李 عربى" arrives as "李عربى"). Non-ASCII values are therefore
+# encoded with the legacy :class:`email.header.Header`, which folds correctly, and stored raw.
+
+
+def _set_text(message: EmailMessage, name: str, value: str) -> None:
+    if value.isascii():
+        message[name] = value
+    else:
+        message.set_raw(name, Header(value, "utf-8", header_name=name).encode(linesep="\n"))
+
+
+def _set_address(message: EmailMessage, name: str, address: Address) -> None:
+    if address.display_name.isascii():
+        message[name] = address
+    else:
+        encoded = Header(address.display_name, "utf-8", header_name=name).encode(linesep="\n")
+        message.set_raw(name, f"{encoded} <{address.addr_spec}>")
 
 
 def message_id(message_key: str, domain: str = "winback.local") -> str:

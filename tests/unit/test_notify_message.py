@@ -41,7 +41,7 @@ def wire(message: EmailMessage) -> EmailMessage:
 def assert_single_headers(parsed: EmailMessage) -> None:
     for name in ("From", "To", "Subject", "Message-ID", "Date"):
         assert len(parsed.get_all(name) or []) == 1, name
-    names = {key.lower() for key in parsed.keys()}
+    names = {key.lower() for key in parsed}
     assert not names & {"bcc", "cc", "x-injected"}, names
 
 

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from winback.errors import NotifyError
-from winback.notify import available_templates, format_date, format_price, render_email, render_preview_html
+from winback.notify import (
+    available_templates,
+    format_date,
+    format_price,
+    render_email,
+    render_preview_html,
+)
 from winback.notify.templates import RenderedEmail, one_line, safe_url
 
 SCRIPT = "<script>alert(1)</script>"

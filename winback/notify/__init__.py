@@ -27,7 +27,11 @@ from winback.notify.templates import (
     format_price,
     render_email,
 )
-from winback.notify.unsubscribe import unsubscribe_link, unsubscribe_token, verify_unsubscribe_token
+from winback.notify.unsubscribe import (
+    unsubscribe_link,
+    unsubscribe_token,
+    verify_unsubscribe_token,
+)
 
 __all__ = [
     "OutboxSender",

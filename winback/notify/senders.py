@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 from winback.config import EmailSection
 from winback.errors import NotifyError
@@ -83,7 +83,7 @@ class OutboxSender:
     async def aclose(self) -> None:
         return None
 
-    async def __aenter__(self) -> OutboxSender:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -208,7 +208,7 @@ class SmtpSender:
             if self._smtp is not None:
                 await asyncio.to_thread(self._disconnect)
 
-    async def __aenter__(self) -> SmtpSender:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -290,7 +290,7 @@ class SmtpSender:
         except socket.gaierror:
             _quietly_close(smtp)
             raise NotifyError(f"the SMTP host {self.host!r} could not be resolved: check smtp_host") from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             _quietly_close(smtp)
             raise NotifyError(
                 f"the SMTP server {self.where} did not answer within {self.timeout:g}s: check smtp_host and smtp_port"

@@ -129,7 +129,7 @@ def format_date(value: Any, style: str = "long") -> str:
     """An ISO date or datetime (string or object) → ``"12 March 2024"`` (``style="short"``: ``"12 Mar 2024"``)."""
     if isinstance(value, str):
         try:
-            parsed: date = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            parsed: date = datetime.fromisoformat(value.strip())
         except ValueError:
             raise NotifyError(f"date {value!r} is not an ISO date such as '2024-03-12'") from None
     elif isinstance(value, (date, datetime)):

@@ -1,0 +1,327 @@
+"""``winback init``: write a commented starter config for one client's store.
+
+The file never holds a secret: tokens and passwords are ``${ENV_VAR}`` references that
+:func:`winback.config.load_config` expands when the config is loaded. It is created with mode
+0600 anyway (it names the store and where its data lives) and never overwritten without ``--force``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from winback.connectors.shopify.settings import normalise_shop
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PLATFORMS = ("shopify", "ecwid")
+
+
+@dataclass(frozen=True, slots=True)
+class Answers:
+    """Everything the starter config is made of."""
+
+    platform: str
+    store: str
+    """The Shopify myshopify domain or the Ecwid store id."""
+    token_env: str
+    name: str | None = None
+    database: str = "winback.db"
+    email_sender: str = "outbox"
+    from_address: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password_env: str | None = None
+    base_url: str | None = None
+
+
+def _q(value: str) -> str:
+    """A TOML basic string (JSON's string escapes are valid TOML)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _c(code: str, comment: str) -> str:
+    return f"{code:<38} # {comment}"
+
+
+def render_config(a: Answers) -> str:
+    """The starter config's text: the comments of ``examples/client.toml`` around the answers."""
+    lines = [
+        "# A winback client config: one file per merchant store.",
+        "# Check it with `winback check --config FILE`, sync with `winback sync --config FILE`,",
+        "# or put many such files in one directory and use --config-dir DIR (*.secrets.toml are skipped).",
+        "#",
+        "# No secret is written here: ${NAME} values are read from the environment when loading.",
+        f"# Before running winback: export {a.token_env}=..."
+        + (f" {a.smtp_password_env}=..." if a.email_sender == "smtp" and a.smtp_password_env else ""),
+        "",
+        "# Optional: a TOML file of plain `key = value` pairs merged into [store], relative to this file.",
+        "# Keep it private (chmod 600); winback warns when others can read it.",
+        '# secrets_file = "client.secrets.toml"',
+        "",
+        "[client]",
+        _c(f"name = {_q(a.name)}" if a.name else '# name = "Acme Apparel"', "label in logs and tables; default: this file's name"),
+        "",
+        "[store]",
+        _c(f"platform = {_q(a.platform)}", '"shopify", "ecwid", or a plugin\'s entry-point name'),
+        "# Every other key here is checked by the platform's own settings model.",
+    ]
+    if a.platform == "shopify":
+        lines += [
+            _c(f"shop = {_q(a.store)}", "the myshopify domain (not a custom domain)"),
+            _c(f'access_token = "${{{a.token_env}}}"', "Admin API token of the app installed on the shop"),
+            "# The app needs the scopes read_customers, write_customers, read_orders, read_all_orders,",
+            "# read_products and write_discounts (`winback check` lists what is missing).",
+            '# api_version = "2026-07"',
+        ]
+    else:
+        lines += [
+            _c(f"store_id = {_q(a.store)}", "the number in the Ecwid admin URL"),
+            _c(f'token = "${{{a.token_env}}}"', "the app's secret token (secret_...)"),
+            "# The token needs read_store_profile, read_orders, read_customers, read_catalog and",
+            "# read_discount_coupons; rules also need create_discount_coupons and create_customers.",
+        ]
+    lines.append(
+        _c(f"base_url = {_q(a.base_url)}" if a.base_url else '# base_url = "http://127.0.0.1:8801"', "emulators and compatible servers")
+    )
+    lines += [
+        "",
+        "[database]",
+        "# A SQLAlchemy URL (sqlite:////abs/path.db, postgresql+psycopg://user@host/db),",
+        "# or a plain path (relative to this file) for SQLite. Leave out for winback's default file.",
+        f"url = {_q(a.database)}",
+        "",
+        "[sync]",
+        'resources = ["customers", "orders", "products"]   # what `winback sync` reads',
+        "overlap_minutes = 10                               # re-read this much behind each cursor",
+        "",
+        _c("[email]", "used by rules"),
+        _c(f"sender = {_q(a.email_sender)}", '"outbox" writes .eml files; "smtp" sends them'),
+        (f"from_address = {_q(a.from_address)}" if a.from_address else '# from_address = "Acme Apparel <hello@acme.example>"'),
+    ]
+    if a.email_sender == "smtp":
+        lines += [
+            f"smtp_host = {_q(a.smtp_host or '')}",
+            f"smtp_port = {a.smtp_port}",
+            (f"smtp_username = {_q(a.smtp_username)}" if a.smtp_username else '# smtp_username = "winback"'),
+            (f'smtp_password = "${{{a.smtp_password_env}}}"' if a.smtp_password_env else '# smtp_password = "${SMTP_PASSWORD}"'),
+            _c("# smtp_starttls = true", "default: on unless smtp_ssl = true (port 465)"),
+            "# smtp_ssl = false",
+            "rate_per_minute = 60",
+        ]
+    else:
+        lines += [
+            _c('outbox_dir = "outbox"', "relative to this file"),
+            "rate_per_minute = 60",
+            '# sender = "smtp" sends instead; then set smtp_host, smtp_port, smtp_username and',
+            '# smtp_password = "${SMTP_PASSWORD}"',
+        ]
+    lines += [
+        "",
+        "# One table per rule; each rule checks its own options.",
+        "# [rules.back_to_bestsellers]",
+        "# after_days = 180",
+        "",
+        "[schedule]",
+        "# Used by `winback schedule` (else its --every); minute hour day-of-month month day-of-week.",
+        '# cron = "17 * * * *"',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def default_token_env(platform: str, store: str) -> str:
+    """``acme.myshopify.com`` → ``ACME_SHOPIFY_TOKEN``; Ecwid ``1003`` → ``ECWID_1003_TOKEN``."""
+    if platform == "shopify":
+        handle = store.removesuffix(".myshopify.com")
+        return re.sub(r"[^A-Z0-9]+", "_", handle.upper()).strip("_") + "_SHOPIFY_TOKEN"
+    return f"ECWID_{store}_TOKEN"
+
+
+def default_path(platform: str, store: str) -> Path:
+    return Path(f"{store.removesuffix('.myshopify.com')}.toml" if platform == "shopify" else f"ecwid-{store}.toml")
+
+
+# --- validation of answers ---------------------------------------------------------------------
+
+
+def _shop(value: str) -> str:
+    try:
+        return normalise_shop(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _store_id(value: str) -> str:
+    value = value.strip()
+    if not value.isdigit():
+        raise click.BadParameter(f"{value!r} is not an Ecwid store id: give the number from the Ecwid admin URL")
+    return value
+
+
+def _env_name(value: str) -> str:
+    value = value.strip().removeprefix("${").removesuffix("}").removeprefix("$")
+    if not _ENV_NAME.match(value):
+        raise click.BadParameter(
+            f"{value!r} is not an environment variable name: use letters, digits and _ (e.g. ACME_SHOPIFY_TOKEN); "
+            "give the variable's name, never the secret itself"
+        )
+    return value
+
+
+def _callback(check):  # type: ignore[no-untyped-def]
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        return None if value is None else check(value)
+
+    return callback
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--platform", type=click.Choice(PLATFORMS), help="The store's platform.")
+@click.option("--shop", callback=_callback(_shop), help="Shopify: the myshopify domain, e.g. acme.myshopify.com.")
+@click.option("--store-id", callback=_callback(_store_id), help="Ecwid: the store id (a number).")
+@click.option("--token-env", callback=_callback(_env_name), help="Environment variable holding the access token.")
+@click.option("--name", help="Client name shown in logs and tables.")
+@click.option("--database", help="SQLAlchemy URL or SQLite path (relative to the config).  [default: winback.db]")
+@click.option("--email-sender", type=click.Choice(["outbox", "smtp"]), help="How rules send email.  [default: outbox]")
+@click.option("--from-address", help='Sender of the emails, e.g. "Acme <hello@acme.example>".')
+@click.option("--smtp-host", help="SMTP server (with --email-sender smtp).")
+@click.option("--smtp-port", type=click.IntRange(1, 65535), help="SMTP port.  [default: 587]")
+@click.option("--smtp-username", help="SMTP login name.")
+@click.option("--smtp-password-env", callback=_callback(_env_name), help="Environment variable holding the SMTP password.")
+@click.option("--base-url", help="API base URL for emulators and compatible servers.")
+@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
+@click.option(
+    "--interactive/--no-interactive",
+    default=None,
+    help="Ask for missing values (default: when stdin is a terminal).",
+)
+def init(
+    path: Path | None,
+    platform: str | None,
+    shop: str | None,
+    store_id: str | None,
+    token_env: str | None,
+    name: str | None,
+    database: str | None,
+    email_sender: str | None,
+    from_address: str | None,
+    smtp_host: str | None,
+    smtp_port: int | None,
+    smtp_username: str | None,
+    smtp_password_env: str | None,
+    base_url: str | None,
+    force: bool,
+    interactive: bool | None,
+) -> None:
+    """Write a commented starter config for one store to PATH (default: <shop>.toml).
+
+    Secrets are never written: the file refers to them as ${ENV_VAR}. The file is created with
+    mode 0600 and an existing file is kept unless --force is given.
+    """
+    ask = sys.stdin.isatty() if interactive is None else interactive
+    if platform is None:
+        if not ask:
+            raise click.UsageError("give --platform shopify|ecwid (or run on a terminal to be asked)")
+        platform = click.prompt("Platform", type=click.Choice(PLATFORMS), default="shopify")
+    if platform == "shopify":
+        if store_id is not None:
+            raise click.UsageError("--store-id is for Ecwid; give --shop for Shopify")
+        store = shop or _required(ask, "Shop domain (acme.myshopify.com)", "--shop", _shop)
+    else:
+        if shop is not None:
+            raise click.UsageError("--shop is for Shopify; give --store-id for Ecwid")
+        store = store_id or _required(ask, "Ecwid store id", "--store-id", _store_id)
+    token_env = token_env or _optional(
+        ask, "Environment variable holding the access token", default_token_env(platform, store), _env_name
+    )
+    database = database or _optional(ask, "Database (SQLAlchemy URL or SQLite path)", "winback.db", str)
+    if email_sender is None:
+        email_sender = click.prompt("Email sender", type=click.Choice(["outbox", "smtp"]), default="outbox") if ask else "outbox"
+    if from_address is None and ask:
+        from_address = click.prompt("From address (empty: fill in later)", default="", show_default=False) or None
+    if email_sender == "smtp":
+        smtp_host = smtp_host or _required(ask, "SMTP host", "--smtp-host", str)
+        if smtp_port is None:
+            smtp_port = click.prompt("SMTP port", type=click.IntRange(1, 65535), default=587) if ask else 587
+        if smtp_username is None and ask:
+            smtp_username = click.prompt("SMTP username (empty: none)", default="", show_default=False) or None
+        if smtp_password_env is None and smtp_username:
+            smtp_password_env = _optional(ask, "Environment variable holding the SMTP password", "SMTP_PASSWORD", _env_name)
+    answers = Answers(
+        platform=platform,
+        store=store,
+        token_env=token_env,
+        name=name,
+        database=database,
+        email_sender=email_sender,
+        from_address=from_address,
+        smtp_host=smtp_host,
+        smtp_port=smtp_port or 587,
+        smtp_username=smtp_username,
+        smtp_password_env=smtp_password_env,
+        base_url=base_url,
+    )
+    text = render_config(answers)
+    tomllib.loads(text)  # a template bug must not reach the merchant's disk
+    target = path or default_path(platform, store)
+    if ask and path is None:
+        target = Path(click.prompt("Write the config to", default=str(target)))
+    write_private(target, text, force=force)
+    click.echo(f"wrote {target} (mode 0600)")
+    secrets = [token_env] + ([smtp_password_env] if email_sender == "smtp" and smtp_password_env else [])
+    click.echo("next:")
+    click.echo("  " + " ".join(f"export {env}=..." for env in secrets))
+    click.echo(f"  winback check --config {target}")
+
+
+def _required(ask: bool, prompt: str, flag: str, check):  # type: ignore[no-untyped-def]
+    if not ask:
+        raise click.UsageError(f"give {flag} (or run on a terminal to be asked)")
+    return click.prompt(prompt, value_proc=check)
+
+
+def _optional(ask: bool, prompt: str, default: str, check):  # type: ignore[no-untyped-def]
+    if not ask:
+        return default
+    return click.prompt(prompt, default=default, value_proc=check)
+
+
+def write_private(path: Path, text: str, *, force: bool) -> None:
+    """Write ``text`` to ``path`` with mode 0600; an existing file only with ``force`` (then atomically)."""
+    if path.is_dir():
+        raise click.ClickException(f"{path} is a directory: give a file name such as {path / 'client.toml'}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not force:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            raise click.ClickException(
+                f"{path} already exists: give --force to overwrite it, or choose another PATH"
+            ) from None
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise

@@ -212,3 +212,46 @@ async def test_token_bucket_spaces_sends_to_the_rate() -> None:
     before = len(fake.sleeps)
     await bucket.acquire()
     assert len(fake.sleeps) == before  # refilled while idle
+
+
+class _DroppingSmtp:
+    """Stands in for smtplib.SMTP: answers NOOP, then drops the link in the middle of a send."""
+
+    def __init__(self) -> None:
+        self.sends = 0
+
+    def noop(self) -> tuple[int, bytes]:
+        return 250, b"OK"
+
+    def send_message(self, msg: Any) -> None:
+        import smtplib
+
+        self.sends += 1
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+    def quit(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+async def test_smtp_never_resends_after_a_drop_mid_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A drop during DATA may follow delivery: resending could deliver twice, so it must not."""
+    from winback.notify.senders import SmtpSender
+
+    fake = _DroppingSmtp()
+    connects: list[int] = []
+
+    def connect(self: SmtpSender) -> Any:
+        connects.append(1)
+        self._smtp = fake
+        return fake
+
+    monkeypatch.setattr(SmtpSender, "_connect", connect)
+    sender = SmtpSender("127.0.0.1", 2525, starttls=False)
+    with pytest.raises(NotifyError, match="not resent"):
+        await sender.send(message())
+    assert fake.sends == 1
+    assert len(connects) == 1
+    await sender.aclose()

@@ -216,35 +216,50 @@ class SmtpSender:
 
     # The methods below run in a worker thread, one at a time (``self._lock``).
 
-    def _send(self, message: EmailMessage) -> None:
-        for attempt in (1, 2):
-            smtp = self._smtp or self._connect()
+    def _live_connection(self) -> smtplib.SMTP:
+        """The reused connection if the server still answers NOOP, else a new one.
+
+        Checking before sending (rather than resending after a failure) is what keeps delivery at
+        most once: a connection that drops *during* a send may already have delivered the message.
+        """
+        if self._smtp is not None:
             try:
-                smtp.send_message(message)
-                return
-            except smtplib.SMTPServerDisconnected:
-                self._disconnect()
-                if attempt == 2:
-                    raise NotifyError(
-                        f"the SMTP server {self.where} closed the connection twice while sending; try again later"
-                    ) from None
-            except smtplib.SMTPRecipientsRefused as exc:
-                refused = "; ".join(f"{to}: {_reply(code, text)}" for to, (code, text) in exc.recipients.items())
-                raise NotifyError(f"the SMTP server {self.where} refused the recipient ({refused})") from None
-            except smtplib.SMTPSenderRefused as exc:
-                raise NotifyError(
-                    f"the SMTP server {self.where} refused the sender {exc.sender!r} ({_reply(exc.smtp_code, exc.smtp_error)}): "
-                    "check from_address in [email] is allowed for this account"
-                ) from None
-            except smtplib.SMTPDataError as exc:
-                raise NotifyError(
-                    f"the SMTP server {self.where} rejected the message ({_reply(exc.smtp_code, exc.smtp_error)})"
-                ) from None
-            except smtplib.SMTPNotSupportedError as exc:
-                raise NotifyError(f"the SMTP server {self.where} cannot take this message: {redact(str(exc))}") from None
-            except (smtplib.SMTPException, OSError) as exc:
-                self._disconnect()
-                raise NotifyError(f"sending through {self.where} failed: {redact(str(exc)) or type(exc).__name__}") from None
+                code, _ = self._smtp.noop()
+                if code == 250:
+                    return self._smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._disconnect()
+        return self._connect()
+
+    def _send(self, message: EmailMessage) -> None:
+        smtp = self._live_connection()
+        try:
+            smtp.send_message(message)
+            return
+        except smtplib.SMTPServerDisconnected:
+            self._disconnect()
+            raise NotifyError(
+                f"the SMTP server {self.where} closed the connection while sending; the message may or "
+                f"may not have been delivered, so it is not resent automatically"
+            ) from None
+        except smtplib.SMTPRecipientsRefused as exc:
+            refused = "; ".join(f"{to}: {_reply(code, text)}" for to, (code, text) in exc.recipients.items())
+            raise NotifyError(f"the SMTP server {self.where} refused the recipient ({refused})") from None
+        except smtplib.SMTPSenderRefused as exc:
+            raise NotifyError(
+                f"the SMTP server {self.where} refused the sender {exc.sender!r} ({_reply(exc.smtp_code, exc.smtp_error)}): "
+                "check from_address in [email] is allowed for this account"
+            ) from None
+        except smtplib.SMTPDataError as exc:
+            raise NotifyError(
+                f"the SMTP server {self.where} rejected the message ({_reply(exc.smtp_code, exc.smtp_error)})"
+            ) from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise NotifyError(f"the SMTP server {self.where} cannot take this message: {redact(str(exc))}") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self._disconnect()
+            raise NotifyError(f"sending through {self.where} failed: {redact(str(exc)) or type(exc).__name__}") from None
 
     def _connect(self) -> smtplib.SMTP:
         context = self._ssl_context or _ssl.create_default_context()

@@ -65,6 +65,7 @@ def demo(workdir: Path, customers: int, seed: int) -> None:
 
 
 from winback.cli.export import export  # noqa: E402  (commands register after the group exists)
+from winback.cli.check import check  # noqa: E402
 from winback.cli.init import init  # noqa: E402
 from winback.cli.schedule import schedule  # noqa: E402
 from winback.cli.status import status  # noqa: E402
@@ -75,6 +76,7 @@ cli.add_command(status)
 cli.add_command(export)
 cli.add_command(schedule)
 cli.add_command(init)
+cli.add_command(check)
 
 
 def main() -> None:

@@ -1,0 +1,90 @@
+"""``winback check``: a checklist per client of what is ready and what to fix."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import click
+
+from winback.checks import CheckItem, ClientCheck, Status, check_clients
+from winback.cli._common import config_options, rich_stdout
+from winback.config import ClientConfig, load_config, load_config_dir
+from winback.errors import ConfigError
+
+
+@click.command()
+@config_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: clients, their checks, config errors.")
+@click.option("--smtp-timeout", type=click.FloatRange(0.1, 120), default=10.0, show_default=True, help="Seconds per SMTP step.")
+@click.pass_context
+def check(ctx: click.Context, config: Path | None, config_dir: Path | None, as_json: bool, smtp_timeout: float) -> None:
+    """Check each client: config, store connection, access scopes, capabilities, email, database.
+
+    Exit status: 0 when everything passes, 1 when any check fails, 2 for config errors
+    (with --config-dir, the valid clients are still checked).
+    """
+    configs, problems = _load(config, config_dir)
+    results = asyncio.run(check_clients(configs, smtp_timeout=smtp_timeout)) if configs else []
+    if as_json:
+        document = {
+            "ok": not problems and all(r.ok for r in results),
+            "clients": [r.as_dict() for r in results],
+            "config_errors": [{"path": p.path, "line": p.line, "key": p.key, "message": str(p)} for p in problems],
+        }
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        fancy = rich_stdout()
+        for problem in problems:
+            click.echo(_mark(Status.FAIL, fancy) + f" config  {problem}")
+            click.echo("      fix: correct the file (line and key above), then run winback check again")
+        for result in results:
+            _print_client(result, fancy)
+        ready = sum(1 for r in results if r.ok)
+        total = len(results) + len(problems)
+        click.echo(f"{total} client{'s' if total != 1 else ''}: {ready} ready, {total - ready} with problems")
+    if problems:
+        ctx.exit(2)
+    if any(not r.ok for r in results):
+        ctx.exit(1)
+
+
+def _load(config: Path | None, config_dir: Path | None) -> tuple[list[ClientConfig], list[ConfigError]]:
+    """Like the other commands, but a bad single --config is a checklist line too (still exit 2)."""
+    if (config is None) == (config_dir is None):
+        raise click.UsageError("give exactly one of --config FILE or --config-dir DIR")
+    if config is not None:
+        try:
+            return [load_config(config)], []
+        except ConfigError as exc:
+            return [], [exc]
+    assert config_dir is not None
+    results = load_config_dir(config_dir)
+    if not results:
+        raise ConfigError("holds no client configs (*.toml)", path=str(config_dir))
+    return [r for r in results if isinstance(r, ClientConfig)], [r for r in results if isinstance(r, ConfigError)]
+
+
+def _mark(status: Status, fancy: bool) -> str:
+    if fancy:
+        return {
+            Status.OK: click.style("✓", fg="green"),
+            Status.FAIL: click.style("✗", fg="red"),
+            Status.SKIPPED: click.style("-", fg="yellow"),
+        }[status]
+    return {Status.OK: "ok  ", Status.FAIL: "FAIL", Status.SKIPPED: "skip"}[status]
+
+
+def _print_client(result: ClientCheck, fancy: bool) -> None:
+    title = f"{result.client} ({result.store}, {result.platform})"
+    click.echo(click.style(title, bold=True) if fancy else title)
+    width = max(len(item.name) for item in result.items)
+    for item in result.items:
+        _print_item(item, width, fancy)
+
+
+def _print_item(item: CheckItem, width: int, fancy: bool) -> None:
+    click.echo(f"  {_mark(item.status, fancy)} {item.name:<{width}}  {item.detail}")
+    for fix in item.fixes:
+        click.echo(f"      fix: {fix}")

@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -80,10 +80,10 @@ class EmulatorProcess:
         self.info: dict[str, Any] = {}
         self.final_cpu_seconds: float | None = None
         self.final_peak_rss_mb: float | None = None
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> EmulatorProcess:
+    def __enter__(self) -> Self:
         self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self._stderr)
         assert self._proc.stdout is not None
         selector = selectors.DefaultSelector()

@@ -113,6 +113,55 @@ class EmailSection(_Table):
         return value
 
 
+_QUIET_HOURS = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)-([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class LimitsSection(_Table):
+    """Guard rails of ``winback run`` (see :mod:`winback.rules.guards`); the defaults are safe."""
+
+    marketing_cap_days: Annotated[int, Field(ge=1, le=365)] = 7
+    marketing_cap_count: Annotated[int, Field(ge=0, le=100)] = 1
+    """At most this many marketing emails per customer within ``marketing_cap_days``, all rules together."""
+    quiet_hours: str | None = None
+    """``"21:00-08:00"`` in the store's time zone: marketing mail waits for the next run after it."""
+    max_actions_per_run: Annotated[int, Field(ge=0)] = 500
+    suppress: tuple[str, ...] = ()
+    """Emails that never get anything from winback for this client (plus ``winback suppress``)."""
+    timezone: str | None = None
+    """IANA name (``Europe/Berlin``) overriding the store's own time zone for quiet hours."""
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        compact = value.replace(" ", "")
+        if not _QUIET_HOURS.match(compact):
+            raise ValueError(f"quiet_hours must look like '21:00-08:00' (24-hour HH:MM-HH:MM), not {value!r}")
+        return compact
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'Europe/Berlin'") from None
+        return value
+
+    @field_validator("suppress")
+    @classmethod
+    def _suppress(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for email in value:
+            if "@" not in email:
+                raise ValueError(f"suppress lists email addresses; {email!r} is not one")
+        return tuple(dict.fromkeys(email.strip().lower() for email in value))
+
+
 class ScheduleSection(_Table):
     cron: str | None = None
     """Five fields: minute hour day-of-month month day-of-week."""
@@ -142,6 +191,7 @@ class FileModel(_Table):
     email: EmailSection | None = None
     rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     schedule: ScheduleSection = ScheduleSection()
+    limits: LimitsSection = LimitsSection()
 
 
 class StoreConfig(BaseModel):
@@ -166,6 +216,7 @@ class ClientConfig(BaseModel):
     email: EmailSection | None = None
     rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     schedule: ScheduleSection = ScheduleSection()
+    limits: LimitsSection = LimitsSection()
 
     @property
     def platform(self) -> str:

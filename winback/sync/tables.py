@@ -256,9 +256,30 @@ action_ledger = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("error", Text),
+    # added by 0002: what the executor needs to act at most once (see winback.rules.ledger)
+    Column("lower_email", Email),
+    Column("payload", Json),
+    Column("step_states", Json, comment="{step: started | done | skipped}"),
+    Column("marketing", Boolean, nullable=False, server_default=false()),
+    Column("email_started_at", UtcDateTime, comment="set and committed just before the mail is handed over"),
+    Column("needs_review", Boolean, nullable=False, server_default=false()),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("finished_at", UtcDateTime),
     _store_fk(),
     UniqueConstraint("store_key", "idempotency_key", name="uq_action_ledger_idempotency_key"),
     Index("ix_action_ledger_store_rule_status", "store_key", "rule", "status"),
+    Index("ix_action_ledger_marketing_email", "store_key", "lower_email", "email_started_at"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("store_key", String(300), comment="NULL: every store in this database"),
+    Column("lower_email", Email, nullable=False),
+    Column("reason", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_suppressions_lower_email", "lower_email", "store_key"),
 )
 
 LEDGER_STATUSES = ("planned", "running", "done", "failed", "skipped")

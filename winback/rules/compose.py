@@ -1,0 +1,93 @@
+"""Build the email of a ``send_email`` step: the rule's template and context, the store's facts,
+the discount code actually created (or adopted), the recipient's unsubscribe link."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import parseaddr
+from typing import Any
+
+from winback.config import EmailSection
+from winback.errors import NotifyError
+from winback.rules.base import PlannedAction, StoreFacts
+
+
+def email_context(
+    action: PlannedAction, facts: StoreFacts, refs: Mapping[str, Any], settings: EmailSection
+) -> tuple[str, dict[str, Any]]:
+    """The template name and the full context it is rendered with."""
+    from winback.notify import unsubscribe_link
+
+    spec = action.payload.get("email")
+    if not isinstance(spec, Mapping) or not spec.get("template"):
+        raise NotifyError(f"the {action.rule} action for {action.email} has no email template in its payload")
+    context: dict[str, Any] = dict(spec.get("context") or {})
+    context.setdefault(
+        "store",
+        {"name": facts.name, "url": facts.url, "logo_url": facts.logo_url, "currency": facts.currency, "email": facts.email},
+    )
+    context.setdefault("customer", {"email": action.email, "display_name": action.recipient_name})
+    discount = action.payload.get("discount")
+    if isinstance(discount, Mapping) or "discount_code" in refs:
+        merged = {**dict(context.get("discount") or {}), **dict(discount or {})}
+        if "discount_code" in refs:
+            merged["code"] = refs["discount_code"]
+        context["discount"] = merged
+    if "unsubscribe_url" not in context:
+        link = unsubscribe_link(settings, action.email)
+        if link is None and action.marketing:
+            link = f"mailto:{sender_address(settings, facts)[1]}?subject=unsubscribe"
+        context["unsubscribe_url"] = link
+    return str(spec["template"]), context
+
+
+def sender_address(settings: EmailSection, facts: StoreFacts) -> tuple[str | None, str]:
+    """(display name, address) of the From header: ``[email]``, else the store's own."""
+    name, address = parseaddr(settings.from_address or "")
+    if not address:
+        if not facts.email:
+            raise NotifyError(
+                f"no sender address for {facts.name}: set from_address under [email] in the client's config"
+            )
+        name, address = "", facts.email
+    return (settings.from_name or name or facts.name or None), address
+
+
+def compose_email(
+    action: PlannedAction, facts: StoreFacts, refs: Mapping[str, Any], settings: EmailSection, now: datetime
+) -> EmailMessage:
+    """The ready-to-send message; :class:`NotifyError` if it cannot be rendered or addressed."""
+    from winback.notify import build_message, render_email
+
+    template, context = email_context(action, facts, refs, settings)
+    rendered = render_email(template, context, overrides_dir=settings.templates_dir)
+    from_name, from_address = sender_address(settings, facts)
+    url = context.get("unsubscribe_url") if settings.unsubscribe_url else None
+    mailto = settings.unsubscribe_mailto
+    if action.marketing and not url and not mailto:
+        mailto = from_address
+    return build_message(
+        rendered,
+        from_address=from_address,
+        from_name=from_name,
+        to_address=action.email,
+        to_name=action.recipient_name,
+        reply_to=settings.reply_to,
+        unsubscribe_url=url,
+        unsubscribe_mailto=mailto,
+        message_key=action.idempotency_key,
+        marketing=action.marketing,
+        date=now,
+    )
+
+
+def render_for_preview(
+    action: PlannedAction, facts: StoreFacts, settings: EmailSection, refs: Mapping[str, Any] | None = None
+) -> Any:
+    """The :class:`~winback.notify.RenderedEmail` the action would send (codes as planned)."""
+    from winback.notify import render_email
+
+    template, context = email_context(action, facts, refs or {}, settings)
+    return render_email(template, context, overrides_dir=settings.templates_dir)

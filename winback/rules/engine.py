@@ -1,0 +1,235 @@
+"""Plan and run the rules of many clients: the layer under ``winback plan``, ``run`` and ``preview``.
+
+Per client, isolated like :mod:`winback.jobs` (one client's failure never stops the others):
+take the store's run lock (:mod:`winback.rules.locks`), sync unless told not to, read the store's
+facts and the connector's capabilities, plan (:mod:`winback.rules.planner`) and execute
+(:mod:`winback.rules.executor`) with the client's email sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from winback.config import ClientConfig, EmailSection
+from winback.connectors.base import Capabilities
+from winback.errors import ConfigError, WinbackError
+from winback.jobs import StorePool, _naming_store, store_label, sync_clients
+from winback.rules.base import Rule, StoreFacts
+from winback.rules.executor import RunReport, run_actions, stored_facts
+from winback.rules.guards import Limits
+from winback.rules.locks import DEFAULT_WAIT_S, astore_lock
+from winback.rules.planner import Plan, plan_client
+from winback.rules.registry import rules_from_config
+from winback.sync import LocalStore, store_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ClientRun:
+    """What :func:`plan_clients` or :func:`run_clients` did for one client."""
+
+    client: str
+    path: Path
+    store: str
+    store_key: str | None = None
+    ok: bool = False
+    error: str | None = None
+    plan: Plan | None = None
+    report: RunReport | None = None
+    outbox: Path | None = None
+    """Where a dry run wrote its emails."""
+    notes: list[str] = field(default_factory=list)
+
+
+def limits_of(config: ClientConfig) -> Limits:
+    """The client's ``[limits]``: ``config.limits`` when the loader filled it, else read from the file.
+
+    (The fallback keeps ``[limits]`` working with a loader that validates the table but does not
+    copy it onto :class:`ClientConfig`; the file was validated already, so it cannot fail here.)
+    """
+    section = getattr(config, "limits", None)
+    if section is not None and "limits" in config.model_fields_set:
+        return Limits.from_section(section)
+    try:
+        raw = tomllib.loads(config.path.read_text(encoding="utf-8")).get("limits")
+    except (OSError, tomllib.TOMLDecodeError):
+        raw = None
+    if isinstance(raw, dict) and section is not None:
+        try:
+            return Limits.from_section(type(section).model_validate(raw))
+        except ValidationError as exc:
+            raise ConfigError(str(exc.errors()[0]["msg"]), path=str(config.path), key="limits") from None
+    return Limits.from_section(section) if section is not None else Limits()
+
+
+def client_rules(config: ClientConfig) -> list[Rule]:
+    """The client's enabled rules; :class:`ConfigError` naming ``rules.<name>.<key>`` if invalid."""
+    return rules_from_config(config.rules, path=config.path)
+
+
+def email_settings(config: ClientConfig) -> EmailSection:
+    return config.email or EmailSection()
+
+
+def dry_run_outbox(config: ClientConfig) -> Path:
+    """``<outbox>/dry-run`` next to the client's real outbox (``<config dir>/outbox`` by default)."""
+    section = email_settings(config)
+    base = section.outbox_dir if section.outbox_dir is not None else Path("outbox")
+    if not base.is_absolute():
+        base = config.path.parent / base
+    return base / "dry-run" / config.path.stem
+
+
+async def _facts(store: LocalStore, key: str) -> StoreFacts:
+    return await asyncio.to_thread(stored_facts, store, key)
+
+
+async def plan_one(
+    config: ClientConfig,
+    store: LocalStore,
+    *,
+    connect: bool = True,
+    now: datetime | None = None,
+    connector_options: dict[str, Any] | None = None,
+) -> ClientRun:
+    """Plan one client's rules without side effects; ``connect=False`` plans without capabilities."""
+    now = now or datetime.now(timezone.utc)
+    result = ClientRun(client=config.name, path=config.path, store=store_label(config))
+    try:
+        rules = client_rules(config)
+        limits = limits_of(config)
+        capabilities: Capabilities | None = None
+        async with config.build_connector(**(connector_options or {})) as connector:
+            result.store_key = store_key(connector.platform, connector.store_id)
+            result.store = connector.store_label
+            if connect:
+                capabilities = await connector.capabilities()
+        facts = await _facts(store, result.store_key)
+        result.plan = await asyncio.to_thread(plan_client, store, facts, rules, now, limits, capabilities)
+        result.ok = not result.plan.rule_errors
+        if result.plan.rule_errors:
+            result.error = "; ".join(f"rule {name} failed: {why}" for name, why in result.plan.rule_errors.items())
+    except ConfigError:
+        raise
+    except WinbackError as exc:
+        result.error = _naming_store(str(exc), result.store)
+    return result
+
+
+async def plan_clients(
+    configs: Sequence[ClientConfig],
+    *,
+    connect: bool = True,
+    now: datetime | None = None,
+    connector_options: dict[str, Any] | None = None,
+) -> list[ClientRun]:
+    pool = StorePool()
+    try:
+        results = []
+        for config in configs:
+            try:
+                store = await pool.get(config.database.url)
+                results.append(await plan_one(config, store, connect=connect, now=now, connector_options=connector_options))
+            except WinbackError as exc:
+                results.append(ClientRun(config.name, config.path, store_label(config), error=str(exc)))
+        return results
+    finally:
+        await asyncio.to_thread(pool.close)
+
+
+async def run_clients(
+    configs: Sequence[ClientConfig],
+    *,
+    sync: bool = True,
+    dry_run: bool = False,
+    concurrency: int = 4,
+    now: datetime | None = None,
+    lock_wait: float = DEFAULT_WAIT_S,
+    connector_options: dict[str, Any] | None = None,
+) -> list[ClientRun]:
+    """Sync (unless ``sync=False``), plan and execute every client; results in ``configs`` order."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    gate = asyncio.Semaphore(concurrency)
+    pool = StorePool()
+
+    async def one(config: ClientConfig) -> ClientRun:
+        async with gate:
+            return await _run_client(
+                config, pool, sync=sync, dry_run=dry_run, now=now, lock_wait=lock_wait,
+                connector_options=connector_options or {},
+            )
+
+    try:
+        return list(await asyncio.gather(*(one(config) for config in configs)))
+    finally:
+        await asyncio.to_thread(pool.close)
+
+
+async def _run_client(
+    config: ClientConfig,
+    pool: StorePool,
+    *,
+    sync: bool,
+    dry_run: bool,
+    now: datetime | None,
+    lock_wait: float,
+    connector_options: dict[str, Any],
+) -> ClientRun:
+    from winback.notify import OutboxSender, sender_from_config
+
+    result = ClientRun(client=config.name, path=config.path, store=store_label(config))
+    try:
+        rules = client_rules(config)
+        limits = limits_of(config)
+        store = await pool.get(config.database.url)
+        async with config.build_connector(**connector_options) as connector:
+            key = store_key(connector.platform, connector.store_id)
+            result.store_key, result.store = key, connector.store_label
+        async with astore_lock(store, key, wait=lock_wait):
+            if sync and not dry_run:
+                synced = (await sync_clients([config], concurrency=1, connector_options=connector_options))[0]
+                if not synced.ok:
+                    result.error = f"sync failed, no actions taken: {synced.error}"
+                    return result
+            settings = email_settings(config)
+            if dry_run:
+                result.outbox = dry_run_outbox(config)
+                sender: Any = OutboxSender(result.outbox)
+            else:
+                sender = sender_from_config(settings, base_dir=config.path.parent)
+            try:
+                async with config.build_connector(**connector_options) as connector:
+                    capabilities = await connector.capabilities()
+                    at = now or datetime.now(timezone.utc)
+                    facts = await _facts(store, key)
+                    plan = await asyncio.to_thread(plan_client, store, facts, rules, at, limits, capabilities)
+                    result.plan = plan
+                    result.report = await run_actions(
+                        plan, store=store, connector=None if dry_run else connector, sender=sender,
+                        email_settings=settings, now=at, facts=facts, capabilities=capabilities, dry_run=dry_run,
+                    )
+            finally:
+                await sender.aclose()
+        problems = [f"rule {name} failed: {why}" for name, why in plan.rule_errors.items()]
+        if result.report.stopped:
+            problems.append(f"stopped early: {result.report.stopped}")
+        result.ok = not problems
+        result.error = "; ".join(problems) or None
+    except WinbackError as exc:
+        result.error = _naming_store(str(exc), result.store)
+        log.error("%s: %s", config.name, result.error, extra={"client": config.name})
+    except Exception as exc:  # one client's bug must not stop the others
+        log.exception("unexpected failure while running %s", config.name, extra={"client": config.name})
+        result.error = _naming_store(f"unexpected {type(exc).__name__}: {exc}", result.store)
+    return result

@@ -1,0 +1,127 @@
+"""Guard rails between what rules propose and what the executor does.
+
+Each guard is set-based over the planned actions (one query per 500 addresses at most), never a
+loop over the store's customers. Rules already filter their audience; these checks are the safety
+net that holds whatever slipped through, with a reason the merchant can read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time, timezone
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+
+from winback.errors import RuleError
+from winback.model import ConsentState
+from winback.rules.base import PlannedAction
+from winback.rules.ledger import lower
+from winback.sync import LocalStore, tables
+from winback.sync.derive import chunks
+
+
+class HoldReason(StrEnum):
+    """Why a planned action is not run now."""
+
+    ALREADY_DONE = "already done"
+    NEEDS_REVIEW = "needs review"
+    SUPPRESSED = "suppressed"
+    NO_CONSENT = "no consent"
+    QUIET_HOURS = "quiet hours"
+    CAPPED = "capped"
+    OVER_LIMIT = "over limit"
+
+
+DEFERRED = frozenset({HoldReason.QUIET_HOURS, HoldReason.CAPPED, HoldReason.OVER_LIMIT})
+"""Held for now; a later run may do them. The others stay held until something changes."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeldAction:
+    action: PlannedAction
+    reason: HoldReason
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The guard rails' settings (a client's ``[limits]`` table; see ``LimitsSection``)."""
+
+    marketing_cap_days: int = 7
+    marketing_cap_count: int = 1
+    quiet_hours: str | None = None
+    max_actions_per_run: int = 500
+    suppress: tuple[str, ...] = ()
+    timezone: str | None = None
+
+    @classmethod
+    def from_section(cls, section: Any) -> Limits:
+        """From a ``LimitsSection`` (or anything with the same attributes)."""
+        return cls(**{name: getattr(section, name) for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A daily window of local time, possibly across midnight (``21:00-08:00``)."""
+
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours:
+        try:
+            first, second = text.replace(" ", "").split("-")
+            start, end = (time.fromisoformat(part if len(part) == 5 else "0" + part) for part in (first, second))
+        except ValueError:
+            raise RuleError(f"quiet hours {text!r} must look like '21:00-08:00'") from None
+        return cls(start, end)
+
+    def contains(self, moment: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+def store_zone(name: str | None) -> ZoneInfo | timezone:
+    """The zone quiet hours are read in: the override, else the store's, else UTC."""
+    if not name:
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone.utc
+
+
+def in_quiet_hours(limits: Limits, store_timezone: str | None, now: datetime) -> bool:
+    if not limits.quiet_hours:
+        return False
+    local = now.astimezone(store_zone(limits.timezone or store_timezone))
+    return QuietHours.parse(limits.quiet_hours).contains(local.time().replace(tzinfo=None))
+
+
+def subscribed_emails(store: LocalStore, store_key: str, emails: Iterable[str]) -> set[str]:
+    """The addresses among ``emails`` that may get marketing mail: a live customer row with that
+    address is SUBSCRIBED and none has UNSUBSCRIBED. Buyers without a customer row never qualify."""
+    customers = tables.customers
+    state: dict[str, set[str]] = {}
+    with store.engine.connect() as conn, conn.begin():
+        for chunk in chunks({lower(e) for e in emails}, 500):
+            query = select(customers.c.lower_email, customers.c.consent_state).where(
+                customers.c.store_key == store_key,
+                customers.c.lower_email.in_(chunk),
+                customers.c.deleted_at.is_(None),
+                customers.c.redacted.is_(False),
+            )
+            for email, consent in conn.execute(query):
+                state.setdefault(email, set()).add(consent)
+    return {
+        email
+        for email, states in state.items()
+        if ConsentState.SUBSCRIBED.value in states and ConsentState.UNSUBSCRIBED.value not in states
+    }

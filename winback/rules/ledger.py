@@ -1,0 +1,350 @@
+"""The action ledger: every side effect is recorded before it happens and after it succeeded.
+
+One row per (store, idempotency key) — the unique constraint makes "at most once per intent" a
+database guarantee. The executor's protocol, which a crash at any point leaves recoverable:
+
+1. :meth:`Ledger.claim` inserts the action as ``planned`` (or loads the existing row) and commits;
+2. :meth:`Ledger.start` marks it ``running`` (one more attempt);
+3. per step: :meth:`Ledger.step_started` (commit) → the platform call → :meth:`Ledger.step_done`
+   with what was created (commit). For an email, :meth:`Ledger.email_started` is committed just
+   before the message is handed to the sender;
+4. :meth:`Ledger.finish` records ``done``, ``failed`` or ``skipped``.
+
+A step left ``started`` by a crash is reconciled by the executor (look the object up on the
+platform); an email left started is never resent automatically: the row gets ``needs_review``.
+
+The same module keeps the suppression list (emails that never get anything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Connection, Integer, and_, cast, delete, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from winback import errors
+from winback.rules.base import PlannedAction, Step
+from winback.sync import LocalStore, tables
+from winback.sync.derive import chunks
+from winback.sync.writes import dialect_insert
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+PLANNED, RUNNING, DONE, FAILED, SKIPPED = tables.LEDGER_STATUSES
+SETTLED = (DONE, SKIPPED)
+"""Statuses that end an intent for good: never acted on again."""
+
+STARTED, STEP_DONE, STEP_SKIPPED = "started", "done", "skipped"
+
+_ledger = tables.action_ledger
+_suppressions = tables.suppressions
+
+
+def lower(email: str) -> str:
+    return email.strip().lower()
+
+
+def _db_errors(method: Callable[P, R]) -> Callable[P, R]:
+    @wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise errors.SyncError(f"the action ledger failed: {detail}") from exc
+
+    return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One ledger row as the executor needs it."""
+
+    id: int
+    store_key: str
+    rule: str
+    idempotency_key: str
+    email: str | None
+    status: str
+    step_states: dict[str, str] = field(default_factory=dict)
+    created_ref: dict[str, Any] = field(default_factory=dict)
+    email_started_at: datetime | None = None
+    needs_review: bool = False
+    attempts: int = 0
+    error: str | None = None
+
+    def step_state(self, step: Step) -> str | None:
+        return self.step_states.get(step.value)
+
+    @classmethod
+    def from_row(cls, row: Any) -> LedgerEntry:
+        return cls(
+            id=row["id"],
+            store_key=row["store_key"],
+            rule=row["rule"],
+            idempotency_key=row["idempotency_key"],
+            email=row["email"],
+            status=row["status"],
+            step_states=dict(row["step_states"] or {}),
+            created_ref=dict(row["created_ref"] or {}),
+            email_started_at=row["email_started_at"],
+            needs_review=bool(row["needs_review"]),
+            attempts=int(row["attempts"] or 0),
+            error=row["error"],
+        )
+
+
+class Ledger:
+    """The action ledger and suppression list of one database. Each method is one transaction."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self.engine = store.engine
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(winback_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    # --- one action --------------------------------------------------------------------------
+
+    @_db_errors
+    def claim(self, action: PlannedAction, now: datetime) -> LedgerEntry:
+        """Record ``action`` as planned unless its key exists; return the row either way."""
+        values = {
+            "store_key": action.store_key,
+            "rule": action.rule,
+            "idempotency_key": action.idempotency_key,
+            "customer_id": action.customer_id,
+            "email": action.email,
+            "lower_email": lower(action.email),
+            "kind": "+".join(step.value for step in action.steps) or "none",
+            "status": PLANNED,
+            "reason": action.reason,
+            "payload": dict(action.payload),
+            "step_states": {},
+            "created_ref": {},
+            "marketing": action.marketing,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._write() as conn:
+            conn.execute(
+                dialect_insert(conn, _ledger).values(values).on_conflict_do_nothing(
+                    index_elements=["store_key", "idempotency_key"]
+                )
+            )
+            row = conn.execute(
+                select(_ledger).where(
+                    _ledger.c.store_key == action.store_key, _ledger.c.idempotency_key == action.idempotency_key
+                )
+            ).mappings().one()
+        return LedgerEntry.from_row(row)
+
+    @_db_errors
+    def get(self, store_key: str, idempotency_key: str) -> LedgerEntry | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(_ledger).where(_ledger.c.store_key == store_key, _ledger.c.idempotency_key == idempotency_key)
+            ).mappings().first()
+        return None if row is None else LedgerEntry.from_row(row)
+
+    @_db_errors
+    def start(self, entry_id: int, now: datetime) -> None:
+        """``running``, one more attempt; the previous attempt's error is kept until it ends."""
+        self._update(entry_id, now, status=RUNNING, attempts=_ledger.c.attempts + 1)
+
+    @_db_errors
+    def step_started(self, entry_id: int, step: Step, now: datetime) -> None:
+        self._set_step(entry_id, step, STARTED, None, now)
+
+    @_db_errors
+    def step_done(self, entry_id: int, step: Step, now: datetime, ref: dict[str, Any] | None = None) -> None:
+        """The step succeeded; ``ref`` (what the platform created) is merged into ``created_ref``."""
+        self._set_step(entry_id, step, STEP_DONE, ref, now)
+
+    @_db_errors
+    def step_skipped(self, entry_id: int, step: Step, now: datetime) -> None:
+        self._set_step(entry_id, step, STEP_SKIPPED, None, now)
+
+    @_db_errors
+    def step_cleared(self, entry_id: int, step: Step, now: datetime) -> None:
+        """The platform definitely refused the step: forget that it was started."""
+        self._set_step(entry_id, step, None, None, now)
+
+    @_db_errors
+    def email_started(self, entry_id: int, now: datetime) -> None:
+        """Committed right before the message goes to the sender; never cleared afterwards."""
+        with self._write() as conn:
+            states = self._states(conn, entry_id)
+            states[Step.SEND_EMAIL.value] = STARTED
+            conn.execute(
+                update(_ledger).where(_ledger.c.id == entry_id).values(
+                    email_started_at=now, step_states=states, updated_at=now
+                )
+            )
+
+    @_db_errors
+    def finish(
+        self, entry_id: int, status: str, now: datetime, *, error: str | None = None, needs_review: bool | None = None
+    ) -> None:
+        if status not in (DONE, FAILED, SKIPPED):
+            raise ValueError(f"cannot finish an action as {status!r}")
+        values: dict[str, Any] = {"status": status, "error": error}
+        if status != FAILED:
+            values["finished_at"] = now
+        if needs_review is not None:
+            values["needs_review"] = needs_review
+        self._update(entry_id, now, **values)
+
+    @_db_errors
+    def flag_for_review(self, entry_id: int, now: datetime, why: str) -> None:
+        """Stop acting on this row until a person looks at it (``winback status`` lists it)."""
+        self._update(entry_id, now, needs_review=True, error=why)
+
+    def _update(self, entry_id: int, now: datetime, **values: Any) -> None:
+        with self._write() as conn:
+            conn.execute(update(_ledger).where(_ledger.c.id == entry_id).values(updated_at=now, **values))
+
+    def _states(self, conn: Connection, entry_id: int) -> dict[str, str]:
+        return dict(conn.execute(select(_ledger.c.step_states).where(_ledger.c.id == entry_id)).scalar_one() or {})
+
+    def _set_step(self, entry_id: int, step: Step, state: str | None, ref: dict[str, Any] | None, now: datetime) -> None:
+        with self._write() as conn:
+            row = conn.execute(
+                select(_ledger.c.step_states, _ledger.c.created_ref).where(_ledger.c.id == entry_id)
+            ).one()
+            states = dict(row.step_states or {})
+            if state is None:
+                states.pop(step.value, None)
+            else:
+                states[step.value] = state
+            values: dict[str, Any] = {"step_states": states, "updated_at": now}
+            if ref:
+                values["created_ref"] = {**(row.created_ref or {}), **ref}
+            conn.execute(update(_ledger).where(_ledger.c.id == entry_id).values(**values))
+
+    # --- set-based questions for the planner -------------------------------------------------
+
+    @_db_errors
+    def existing(self, store_key: str, keys: Iterable[str]) -> dict[str, LedgerEntry]:
+        """The ledger rows among ``keys`` (one query per 500 keys)."""
+        found: dict[str, LedgerEntry] = {}
+        with self._read() as conn:
+            for chunk in chunks(list(dict.fromkeys(keys)), 500):
+                query = select(_ledger).where(_ledger.c.store_key == store_key, _ledger.c.idempotency_key.in_(chunk))
+                for row in conn.execute(query).mappings():
+                    found[row["idempotency_key"]] = LedgerEntry.from_row(row)
+        return found
+
+    @_db_errors
+    def marketing_emails_since(self, store_key: str, emails: Iterable[str], since: datetime) -> dict[str, int]:
+        """Marketing emails started (sent, or interrupted mid-send) to each address since ``since``."""
+        counts: dict[str, int] = {}
+        with self._read() as conn:
+            for chunk in chunks(list(dict.fromkeys(lower(e) for e in emails)), 500):
+                query = (
+                    select(_ledger.c.lower_email, func.count())
+                    .where(
+                        _ledger.c.store_key == store_key,
+                        _ledger.c.lower_email.in_(chunk),
+                        _ledger.c.email_started_at >= since,
+                        _ledger.c.marketing.is_(True),
+                    )
+                    .group_by(_ledger.c.lower_email)
+                )
+                counts.update({email: int(n) for email, n in conn.execute(query)})
+        return counts
+
+    # --- reporting ---------------------------------------------------------------------------
+
+    @_db_errors
+    def counts(self, store_key: str) -> list[dict[str, Any]]:
+        """Rows per (rule, status), plus how many of them need review."""
+        query = (
+            select(
+                _ledger.c.rule,
+                _ledger.c.status,
+                func.count().label("count"),
+                func.sum(cast(_ledger.c.needs_review, Integer)).label("needs_review"),
+            )
+            .where(_ledger.c.store_key == store_key)
+            .group_by(_ledger.c.rule, _ledger.c.status)
+            .order_by(_ledger.c.rule, _ledger.c.status)
+        )
+        with self._read() as conn:
+            return [
+                {"rule": r.rule, "status": r.status, "count": int(r.count), "needs_review": int(r.needs_review or 0)}
+                for r in conn.execute(query)
+            ]
+
+    @_db_errors
+    def needing_review(self, store_key: str) -> list[dict[str, Any]]:
+        query = (
+            select(
+                _ledger.c.id, _ledger.c.rule, _ledger.c.email, _ledger.c.status, _ledger.c.idempotency_key,
+                _ledger.c.error, _ledger.c.email_started_at, _ledger.c.updated_at,
+            )
+            .where(_ledger.c.store_key == store_key, _ledger.c.needs_review.is_(True))
+            .order_by(_ledger.c.id)
+        )
+        with self._read() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    # --- suppressions ------------------------------------------------------------------------
+
+    @_db_errors
+    def suppress(self, email: str, now: datetime, *, store_key: str | None = None, reason: str | None = None) -> bool:
+        """Add ``email`` (for one store, or every store when ``store_key`` is None); False if listed."""
+        with self._write() as conn:
+            if conn.execute(select(_suppressions.c.id).where(self._match(email, store_key))).first():
+                return False
+            conn.execute(
+                _suppressions.insert().values(store_key=store_key, lower_email=lower(email), reason=reason, created_at=now)
+            )
+        return True
+
+    @_db_errors
+    def unsuppress(self, email: str, *, store_key: str | None = None) -> bool:
+        with self._write() as conn:
+            return bool(conn.execute(delete(_suppressions).where(self._match(email, store_key))).rowcount)
+
+    @_db_errors
+    def suppressions(self, store_key: str | None = None) -> list[dict[str, Any]]:
+        """The entries that apply to ``store_key`` (its own and the all-stores ones); all if None."""
+        query = select(_suppressions).order_by(_suppressions.c.lower_email, _suppressions.c.id)
+        if store_key is not None:
+            query = query.where(or_(_suppressions.c.store_key == store_key, _suppressions.c.store_key.is_(None)))
+        with self._read() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    @_db_errors
+    def suppressed(self, store_key: str, emails: Iterable[str]) -> set[str]:
+        """The lower-cased addresses among ``emails`` suppressed for this store."""
+        found: set[str] = set()
+        with self._read() as conn:
+            for chunk in chunks(list(dict.fromkeys(lower(e) for e in emails)), 500):
+                query = select(_suppressions.c.lower_email).where(
+                    _suppressions.c.lower_email.in_(chunk),
+                    or_(_suppressions.c.store_key == store_key, _suppressions.c.store_key.is_(None)),
+                )
+                found.update(conn.execute(query).scalars())
+        return found
+
+    @staticmethod
+    def _match(email: str, store_key: str | None) -> Any:
+        scope = _suppressions.c.store_key.is_(None) if store_key is None else _suppressions.c.store_key == store_key
+        return and_(_suppressions.c.lower_email == lower(email), scope)

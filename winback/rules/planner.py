@@ -1,0 +1,127 @@
+"""Turn a client's enabled rules into a :class:`Plan`: the actions to run now and the held ones.
+
+Planning reads the local store and the ledger and writes nothing, so ``winback plan`` can run it
+any time. Guard rails, in order: already settled in the ledger (done, skipped, or waiting for a
+person) → suppressed address → marketing without SUBSCRIBED consent → quiet hours → the
+per-customer marketing cap (ledger emails in the window plus earlier actions in this plan) → the
+per-run maximum.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from winback.connectors.base import Capabilities
+from winback.rules.base import PlannedAction, Rule, RuleContext, Step, StoreFacts
+from winback.rules.guards import HeldAction, HoldReason, Limits, in_quiet_hours, subscribed_emails
+from winback.rules.ledger import SETTLED, Ledger, lower
+from winback.sync import LocalStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Plan:
+    """What one run would do for one store."""
+
+    store_key: str
+    now: datetime
+    actions: list[PlannedAction] = field(default_factory=list)
+    """To run now, in order."""
+    held: list[HeldAction] = field(default_factory=list)
+    rule_errors: dict[str, str] = field(default_factory=dict)
+    """Rules whose planning failed (the others still planned), by name."""
+
+    def held_counts(self) -> Counter[str]:
+        return Counter(held.reason.value for held in self.held)
+
+
+def sends_marketing_email(action: PlannedAction) -> bool:
+    return action.marketing and Step.SEND_EMAIL in action.steps
+
+
+def plan_client(
+    store: LocalStore,
+    facts: StoreFacts,
+    rules: Sequence[Rule],
+    now: datetime,
+    limits: Limits | None = None,
+    capabilities: Capabilities | None = None,
+) -> Plan:
+    """Run each enabled rule's ``plan()`` and apply the guard rails. No side effects.
+
+    A rule that raises is reported in :attr:`Plan.rule_errors`; the other rules still plan.
+    """
+    limits = limits or Limits()
+    plan = Plan(store_key=facts.store_key, now=now)
+    context = RuleContext(store=store, facts=facts, now=now, capabilities=capabilities)
+    proposed: list[PlannedAction] = []
+    seen: set[str] = set()
+    for rule in rules:
+        if not rule.options.enabled:
+            continue
+        try:
+            for action in rule.plan(context):
+                if action.idempotency_key not in seen and action.store_key == facts.store_key:
+                    seen.add(action.idempotency_key)
+                    proposed.append(action)
+        except Exception as exc:  # one rule's bug must not stop the others
+            log.exception("rule %s failed while planning for %s", rule.name, facts.store_key)
+            plan.rule_errors[rule.name] = f"{type(exc).__name__}: {exc}"
+    if not proposed:
+        return plan
+
+    ledger = Ledger(store)
+    existing = ledger.existing(facts.store_key, (a.idempotency_key for a in proposed))
+    emails = {lower(a.email) for a in proposed}
+    suppressed = ledger.suppressed(facts.store_key, emails) | set(limits.suppress)
+    marketing_emails = {lower(a.email) for a in proposed if a.marketing}
+    consenting = subscribed_emails(store, facts.store_key, marketing_emails) if marketing_emails else set()
+    quiet = in_quiet_hours(limits, facts.timezone, now)
+    window_start = now - timedelta(days=limits.marketing_cap_days)
+    capped_emails = {lower(a.email) for a in proposed if sends_marketing_email(a)}
+    sent_before = ledger.marketing_emails_since(facts.store_key, capped_emails, window_start) if capped_emails else {}
+    sent_in_plan: Counter[str] = Counter()
+
+    def hold(action: PlannedAction, reason: HoldReason, detail: str) -> None:
+        plan.held.append(HeldAction(action, reason, detail))
+
+    for action in proposed:
+        email = lower(action.email)
+        entry = existing.get(action.idempotency_key)
+        if entry is not None and entry.status in SETTLED:
+            hold(action, HoldReason.ALREADY_DONE, f"{entry.status} earlier")
+            continue
+        if entry is not None and entry.needs_review:
+            hold(action, HoldReason.NEEDS_REVIEW, entry.error or "interrupted: check before retrying")
+            continue
+        if email in suppressed:
+            hold(action, HoldReason.SUPPRESSED, "on the suppression list")
+            continue
+        if action.marketing and email not in consenting:
+            hold(action, HoldReason.NO_CONSENT, "not subscribed to marketing email")
+            continue
+        if action.marketing and quiet:
+            hold(action, HoldReason.QUIET_HOURS, f"quiet hours {limits.quiet_hours}: deferred to a later run")
+            continue
+        if sends_marketing_email(action):
+            own = 1 if entry is not None and entry.email_started_at is not None and entry.email_started_at >= window_start else 0
+            count = sent_before.get(email, 0) - own + sent_in_plan[email]
+            if count >= limits.marketing_cap_count:
+                hold(
+                    action,
+                    HoldReason.CAPPED,
+                    f"{count} marketing email(s) in {limits.marketing_cap_days} days (cap {limits.marketing_cap_count})",
+                )
+                continue
+        if len(plan.actions) >= limits.max_actions_per_run:
+            hold(action, HoldReason.OVER_LIMIT, f"over {limits.max_actions_per_run} actions per run: next run")
+            continue
+        if sends_marketing_email(action):
+            sent_in_plan[email] += 1
+        plan.actions.append(action)
+    return plan

@@ -5,10 +5,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install test demo bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml examples/winback-hello/pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e examples/winback-hello --no-deps
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -131,14 +131,17 @@ def _describe(exc: BaseException, label: str) -> str:
     return redact(text if label in text else f"{label}: {text}")
 
 
-async def check_store(config: ClientConfig, *, connector_options: dict[str, Any] | None = None) -> list[CheckItem]:
-    """``connect`` (store_info), ``access`` (check_access) and ``capabilities`` for one client."""
+async def check_store(
+    config: ClientConfig, *, connector_options: dict[str, Any] | None = None
+) -> tuple[str, list[CheckItem]]:
+    """The connector's store label and the ``connect`` (store_info), ``access`` (check_access) and
+    ``capabilities`` checks of one client."""
     label = store_label(config)
     items: list[CheckItem] = []
     try:
         connector = config.build_connector(**(connector_options or {}))
     except Exception as exc:  # noqa: BLE001 - a plugin's bug is this client's failure, not ours
-        return [
+        return label, [
             CheckItem("connect", Status.FAIL, _describe(exc, label), _connector_fix(exc, config, label)),
             CheckItem("access", Status.SKIPPED, "not checked: the connection failed"),
             CheckItem("capabilities", Status.SKIPPED, "not checked: the connection failed"),
@@ -148,7 +151,7 @@ async def check_store(config: ClientConfig, *, connector_options: dict[str, Any]
         try:
             info = await connector.store_info()
         except Exception as exc:  # noqa: BLE001
-            return [
+            return label, [
                 CheckItem("connect", Status.FAIL, _describe(exc, label), _connector_fix(exc, config, label)),
                 CheckItem("access", Status.SKIPPED, "not checked: the connection failed"),
                 CheckItem("capabilities", Status.SKIPPED, "not checked: the connection failed"),
@@ -186,7 +189,7 @@ async def check_store(config: ClientConfig, *, connector_options: dict[str, Any]
             items.append(CheckItem("capabilities", Status.FAIL, _describe(exc, label), _connector_fix(exc, config, label)))
         else:
             items.append(CheckItem("capabilities", Status.OK, describe_capabilities(capabilities), data=_capability_data(capabilities)))
-    return items
+    return label, items
 
 
 def describe_capabilities(capabilities: Capabilities) -> str:
@@ -336,7 +339,8 @@ async def check_client(
 ) -> ClientCheck:
     result = ClientCheck(client=config.name, path=str(config.path), platform=config.platform, store=store_label(config))
     result.items.append(CheckItem("config", Status.OK, f"{config.path} is valid"))
-    result.items += await check_store(config, connector_options=connector_options)
+    result.store, store_items = await check_store(config, connector_options=connector_options)
+    result.items += store_items
     result.items.append(await asyncio.to_thread(check_email, config.email, timeout=smtp_timeout))
     if databases is not None and config.database.url in databases:
         result.items.append(databases[config.database.url])

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import smtplib
-import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,7 +22,13 @@ from typing import Any
 from winback.config import ClientConfig, EmailSection
 from winback.config._models import mask_url
 from winback.connectors.base import Capabilities, InviteMode
-from winback.errors import AuthenticationError, ConnectorError, MissingScopeError, StoreNotFoundError, WinbackError
+from winback.errors import (
+    AuthenticationError,
+    ConnectorError,
+    MissingScopeError,
+    StoreNotFoundError,
+    WinbackError,
+)
 from winback.jobs import store_label
 from winback.secrets import redact
 from winback.sync import open_store
@@ -291,7 +296,7 @@ def check_smtp(email: EmailSection, *, timeout: float = 10.0) -> CheckItem:
         )
     except smtplib.SMTPException as exc:
         return fail(f"the server answered unexpectedly ({exc})", "check smtp_host and smtp_port")
-    except (OSError, socket.timeout) as exc:
+    except (TimeoutError, OSError) as exc:
         return fail(
             f"cannot connect ({exc.strerror or exc})",
             f"check smtp_host and smtp_port, and that this machine may connect to {host}:{port}",
@@ -321,8 +326,10 @@ def check_database(url: str | None) -> CheckItem:
             Status.FAIL,
             redact(str(exc)),
             (
-                "check [database] url: a SQLite file's directory must be writable; a PostgreSQL server must be "
-                "reachable and the user allowed to create tables",
+                (
+                    "check [database] url: a SQLite file's directory must be writable; a PostgreSQL server "
+                    "must be reachable and the user allowed to create tables"
+                ),
             ),
             {"url": shown},
         )

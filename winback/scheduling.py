@@ -16,6 +16,7 @@ import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 DEFAULT_MINUTE = 17
@@ -117,7 +118,7 @@ def _calendar_field(values: list[int] | None, low: int, high: int) -> str:
         return "*"
     if len(values) > 2:
         step = values[1] - values[0]
-        progression = all(b - a == step for a, b in zip(values, values[1:]))
+        progression = all(b - a == step for a, b in pairwise(values))
         if progression and values[0] < step and values[-1] + step > high:
             return f"{values[0]:02d}/{step}"
     return ",".join(_runs(values, lambda v: f"{v:02d}"))

@@ -187,7 +187,7 @@ def test_wrong_token_names_the_store(env, shopify, ecwid, tmp_path: Path, monkey
     result = CliRunner().invoke(cli, ["check", "--config-dir", str(configs)])
     assert result.exit_code == 1, result.output
     shop_domain, store_id = shopify[1].shop_domain, ecwid[1].store_id
-    assert f"FAIL connect" in result.output
+    assert "FAIL connect" in result.output
     assert f"the token for {shop_domain} was rejected" in result.output
     assert f"the token for Ecwid store {store_id} was rejected" in result.output
     assert "skip access" in result.output
@@ -226,3 +226,63 @@ def test_unreachable_smtp_and_config_errors(env, shopify, tmp_path: Path) -> Non
     document = json.loads(single.stdout)
     assert document["ok"] is False and document["clients"] == []
     assert document["config_errors"][0]["key"] == "store.shopp"
+
+
+@pytest.fixture(scope="module")
+def starttls_server(tmp_path_factory) -> Iterator[tuple[str, int, Path]]:
+    """An aiosmtpd server that requires STARTTLS before AUTH, with a self-signed loopback cert."""
+    import shutil
+    import ssl
+    import subprocess
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and auth_data.password == SMTP_PASSWORD.encode()
+        return AuthResult(success=ok, handled=False)
+
+    class Sink:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(
+        Sink(), hostname="127.0.0.1", port=port, authenticator=authenticator,
+        tls_context=context, require_starttls=True, auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        yield "127.0.0.1", port, cert
+    finally:
+        controller.stop()
+
+
+def test_smtp_login_after_starttls(env, shopify, starttls_server, tmp_path: Path, monkeypatch) -> None:
+    host, port, cert = starttls_server
+    email = smtp_email(host, port).replace("smtp_starttls = false\n", "")
+    path = write(tmp_path, "acme", shopify_store(*shopify) + email)
+
+    untrusted = CliRunner().invoke(cli, ["check", "--config", str(path)])
+    assert untrusted.exit_code == 1, untrusted.output
+    assert "FAIL email" in untrusted.output and "TLS failed" in untrusted.output
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    trusted = CliRunner().invoke(cli, ["check", "--config", str(path)])
+    assert trusted.exit_code == 0, trusted.output
+    assert f"smtp {host}:{port} (STARTTLS): logged in as {SMTP_USER}" in trusted.output
+    assert SMTP_PASSWORD not in trusted.output

@@ -13,7 +13,13 @@ from pydantic import ValidationError
 
 from winback.config import SECRETS_SUFFIX, ScheduleSection
 from winback.errors import ConfigError
-from winback.scheduling import crontab_line, every_to_cron, plan_jobs, systemd_service, systemd_timer
+from winback.scheduling import (
+    crontab_line,
+    every_to_cron,
+    plan_jobs,
+    systemd_service,
+    systemd_timer,
+)
 
 
 @click.command()

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from winback_hello import SAMPLE, HelloConnector, HelloSettings
 
 from winback.connectors.base import Connector, InviteMode, Resource
 from winback.connectors.registry import clear_cache, load_connector_class
-from winback.errors import CustomerExistsError, DiscountCodeTakenError, NotSupportedError
+from winback.errors import (
+    CustomerExistsError,
+    DiscountCodeTakenError,
+    NotSupportedError,
+)
 from winback.model import DiscountCodeSpec, DiscountKind, NewCustomer
-from winback_hello import SAMPLE, HelloConnector, HelloSettings
 
 
 def connector(**settings: object) -> HelloConnector:
@@ -52,7 +56,7 @@ async def test_reads_come_in_pages_oldest_first_with_rejects() -> None:
 
 
 async def test_updated_since_filters() -> None:
-    since = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    since = datetime(2025, 3, 1, tzinfo=UTC)
     async with connector() as hello:
         customers = [c async for p in hello.customers(since) for c in p.records]
     assert [c.email for c in customers] == ["grace@example.com", "alan@example.com"]
@@ -72,7 +76,7 @@ async def test_data_file(tmp_path: Path) -> None:
 async def test_writes_are_kept_in_memory() -> None:
     spec = DiscountCodeSpec(
         code="HELLO10", title="Welcome back", kind=DiscountKind.PERCENTAGE, value=Decimal(10),
-        starts_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        starts_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
     async with connector() as hello:
         assert await hello.find_discount_code("HELLO10") is None

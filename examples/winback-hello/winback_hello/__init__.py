@@ -17,7 +17,7 @@ import itertools
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
@@ -33,7 +33,12 @@ from winback.connectors.base import (
     RejectedRecord,
     Resource,
 )
-from winback.errors import CustomerExistsError, DiscountCodeTakenError, NotSupportedError, UnexpectedResponseError
+from winback.errors import (
+    CustomerExistsError,
+    DiscountCodeTakenError,
+    NotSupportedError,
+    UnexpectedResponseError,
+)
 from winback.model import (
     AccountState,
     ConsentState,
@@ -116,12 +121,12 @@ def _time(raw: Mapping[str, Any], key: str) -> datetime:
     if not isinstance(value, str):
         raise RecordError(f"{key} is missing")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         raise RecordError(f"{key} {value!r} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
         raise RecordError(f"{key} {value!r} has no time zone")
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def _money(value: Any, currency: str, what: str) -> Money:
@@ -227,7 +232,7 @@ class HelloConnector(Connector):
                 record_id = raw.get("id") if isinstance(raw, Mapping) else None
                 shown = raw if isinstance(raw, Mapping) else {"value": raw}
                 rejected.append(RejectedRecord(resource, None if record_id is None else str(record_id), str(exc), shown))
-        epoch = datetime.min.replace(tzinfo=timezone.utc)
+        epoch = datetime.min.replace(tzinfo=UTC)
         kept = sorted(
             (r for r in translated if since is None or (updated_of(r) or epoch) >= since),
             key=lambda r: updated_of(r) or epoch,
@@ -345,7 +350,7 @@ class HelloConnector(Connector):
             raise CustomerExistsError(
                 f"{self.store_label} already has a customer with this email", store=self.store_label, code="TAKEN"
             )
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         customer = Customer(
             platform=self.platform,
             store_id=self.store_id,

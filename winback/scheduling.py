@@ -198,17 +198,18 @@ def plan_jobs(
     """One job for the whole directory when every config agrees on the schedule, else one per config.
 
     ``config_crons`` is each config file with its ``[schedule] cron`` (``None``: use ``default_cron``).
+    ``--quiet`` is an option of the ``winback`` group, so it comes before ``run``.
     """
     effective = [(path, cron or default_cron) for path, cron in config_crons]
     crons = {cron for _, cron in effective}
     if len(crons) <= 1:
         cron = next(iter(crons), default_cron)
-        command = (*winback, "run", "--config-dir", str(config_dir), "--quiet")
+        command = (*winback, "--quiet", "run", "--config-dir", str(config_dir))
         return [Job("winback", cron, command, tuple(str(path) for path, _ in effective))]
     jobs = []
     for path, cron in effective:
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip("-") or "client"
-        command = (*winback, "run", "--config", str(path), "--quiet")
+        command = (*winback, "--quiet", "run", "--config", str(path))
         jobs.append(Job(f"winback-{stem}", cron, command, (str(path),)))
     return jobs
 

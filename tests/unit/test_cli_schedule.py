@@ -102,7 +102,7 @@ def test_one_job_for_a_directory_that_agrees(tmp_path: Path) -> None:
     assert len(cron_lines) == 1
     line = cron_lines[0]
     assert line.startswith("17 * * * * flock -n ")
-    assert f"run --config-dir {configs.resolve()} --quiet" in line
+    assert f"--quiet run --config-dir {configs.resolve()} >>" in line
     assert line.endswith(f">> {configs.resolve() / 'winback.log'} 2>&1")
     executable = line.split()[8]
     assert Path(executable).is_absolute() and Path(executable).exists()
@@ -112,7 +112,7 @@ def test_one_job_for_a_directory_that_agrees(tmp_path: Path) -> None:
     assert service["Service"]["Type"] == "oneshot"
     assert "User" not in service["Service"]
     exec_start = service["Service"]["ExecStart"].split()
-    assert Path(exec_start[0]).is_absolute() and exec_start[1:] == ["run", "--config-dir", str(configs.resolve()), "--quiet"]
+    assert Path(exec_start[0]).is_absolute() and exec_start[1:] == ["--quiet", "run", "--config-dir", str(configs.resolve())]
     timer = _ini(units["winback.timer"])
     assert timer["Timer"]["OnCalendar"] == "*-*-* *:17:00"
     assert timer["Timer"]["Persistent"] == "true"
@@ -144,7 +144,7 @@ def test_different_crons_give_one_job_per_config(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(cli, ["schedule", "--config-dir", str(configs), "--every", "30m"])
     assert result.exit_code == 0, result.output
-    assert f"run --config {configs.resolve() / 'acme.toml'} --quiet" in result.output
+    assert f"--quiet run --config {configs.resolve() / 'acme.toml'} >>" in result.output
     assert "\n*/30 * * * * flock -n " in result.output
     units = _units(result.output)
     assert set(units) >= {"winback-acme.service", "winback-acme.timer", "winback-beta.service", "winback-beta.timer"}

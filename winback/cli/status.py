@@ -12,6 +12,7 @@ import click
 from winback.cli._common import config_options, load_configs, rich_stdout
 from winback.config import ClientConfig
 from winback.jobs import StorePool, client_status
+from winback.rules.engine import action_status
 
 
 @click.command()
@@ -36,7 +37,13 @@ def status(ctx: click.Context, config: Path | None, config_dir: Path | None, as_
 async def _collect(configs: list[ClientConfig]) -> list[dict[str, Any]]:
     pool = StorePool()
     try:
-        return [await client_status(config, await pool.get(config.database.url)) for config in configs]
+        statuses = []
+        for config in configs:
+            store = await pool.get(config.database.url)
+            entry = await client_status(config, store)
+            entry["actions"] = await asyncio.to_thread(action_status, store, entry["store_key"])
+            statuses.append(entry)
+        return statuses
     finally:
         await asyncio.to_thread(pool.close)
 
@@ -50,8 +57,23 @@ def _plain(entry: dict[str, Any]) -> str:
         f"  cursors: {cursors}",
         f"  counts: {counts}",
         f"  last error: {entry['last_error'] or '-'}",
+        *_actions_lines(entry.get("actions")),
     ]
     return "\n".join(lines)
+
+
+def _actions_lines(actions: dict[str, Any] | None) -> list[str]:
+    """The ledger part: ``actions: rule done 12, failed 1`` and one line per action needing review."""
+    if not actions:
+        return []
+    per_rule = [
+        f"{rule} " + ", ".join(f"{status} {n}" for status, n in sorted(counts.items()))
+        for rule, counts in sorted(actions["counts"].items())
+    ]
+    lines = [f"  actions: {'; '.join(per_rule) or '-'}"]
+    for item in actions["needs_review"]:
+        lines.append(f"  NEEDS REVIEW: {item['rule']} to {item['email']}: {item['why'] or 'interrupted'}")
+    return lines
 
 
 def _table(statuses: list[dict[str, Any]]) -> None:
@@ -75,6 +97,9 @@ def _table(statuses: list[dict[str, Any]]) -> None:
             entry["last_error"] or "",
         )
     Console().print(table)
+    for entry in statuses:
+        for line in _actions_lines(entry.get("actions")):
+            Console().print(f"{entry['client']}:{line}", markup=False, highlight=False)
 
 
 def _short(stamp: str | None) -> str | None:

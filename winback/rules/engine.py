@@ -233,3 +233,76 @@ async def _run_client(
         log.exception("unexpected failure while running %s", config.name, extra={"client": config.name})
         result.error = _naming_store(f"unexpected {type(exc).__name__}: {exc}", result.store)
     return result
+
+
+@dataclass(slots=True)
+class Preview:
+    """The email a rule would send one customer, and whether the guard rails would hold it now."""
+
+    rendered: Any
+    """:class:`winback.notify.RenderedEmail`."""
+    reason: str
+    held: str | None = None
+
+
+async def preview_email(config: ClientConfig, rule_name: str, email: str, *, now: datetime | None = None) -> Preview:
+    """Render what ``rule_name`` (with the client's options for it) would send to ``email``.
+
+    Offline: plans from the local store without capabilities and creates nothing; a discount code
+    is shown as it would be created. :class:`RuleError` when the rule has nothing for that address.
+    """
+    from winback.errors import RuleError
+    from winback.rules.compose import render_for_preview
+    from winback.rules.registry import load_rule
+
+    now = now or datetime.now(timezone.utc)
+    rule = load_rule(rule_name, {**config.rules.get(rule_name, {}), "enabled": True}, path=config.path)
+    store = await asyncio.to_thread(_open, config)
+    try:
+        async with config.build_connector() as connector:
+            key = store_key(connector.platform, connector.store_id)
+        facts = await _facts(store, key)
+        plan = await asyncio.to_thread(plan_client, store, facts, [rule], now, limits_of(config), None)
+    finally:
+        await asyncio.to_thread(store.close)
+    if plan.rule_errors:
+        raise RuleError(f"rule {rule_name} failed while planning: {plan.rule_errors[rule_name]}")
+    wanted = email.strip().lower()
+    candidates = [(a, None) for a in plan.actions] + [(h.action, f"{h.reason.value}: {h.detail}") for h in plan.held]
+    for action, held in candidates:
+        if action.email.strip().lower() == wanted:
+            discount = action.payload.get("discount")
+            refs = {"discount_code": discount["code"]} if isinstance(discount, dict) and discount.get("code") else {}
+            rendered = render_for_preview(action, facts, email_settings(config), refs)
+            return Preview(rendered=rendered, reason=action.reason, held=held)
+    raise RuleError(
+        f"rule {rule_name} would send nothing to {email} in {config.name}'s store now "
+        "(not in its audience: check the rule's options, or sync first)"
+    )
+
+
+def _open(config: ClientConfig) -> LocalStore:
+    from winback.sync import open_store
+
+    return open_store(config.database.url)
+
+
+def action_status(store: LocalStore, key: str) -> dict[str, Any]:
+    """The ledger for ``winback status``: counts per rule and status, and the rows needing review."""
+    from winback.rules.ledger import Ledger
+
+    ledger = Ledger(store)
+    counts: dict[str, dict[str, int]] = {}
+    for row in ledger.counts(key):
+        counts.setdefault(row["rule"], {})[row["status"]] = row["count"]
+    review = [
+        {
+            "rule": row["rule"],
+            "email": row["email"],
+            "status": row["status"],
+            "why": row["error"],
+            "email_started_at": None if row["email_started_at"] is None else row["email_started_at"].isoformat(),
+        }
+        for row in ledger.needing_review(key)
+    ]
+    return {"counts": counts, "needs_review": review}

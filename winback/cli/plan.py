@@ -1,0 +1,87 @@
+"""``winback plan``: what ``winback run`` would do now, without doing anything."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from winback.cli._common import config_options, load_configs, rich_stdout
+from winback.rules.engine import ClientRun, plan_clients
+
+
+@click.command()
+@config_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per client.")
+@click.option("--no-connect", is_flag=True, help="Plan from the local store only (no capabilities request).")
+@click.pass_context
+def plan(ctx: click.Context, config: Path | None, config_dir: Path | None, as_json: bool, no_connect: bool) -> None:
+    """Show the actions the rules would take and the ones the guard rails hold back.
+
+    Reads the local store and the ledger; sends nothing, creates nothing, records nothing.
+    Exit status: 1 when a client could not be planned, 2 for config errors.
+    """
+    configs, problems = load_configs(config, config_dir)
+    results = asyncio.run(plan_clients(configs, connect=not no_connect)) if configs else []
+    if as_json:
+        click.echo(json.dumps([plan_json(r) for r in results], indent=2, ensure_ascii=False))
+    else:
+        for result in results:
+            _print(result)
+    if problems:
+        ctx.exit(2)
+    if any(not r.ok for r in results):
+        ctx.exit(1)
+
+
+def plan_json(result: ClientRun) -> dict[str, Any]:
+    plan = result.plan
+    return {
+        "client": result.client,
+        "config": str(result.path),
+        "store_key": result.store_key,
+        "ok": result.ok,
+        "error": result.error,
+        "actions": [] if plan is None else [
+            {
+                "rule": a.rule,
+                "email": a.email,
+                "name": a.recipient_name,
+                "reason": a.reason,
+                "steps": [s.value for s in a.steps],
+                "marketing": a.marketing,
+                "idempotency_key": a.idempotency_key,
+            }
+            for a in plan.actions
+        ],
+        "held": {} if plan is None else dict(plan.held_counts()),
+    }
+
+
+def _print(result: ClientRun) -> None:
+    header = f"{result.client} ({result.store_key or result.store})"
+    if result.plan is None:
+        click.secho(f"{header}: {result.error}", fg="red")
+        return
+    plan = result.plan
+    held = ", ".join(f"{reason} {count}" for reason, count in sorted(plan.held_counts().items())) or "none"
+    if rich_stdout():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{header}: {len(plan.actions)} actions; held: {held}")
+        for column in ("rule", "email", "name", "reason", "steps"):
+            table.add_column(column)
+        for a in plan.actions:
+            table.add_row(a.rule, a.email, a.recipient_name or "", a.reason, ", ".join(s.value for s in a.steps))
+        Console().print(table)
+    else:
+        click.echo(f"{header}: {len(plan.actions)} actions; held: {held}")
+        for a in plan.actions:
+            steps = "+".join(s.value for s in a.steps)
+            click.echo(f"  {a.rule}\t{a.email}\t{a.recipient_name or '-'}\t{steps}\t{a.reason}")
+    for name, why in plan.rule_errors.items():
+        click.secho(f"  rule {name} failed: {why}", fg="red")

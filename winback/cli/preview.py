@@ -1,0 +1,33 @@
+"""``winback preview``: the email a rule would send one customer, as an HTML page."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from winback.config import load_config
+from winback.rules.engine import preview_email
+
+
+@click.command()
+@click.argument("rule")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The client's TOML config.")
+@click.option("--customer", "email", required=True, help="The customer's email address.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the page here instead of stdout.")
+def preview(rule: str, config: Path, email: str, output: Path | None) -> None:
+    """Render RULE's email to one customer (subject, HTML and text) without sending or creating anything."""
+    from winback.notify import render_preview_html
+
+    client = load_config(config)
+    result = asyncio.run(preview_email(client, rule, email))
+    page = render_preview_html(result.rendered, title=f"{rule} → {email}: {result.rendered.subject}")
+    if output is None:
+        click.echo(page)
+    else:
+        output.write_text(page, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    click.echo(f"reason: {result.reason}", err=True)
+    if result.held:
+        click.secho(f"note: `winback run` would hold this now ({result.held})", fg="yellow", err=True)

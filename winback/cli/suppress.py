@@ -1,0 +1,78 @@
+"""``winback suppress``: addresses that never get anything from winback."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from winback.config import load_config
+from winback.jobs import client_store_key
+from winback.rules.ledger import Ledger
+from winback.sync import open_store
+
+_config = click.option(
+    "--config", type=click.Path(dir_okay=False, path_type=Path), required=True,
+    help="The client's TOML config (its database and store).",
+)
+_all = click.option("--all-stores", is_flag=True, help="For every store in the client's database, not just this one.")
+
+
+@click.group()
+def suppress() -> None:
+    """Add, remove or list suppressed email addresses (checked before every action)."""
+
+
+def _open(config: Path) -> tuple[Ledger, str, object]:
+    client = load_config(config)
+    store = open_store(client.database.url)
+    key = asyncio.run(client_store_key(client))
+    return Ledger(store), key, store
+
+
+@suppress.command("add")
+@click.argument("email")
+@_config
+@_all
+@click.option("--reason", help="Why (kept with the entry).")
+def add(email: str, config: Path, all_stores: bool, reason: str | None) -> None:
+    if "@" not in email:
+        raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
+    ledger, key, store = _open(config)
+    try:
+        added = ledger.suppress(email, datetime.now(timezone.utc), store_key=None if all_stores else key, reason=reason)
+    finally:
+        store.close()  # type: ignore[attr-defined]
+    scope = "every store" if all_stores else key
+    click.echo(f"suppressed {email} for {scope}" if added else f"{email} was already suppressed for {scope}")
+
+
+@suppress.command("remove")
+@click.argument("email")
+@_config
+@_all
+def remove(email: str, config: Path, all_stores: bool) -> None:
+    ledger, key, store = _open(config)
+    try:
+        removed = ledger.unsuppress(email, store_key=None if all_stores else key)
+    finally:
+        store.close()  # type: ignore[attr-defined]
+    scope = "every store" if all_stores else key
+    click.echo(f"{email} may be contacted again by {scope}" if removed else f"{email} was not suppressed for {scope}")
+
+
+@suppress.command("list")
+@_config
+def list_(config: Path) -> None:
+    ledger, key, store = _open(config)
+    try:
+        entries = ledger.suppressions(key)
+    finally:
+        store.close()  # type: ignore[attr-defined]
+    for entry in entries:
+        scope = "all stores" if entry["store_key"] is None else entry["store_key"]
+        click.echo(f"{entry['lower_email']}\t{scope}\t{entry['created_at']:%Y-%m-%d}\t{entry['reason'] or ''}")
+    if not entries:
+        click.echo(f"no suppressed addresses for {key}", err=True)

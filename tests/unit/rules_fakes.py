@@ -210,7 +210,7 @@ def customer(cid: str, email: str, consent: model.ConsentState = model.ConsentSt
     )
 
 
-def seeded_store(path: Path, customers: list[model.Customer], *, timezone_name: str | None = "Europe/Berlin") -> LocalStore:
+def seeded_store(path: Path | str, customers: list[model.Customer], *, timezone_name: str | None = "Europe/Berlin") -> LocalStore:
     store = open_store(str(path))
     store.upsert_store(
         model.Store(platform="fake", store_id=STORE_ID, name="Test Shop", currency="EUR",

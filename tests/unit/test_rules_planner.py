@@ -1,0 +1,140 @@
+"""Guard rails in the planner: ledger, suppression, consent, quiet hours, the cap, the run limit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.unit.rules_fakes import (
+    KEY,
+    NOW,
+    EmailEveryone,
+    EmailEveryoneAgain,
+    FakeConnector,
+    FakeSender,
+    customer,
+    facts,
+    seeded_store,
+)
+from winback.model import ConsentState
+from winback.rules.executor import run_actions
+from winback.rules.guards import HoldReason, Limits, QuietHours
+from winback.rules.ledger import Ledger
+from winback.rules.planner import plan_client
+from winback.sync import LocalStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    s = seeded_store(
+        tmp_path / "w.db",
+        [
+            customer("1", "ann@example.com", first="Ann"),
+            customer("2", "bob@example.com", first="Bob"),
+            customer("3", "cy@example.com", ConsentState.NOT_SUBSCRIBED, first="Cy"),
+            customer("4", "di@example.com", ConsentState.UNSUBSCRIBED, first="Di"),
+            customer("5", "eve@example.com", ConsentState.UNKNOWN, first="Eve"),
+        ],
+    )
+    yield s
+    s.close()
+
+
+def _held(plan) -> dict[str, str]:
+    return {h.action.email: h.reason.value for h in plan.held}
+
+
+def test_no_consent_never_gets_marketing(store: LocalStore) -> None:
+    plan = plan_client(store, facts(store), [EmailEveryone()], NOW, Limits(), None)
+    assert [a.email for a in plan.actions] == ["ann@example.com", "bob@example.com"]
+    assert _held(plan) == {"cy@example.com": "no consent", "di@example.com": "no consent", "eve@example.com": "no consent"}
+
+
+def test_transactional_mail_does_not_need_consent(store: LocalStore) -> None:
+    plan = plan_client(store, facts(store), [EmailEveryone({"marketing": False})], NOW, Limits(), None)
+    assert len(plan.actions) == 5 and plan.held == []
+
+
+def test_suppression_list_and_config_suppress(store: LocalStore) -> None:
+    Ledger(store).suppress("ANN@example.com", NOW, store_key=KEY, reason="asked")
+    Ledger(store).suppress("nobody@example.com", NOW)  # all stores
+    plan = plan_client(store, facts(store), [EmailEveryone({"marketing": False})], NOW, Limits(suppress=("bob@example.com",)), None)
+    assert _held(plan) == {"ann@example.com": "suppressed", "bob@example.com": "suppressed"}
+    assert Ledger(store).unsuppress("ann@example.com", store_key=KEY)
+    assert Ledger(store).suppressed(KEY, ["Ann@example.com", "nobody@example.com"]) == {"nobody@example.com"}
+
+
+async def test_the_cap_counts_across_rules_within_a_plan_and_in_the_ledger(store: LocalStore) -> None:
+    rules = [EmailEveryone(), EmailEveryoneAgain()]
+    plan = plan_client(store, facts(store), rules, NOW, Limits(), None)
+    assert [(a.rule, a.email) for a in plan.actions] == [("email_everyone", "ann@example.com"), ("email_everyone", "bob@example.com")]
+    capped = [h for h in plan.held if h.reason is HoldReason.CAPPED]
+    assert [(h.action.rule, h.action.email) for h in capped] == [
+        ("email_everyone_again", "ann@example.com"), ("email_everyone_again", "bob@example.com"),
+    ]
+    await run_actions(plan, store=store, connector=FakeConnector(), sender=FakeSender(), now=NOW)
+
+    three_days = plan_client(store, facts(store), [EmailEveryoneAgain()], NOW + timedelta(days=3), Limits(), None)
+    assert three_days.actions == [] and {h.reason for h in three_days.held} >= {HoldReason.CAPPED}
+    two_allowed = plan_client(store, facts(store), [EmailEveryoneAgain()], NOW + timedelta(days=3), Limits(marketing_cap_count=2), None)
+    assert len(two_allowed.actions) == 2
+    a_week_later = plan_client(store, facts(store), [EmailEveryoneAgain()], NOW + timedelta(days=8), Limits(), None)
+    assert len(a_week_later.actions) == 2
+
+
+@pytest.mark.parametrize(
+    ("utc_time", "quiet"),
+    [("20:30", True), ("05:59", True), ("06:00", False), ("12:00", False), ("19:59", False)],
+)
+def test_quiet_hours_in_the_store_timezone(store: LocalStore, utc_time: str, quiet: bool) -> None:
+    # Europe/Berlin is UTC+1 in late November: 21:00-07:00 local is 20:00-06:00 UTC
+    hour, minute = map(int, utc_time.split(":"))
+    now = datetime(2026, 11, 25, hour, minute, tzinfo=timezone.utc)
+    limits = Limits(quiet_hours="21:00-07:00")
+    plan = plan_client(store, facts(store), [EmailEveryone()], now, limits, None)
+    held = {h.reason for h in plan.held if h.action.email in ("ann@example.com", "bob@example.com")}
+    assert (held == {HoldReason.QUIET_HOURS}) is quiet
+    assert (plan.actions == []) is quiet
+    transactional = plan_client(store, facts(store), [EmailEveryone({"marketing": False})], now, limits, None)
+    assert len(transactional.actions) == 5  # quiet hours are for marketing only
+
+
+def test_timezone_override_and_window_parsing() -> None:
+    assert QuietHours.parse("21:00-08:00").contains(datetime(2026, 1, 1, 23, 0).time())
+    assert not QuietHours.parse("09:00-17:00").contains(datetime(2026, 1, 1, 17, 0).time())
+    from winback.rules.guards import in_quiet_hours
+
+    noon_utc = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+    assert in_quiet_hours(Limits(quiet_hours="21:00-08:00", timezone="Pacific/Auckland"), "Europe/Berlin", noon_utc)
+    assert not in_quiet_hours(Limits(quiet_hours="21:00-08:00"), "Europe/Berlin", noon_utc)
+
+
+def test_max_actions_per_run_defers_the_rest(store: LocalStore) -> None:
+    plan = plan_client(store, facts(store), [EmailEveryone({"marketing": False})], NOW, Limits(max_actions_per_run=2), None)
+    assert len(plan.actions) == 2
+    assert [h.reason for h in plan.held] == [HoldReason.OVER_LIMIT] * 3
+
+
+def test_a_failing_rule_is_reported_and_the_others_still_plan(store: LocalStore) -> None:
+    class Broken(EmailEveryone):
+        name = "broken"
+
+        def plan(self, context):  # type: ignore[override]
+            raise RuntimeError("boom")
+
+    plan = plan_client(store, facts(store), [Broken(), EmailEveryoneAgain()], NOW, Limits(), None)
+    assert plan.rule_errors == {"broken": "RuntimeError: boom"}
+    assert len(plan.actions) == 2
+
+
+def test_limits_section_validates_config() -> None:
+    from pydantic import ValidationError
+
+    from winback.config._models import LimitsSection
+
+    assert LimitsSection(quiet_hours="21:00 - 8:00", suppress=["A@x.com"]).suppress == ("a@x.com",)
+    for bad in ({"quiet_hours": "9pm-8am"}, {"timezone": "Mars/Olympus"}, {"suppress": ["nope"]}):
+        with pytest.raises(ValidationError):
+            LimitsSection(**bad)

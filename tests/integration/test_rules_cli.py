@@ -173,3 +173,15 @@ def test_suppress_and_preview(shopify: tuple[Any, Any], tmp_path: Path, test_rul
 
     removed = runner.invoke(cli, ["suppress", "remove", chosen[0], "--config", str(config)])
     assert removed.exit_code == 0 and "may be contacted again" in removed.stdout
+
+
+def test_a_run_is_refused_while_another_holds_the_store(shopify: tuple[Any, Any], tmp_path: Path, test_rule: None) -> None:
+    from winback.rules.locks import store_lock
+
+    server, shop = shopify
+    config = _write_config(tmp_path / "clients", server, shop, f"\n[rules.{RULE}]\nonly = []\n")
+    key = f"shopify:{shop.shop_domain}"
+    with open_store(str(tmp_path / "clients" / "clients.db")) as store, store_lock(store, key):
+        busy = CliRunner().invoke(cli, ["run", "--config", str(config), "--no-sync"])
+    assert busy.exit_code == 1
+    assert f"another winback run is working on {key}" in busy.output

@@ -197,7 +197,7 @@ async def _run_client(
             key = store_key(connector.platform, connector.store_id)
             result.store_key, result.store = key, connector.store_label
         async with astore_lock(store, key, wait=lock_wait):
-            if sync and not dry_run:
+            if sync:
                 synced = (await sync_clients([config], concurrency=1, connector_options=connector_options))[0]
                 if not synced.ok:
                     result.error = f"sync failed, no actions taken: {synced.error}"
@@ -299,7 +299,9 @@ def action_status(store: LocalStore, key: str) -> dict[str, Any]:
         {
             "rule": row["rule"],
             "email": row["email"],
+            "idempotency_key": row["idempotency_key"],
             "status": row["status"],
+            "needs_review": True,
             "why": row["error"],
             "email_started_at": None if row["email_started_at"] is None else row["email_started_at"].isoformat(),
         }

@@ -4,7 +4,7 @@ sender that records its messages, and a seeded local store."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,10 +14,18 @@ from pydantic import BaseModel
 
 from winback import errors, model
 from winback.connectors.base import Capabilities, Connector, InviteMode, Page, Resource
-from winback.rules.base import PlannedAction, Rule, RuleContext, RuleOptions, Step, StoreFacts, idempotency_key
+from winback.rules.base import (
+    PlannedAction,
+    Rule,
+    RuleContext,
+    RuleOptions,
+    Step,
+    StoreFacts,
+    idempotency_key,
+)
 from winback.sync import LocalStore, open_store
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 STORE_ID = "test-shop"
 KEY = f"fake:{STORE_ID}"
 

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.rules_fakes import KEY, NOW, EmailEveryone, customer, facts, seeded_store
+from tests.unit.rules_fakes import (
+    KEY,
+    NOW,
+    EmailEveryone,
+    customer,
+    facts,
+    seeded_store,
+)
 from winback.rules.base import Step
 from winback.rules.guards import Limits
 from winback.rules.ledger import Ledger

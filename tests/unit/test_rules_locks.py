@@ -21,9 +21,11 @@ def test_a_second_holder_waits_then_gives_up_with_a_clear_message(tmp_path: Path
     try:
         with store_lock(first, "shopify:acme.myshopify.com"):
             started = time.monotonic()
-            with pytest.raises(StoreBusyError, match="another winback run is working on shopify:acme.myshopify.com"):
-                with store_lock(second, "shopify:acme.myshopify.com", wait=0.3):
-                    pass
+            with (
+                pytest.raises(StoreBusyError, match="another winback run is working on shopify:acme.myshopify.com"),
+                store_lock(second, "shopify:acme.myshopify.com", wait=0.3),
+            ):
+                pass
             assert time.monotonic() - started >= 0.3
             with store_lock(second, "ecwid:1003", wait=0):  # other stores are independent
                 pass
@@ -74,8 +76,8 @@ def test_another_process_is_refused(tmp_path: Path) -> None:
     )
     try:
         with store_lock(store, "k"):
-            busy = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-        free = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+            busy = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+        free = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
     finally:
         store.close()
     assert busy.stdout.startswith("busy: another winback run is working on k"), busy.stderr
@@ -85,10 +87,8 @@ def test_another_process_is_refused(tmp_path: Path) -> None:
 def test_postgres_advisory_lock(sync_postgres_url: str) -> None:
     first, second = open_store(sync_postgres_url), open_store(sync_postgres_url)
     try:
-        with store_lock(first, "k"):
-            with pytest.raises(StoreBusyError):
-                with store_lock(second, "k", wait=0.2):
-                    pass
+        with store_lock(first, "k"), pytest.raises(StoreBusyError), store_lock(second, "k", wait=0.2):
+            pass
         with store_lock(second, "k", wait=0):
             pass
     finally:

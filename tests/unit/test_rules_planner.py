@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -91,7 +91,7 @@ async def test_the_cap_counts_across_rules_within_a_plan_and_in_the_ledger(store
 def test_quiet_hours_in_the_store_timezone(store: LocalStore, utc_time: str, quiet: bool) -> None:
     # Europe/Berlin is UTC+1 in late November: 21:00-07:00 local is 20:00-06:00 UTC
     hour, minute = map(int, utc_time.split(":"))
-    now = datetime(2026, 11, 25, hour, minute, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, hour, minute, tzinfo=UTC)
     limits = Limits(quiet_hours="21:00-07:00")
     plan = plan_client(store, facts(store), [EmailEveryone()], now, limits, None)
     held = {h.reason for h in plan.held if h.action.email in ("ann@example.com", "bob@example.com")}
@@ -106,7 +106,7 @@ def test_timezone_override_and_window_parsing() -> None:
     assert not QuietHours.parse("09:00-17:00").contains(datetime(2026, 1, 1, 17, 0).time())
     from winback.rules.guards import in_quiet_hours
 
-    noon_utc = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+    noon_utc = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     assert in_quiet_hours(Limits(quiet_hours="21:00-08:00", timezone="Pacific/Auckland"), "Europe/Berlin", noon_utc)
     assert not in_quiet_hours(Limits(quiet_hours="21:00-08:00"), "Europe/Berlin", noon_utc)
 

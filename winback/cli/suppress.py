@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -42,7 +42,7 @@ def add(email: str, config: Path, all_stores: bool, reason: str | None) -> None:
         raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
     ledger, key, store = _open(config)
     try:
-        added = ledger.suppress(email, datetime.now(timezone.utc), store_key=None if all_stores else key, reason=reason)
+        added = ledger.suppress(email, datetime.now(UTC), store_key=None if all_stores else key, reason=reason)
     finally:
         store.close()  # type: ignore[attr-defined]
     scope = "every store" if all_stores else key

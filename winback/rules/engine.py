@@ -13,7 +13,7 @@ import logging
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ async def plan_one(
     connector_options: dict[str, Any] | None = None,
 ) -> ClientRun:
     """Plan one client's rules without side effects; ``connect=False`` plans without capabilities."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     result = ClientRun(client=config.name, path=config.path, store=store_label(config))
     try:
         rules = client_rules(config)
@@ -211,7 +211,7 @@ async def _run_client(
             try:
                 async with config.build_connector(**connector_options) as connector:
                     capabilities = await connector.capabilities()
-                    at = now or datetime.now(timezone.utc)
+                    at = now or datetime.now(UTC)
                     facts = await _facts(store, key)
                     plan = await asyncio.to_thread(plan_client, store, facts, rules, at, limits, capabilities)
                     result.plan = plan
@@ -255,7 +255,7 @@ async def preview_email(config: ClientConfig, rule_name: str, email: str, *, now
     from winback.rules.compose import render_for_preview
     from winback.rules.registry import load_rule
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     rule = load_rule(rule_name, {**config.rules.get(rule_name, {}), "enabled": True}, path=config.path)
     store = await asyncio.to_thread(_open, config)
     try:

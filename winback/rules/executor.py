@@ -27,7 +27,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -38,7 +38,17 @@ from winback.model import DiscountCodeSpec, NewCustomer
 from winback.rules.base import PlannedAction, Step, StoreFacts
 from winback.rules.compose import compose_email
 from winback.rules.guards import HeldAction
-from winback.rules.ledger import DONE, FAILED, SETTLED, SKIPPED, STARTED, STEP_DONE, STEP_SKIPPED, Ledger, LedgerEntry
+from winback.rules.ledger import (
+    DONE,
+    FAILED,
+    SETTLED,
+    SKIPPED,
+    STARTED,
+    STEP_DONE,
+    STEP_SKIPPED,
+    Ledger,
+    LedgerEntry,
+)
 from winback.rules.planner import Plan
 from winback.sync import LocalStore
 
@@ -126,7 +136,7 @@ async def run_actions(
     ``facts`` default to the stored store row, ``capabilities`` to ``connector.capabilities()``.
     ``sender`` is a :class:`winback.notify.Sender`; the caller closes it.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if facts is None:
         facts = await asyncio.to_thread(stored_facts, store, plan.store_key)
     if capabilities is None and connector is not None:

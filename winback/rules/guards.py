@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time, timezone
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -91,11 +91,11 @@ class QuietHours:
 def store_zone(name: str | None) -> ZoneInfo | timezone:
     """The zone quiet hours are read in: the override, else the store's, else UTC."""
     if not name:
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        return timezone.utc
+        return UTC
 
 
 def in_quiet_hours(limits: Limits, store_timezone: str | None, now: datetime) -> bool:

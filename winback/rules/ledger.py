@@ -25,7 +25,17 @@ from datetime import datetime
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Integer, and_, cast, delete, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    and_,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from winback import errors

@@ -17,7 +17,13 @@ from datetime import datetime, timedelta
 
 from winback.connectors.base import Capabilities
 from winback.rules.base import PlannedAction, Rule, RuleContext, Step, StoreFacts
-from winback.rules.guards import HeldAction, HoldReason, Limits, in_quiet_hours, subscribed_emails
+from winback.rules.guards import (
+    HeldAction,
+    HoldReason,
+    Limits,
+    in_quiet_hours,
+    subscribed_emails,
+)
 from winback.rules.ledger import SETTLED, Ledger, lower
 from winback.sync import LocalStore
 

@@ -67,13 +67,13 @@ def demo(workdir: Path, customers: int, seed: int) -> None:
 from winback.cli.export import export  # noqa: E402  (commands register after the group exists)
 from winback.cli.check import check  # noqa: E402
 from winback.cli.init import init  # noqa: E402
-from winback.cli.schedule import schedule  # noqa: E402
-from winback.cli.status import status  # noqa: E402
-from winback.cli.sync import sync  # noqa: E402
 from winback.cli.plan import plan  # noqa: E402
 from winback.cli.preview import preview  # noqa: E402
 from winback.cli.run import run  # noqa: E402
+from winback.cli.schedule import schedule  # noqa: E402
+from winback.cli.status import status  # noqa: E402
 from winback.cli.suppress import suppress  # noqa: E402
+from winback.cli.sync import sync  # noqa: E402
 
 cli.add_command(sync)
 cli.add_command(status)

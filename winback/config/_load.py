@@ -104,6 +104,7 @@ def load_config(path: str | os.PathLike[str]) -> ClientConfig:
         email=_email_relative_to(file.email, path.parent),
         rules=file.rules,
         schedule=file.schedule,
+        limits=file.limits,
     )
     for secret in secret_values(settings) + secret_values(config.email):
         register_secret(secret)

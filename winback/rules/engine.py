@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 
 from winback.config import ClientConfig, EmailSection
 from winback.connectors.base import Capabilities
@@ -52,24 +50,8 @@ class ClientRun:
 
 
 def limits_of(config: ClientConfig) -> Limits:
-    """The client's ``[limits]``: ``config.limits`` when the loader filled it, else read from the file.
-
-    (The fallback keeps ``[limits]`` working with a loader that validates the table but does not
-    copy it onto :class:`ClientConfig`; the file was validated already, so it cannot fail here.)
-    """
-    section = getattr(config, "limits", None)
-    if section is not None and "limits" in config.model_fields_set:
-        return Limits.from_section(section)
-    try:
-        raw = tomllib.loads(config.path.read_text(encoding="utf-8")).get("limits")
-    except (OSError, tomllib.TOMLDecodeError):
-        raw = None
-    if isinstance(raw, dict) and section is not None:
-        try:
-            return Limits.from_section(type(section).model_validate(raw))
-        except ValidationError as exc:
-            raise ConfigError(str(exc.errors()[0]["msg"]), path=str(config.path), key="limits") from None
-    return Limits.from_section(section) if section is not None else Limits()
+    """The client's guard rails from its ``[limits]`` table (defaults when absent)."""
+    return Limits.from_section(config.limits)
 
 
 def client_rules(config: ClientConfig) -> list[Rule]:

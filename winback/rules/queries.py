@@ -96,6 +96,7 @@ def newest_order(column: Any) -> Any:
         .where(_orders.c.store_key == b.c.store_key, _orders.c.lower_email == b.c.lower_email)
         .order_by(_orders.c.ordered_at.desc(), _orders.c.id.desc())
         .limit(1)
+        .correlate(b)
         .scalar_subquery()
     )
 
@@ -155,6 +156,7 @@ def real_orders_before(store_key: str, before: datetime) -> Any:
             _orders.c.counts_as_purchase.is_(True),
             _orders.c.ordered_at < at_time(before, "orders_before"),
         )
+        .correlate(b)
         .scalar_subquery()
     )
     by_customer = (
@@ -167,6 +169,7 @@ def real_orders_before(store_key: str, before: datetime) -> Any:
             _orders.c.counts_as_purchase.is_(True),
             _orders.c.ordered_at < at_time(before, "orders_before"),
         )
+        .correlate(b)
         .scalar_subquery()
     )
     return by_email + by_customer

@@ -272,7 +272,7 @@ def _row(message: OutboxMessage) -> str:
         f'<td data-label="Date"><time datetime="{_e(iso)}">{_e(when)}</time></td>'
         f'<td data-label="To">{_e(message.to)}</td>'
         f'<td data-label="Subject" class="subject">{subject}</td>'
-        f'<td data-label="Rule"><span class="rule">{_e(message.rule)}</span> {kind}</td>'
+        f'<td data-label="Rule"><span class="rule">{_e(message.rule)}</span><br>{kind}</td>'
         f'<td data-label="Store">{_e(message.store or "")}</td>'
         f'<td data-label="Raw"><a class="raw" href="{_href(message.eml)}" download>.eml</a></td>'
         "</tr>"
@@ -307,8 +307,8 @@ tbody tr:hover {{ background:#f8fafc; }}
 td {{ overflow-wrap:anywhere; }}
 .subject a {{ color:var(--accent); text-decoration:none; font-weight:600; }}
 .subject a:hover {{ text-decoration:underline; }}
-.rule {{ font-family:ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size:13px; }}
-.tag {{ display:inline-block; margin-left:4px; font-size:11px; padding:1px 6px; border-radius:4px;
+.rule {{ font-family:ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size:13px; white-space:nowrap; }}
+.tag {{ display:inline-block; margin-top:2px; font-size:11px; padding:1px 6px; border-radius:4px;
   background:#fef3c7; color:#92400e; }}
 .tag.tx {{ background:#e0f2fe; color:#075985; }}
 .raw {{ color:var(--muted); }}

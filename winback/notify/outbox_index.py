@@ -311,7 +311,7 @@ td {{ overflow-wrap:anywhere; }}
 .tag {{ display:inline-block; margin-top:2px; font-size:11px; padding:1px 6px; border-radius:4px;
   background:#fef3c7; color:#92400e; }}
 .tag.tx {{ background:#e0f2fe; color:#075985; }}
-.raw {{ color:var(--muted); }}
+.raw {{ color:var(--muted); white-space:nowrap; }}
 time {{ white-space:nowrap; color:var(--muted); }}
 .empty {{ background:#fff; border:1px solid var(--line); border-radius:10px; padding:24px; }}
 .hidden {{ display:none; }}

@@ -225,7 +225,7 @@ def customer_context(email: str, first: str | None, last: str | None) -> dict[st
 def stream_batches(conn: Connection, query: Select[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
     """Run ``query`` once and yield its rows ``size`` at a time (server-side cursor on
     PostgreSQL), so memory stays flat however large the audience."""
-    result = conn.execution_options(yield_per=size).execute(query)
+    result = conn.execute(query.execution_options(yield_per=size))
     try:
         yield from result.partitions(size)
     finally:

@@ -265,17 +265,16 @@ def money_text(amount: Decimal) -> str:
 def bestsellers(conn: Connection, store_key: str, since: datetime, limit: int) -> list[Bestseller]:
     """The ``limit`` active products with the most units sold net of refunds (sum of
     ``current_quantity``) on real orders placed at or after ``since``; ties by product id."""
+    # Orders first (one scan of the window), then their lines by primary key: SQLite otherwise walks
+    # every line through the product index and looks its order up at random.
+    real_orders = select(_orders.c.id).where(
+        _orders.c.store_key == store_key,
+        _orders.c.counts_as_purchase.is_(True),
+        _orders.c.ordered_at >= at_time(since, "sold_since"),
+    )
     sold = (
         select(_lines.c.product_id.label("product_id"), func.sum(_lines.c.current_quantity).label("units"))
-        .select_from(
-            _lines.join(_orders, and_(_orders.c.store_key == _lines.c.store_key, _orders.c.id == _lines.c.order_id))
-        )
-        .where(
-            _lines.c.store_key == store_key,
-            _lines.c.product_id.is_not(None),
-            _orders.c.counts_as_purchase.is_(True),
-            _orders.c.ordered_at >= at_time(since, "sold_since"),
-        )
+        .where(_lines.c.store_key == store_key, _lines.c.order_id.in_(real_orders))
         .group_by(_lines.c.product_id)
         .subquery("sold")
     )

@@ -301,10 +301,39 @@ def purchased_products(
     product_ids: Sequence[str],
 ) -> dict[str, set[str]]:
     """Which of ``product_ids`` each buyer (``(lower_email, customer_id)``) has bought on a real
-    order: one query for the whole batch."""
+    order: one query for the whole batch.
+
+    The query reads every line of the batch's orders and ``product_ids`` is applied here: in SQL,
+    a filter on the bestsellers' ids makes SQLite walk all their lines store-wide through the
+    product index instead of the few orders of the batch.
+    """
     found: dict[str, set[str]] = {}
     if not buyers or not product_ids:
         return found
+    wanted = set(product_ids)
+    emails = sorted({email for email, _ in buyers})
+    owner = {customer_id: email for email, customer_id in buyers if customer_id}
+    joined = _orders.join(_lines, and_(_lines.c.store_key == _orders.c.store_key, _lines.c.order_id == _orders.c.id))
+    common = (_orders.c.store_key == store_key, _orders.c.counts_as_purchase.is_(True))
+    parts = [
+        select(_orders.c.lower_email.label("owner"), literal(False).label("by_id"), _lines.c.product_id)
+        .select_from(joined)
+        .where(*common, _orders.c.lower_email.in_(emails))
+    ]
+    if owner:
+        parts.append(
+            select(_orders.c.customer_id.label("owner"), literal(True).label("by_id"), _lines.c.product_id)
+            .select_from(joined)
+            .where(*common, _orders.c.customer_id.in_(sorted(owner)))
+        )
+    query = union(*parts) if len(parts) > 1 else parts[0].distinct()
+    for key, by_id, product_id in conn.execute(query):
+        if product_id not in wanted:
+            continue
+        email = owner.get(key) if by_id else key
+        if email is not None:
+            found.setdefault(email, set()).add(product_id)
+    return found
     emails = sorted({email for email, _ in buyers})
     owner = {customer_id: email for email, customer_id in buyers if customer_id}
     joined = _orders.join(_lines, and_(_lines.c.store_key == _orders.c.store_key, _lines.c.order_id == _orders.c.id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -138,3 +139,37 @@ def test_limits_section_validates_config() -> None:
     for bad in ({"quiet_hours": "9pm-8am"}, {"timezone": "Mars/Olympus"}, {"suppress": ["nope"]}):
         with pytest.raises(ValidationError):
             LimitsSection(**bad)
+
+
+def _guest_order(oid: str, email: str, accepts: bool, days_ago: int) -> Any:
+    from decimal import Decimal
+
+    from tests.unit.rules_fakes import STORE_ID
+    from winback import model
+
+    when = NOW - timedelta(days=days_ago)
+    return model.Order(
+        platform="fake", store_id=STORE_ID, id=oid, email=email, customer_id=None, created_at=when,
+        updated_at=when, financial_status=model.FinancialStatus.PAID,
+        total=model.Money(amount=Decimal("10"), currency="EUR"), accepts_marketing=accepts,
+    )
+
+
+def test_consent_safety_net_follows_a_guests_newest_order(store: LocalStore) -> None:
+    """Ecwid guests have no customer row: their consent is "accept marketing" on the newest order,
+    the same definition the rules select with, so the planner must not hold them all."""
+    from tests.unit.rules_fakes import KEY
+    from winback.connectors.base import Page, Resource
+    from winback.rules.guards import subscribed_emails
+
+    orders = [
+        _guest_order("g1", "guest.yes@example.com", True, 200),
+        _guest_order("g2", "guest.no@example.com", False, 200),
+        _guest_order("g3a", "guest.changed@example.com", True, 300),
+        _guest_order("g3b", "guest.changed@example.com", False, 100),
+        # A guest order from a registered, UNSUBSCRIBED customer's address: the row's consent wins.
+        _guest_order("g4", "di@example.com", True, 50),
+    ]
+    store.commit_page(KEY, Resource.ORDERS, Page(records=orders), None)
+    emails = ["guest.yes@example.com", "guest.no@example.com", "guest.changed@example.com", "di@example.com", "ann@example.com"]
+    assert subscribed_emails(store, KEY, emails) == {"guest.yes@example.com", "ann@example.com"}

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from winback.errors import RuleError
 from winback.model import ConsentState
+from winback.rules import queries
 from winback.rules.base import PlannedAction
 from winback.rules.ledger import lower
 from winback.sync import LocalStore, tables
@@ -106,10 +107,14 @@ def in_quiet_hours(limits: Limits, store_timezone: str | None, now: datetime) ->
 
 
 def subscribed_emails(store: LocalStore, store_key: str, emails: Iterable[str]) -> set[str]:
-    """The addresses among ``emails`` that may get marketing mail: a live customer row with that
-    address is SUBSCRIBED and none has UNSUBSCRIBED. Buyers without a customer row never qualify."""
+    """The addresses among ``emails`` that may get marketing mail, as the rules define it
+    (:func:`winback.rules.queries.subscribed`): a live customer row with the address is SUBSCRIBED
+    and none is UNSUBSCRIBED; or there is no customer row at all (an Ecwid guest) and the buyer
+    ticked "accept marketing" on their newest order. The planner re-checks so no rule can bypass
+    consent."""
     customers = tables.customers
     state: dict[str, set[str]] = {}
+    guests: set[str] = set()
     with store.engine.connect() as conn, conn.begin():
         for chunk in chunks({lower(e) for e in emails}, 500):
             query = select(customers.c.lower_email, customers.c.consent_state).where(
@@ -120,8 +125,17 @@ def subscribed_emails(store: LocalStore, store_key: str, emails: Iterable[str]) 
             )
             for email, consent in conn.execute(query):
                 state.setdefault(email, set()).add(consent)
-    return {
+            guest_query = select(queries.b.c.lower_email).where(
+                queries.b.c.store_key == store_key,
+                queries.b.c.lower_email.in_(chunk),
+                queries.b.c.customer_id.is_(None),
+                queries.subscribed(),
+            )
+            guests.update(email for (email,) in conn.execute(guest_query))
+    registered = {
         email
         for email, states in state.items()
         if ConsentState.SUBSCRIBED.value in states and ConsentState.UNSUBSCRIBED.value not in states
     }
+    # A guest only counts while no customer row exists for the address (any row's consent wins).
+    return registered | (guests - state.keys())

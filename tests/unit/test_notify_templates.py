@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,13 @@ from winback.notify import (
     render_email,
     render_preview_html,
 )
-from winback.notify.templates import RenderedEmail, one_line, safe_url
+from winback.notify.templates import (
+    RenderedEmail,
+    first_name,
+    one_line,
+    safe_url,
+    since_text,
+)
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -53,7 +60,7 @@ def test_back_to_bestsellers_renders_products_prices_and_footer() -> None:
     assert email.subject == "Anna, we've missed you at Acme & Co"
     for part in (email.html, email.text):
         assert "Blue Mug" in part and "€12.50" in part and "1,234.00 CHF" in part and "$8.00" in part
-        assert "183 days" in part and "12 March 2024" in part
+        assert "about six months since your last order" in part and "12 March 2024" in part
         assert "https://acme.example/unsubscribe?e=anna%40example.com&amp;t=abc" in part or (
             "https://acme.example/unsubscribe?e=anna%40example.com&t=abc" in part
         )
@@ -81,7 +88,7 @@ def test_discount_code_and_account_created_render() -> None:
          "unsubscribe_url": "https://acme.example/u"},
     )
     assert email.subject == "€10.00 off at Acme & Co: your code TEN"
-    assert "Thanks for 3 orders!" in email.text and "TEN" in email.html and email.text.startswith("Hello,")
+    assert "Thanks for 3 orders!" in email.text and "TEN" in email.html and email.text.startswith("Hi there,")
 
     account = render_email(
         "account_created",
@@ -90,6 +97,111 @@ def test_discount_code_and_account_created_render() -> None:
     assert account.subject == "Your Acme & Co account is ready"
     assert 'href="https://acme.example/account/login"' in account.html
     assert "anna@example.com" in account.text and "one-time code" in account.text
+
+
+def nameless(email: str = "chloe.fitzgerald@outlook.com", **changes: Any) -> dict[str, Any]:
+    """A guest known only by their address: what ``customer_context`` gives a nameless buyer."""
+    return {"first_name": None, "last_name": None, "display_name": email, "email": email, **changes}
+
+
+ALL_TEMPLATES = {
+    "back_to_bestsellers": lambda who: bestsellers_context(customer=who),
+    "discount_code": lambda who: {
+        "store": store(), "customer": who, "reason_text": "Thanks!", "unsubscribe_url": "https://acme.example/u",
+        "discount": {"code": "TEN", "kind": "percentage", "value": "10", "ends_at": None},
+    },
+    "account_created": lambda who: {"store": store(), "customer": who, "sign_in_url": "https://acme.example/login"},
+}
+
+
+@pytest.mark.parametrize("template", sorted(ALL_TEMPLATES))
+@pytest.mark.parametrize(
+    "who",
+    [nameless(), nameless(first_name=""), nameless(first_name="  "), nameless(first_name="chloe@outlook.com")],
+    ids=["no-first-name", "empty", "blank", "address-as-name"],
+)
+def test_a_customer_without_a_first_name_is_greeted_hi_there_never_by_address(template: str, who: dict[str, Any]) -> None:
+    email = render_email(template, ALL_TEMPLATES[template](who))
+
+    assert email.text.startswith("Hi there,\n")
+    assert ">Hi there,</h1>" in email.html
+    for part in (email.subject, email.html, email.text):
+        assert not re.search(r"Hi [^ ,]*@", part) and not re.search(r"[^ ]+@[^ ]+, ", email.subject)
+
+
+@pytest.mark.parametrize("template", sorted(ALL_TEMPLATES))
+def test_a_customer_with_a_first_name_is_greeted_by_it(template: str) -> None:
+    email = render_email(template, ALL_TEMPLATES[template](nameless(first_name=" Chloë ")))
+
+    assert email.text.startswith("Hi Chloë,\n") and ">Hi Chloë,</h1>" in email.html
+
+
+def test_first_name_filter_uses_only_a_usable_first_name() -> None:
+    assert first_name({"first_name": "Anna", "display_name": "Anna Li"}) == "Anna"
+    assert first_name({"display_name": "Anna Li"}) == ""
+    assert first_name({"first_name": "a@b.example"}) == ""
+    assert first_name({"first_name": "Mary\nKate"}) == "Mary Kate"
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [
+        (0, "less than a day"), (1, "a day"), (6, "6 days"), (13, "13 days"), (14, "about two weeks"),
+        (21, "about three weeks"), (30, "about a month"), (45, "about a month"), (61, "about two months"),
+        (183, "about six months"), ("243", "about eight months"), (300, "about ten months"),
+        (335, "almost a year"), (365, "about a year"), (400, "over a year"), (548, "about a year and a half"),
+        (705, "almost two years"), (730, "about two years"), (800, "over two years"),
+        (1000, "almost three years"), (4000, "almost 11 years"),
+    ],
+)
+def test_since_text_says_durations_as_a_person_would(days: Any, expected: str) -> None:
+    assert since_text(days) == expected
+
+
+def test_since_text_rejects_what_is_not_a_day_count() -> None:
+    with pytest.raises(NotifyError, match="whole number of days"):
+        since_text("soon")
+
+
+def test_bestsellers_say_how_long_in_words_not_a_day_count() -> None:
+    email = render_email("back_to_bestsellers", bestsellers_context(days_since=705, last_order_at="2024-11-26"))
+
+    for part in (email.html, email.text):
+        assert "It's been almost two years since your last order at Acme" in part and "705" not in part
+
+
+def test_a_logo_stands_for_the_store_name_and_the_name_is_not_repeated() -> None:
+    with_logo = render_email("account_created", ALL_TEMPLATES["account_created"](customer()))
+    header = with_logo.html.split("<body", 1)[1].split("<td style=\"background-color:#ffffff", 1)[0]
+
+    assert re.search(r'<img src="https://acme.example/logo.png" alt="Acme &amp; Co"', header)
+    assert header.count("Acme &amp; Co") == 1  # the logo's alt text only
+
+    context = ALL_TEMPLATES["account_created"](customer())
+    context["store"] = {**store(), "logo_url": None}
+    html = render_email("account_created", context).html
+    header = html.split("<body", 1)[1].split("<td style=\"background-color:#ffffff", 1)[0]
+    assert "<img" not in header and header.count("Acme &amp; Co") == 1
+
+
+def test_product_images_keep_a_fixed_box_with_readable_alt_text_when_blocked() -> None:
+    email = render_email("back_to_bestsellers", bestsellers_context())
+    (mug,) = re.findall(r'<img src="https://acme.example/i/mug.jpg"[^>]*>', email.html)
+
+    assert 'alt="Blue Mug"' in mug and 'width="236"' in mug and 'height="236"' in mug
+    style = re.search(r'style="([^"]*)"', mug).group(1)  # type: ignore[union-attr]
+    for rule in ("height:236px", "background-color:", "font-family:", "color:", "text-align:center"):
+        assert rule in style, (rule, style)
+    # the card without an image keeps the same box, so the row stays aligned
+    assert email.html.count('height="236" bgcolor="#f4f4f5"') == 3
+
+
+def test_transactional_mail_without_an_unsubscribe_url_offers_none_and_says_why() -> None:
+    email = render_email("account_created", ALL_TEMPLATES["account_created"](customer()))
+
+    for part in (email.html, email.text):
+        assert "nsubscribe" not in part
+        assert "because you placed an order at Acme" in part
 
 
 def test_builtin_templates_are_complete() -> None:

@@ -167,6 +167,61 @@ def format_discount(discount: Mapping[str, Any], currency: str | None = None) ->
     raise NotifyError(f"discount kind {kind!r} is not 'percentage' or 'fixed_amount'")
 
 
+def first_name(customer: Any) -> str:
+    """The customer's first name to greet them by, or ``""`` when there is none worth using.
+
+    Only ``first_name`` counts: a display name may be the email address (what a nameless guest is
+    shown as), and "Hi chloe@example.com," reads as a machine writing. Blank names and names that
+    look like an address give ``""`` so the template can say "Hi there,".
+    """
+    value = customer.get("first_name") if isinstance(customer, Mapping) else getattr(customer, "first_name", None)
+    name = one_line(str(value)) if value is not None else ""
+    return "" if "@" in name else name
+
+
+_NUMBER_WORDS = ("no", "a", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+_DAYS_PER_MONTH = Decimal("30.436875")
+
+
+def since_text(days: Any) -> str:
+    """How long ``days`` days is, the way a person says it, to follow "It's been ...".
+
+    ``3`` → ``"3 days"``, ``17`` → ``"about two weeks"``, ``21`` → ``"about three weeks"``, ``40`` → ``"about a month"``,
+    ``183`` → ``"about six months"``, ``330`` → ``"almost a year"``, ``365`` → ``"about a year"``,
+    ``400`` → ``"over a year"``, ``548`` → ``"about a year and a half"``, ``705`` → ``"almost two
+    years"``. Counts up to ten are words; the result is always a plural-correct phrase.
+    """
+    try:
+        count = int(Decimal(str(days).strip()))
+    except (InvalidOperation, ValueError):
+        raise NotifyError(f"day count {days!r} is not a whole number of days") from None
+    if count < 1:
+        return "less than a day"
+    if count == 1:
+        return "a day"
+    if count < 14:
+        return f"{count} days"
+    if count < 25:
+        return f"about {_unit(round(count / 7), 'week')}"
+    months = int((Decimal(count) / _DAYS_PER_MONTH).to_integral_value(rounding=ROUND_HALF_UP))
+    if months < 11:
+        return f"about {_unit(months, 'month')}"
+    years, rest = divmod(months, 12)
+    if rest == 0:
+        return f"about {_unit(years, 'year')}"
+    if rest <= 4:
+        return f"over {_unit(years, 'year')}"
+    if rest <= 7 and years >= 1:
+        return f"about {_unit(years, 'year')} and a half"
+    return f"almost {_unit(years + 1, 'year')}"
+
+
+def _unit(count: int, unit: str) -> str:
+    """``1, "year"`` → ``"a year"``; ``2, "year"`` → ``"two years"``; ``14, "year"`` → ``"14 years"``."""
+    number = _NUMBER_WORDS[count] if count < len(_NUMBER_WORDS) else str(count)
+    return f"{number} {unit}" if count == 1 else f"{number} {unit}s"
+
+
 # --- environment -----------------------------------------------------------------------------------
 
 
@@ -204,6 +259,8 @@ def _environment(overrides_dir: str | None) -> ImmutableSandboxedEnvironment:
     env.filters["date"] = format_date
     env.filters["safe_url"] = safe_url
     env.filters["discount_text"] = format_discount
+    env.filters["first_name"] = first_name
+    env.filters["since_text"] = since_text
     return env
 
 
@@ -250,10 +307,12 @@ def _render(
 __all__ = [
     "RenderedEmail",
     "available_templates",
+    "first_name",
     "format_date",
     "format_discount",
     "format_price",
     "one_line",
     "render_email",
     "safe_url",
+    "since_text",
 ]

@@ -1,5 +1,6 @@
 """Build the email of a ``send_email`` step: the rule's template and context, the store's facts,
-the discount code actually created (or adopted), the recipient's unsubscribe link."""
+the discount code actually created (or adopted), the recipient's unsubscribe link (marketing mail
+only)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ from winback.rules.base import PlannedAction, StoreFacts
 def email_context(
     action: PlannedAction, facts: StoreFacts, refs: Mapping[str, Any], settings: EmailSection
 ) -> tuple[str, dict[str, Any]]:
-    """The template name and the full context it is rendered with."""
+    """The template name and the full context it is rendered with.
+
+    Only marketing mail gets an ``unsubscribe_url`` (the same link as its ``List-Unsubscribe``
+    header); transactional mail gets ``None`` even if the rule's context had one, so its body never
+    offers an unsubscribe it has no header for, and its template says instead why it was sent.
+    """
     from winback.notify import unsubscribe_link
 
     spec = action.payload.get("email")
@@ -35,9 +41,11 @@ def email_context(
         if "discount_code" in refs:
             merged["code"] = refs["discount_code"]
         context["discount"] = merged
-    if "unsubscribe_url" not in context:
+    if not action.marketing:
+        context["unsubscribe_url"] = None
+    elif "unsubscribe_url" not in context:
         link = unsubscribe_link(settings, action.email)
-        if link is None and action.marketing:
+        if link is None:
             link = f"mailto:{sender_address(settings, facts)[1]}?subject=unsubscribe"
         context["unsubscribe_url"] = link
     return str(spec["template"]), context
@@ -64,8 +72,8 @@ def compose_email(
     template, context = email_context(action, facts, refs, settings)
     rendered = render_email(template, context, overrides_dir=settings.templates_dir)
     from_name, from_address = sender_address(settings, facts)
-    url = context.get("unsubscribe_url") if settings.unsubscribe_url else None
-    mailto = settings.unsubscribe_mailto
+    url = context.get("unsubscribe_url") if action.marketing and settings.unsubscribe_url else None
+    mailto = settings.unsubscribe_mailto if action.marketing else None
     if action.marketing and not url and not mailto:
         mailto = from_address
     return build_message(

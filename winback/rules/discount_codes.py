@@ -168,13 +168,15 @@ class DiscountCodes(Rule):
             opts.offer, idempotency_key=key, secret=facts.store_key, now=now,
             title="winback thank-you", customer_id=row.customer_id,
         )
+        count = int(row.real_orders_count)
         email_context = {
             "store": queries.store_context(facts),
             "customer": queries.customer_context(row.email, first, last),
             "discount": template_discount(spec),
-            "reason_text": self._reason_text(facts.name, facts.currency),
+            "orders_count": count,
+            "reason_text": self._reason_text(facts.name, facts.currency, count),
+            "segment_text": self._reason_text(facts.name, facts.currency),
         }
-        count = int(row.real_orders_count)
         facts_text = f"{count} real orders, {queries.money_text(row.real_amount_spent)} {facts.currency} spent, " \
                      f"last {row.last_order_at.date().isoformat()}"
         consent = "; subscribed" if opts.marketing else ""
@@ -194,11 +196,15 @@ class DiscountCodes(Rule):
             },
         )
 
-    def _reason_text(self, store_name: str, currency: str) -> str:
+    def _reason_text(self, store_name: str, currency: str, orders_count: int | None = None) -> str:
+        """The email's thank-you line: the buyer's own number of orders when known (``orders_count``),
+        else the segment's threshold."""
         segment = self.options.segment
         if segment.nth_order is not None:
             return f"Thank you for your {ordinal(segment.nth_order)} order at {store_name}!"
         if segment.min_orders is not None:
+            if orders_count is not None and orders_count >= segment.min_orders:
+                return f"Thank you for ordering from {store_name} {orders_count} times!"
             return f"Thank you for ordering from {store_name} {segment.min_orders} times or more!"
         assert segment.min_spent is not None
         return f"Thank you for being one of {store_name}'s best customers " \

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -18,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from winback.emulator.ecwid import render
+from winback.emulator.names import ascii_fold
 from winback.emulator.world import World
 
 RESOURCES = ("orders", "customers", "products", "discount_coupons")
@@ -62,7 +64,7 @@ class EcwidState:
         def now() -> datetime:
             return base + timedelta(seconds=clock() - started)
 
-        slug = "".join(ch for ch in world.store_name.lower() if ch.isalnum()) or "store"
+        slug = re.sub(r"[^a-z0-9]+", "-", ascii_fold(world.store_name).lower()).strip("-") or "store"
         state = cls(
             store_id=store_id,
             store_name=world.store_name,

@@ -219,3 +219,23 @@ async def test_dry_run_has_no_platform_or_ledger_side_effects(store: LocalStore)
     assert {r.outcome for r in report.results} == {Outcome.WOULD_DO}
     assert len(sender.sent) == 2 and "WB-EMAIL_EVERYONE-1" in sender.sent[0].get_body(("plain",)).get_content()
     assert connector.calls == [] and _rows(store) == []
+
+
+async def test_an_action_without_steps_is_recorded_as_skipped_with_its_reason(store: LocalStore) -> None:
+    """Rules say "nothing to do, and why" with ``steps=()`` (e.g. new customer accounts): the
+    ledger keeps it as skipped with that reason, so it is visible and never planned again."""
+    from dataclasses import replace
+
+    plan = _plan(store, EmailEveryone({"marketing": False}))
+    reason = "not needed: the store uses new customer accounts (sign-in by emailed code)"
+    plan.actions[:] = [replace(action, steps=(), reason=reason) for action in plan.actions]
+    connector, sender = FakeConnector(), FakeSender()
+
+    report = await _run(store, plan, connector, sender)
+
+    assert [r.outcome for r in report.results] == [Outcome.SKIPPED, Outcome.SKIPPED]
+    assert sender.sent == [] and connector.writes() == []
+    rows = _rows(store)
+    assert [(r["status"], r["reason"], r["error"]) for r in rows] == [("skipped", reason, reason)] * 2
+    again = _plan(store, EmailEveryone({"marketing": False}))
+    assert again.actions == []

@@ -209,6 +209,10 @@ class _Runner:
             return ActionResult(action, Outcome.ALREADY_DONE, f"{entry.status} earlier", entry.created_ref)
         if entry.needs_review:
             return ActionResult(action, Outcome.NEEDS_REVIEW, entry.error or "waiting for review", entry.created_ref)
+        if not action.steps:
+            # The rule's way of saying "nothing to do, and here is why" (e.g. new customer accounts).
+            await self._db(self.ledger.finish, entry.id, SKIPPED, self.now, error=action.reason)
+            return ActionResult(action, Outcome.SKIPPED, action.reason)
         unsupported = self._unsupported(action)
         if unsupported is not None and not (set(action.steps) - unsupported.keys()) - {Step.SEND_EMAIL}:
             reason = next(iter(unsupported.values()))

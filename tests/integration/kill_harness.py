@@ -4,7 +4,9 @@ Run as a script, ``python kill_harness.py smtp --port 0 --out FILE`` serves SMTP
 prints one JSON line ``{"host": ..., "port": ...}`` and appends every received message to ``FILE``
 as a JSON line (``message_id``, ``to``, ``rcpt_tos``, ``subject``, ``x_headers``, ``body_sha256``),
 fsynced before the server answers 250: a line in the file means the message was accepted, whatever
-happened to the client afterwards. It serves until SIGTERM/SIGINT.
+happened to the client afterwards. ``--delay-ms`` holds each 250 reply back that long after the
+fsync, like a real server's processing time: a client killed meanwhile has had its message accepted
+without ever hearing so. It serves until SIGTERM/SIGINT.
 
 Imported, it offers context managers that start those processes and stop them on exit.
 """
@@ -12,6 +14,7 @@ Imported, it offers context managers that start those processes and stop them on
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import os
@@ -37,8 +40,9 @@ START_TIMEOUT_S = 60.0
 class CaptureHandler:
     """aiosmtpd handler: one fsynced JSON line per accepted message, before the 250 reply."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, delay_s: float = 0.0) -> None:
         self._file = open(out, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the server
+        self._delay_s = delay_s
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content: bytes = envelope.original_content or envelope.content
@@ -57,13 +61,15 @@ class CaptureHandler:
         self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
+        if self._delay_s:
+            await asyncio.sleep(self._delay_s)
         return "250 Message accepted for delivery"
 
 
-def serve_smtp(host: str, port: int, out: Path) -> None:
+def serve_smtp(host: str, port: int, out: Path, delay_s: float = 0.0) -> None:
     from aiosmtpd.controller import Controller
 
-    controller = Controller(CaptureHandler(out), hostname=host, port=port or _free_port(host))
+    controller = Controller(CaptureHandler(out, delay_s), hostname=host, port=port or _free_port(host))
     controller.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -144,9 +150,10 @@ def emulator_process(platform: str, *args: str) -> Any:
     return _announcing([*command, platform, *args], f"winback-emulator {platform}")
 
 
-def smtp_capture_process(out: Path) -> Any:
+def smtp_capture_process(out: Path, *, delay_ms: int = 0) -> Any:
     """The SMTP capture server in its own process; yields ``{"host", "port"}``."""
-    return _announcing([sys.executable, str(HARNESS), "smtp", "--port", "0", "--out", str(out)], "SMTP capture")
+    command = [sys.executable, str(HARNESS), "smtp", "--port", "0", "--out", str(out), "--delay-ms", str(delay_ms)]
+    return _announcing(command, "SMTP capture")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -156,8 +163,9 @@ def main(argv: list[str] | None = None) -> None:
     smtp.add_argument("--host", default="127.0.0.1")
     smtp.add_argument("--port", type=int, default=0, help="0 picks a free port")
     smtp.add_argument("--out", type=Path, required=True)
+    smtp.add_argument("--delay-ms", type=int, default=0, help="hold each 250 reply back this long")
     args = parser.parse_args(argv)
-    serve_smtp(args.host, args.port, args.out)
+    serve_smtp(args.host, args.port, args.out, args.delay_ms / 1000)
 
 
 if __name__ == "__main__":

@@ -156,12 +156,10 @@ def actions_in(payload: Any) -> list[dict[str, Any]]:
     return found
 
 
-def status_of(entry: dict[str, Any]) -> str:
-    return str(entry.get("status") or entry.get("state") or "")
-
-
 @dataclass
 class Client:
+    """One client's config and what the test watches: the emulator's writes and the SMTP capture."""
+
     config: Path
     env: dict[str, str]
     writes_url: str
@@ -371,11 +369,13 @@ def ledger_rows(db: Path) -> dict[str, dict[str, Any]]:
     try:
         connection.row_factory = sqlite3.Row
         rows = connection.execute(
-            "SELECT idempotency_key, rule, email, status, needs_review, step_states FROM action_ledger").fetchall()
+            "SELECT idempotency_key, rule, email, status, needs_review, step_states, created_ref FROM action_ledger"
+        ).fetchall()
     finally:
         connection.close()
     return {row["idempotency_key"]: {**dict(row), "needs_review": bool(row["needs_review"]),
-                                     "step_states": json.loads(row["step_states"] or "{}")} for row in rows}
+                                     "step_states": json.loads(row["step_states"] or "{}"),
+                                     "created_ref": json.loads(row["created_ref"] or "{}")} for row in rows}
 
 
 def message_local_part(idempotency_key: str) -> str:
@@ -387,11 +387,11 @@ def assert_never_twice(planned: list[dict[str, Any]], killer: Killer, outcome: O
     ledger, review = outcome.ledger, outcome.review
     flagged = {key for key, row in ledger.items() if row["needs_review"]}
     assert review == flagged, ("status --json and the ledger disagree on review", review ^ flagged)
-    assert len(review) <= len(killer.kills), (len(review), len(killer.kills))
+    assert len(review) <= len(killer.kills), ("more actions held for review than kills", len(review), len(killer.kills))
 
     # (a) No message twice, and every message belongs to a planned action.
     ids = Counter(m["message_id"] for m in outcome.messages)
-    assert all(n == 1 for n in ids.values()), [i for i, n in ids.items() if n > 1]
+    assert all(n == 1 for n in ids.values()), ("messages sent twice", [i for i, n in ids.items() if n > 1])
     recipients = {m["message_id"].strip("<>").split("@")[0]: m["rcpt_tos"] for m in outcome.messages}
     mailed = Counter(m["message_id"].strip("<>").split("@")[0] for m in outcome.messages)
     by_local = {message_local_part(a["idempotency_key"]): a for a in planned}
@@ -412,16 +412,26 @@ def assert_never_twice(planned: list[dict[str, Any]], killer: Killer, outcome: O
         assert row["status"] == ("done" if action["steps"] else "skipped"), (action["rule"], action["email"], row)
         assert sends == (1 if "send_email" in action["steps"] else 0), (action["rule"], action["email"], sends)
 
-    # (c) The store saw each write once.
-    codes = [c["code"].casefold() for c in outcome.writes.get("discount_codes", outcome.writes.get("discount_coupons", []))]
-    assert len(codes) == len(set(codes)), [c for c, n in Counter(codes).items() if n > 1]
-    assert len(codes) == sum("create_discount_code" in a["steps"] for a in planned)
+    # (c) The store saw each write once: one code per intent (the one its ledger row names), one
+    # account per intent, one invite per intent (a held invite at most one).
+    def refs(step: str, ref: str) -> list[str]:
+        return [str(ledger[a["idempotency_key"]]["created_ref"].get(ref)) for a in planned if step in a["steps"]]
+
+    codes = [c["code"] for c in outcome.writes.get("discount_codes", outcome.writes.get("discount_coupons", []))]
+    assert len(codes) == len(set(codes)), ("codes created twice", [c for c, n in Counter(codes).items() if n > 1])
+    assert sorted(codes) == sorted(refs("create_discount_code", "discount_code")), "codes != one per intent"
     accounts = [c["email"].casefold() for c in outcome.writes["customers_created"]]
-    assert len(accounts) == len(set(accounts)), [e for e, n in Counter(accounts).items() if n > 1]
-    assert len(accounts) == sum("create_account" in a["steps"] for a in planned)
-    invites = [i["customer_id"] for i in outcome.writes.get("invites_sent", [])]
-    assert len(invites) == len(set(invites)), [i for i, n in Counter(invites).items() if n > 1]
-    assert len(invites) <= sum("send_invite" in a["steps"] for a in planned)
+    assert len(accounts) == len(set(accounts)), ("accounts created twice", [e for e, n in Counter(accounts).items() if n > 1])
+    assert sorted(accounts) == sorted(a["email"].casefold() for a in planned if "create_account" in a["steps"])
+    assert sorted(str(c["id"]) for c in outcome.writes["customers_created"]) == sorted(
+        refs("create_account", "customer_id"))
+    invites = Counter(str(i["customer_id"]) for i in outcome.writes.get("invites_sent", []))
+    assert all(n == 1 for n in invites.values()), ("invites sent twice", [i for i, n in invites.items() if n > 1])
+    inviting = [a for a in planned if "send_invite" in a["steps"]]
+    done_invites = {str(ledger[a["idempotency_key"]]["created_ref"]["invite_customer_id"])
+                    for a in inviting if a["idempotency_key"] not in review}
+    held_invites = sum(a["idempotency_key"] in review for a in inviting)
+    assert done_invites <= set(invites) and len(invites) <= len(done_invites) + held_invites
 
 
 def test_smtp_capture_process_records_each_accepted_message(tmp_path: Path) -> None:

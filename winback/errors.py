@@ -139,3 +139,8 @@ class RuleError(WinbackError):
 
 class NotifyError(WinbackError):
     """An email could not be rendered or sent."""
+
+
+class EmailNotSentError(NotifyError):
+    """The message certainly did not leave (no connection, login refused, sender or recipient
+    refused before the data, outbox not writable), so trying again later cannot send it twice."""

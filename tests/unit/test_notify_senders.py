@@ -255,3 +255,45 @@ async def test_smtp_never_resends_after_a_drop_mid_send(monkeypatch: pytest.Monk
     assert fake.sends == 1
     assert len(connects) == 1
     await sender.aclose()
+
+
+async def test_smtp_unreachable_is_email_not_sent() -> None:
+    """Nothing can have left when the server cannot be reached: callers may retry safely."""
+    import socket
+
+    from winback.errors import EmailNotSentError
+    from winback.notify.senders import SmtpSender
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sender = SmtpSender("127.0.0.1", port, starttls=False, timeout=2)
+    with pytest.raises(EmailNotSentError, match="connection refused"):
+        await sender.ready()
+    with pytest.raises(EmailNotSentError):
+        await sender.send(message())
+    await sender.aclose()
+
+
+async def test_ready_takes_the_rate_limit_turn_that_send_then_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wait for the rate limit happens in ready(), before the caller marks the email as
+    handed over; send() right after must not wait again."""
+    from winback.notify.senders import SmtpSender
+
+    now = [0.0]
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(SmtpSender, "_live_connection", lambda self: None)
+    monkeypatch.setattr(SmtpSender, "_send", lambda self, msg: None)
+    sender = SmtpSender("127.0.0.1", 2525, starttls=False, rate_per_minute=60, clock=lambda: now[0], sleep=fake_sleep)
+    for _ in range(3):
+        await sender.ready()
+        waited = len(waits)
+        await sender.send(message())
+        assert len(waits) == waited  # send used the turn ready() took
+    assert len(waits) == 2 and all(w > 0 for w in waits)  # the 2nd and 3rd turns waited ~1 s
+    await sender.aclose()

@@ -239,3 +239,34 @@ async def test_an_action_without_steps_is_recorded_as_skipped_with_its_reason(st
     assert [(r["status"], r["reason"], r["error"]) for r in rows] == [("skipped", reason, reason)] * 2
     again = _plan(store, EmailEveryone({"marketing": False}))
     assert again.actions == []
+
+
+class _UnreachableSender(FakeSender):
+    """An SMTP server that cannot be reached: ``ready`` proves nothing can leave."""
+
+    async def ready(self) -> None:
+        raise errors.EmailNotSentError("could not connect to the SMTP server 127.0.0.1:1: connection refused")
+
+
+@pytest.mark.parametrize("where", ["ready", "send"])
+async def test_an_email_that_certainly_did_not_leave_is_retried_not_held(store: LocalStore, where: str) -> None:
+    """An unreachable SMTP server must not turn every reminder into a review item: the sender
+    proves nothing left (EmailNotSentError), the action fails, and the next run sends it once."""
+    connector = FakeConnector()
+    rule = EmailEveryone({"discount": True, "only": ("ann@example.com",)})
+    down = _UnreachableSender() if where == "ready" else FakeSender(fail=errors.EmailNotSentError("recipient refused"))
+
+    first = await _run(store, _plan(store, rule), connector, down)
+
+    assert first.results[0].outcome is Outcome.FAILED
+    row = _rows(store)[0]
+    assert row["needs_review"] is False and row["email_started_at"] is None
+    assert row["step_states"] == {"create_discount_code": "done"}
+    assert connector.writes() == ["create_discount_code WB-EMAIL_EVERYONE-1"]
+
+    sender = FakeSender()
+    second = await _run(store, _plan(store, rule), connector, sender)
+    assert second.results[0].outcome is Outcome.DONE
+    assert sender.recipients() == ["Ann <ann@example.com>"]
+    assert connector.writes() == ["create_discount_code WB-EMAIL_EVERYONE-1"]  # not created twice
+    assert _rows(store)[0]["status"] == "done"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Protocol, Self, runtime_checkable
 
 from winback.config import EmailSection
-from winback.errors import NotifyError
+from winback.errors import EmailNotSentError, NotifyError
 from winback.notify.message import POLICY
 from winback.notify.ratelimit import TokenBucket
 from winback.secrets import redact, register_secret
@@ -36,8 +36,15 @@ _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 class Sender(Protocol):
     """Something that delivers a built message."""
 
+    async def ready(self) -> None:
+        """Wait for this sender's turn (rate limit) and open what it needs, *before* the caller
+        records that a message is being handed over. Raises
+        :class:`~winback.errors.EmailNotSentError` when nothing could be sent now."""
+        ...
+
     async def send(self, message: EmailMessage) -> str:
-        """Deliver ``message``; return its ``Message-ID``. Raises :class:`NotifyError` on failure."""
+        """Deliver ``message``; return its ``Message-ID``. Raises :class:`NotifyError` on failure,
+        :class:`~winback.errors.EmailNotSentError` when the message certainly did not leave."""
         ...
 
     async def aclose(self) -> None:
@@ -77,8 +84,20 @@ class OutboxSender:
     def index_path(self) -> Path:
         return self.directory / "index.jsonl"
 
+    async def ready(self) -> None:
+        try:
+            await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise EmailNotSentError(self._unwritable(exc)) from None
+
     async def send(self, message: EmailMessage) -> str:
         return await asyncio.to_thread(self._write, message)
+
+    def _unwritable(self, exc: OSError) -> str:
+        return (
+            f"cannot write to the outbox {str(self.directory)!r}: {exc.strerror or exc}; "
+            "check outbox_dir in [email] and its permissions"
+        )
 
     async def aclose(self) -> None:
         return None
@@ -100,21 +119,22 @@ class OutboxSender:
             "subject": str(message.get("Subject", "")),
             "file": name,
         }
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with self._lock:
+        with self._lock:
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
                 _write_atomically(self.directory / name, data)
+            except OSError as exc:
+                # The atomic write either placed the whole file or nothing.
+                raise EmailNotSentError(self._unwritable(exc)) from None
+            try:
                 line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
                 fd = os.open(self.index_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 try:
                     os.write(fd, line)
                 finally:
                     os.close(fd)
-        except OSError as exc:
-            raise NotifyError(
-                f"cannot write to the outbox {str(self.directory)!r}: {exc.strerror or exc}; "
-                "check outbox_dir in [email] and its permissions"
-            ) from None
+            except OSError as exc:
+                raise NotifyError(self._unwritable(exc) + " (the message itself was written)") from None
         return message_id
 
 
@@ -183,6 +203,8 @@ class SmtpSender:
         self._ssl_context = ssl_context
         self._bucket = TokenBucket(rate_per_minute, burst=burst, clock=clock, sleep=sleep)
         self._smtp: smtplib.SMTP | None = None
+        self._turn_taken = False
+        """A rate-limit turn taken by :meth:`ready` and not yet used by :meth:`send`."""
         self._lock = asyncio.Lock()
         self._closed = False
 
@@ -193,11 +215,23 @@ class SmtpSender:
     def where(self) -> str:
         return f"{self.host}:{self.port}"
 
+    async def ready(self) -> None:
+        if self._closed:
+            raise EmailNotSentError(f"the SMTP sender for {self.where} is closed")
+        if not self._turn_taken:
+            await self._bucket.acquire()
+            self._turn_taken = True
+        async with self._lock:
+            await asyncio.to_thread(self._live_connection)
+
     async def send(self, message: EmailMessage) -> str:
         if self._closed:
-            raise NotifyError(f"the SMTP sender for {self.where} is closed")
+            raise EmailNotSentError(f"the SMTP sender for {self.where} is closed")
         message_id = _message_id(message)
-        await self._bucket.acquire()
+        if self._turn_taken:
+            self._turn_taken = False
+        else:
+            await self._bucket.acquire()
         async with self._lock:
             await asyncio.to_thread(self._send, message)
         return message_id
@@ -245,18 +279,18 @@ class SmtpSender:
             ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             refused = "; ".join(f"{to}: {_reply(code, text)}" for to, (code, text) in exc.recipients.items())
-            raise NotifyError(f"the SMTP server {self.where} refused the recipient ({refused})") from None
+            raise EmailNotSentError(f"the SMTP server {self.where} refused the recipient ({refused})") from None
         except smtplib.SMTPSenderRefused as exc:
-            raise NotifyError(
+            raise EmailNotSentError(
                 f"the SMTP server {self.where} refused the sender {exc.sender!r} ({_reply(exc.smtp_code, exc.smtp_error)}): "
                 "check from_address in [email] is allowed for this account"
             ) from None
         except smtplib.SMTPDataError as exc:
-            raise NotifyError(
+            raise EmailNotSentError(
                 f"the SMTP server {self.where} rejected the message ({_reply(exc.smtp_code, exc.smtp_error)})"
             ) from None
         except smtplib.SMTPNotSupportedError as exc:
-            raise NotifyError(f"the SMTP server {self.where} cannot take this message: {redact(str(exc))}") from None
+            raise EmailNotSentError(f"the SMTP server {self.where} cannot take this message: {redact(str(exc))}") from None
         except (smtplib.SMTPException, OSError) as exc:
             self._disconnect()
             raise NotifyError(f"sending through {self.where} failed: {redact(str(exc)) or type(exc).__name__}") from None
@@ -274,7 +308,7 @@ class SmtpSender:
             smtp.ehlo()
             if self.starttls:
                 if not smtp.has_extn("starttls"):
-                    raise NotifyError(
+                    raise EmailNotSentError(
                         f"the SMTP server {self.where} does not offer STARTTLS: use smtp_ssl = true (port 465) "
                         "or, only on a trusted network, smtp_starttls = false"
                     )
@@ -282,43 +316,43 @@ class SmtpSender:
                 smtp.ehlo()
             if self.username:
                 smtp.login(self.username, self._password or "")
-        except NotifyError:
+        except EmailNotSentError:
             _quietly_close(smtp)
             raise
         except smtplib.SMTPAuthenticationError as exc:
             _quietly_close(smtp)
-            raise NotifyError(
+            raise EmailNotSentError(
                 f"the SMTP server {self.where} rejected the login for user {self.username!r} "
                 f"({_reply(exc.smtp_code, exc.smtp_error)}): check smtp_username and smtp_password"
             ) from None
         except smtplib.SMTPNotSupportedError:
             _quietly_close(smtp)
-            raise NotifyError(
+            raise EmailNotSentError(
                 f"the SMTP server {self.where} does not offer AUTH on this connection: "
                 "enable STARTTLS or SSL, or remove smtp_username"
             ) from None
         except ConnectionRefusedError:
             _quietly_close(smtp)
-            raise NotifyError(
+            raise EmailNotSentError(
                 f"could not connect to the SMTP server {self.where}: connection refused; check smtp_host and smtp_port"
             ) from None
         except socket.gaierror:
             _quietly_close(smtp)
-            raise NotifyError(f"the SMTP host {self.host!r} could not be resolved: check smtp_host") from None
+            raise EmailNotSentError(f"the SMTP host {self.host!r} could not be resolved: check smtp_host") from None
         except TimeoutError:
             _quietly_close(smtp)
-            raise NotifyError(
+            raise EmailNotSentError(
                 f"the SMTP server {self.where} did not answer within {self.timeout:g}s: check smtp_host and smtp_port"
             ) from None
         except _ssl.SSLError as exc:
             _quietly_close(smtp)
-            raise NotifyError(
+            raise EmailNotSentError(
                 f"the TLS handshake with the SMTP server {self.where} failed ({exc.reason or exc}): "
                 "check the port (465 is implicit SSL, 587 is STARTTLS) and the server's certificate"
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
             _quietly_close(smtp)
-            raise NotifyError(
+            raise EmailNotSentError(
                 f"could not talk to the SMTP server {self.where}: {redact(str(exc)) or type(exc).__name__}"
             ) from None
         self._smtp = smtp

@@ -359,9 +359,20 @@ class _Runner:
                 "and may have sent it: it is never resent automatically",
             )
         message = compose_email(action, self.facts, refs, self.settings, self.now)
+        # Wait for the sender's turn (rate limit) and its connection *before* the mark, so a kill
+        # or an unreachable server while waiting leaves nothing for review.
+        ready = getattr(self.sender, "ready", None)
+        try:
+            if ready is not None:
+                await ready()
+        except errors.EmailNotSentError as exc:
+            raise _Stop(Outcome.FAILED, f"email not sent ({exc}); it will be tried again next run") from exc
         await self._db(self.ledger.email_started, entry.id, self.now)
         try:
             message_id = await self.sender.send(message)
+        except errors.EmailNotSentError as exc:
+            await self._db(self.ledger.email_not_started, entry.id, self.now)
+            raise _Stop(Outcome.FAILED, f"email not sent ({exc}); it will be tried again next run") from exc
         except Exception as exc:
             raise _Stop(
                 Outcome.NEEDS_REVIEW,

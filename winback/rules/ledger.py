@@ -196,8 +196,22 @@ class Ledger:
         self._set_step(entry_id, step, None, None, now)
 
     @_db_errors
+    def email_not_started(self, entry_id: int, now: datetime) -> None:
+        """The sender proved the message did not leave (:class:`~winback.errors.EmailNotSentError`):
+        forget the mark so a later run may send it."""
+        with self._write() as conn:
+            states = self._states(conn, entry_id)
+            states.pop(Step.SEND_EMAIL.value, None)
+            conn.execute(
+                update(_ledger).where(_ledger.c.id == entry_id).values(
+                    email_started_at=None, step_states=states, updated_at=now
+                )
+            )
+
+    @_db_errors
     def email_started(self, entry_id: int, now: datetime) -> None:
-        """Committed right before the message goes to the sender; never cleared afterwards."""
+        """Committed right before the message goes to the sender; cleared only by
+        :meth:`email_not_started` when the sender proves nothing left."""
         with self._write() as conn:
             states = self._states(conn, entry_id)
             states[Step.SEND_EMAIL.value] = STARTED

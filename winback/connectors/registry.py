@@ -6,47 +6,43 @@ third-party plugin package would register its own, so there is one code path for
 
 from __future__ import annotations
 
-from functools import cache
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 
 from winback.connectors.base import Connector
 from winback.errors import ConnectorNotFoundError
+from winback.plugins import PluginGroup
 
 GROUP = "winback.connectors"
-
-
-@cache
-def _entry_points() -> dict[str, EntryPoint]:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+_connectors: PluginGroup[Connector] = PluginGroup(GROUP, Connector)
 
 
 def available_platforms() -> list[str]:
-    return sorted(_entry_points())
+    return _connectors.names()
 
 
 def load_connector_class(platform: str) -> type[Connector]:
     """The connector class registered for ``platform``; a clear error if none is installed."""
-    found = _entry_points().get(platform)
-    if found is None:
-        known = ", ".join(available_platforms()) or "none"
-        raise ConnectorNotFoundError(
-            f"no connector is installed for platform {platform!r} (installed: {known}); "
+
+    def missing(name: str, installed: list[str]) -> Exception:
+        return ConnectorNotFoundError(
+            f"no connector is installed for platform {name!r} (installed: {', '.join(installed) or 'none'}); "
             f"install a package that registers one under the {GROUP!r} entry-point group"
         )
-    try:
-        cls = found.load()
-    except (ImportError, AttributeError) as exc:
-        raise ConnectorNotFoundError(
+
+    def broken(found: EntryPoint, exc: Exception) -> Exception:
+        return ConnectorNotFoundError(
             f"the connector for platform {platform!r} is registered as {found.value!r} but could not be "
             f"loaded ({type(exc).__name__}: {exc}); reinstall the package that provides it"
-        ) from exc
-    if not (isinstance(cls, type) and issubclass(cls, Connector)):
-        raise ConnectorNotFoundError(
+        )
+
+    def wrong_type(found: EntryPoint) -> Exception:
+        return ConnectorNotFoundError(
             f"entry point {found.value!r} for platform {platform!r} is not a winback Connector subclass"
         )
-    return cls
+
+    return _connectors.load(platform, missing=missing, broken=broken, wrong_type=wrong_type)
 
 
 def clear_cache() -> None:
     """Forget discovered entry points (tests that install a plugin at run time call this)."""
-    _entry_points.cache_clear()
+    _connectors.clear_cache()

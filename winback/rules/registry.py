@@ -8,49 +8,47 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from functools import cache
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from winback.errors import ConfigError, RuleError
+from winback.plugins import PluginGroup
 from winback.rules.base import Rule
 
 GROUP = "winback.rules"
 
 
-@cache
-def _entry_points() -> dict[str, EntryPoint]:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+_rules: PluginGroup[Rule] = PluginGroup(GROUP, Rule)
 
 
 def available_rules() -> list[str]:
-    return sorted(_entry_points())
+    return _rules.names()
 
 
 def load_rule_class(name: str) -> type[Rule]:
     """The rule class registered as ``name``; :class:`RuleError` if none is installed or it is broken."""
-    found = _entry_points().get(name)
-    if found is None:
-        known = ", ".join(available_rules()) or "none"
-        close = difflib.get_close_matches(name, available_rules(), n=1, cutoff=0.6)
+
+    def missing(wanted: str, installed: list[str]) -> Exception:
+        close = difflib.get_close_matches(wanted, installed, n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise RuleError(
-            f"no rule named {name!r} is installed{hint} (installed: {known}); "
+        return RuleError(
+            f"no rule named {wanted!r} is installed{hint} (installed: {', '.join(installed) or 'none'}); "
             f"a package adds its own under the {GROUP!r} entry-point group"
         )
-    try:
-        cls = found.load()
-    except (ImportError, AttributeError) as exc:
-        raise RuleError(
+
+    def broken(found: EntryPoint, exc: Exception) -> Exception:
+        return RuleError(
             f"the rule {name!r} is registered as {found.value!r} but could not be loaded "
             f"({type(exc).__name__}: {exc}); reinstall the package that provides it"
-        ) from exc
-    if not (isinstance(cls, type) and issubclass(cls, Rule)):
-        raise RuleError(f"entry point {found.value!r} for rule {name!r} is not a winback Rule subclass")
-    return cls
+        )
+
+    def wrong_type(found: EntryPoint) -> Exception:
+        return RuleError(f"entry point {found.value!r} for rule {name!r} is not a winback Rule subclass")
+
+    return _rules.load(name, missing=missing, broken=broken, wrong_type=wrong_type)
 
 
 def load_rule(name: str, options: Mapping[str, Any] | None = None, *, path: Path | str | None = None) -> Rule:
@@ -109,4 +107,4 @@ def _config_error(message: str, path: str | None, key: tuple[str, ...]) -> Confi
 
 def clear_cache() -> None:
     """Forget discovered entry points (tests that install a plugin at run time call this)."""
-    _entry_points.cache_clear()
+    _rules.clear_cache()

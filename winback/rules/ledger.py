@@ -18,11 +18,10 @@ The same module keeps the suppression list (emails that never get anything).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
@@ -36,11 +35,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
 
-from winback import errors
 from winback.rules.base import PlannedAction, Step
 from winback.sync import LocalStore, tables
+from winback.sync.store import db_errors
 from winback.sync.derive import chunks
 from winback.sync.writes import dialect_insert
 
@@ -61,16 +59,7 @@ def lower(email: str) -> str:
     return email.strip().lower()
 
 
-def _db_errors(method: Callable[P, R]) -> Callable[P, R]:
-    @wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except SQLAlchemyError as exc:
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise errors.SyncError(f"the action ledger failed: {detail}") from exc
-
-    return wrapper
+_db_errors = db_errors("the action ledger")
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,16 +51,25 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _wrap_db_errors(method: Callable[P, R]) -> Callable[P, R]:
-    @wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except SQLAlchemyError as exc:
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise errors.SyncError(f"the local store failed: {detail}") from exc
+def db_errors(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorator: SQLAlchemy errors become :class:`~winback.errors.SyncError` saying ``what``
+    failed, with the first line of the driver's message only (no SQL or parameters dumped)."""
 
-    return wrapper
+    def decorate(method: Callable[P, R]) -> Callable[P, R]:
+        @wraps(method)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return method(*args, **kwargs)
+            except SQLAlchemyError as exc:
+                detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise errors.SyncError(f"{what} failed: {detail}") from exc
+
+        return wrapper
+
+    return decorate
+
+
+_wrap_db_errors = db_errors("the local store")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,23 +23,40 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol, TypeVar
-from urllib.parse import urlencode
+from typing import Any, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from winback import errors
-from winback.secrets import RedactingFilter, redact, register_secret
+from winback.connectors.auth import Auth, RefreshingToken, StaticToken, TokenFetcher
+from winback.connectors.http_errors import ErrorMapper, _redact_url, default_error_for
+from winback.connectors.ratelimit import RateLimiter, Sleep
+from winback.secrets import RedactingFilter
+
+__all__ = [
+    "RETRYABLE_STATUSES",
+    "AmbiguousWriteError",
+    "Auth",
+    "ErrorMapper",
+    "HttpClient",
+    "RateLimiter",
+    "RefreshingToken",
+    "RetryPolicy",
+    "Sleep",
+    "StaticToken",
+    "TokenFetcher",
+    "create_at_most_once",
+    "decode_json",
+    "default_error_for",
+    "parse_retry_after",
+]
 
 log = logging.getLogger("winback.http")
 
 T = TypeVar("T")
-
-Sleep = Callable[[float], Awaitable[None]]
-"""An ``asyncio.sleep``-like coroutine function; injectable so tests can observe waits without waiting."""
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -47,132 +64,6 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 class AmbiguousWriteError(errors.PlatformUnavailableError):
     """A write failed in a way that leaves unknown whether the platform applied it."""
-
-
-# --- authentication ----------------------------------------------------------------------------
-
-
-class Auth(Protocol):
-    """Supplies auth headers; may refresh an expiring token once after a 401."""
-
-    async def headers(self) -> dict[str, str]: ...
-
-    async def refresh(self) -> bool:
-        """Get a new token after a 401. True when a new token is available to retry with."""
-        ...
-
-
-@dataclass
-class StaticToken:
-    """A token that never changes, sent in ``header`` with an optional prefix (``Bearer ``)."""
-
-    token: str
-    header: str = "Authorization"
-    prefix: str = "Bearer "
-
-    def __post_init__(self) -> None:
-        register_secret(self.token)
-
-    async def headers(self) -> dict[str, str]:
-        return {self.header: f"{self.prefix}{self.token}"}
-
-    async def refresh(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return f"StaticToken(header={self.header!r}, token=***)"
-
-
-TokenFetcher = Callable[[], Awaitable[tuple[str, datetime | None]]]
-"""Returns a fresh token and when it expires (``None``: unknown)."""
-
-
-@dataclass
-class RefreshingToken:
-    """A token provider for expiring tokens (Shopify Dev Dashboard apps: 24 h; public apps: 1 h).
-
-    The fetcher is called lazily, again shortly before expiry, and once after a 401.
-    """
-
-    fetch: TokenFetcher
-    header: str = "Authorization"
-    prefix: str = "Bearer "
-    refresh_margin_s: float = 60.0
-    _token: str | None = field(default=None, repr=False)
-    _expires_at: datetime | None = field(default=None, repr=False)
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
-
-    async def _renew(self) -> None:
-        token, expires_at = await self.fetch()
-        register_secret(token)
-        self._token, self._expires_at = token, expires_at
-
-    def _stale(self) -> bool:
-        if self._token is None:
-            return True
-        if self._expires_at is None:
-            return False
-        remaining = (self._expires_at - datetime.now(timezone.utc)).total_seconds()
-        return remaining <= self.refresh_margin_s
-
-    async def headers(self) -> dict[str, str]:
-        async with self._lock:
-            if self._stale():
-                await self._renew()
-        return {self.header: f"{self.prefix}{self._token}"}
-
-    async def refresh(self) -> bool:
-        async with self._lock:
-            old = self._token
-            await self._renew()
-            return self._token != old
-
-
-# --- rate limiting -----------------------------------------------------------------------------
-
-
-class RateLimiter:
-    """An async token bucket: at most ``rate`` requests per second on average, ``burst`` at once.
-
-    Used for Ecwid's per-token request rate; Shopify's cost bucket lives in its connector because it
-    is driven by the server's own ``throttleStatus``.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        burst: int | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Sleep | None = None,
-    ):
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.rate = rate
-        self.capacity = float(burst if burst is not None else max(1, int(rate)))
-        self._tokens = self.capacity
-        self._clock = clock
-        self._sleep = sleep
-        self._updated = clock()
-        self._lock = asyncio.Lock()
-
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            self._refill()
-            if self._tokens < 1:
-                await (self._sleep or asyncio.sleep)((1 - self._tokens) / self.rate)
-                self._refill()
-            self._tokens -= 1
-
-    def drain(self) -> None:
-        """Empty the bucket, e.g. after the server said 429 despite our pacing."""
-        self._tokens = 0.0
-        self._updated = self._clock()
 
 
 # --- retry policy ------------------------------------------------------------------------------
@@ -235,89 +126,6 @@ def _make_wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
         return random.uniform(0, ceiling)
 
     return wait
-
-
-# --- error mapping -----------------------------------------------------------------------------
-
-
-def _platform_message(response: httpx.Response) -> str:
-    """A short, secret-free description of the platform's error body."""
-    try:
-        body = response.json()
-    except ValueError:
-        text = response.text.strip().replace("\n", " ")
-        return redact(text[:200])
-    if isinstance(body, Mapping):
-        for key in ("errorMessage", "errors", "error", "message"):
-            if key in body:
-                value = body[key]
-                return redact(str(value)[:300])
-    return redact(str(body)[:200])
-
-
-def default_error_for(response: httpx.Response, store: str) -> errors.WinbackError:
-    """Map a final non-2xx response to a merchant-readable error."""
-    status = response.status_code
-    detail = _platform_message(response)
-    if status == 401:
-        return errors.AuthenticationError(
-            f"{store} rejected the access token (HTTP 401): it is wrong, revoked or expired. "
-            f"Create a new token for this store and update the config.",
-            store=store,
-        )
-    if status == 402:
-        return errors.StoreFrozenError(
-            f"{store} is frozen (HTTP 402): the store's plan is unpaid or paused, so its API refuses "
-            f"requests. Ask the merchant to settle the account.",
-            store=store,
-        )
-    if status == 403:
-        return errors.MissingScopeError(
-            f"{store} refused access (HTTP 403): the token lacks a permission. Platform said: {detail}",
-            store=store,
-        )
-    if status == 404:
-        return errors.StoreNotFoundError(
-            f"{store} was not found (HTTP 404): check the store id or domain in the config.",
-            store=store,
-        )
-    if status == 423:
-        return errors.StoreLockedError(
-            f"{store} is locked by the platform (HTTP 423); it cannot be used until the platform unlocks it.",
-            store=store,
-        )
-    if status == 429:
-        return errors.RateLimitedError(
-            f"{store} kept rate-limiting us (HTTP 429) after every retry; try again later.", store=store
-        )
-    if status >= 500:
-        return errors.PlatformUnavailableError(
-            f"{store}'s platform kept failing (HTTP {status}) after every retry; try again later.",
-            store=store,
-        )
-    return errors.PlatformRejectedError(f"{store} refused the request (HTTP {status}): {detail}", store=store)
-
-
-ErrorMapper = Callable[[httpx.Response, str], errors.WinbackError | None]
-"""Connector hook: return an error for a response, or ``None`` to fall back to the default."""
-
-
-_SECRET_PARAMS = frozenset(
-    {
-        "token", "access_token", "refresh_token", "id_token", "secret", "client_secret",
-        "api_key", "apikey", "password", "signature", "hmac",
-    }
-)
-
-
-def _redact_url(url: httpx.URL | str) -> str:
-    """``url`` for logs: values of credential-like query parameters and registered secrets masked."""
-    url = httpx.URL(url)
-    pairs = url.params.multi_items()
-    if any(k.lower() in _SECRET_PARAMS for k, _ in pairs):
-        masked = [(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in pairs]
-        url = url.copy_with(query=urlencode(masked, safe="*").encode("ascii"))
-    return redact(str(url))
 
 
 # --- the client --------------------------------------------------------------------------------

@@ -134,7 +134,6 @@ class _Catalog:
     def build(cls, rng: random.Random, n: int, clock: _Clock, prefix: str) -> _Catalog:
         ranks = list(range(1, n + 1))
         rng.shuffle(ranks)
-        by_rank = {rank: i for i, rank in enumerate(ranks)}
         top = list(range(2, min(n, 6) + 1))
         n_archived, n_draft = round(n * 0.05), round(n * 0.08)
         former = set(rng.sample(top, min(len(top), n_archived, max(1, round(n_archived * 0.3)))))

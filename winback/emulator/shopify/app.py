@@ -132,7 +132,7 @@ class ShopifyEmulator:
                 "customerAccountsVersion": self.customer_accounts,
                 "loginLinksVisibleOnStorefrontAndCheckout": True,
                 "loginRequiredAtCheckout": False,
-                "url": f"https://shopify.com/60000000001/account" if self.customer_accounts != "CLASSIC" else None,
+                "url": "https://shopify.com/60000000001/account" if self.customer_accounts != "CLASSIC" else None,
             },
         }
 

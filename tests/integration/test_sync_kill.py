@@ -30,9 +30,9 @@ from winback.sync import LocalStore, open_store
 pytestmark = pytest.mark.integration
 
 SEED = 31
-CUSTOMERS = {"sqlite": 1200, "postgresql": 400}
-"""About 2.3 orders per customer. Smaller on PostgreSQL, where each orders page currently costs
-far more than on SQLite (the per-page buyers recompute slows down as the tables grow)."""
+CUSTOMERS = {"sqlite": 1200, "postgresql": 1200}
+"""About 2.3 orders per customer: big enough that several kills land while orders are still being
+read (the store must be part-way through for a kill to prove anything)."""
 WORKER = Path(__file__).with_name("sync_kill_worker.py")
 BIN = Path(sys.executable).parent
 FAULTS = ["--fault-rate", "0.02", "--fault-kinds", "500,502,503,drop,malformed", "--fault-seed", "4"]

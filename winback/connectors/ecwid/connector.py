@@ -2,18 +2,17 @@
 
 Reads are windowed and oldest first (see :mod:`winback.connectors.ecwid.reader`); translation is
 in :mod:`winback.connectors.ecwid.parse`. Writes use :func:`create_at_most_once` with a lookup by
-code or email, so an ambiguous failure never creates a second coupon or customer.
+code or email, so an ambiguous failure never creates a second coupon or customer; their request
+bodies are built in :mod:`winback.connectors.ecwid.inputs`. Ecwid's statuses become merchant-readable
+errors in :mod:`winback.connectors.ecwid.http_errors` (``map_error`` is re-exported here).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any, ClassVar, Self
 
 import httpx
@@ -29,21 +28,26 @@ from winback.connectors.base import (
     RejectedRecord,
     Resource,
 )
-from winback.connectors.ecwid import parse
+from winback.connectors.ecwid import inputs, parse
+from winback.connectors.ecwid.http_errors import map_error
 from winback.connectors.ecwid.reader import WindowedReader
 from winback.connectors.ecwid.settings import EcwidSettings
-from winback.connectors.http import HttpClient, RateLimiter, RetryPolicy, StaticToken, create_at_most_once
+from winback.connectors.http import (
+    HttpClient,
+    RateLimiter,
+    RetryPolicy,
+    StaticToken,
+    create_at_most_once,
+)
 from winback.model import (
     Customer,
     DiscountCode,
     DiscountCodeSpec,
-    DiscountKind,
     NewCustomer,
     Order,
     Product,
     Store,
 )
-from winback.secrets import redact
 
 log = logging.getLogger("winback.connectors.ecwid")
 
@@ -54,88 +58,7 @@ READ_SCOPES = {
     "read_catalog": "/products",
     "read_discount_coupons": "/discount_coupons",
 }
-_SCOPE_RE = re.compile(r"\b((?:read|create|update|delete|customize)_[a-z_]+)\b")
-_BAD_TOKEN_RE = re.compile(r"token", re.IGNORECASE)
 _LOOKUP_PAGES = 20
-
-
-def _platform_message(response: httpx.Response) -> str:
-    try:
-        body = parse.decode_json(response.content)
-    except ValueError:
-        return redact(response.text.strip().replace("\n", " ")[:200])
-    if isinstance(body, Mapping) and body.get("errorMessage"):
-        return redact(str(body["errorMessage"])[:300])
-    return redact(str(body)[:200])
-
-
-def map_error(response: httpx.Response, store: str) -> errors.WinbackError | None:
-    """Ecwid's statuses as merchant-readable errors (``None``: use the shared default)."""
-    status = response.status_code
-    detail = _platform_message(response)
-    path = response.request.url.path.rstrip("/")
-    if status in (401, 403):
-        scope = _SCOPE_RE.search(detail)
-        if scope:
-            name = scope.group(1)
-            return errors.MissingScopeError(
-                f"{store} refused the request (HTTP {status}): the access token lacks the {name} scope. "
-                f"Reinstall the app or issue a token with {name}. Ecwid said: {detail}",
-                store=store,
-                scope=name,
-            )
-        if status == 401 or (_BAD_TOKEN_RE.search(detail) and "scope" not in detail.lower()):
-            return errors.AuthenticationError(
-                f"{store} rejected the access token (HTTP {status}): it is wrong, revoked or belongs to another "
-                f"store. Copy the secret token from the app's settings in Ecwid and update the config. "
-                f"Ecwid said: {detail}",
-                store=store,
-            )
-        return errors.MissingScopeError(
-            f"{store} refused access (HTTP {status}): the token is wrong or lacks a permission for {path}. "
-            f"Check the token and its scopes. Ecwid said: {detail}",
-            store=store,
-        )
-    if status == 402:
-        return errors.StoreFrozenError(
-            f"{store} refused API access (HTTP 402): the store's plan doesn't allow API access or the store "
-            f"is suspended. The merchant must upgrade or reactivate the plan. Ecwid said: {detail}",
-            store=store,
-        )
-    if status == 404:
-        return errors.StoreNotFoundError(
-            f"{store} was not found (HTTP 404): check store_id in the config (it is the number in the "
-            f"Ecwid admin URL). Ecwid said: {detail}",
-            store=store,
-        )
-    if status == 409 and path.endswith("/discount_coupons"):
-        return errors.DiscountCodeTakenError(
-            f"{store} already has a discount coupon with this code (HTTP 409). Ecwid said: {detail}",
-            store=store,
-            code="TAKEN",
-            field="code",
-        )
-    if status == 409 and path.endswith("/customers"):
-        return errors.CustomerExistsError(
-            f"{store} already has a customer with this email (HTTP 409). Ecwid said: {detail}",
-            store=store,
-            code="TAKEN",
-            field="email",
-        )
-    if status in (400, 409, 415, 422):
-        return errors.PlatformRejectedError(
-            f"{store} refused the request (HTTP {status}): {detail}", store=store, code=str(status)
-        )
-    return None
-
-
-def _encode(body: Mapping[str, Any]) -> bytes:
-    def default(value: object) -> object:
-        if isinstance(value, Decimal):
-            return int(value) if value == value.to_integral_value() else float(value)
-        raise TypeError(f"cannot encode {type(value).__name__}")
-
-    return json.dumps(body, default=default, ensure_ascii=False).encode()
 
 
 def _seconds(value: datetime | None) -> int:
@@ -239,7 +162,7 @@ class EcwidConnector(Connector):
 
     async def _post_json(self, path: str, body: Mapping[str, Any]) -> Any:
         response = await self._http.request(
-            "POST", path, content=_encode(body), headers={"Content-Type": "application/json"}, idempotent=False
+            "POST", path, content=inputs.encode(body), headers={"Content-Type": "application/json"}, idempotent=False
         )
         try:
             return parse.decode_json(response.content)
@@ -384,48 +307,21 @@ class EcwidConnector(Connector):
 
         Ecwid's ``code`` filter is a search term (partial match), so results are compared exactly.
         """
-        wanted = code.casefold()
         offset = 0
         for _ in range(_LOOKUP_PAGES):
             envelope = await self._search("/discount_coupons", {"code": code, "offset": offset, "limit": 100})
             for raw in envelope["items"]:
-                if isinstance(raw, Mapping) and str(raw.get("code", "")).casefold() == wanted:
+                if inputs.has_code(raw, code):
                     return parse.parse_coupon(raw, store_id=self.store_id)
             offset += len(envelope["items"])
             if not envelope["items"] or offset >= int(envelope.get("total", 0)):
                 break
         return None
 
-    def _coupon_body(self, spec: DiscountCodeSpec) -> dict[str, Any]:
-        if spec.usage_limit == 1:
-            uses = "SINGLE"
-        elif spec.once_per_customer:
-            uses = "ONCEPERCUSTOMER"
-        elif spec.usage_limit is None:
-            uses = "UNLIMITED"
-        else:
-            raise errors.NotSupportedError(
-                f"{self.store_label}: Ecwid coupons can be limited to one use overall or once per customer, "
-                f"not to {spec.usage_limit} uses",
-                store=self.store_label,
-            )
-        body: dict[str, Any] = {
-            "name": spec.title,
-            "code": spec.code,
-            "discountType": "PERCENT" if spec.kind == DiscountKind.PERCENTAGE else "ABS",
-            "status": "ACTIVE",
-            "discount": spec.value,
-            "launchDate": parse.ecwid_date(spec.starts_at),
-            "usesLimit": uses,
-        }
-        if spec.ends_at is not None:
-            body["expirationDate"] = parse.ecwid_date(spec.ends_at)
-        return body
-
     async def create_discount_code(self, spec: DiscountCodeSpec) -> DiscountCode:
         """Create the coupon once. Ecwid cannot lock a coupon to a customer: ``spec.customer_id`` is
         not sent (``capabilities().customer_locked_codes`` is false)."""
-        body = self._coupon_body(spec)
+        body = inputs.coupon_body(spec, self.store_label)
 
         async def create() -> DiscountCode:
             answer = await self._post_json("/discount_coupons", body)
@@ -433,30 +329,17 @@ class EcwidConnector(Connector):
                 raise errors.UnexpectedResponseError(
                     f"{self.store_label} created a coupon but returned no id", store=self.store_label
                 )
-            return DiscountCode(
-                platform=parse.PLATFORM,
-                store_id=self.store_id,
-                id=str(answer["id"]),
-                code=spec.code,
-                title=spec.title,
-                kind=spec.kind,
-                value=spec.value,
-                starts_at=spec.starts_at.replace(microsecond=0),
-                ends_at=spec.ends_at.replace(microsecond=0) if spec.ends_at else None,
-                once_per_customer=body["usesLimit"] == "ONCEPERCUSTOMER",
-                usage_limit=1 if body["usesLimit"] == "SINGLE" else None,
-            )
+            return inputs.created_coupon(str(answer["id"]), spec, body, self.store_id)
 
         return await create_at_most_once(create=create, lookup=lambda: self.find_discount_code(spec.code))
 
     async def find_customer_by_email(self, email: str) -> Customer | None:
-        wanted = email.strip().casefold()
         currency = await self._currency()
         offset = 0
         for _ in range(_LOOKUP_PAGES):
             envelope = await self._search("/customers", {"email": email.strip(), "offset": offset, "limit": 100})
             for raw in envelope["items"]:
-                if isinstance(raw, Mapping) and str(raw.get("email", "")).strip().casefold() == wanted:
+                if inputs.has_email(raw, email):
                     return parse.parse_customer(raw, store_id=self.store_id, currency=currency)
             offset += len(envelope["items"])
             if not envelope["items"] or offset >= int(envelope.get("total", 0)):
@@ -468,17 +351,7 @@ class EcwidConnector(Connector):
 
         Ecwid has no customer tags, so ``spec.tags`` is not sent.
         """
-        name = " ".join(p for p in (spec.first_name, spec.last_name) if p)
-        person: dict[str, Any] = {"name": name}
-        if spec.first_name:
-            person["firstName"] = spec.first_name
-        if spec.last_name:
-            person["lastName"] = spec.last_name
-        if spec.phone:
-            person["phone"] = spec.phone
-        body: dict[str, Any] = {"email": spec.email, "billingPerson": person}
-        if spec.accepts_marketing is not None:
-            body["acceptMarketing"] = spec.accepts_marketing
+        body = inputs.customer_body(spec)
         currency = await self._currency()
 
         async def create() -> Customer:

@@ -1,0 +1,157 @@
+"""The emulator's read routes: the store profile, and search and get for each resource.
+
+Each handler takes the :class:`~winback.emulator.ecwid.state.EcwidState` and the request, holds the
+state's lock while it reads, and answers Ecwid's JSON; scope checks and routing stay in the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from winback.emulator.ecwid.protocol import ApiError, bool_param, filter_dates, ok, page
+from winback.emulator.ecwid.state import EcwidState, Record
+from winback.emulator.server import Request, Response
+
+_CUSTOMER_SORTS: dict[str, tuple[Callable[[Record], Any], bool]] = {
+    "NAME_ASC": (lambda r: str(r.body.get("name", "")).casefold(), False),
+    "NAME_DESC": (lambda r: str(r.body.get("name", "")).casefold(), True),
+    "EMAIL_ASC": (lambda r: str(r.body.get("email", "")).casefold(), False),
+    "EMAIL_DESC": (lambda r: str(r.body.get("email", "")).casefold(), True),
+    "REGISTERED_DATE_ASC": (lambda r: r.created, False),
+    "REGISTERED_DATE_DESC": (lambda r: r.created, True),
+    "UPDATED_DATE_ASC": (lambda r: r.updated, False),
+    "UPDATED_DATE_DESC": (lambda r: r.updated, True),
+    "ORDER_COUNT_ASC": (lambda r: r.body.get("totalOrderCount", 0), False),
+    "ORDER_COUNT_DESC": (lambda r: r.body.get("totalOrderCount", 0), True),
+}
+_PRODUCT_SORTS: dict[str, tuple[Callable[[Record], Any], bool]] = {
+    "DEFINED_BY_STORE_OWNER": (lambda r: r.body["id"], False),
+    "ADDED_TIME_ASC": (lambda r: r.created, False),
+    "ADDED_TIME_DESC": (lambda r: r.created, True),
+    "UPDATED_TIME_ASC": (lambda r: r.updated, False),
+    "UPDATED_TIME_DESC": (lambda r: r.updated, True),
+    "NAME_ASC": (lambda r: str(r.body.get("name", "")).casefold(), False),
+    "NAME_DESC": (lambda r: str(r.body.get("name", "")).casefold(), True),
+}
+
+
+def profile(st: EcwidState) -> dict[str, Any]:
+    return {
+        "generalInfo": {
+            "storeId": st.store_id,
+            "storeUrl": st.store_url,
+            "starterSite": {"ecwidSubdomain": st.store_url.split("//")[1].split(".")[0],
+                            "generatedUrl": st.store_url,
+                            "storeLogoUrl": f"{st.store_url}/logo.png"},
+        },
+        "account": {"accountName": st.store_name, "accountNickName": st.store_name,
+                    "accountEmail": st.email},
+        "settings": {"closed": False, "storeName": st.store_name,
+                     "emailLogoUrl": f"{st.store_url}/email-logo.png"},
+        "company": {"companyName": st.store_name, "email": st.email},
+        "formatsAndUnits": {"currency": st.currency, "currencyPrefix": "", "currencySuffix": "",
+                            "currencyPrecision": 2, "timezone": "UTC"},
+    }
+
+
+def search_orders(state: EcwidState, request: Request) -> Response:
+    with state.lock:
+        records = list(state.orders.values())
+        records = filter_dates(records, request)
+        email = request.param("email")
+        if email:
+            wanted = email.casefold()
+            records = [r for r in records if str(r.body.get("email", "")).casefold() == wanted]
+        customer = request.param("customerId")
+        if customer:
+            records = [r for r in records if str(r.body.get("customerId")) == customer]
+        for name in ("paymentStatus", "fulfillmentStatus"):
+            value = request.param(name)
+            if value:
+                allowed = {v.strip().upper() for v in value.split(",")}
+                records = [r for r in records if str(r.body.get(name)) in allowed]
+        ids = request.param("ids")
+        if ids:
+            wanted_ids = {v.strip() for v in ids.split(",")}
+            records = [r for r in records
+                       if r.body.get("id") in wanted_ids or str(r.body.get("internalId")) in wanted_ids]
+        # Ecwid documents no sort for orders; newest first, as its admin shows them.
+        records.sort(key=lambda r: (r.created, r.body.get("internalId", 0)), reverse=True)
+        return ok(page(records, request))
+
+
+def get_order(state: EcwidState, key: str) -> Response:
+    with state.lock:
+        record = state.order_by_public_id(key)
+        if record is None and key.isdigit():
+            record = state.orders.get(int(key))
+        if record is None:
+            raise ApiError(404, f"Order #{key} is not found", "ORDER_NOT_FOUND")
+        return ok(record.body)
+
+
+def search_customers(state: EcwidState, request: Request) -> Response:
+    with state.lock:
+        records = filter_dates(list(state.customers.values()), request)
+        email = request.param("email")
+        if email:
+            needle = email.casefold()
+            records = [r for r in records if needle in str(r.body.get("email", "")).casefold()]
+        marketing = request.param("acceptMarketing")
+        if marketing is not None:
+            flag = bool_param(marketing, "acceptMarketing")
+            records = [r for r in records if bool(r.body.get("acceptMarketing")) == flag]
+        sort = request.param("sortBy") or "REGISTERED_DATE_DESC"
+        if sort not in _CUSTOMER_SORTS:
+            raise ApiError(400, f"Wrong parameter 'sortBy' value: '{sort}'", "INVALID_PARAMETER")
+        key, reverse = _CUSTOMER_SORTS[sort]
+        records.sort(key=lambda r: (key(r), r.body.get("id", 0)), reverse=reverse)
+        payload = page(records, request)
+        payload["allCustomerCount"] = len(state.customers)
+        return ok(payload)
+
+
+def search_products(state: EcwidState, request: Request) -> Response:
+    with state.lock:
+        records = filter_dates(list(state.products.values()), request)
+        enabled = request.param("enabled")
+        if enabled is not None:
+            flag = bool_param(enabled, "enabled")
+            records = [r for r in records if bool(r.body.get("enabled")) == flag]
+        sort = request.param("sortBy") or "DEFINED_BY_STORE_OWNER"
+        if sort not in _PRODUCT_SORTS:
+            raise ApiError(400, f"Wrong parameter 'sortBy' value: '{sort}'", "INVALID_PARAMETER")
+        key, reverse = _PRODUCT_SORTS[sort]
+        records.sort(key=lambda r: (key(r), r.body.get("id", 0)), reverse=reverse)
+        return ok(page(records, request))
+
+
+def search_coupons(state: EcwidState, request: Request) -> Response:
+    with state.lock:
+        records = filter_dates(list(state.discount_coupons.values()), request)
+        code = request.param("code")
+        if code:
+            # Documented as a "search term": a partial match, so clients must compare exactly.
+            needle = code.casefold()
+            records = [r for r in records if needle in str(r.body.get("code", "")).casefold()]
+        records.sort(key=lambda r: r.body["id"])
+        return ok(page(records, request))
+
+
+def get_coupon(state: EcwidState, key: str) -> Response:
+    with state.lock:
+        record = state.discount_coupons.get(int(key)) if key.isdigit() else None
+        if record is None:
+            record = state.find_coupon_by_code(key)
+        if record is None:
+            raise ApiError(404, f"Discount coupon '{key}' is not found", "COUPON_NOT_FOUND")
+        return ok(record.body)
+
+
+def get_by_int(state: EcwidState, table: dict[int, Record], key: str, what: str) -> Response:
+    with state.lock:
+        record = table.get(int(key)) if key.isdigit() else None
+        if record is None:
+            raise ApiError(404, f"{what} #{key} is not found", "NOT_FOUND")
+        return ok(record.body)

@@ -69,6 +69,7 @@ from winback.cli.check import check  # noqa: E402
 from winback.cli.init import init  # noqa: E402
 from winback.cli.plan import plan  # noqa: E402
 from winback.cli.preview import preview  # noqa: E402
+from winback.cli.review import review  # noqa: E402
 from winback.cli.run import run  # noqa: E402
 from winback.cli.schedule import schedule  # noqa: E402
 from winback.cli.status import status  # noqa: E402
@@ -82,6 +83,7 @@ cli.add_command(plan)
 cli.add_command(run)
 cli.add_command(preview)
 cli.add_command(suppress)
+cli.add_command(review)
 cli.add_command(schedule)
 cli.add_command(init)
 cli.add_command(check)

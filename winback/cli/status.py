@@ -73,6 +73,8 @@ def _actions_lines(actions: dict[str, Any] | None) -> list[str]:
     lines = [f"  actions: {'; '.join(per_rule) or '-'}"]
     for item in actions["needs_review"]:
         lines.append(f"  NEEDS REVIEW: {item['rule']} to {item['email']}: {item['why'] or 'interrupted'}")
+    if actions["needs_review"]:
+        lines.append("  settle each with `winback review delivered|resend KEY --config ...` (`winback review list` shows the keys)")
     return lines
 
 

@@ -317,6 +317,40 @@ class Ledger:
         with self._read() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
+    @_db_errors
+    def settle_review(self, store_key: str, idempotency_key: str, *, delivered: bool, now: datetime) -> bool:
+        """A person decided an action held for review (an email or invite interrupted mid-send).
+
+        ``delivered=True``: it did reach the customer, so the action is done. ``delivered=False``:
+        it did not, so the interrupted send marks are cleared and the next run sends it once.
+        Returns False when there is no such action waiting for review.
+        """
+        with self._write() as conn:
+            row = conn.execute(
+                select(_ledger.c.id, _ledger.c.step_states).where(
+                    _ledger.c.store_key == store_key,
+                    _ledger.c.idempotency_key == idempotency_key,
+                    _ledger.c.needs_review.is_(True),
+                )
+            ).first()
+            if row is None:
+                return False
+            states = dict(row.step_states or {})
+            if delivered:
+                for step in (Step.SEND_EMAIL.value, Step.SEND_INVITE.value):
+                    if states.get(step) == STARTED:
+                        states[step] = STEP_DONE
+                values: dict[str, Any] = {
+                    "status": DONE, "needs_review": False, "finished_at": now, "error": None, "step_states": states,
+                }
+            else:
+                for step in (Step.SEND_EMAIL.value, Step.SEND_INVITE.value):
+                    if states.get(step) == STARTED:
+                        states.pop(step)
+                values = {"needs_review": False, "email_started_at": None, "step_states": states}
+            conn.execute(update(_ledger).where(_ledger.c.id == row.id).values(updated_at=now, **values))
+        return True
+
     # --- suppressions ------------------------------------------------------------------------
 
     @_db_errors

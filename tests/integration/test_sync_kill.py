@@ -11,17 +11,17 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
 from tests.integration import sync_compare as compare
+from tests.integration.kill_harness import Lines, stop
 from winback.emulator.ecwid.app import EcwidEmulator
 from winback.emulator.generate import generate_world
 from winback.emulator.shopify.app import ShopifyEmulator
@@ -51,34 +51,6 @@ START_TIMEOUT_S = 60.0
 RUN_TIMEOUT_S = 120.0
 
 
-class Lines:
-    """A child's stdout, read line by line on a thread so waits can time out."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _pump(self, stream: IO[str]) -> None:
-        for line in stream:
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def next(self, timeout: float) -> str | None:
-        """The next line; ``None`` at end of stream. Raises ``queue.Empty`` on timeout."""
-        return self._queue.get(timeout=timeout)
-
-
-def _stop(process: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 @contextmanager
 def emulator_process(platform: str, customers: int) -> Iterator[dict[str, Any]]:
     """``winback-emulator PLATFORM`` running; yields the JSON line it printed."""
@@ -91,7 +63,7 @@ def emulator_process(platform: str, customers: int) -> Iterator[dict[str, Any]]:
         assert line, f"winback-emulator exited ({process.poll()}) without printing its settings"
         yield json.loads(line)
     finally:
-        _stop(process, signal.SIGTERM)
+        stop(process, signal.SIGTERM)
 
 
 def expected_for(platform: str, customers: int) -> compare.Fingerprints:
@@ -144,9 +116,9 @@ def run_killed(command: list[str], ledger: Ledger, kill_when: Callable[[subproce
     try:
         lines = Lines(process.stdout)  # type: ignore[arg-type]
         pages = kill_when(process, lines)
-        _stop(process)
+        stop(process)
     finally:
-        _stop(process)
+        stop(process)
     counts, cursors = ledger.snapshot()
     result = Round(process.returncode, pages, counts, cursors)
     ledger.rounds.append(result)

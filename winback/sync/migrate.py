@@ -1,25 +1,52 @@
 """Bring a database to the newest schema; called by :func:`winback.sync.store.open_store`.
 
 The migration scripts ship inside the package (``winback/sync/migrations``), so upgrading winback
-and running any command upgrades the database: there is no manual step. On PostgreSQL an advisory
-lock serialises concurrent openers (two cron jobs starting together); SQLite relies on its write
-lock and ``busy_timeout``.
+and running any command upgrades the database: there is no manual step.
+
+What the caller may rely on:
+
+- **Up to date costs a few catalogue reads and no Alembic.** :func:`upgrade_to_head` first reads
+  the version table, the table list and their columns with plain SQL; when the schema is at head
+  and complete it returns without touching Alembic (whose ``context``/``op`` proxies are
+  process-global).
+- **Never two migrations at once.** In one process a module lock serialises every Alembic run
+  (its proxies are not thread-safe: two threads migrating two SQLite files at once corrupted
+  both). Across processes the migration's own transaction takes the database's write lock first:
+  ``BEGIN IMMEDIATE`` on SQLite, ``pg_advisory_xact_lock`` on PostgreSQL.
+- **All or nothing.** Every pending migration runs inside that one transaction (both databases
+  have transactional DDL), so a process killed at any point leaves the schema exactly as it was
+  before, and the next open simply runs the migrations again.
+- **Self-repair.** A database damaged by an older winback (a stray ``_alembic_tmp_*`` table left by
+  an interrupted batch migration, tables missing under a recorded revision) is repaired on open:
+  stray copies are dropped, a damaged schema that holds no rows yet is rebuilt from scratch, and
+  tables missing beside real data are created. A table that lacks columns is reported, not
+  guessed at.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, column, func, inspect, select, table, text
+
+from winback import errors
+from winback.sync.tables import metadata
 
 log = logging.getLogger(__name__)
 
 SCRIPT_LOCATION = Path(__file__).with_name("migrations")
 VERSION_TABLE = "winback_alembic_version"
+STRAY_PREFIX = "_alembic_tmp_"
 _PG_LOCK_ID = 0x77696E6261636B  # "winback"
+
+_ALEMBIC_LOCK = threading.Lock()
+"""Held around every use of Alembic's process-global migration context."""
+
+_heads: dict[Path, str] = {}
 
 
 @contextmanager
@@ -38,7 +65,6 @@ def _quiet_alembic() -> Iterator[None]:
 with _quiet_alembic():  # importing alembic announces its plugins at INFO
     from alembic import command
     from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
 
@@ -51,40 +77,109 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    """The newest revision shipped in :data:`SCRIPT_LOCATION` (read once per location)."""
+    location = SCRIPT_LOCATION
+    if location not in _heads:
+        with _ALEMBIC_LOCK:
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        if head is None:
+            raise errors.SyncError(f"no migration scripts found in {location}: reinstall winback")
+        _heads[location] = head
+    return _heads[location]
 
 
 def current_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
+    """The revision recorded in the database, read with plain SQL (``None``: never migrated)."""
+    if VERSION_TABLE not in inspect(connection).get_table_names():
+        return None
+    version = table(VERSION_TABLE, column("version_num"))
+    return connection.execute(select(version.c.version_num)).scalars().first()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the database behind ``engine`` to ``revision`` (default: the newest)."""
-    with _quiet_alembic(), engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            with connection.begin():
-                connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _PG_LOCK_ID})
-        try:
-            before = current_revision(connection)
-            if connection.in_transaction():
-                connection.commit()
-            command.upgrade(alembic_config(connection), revision)
-            after = current_revision(connection)
-            if connection.in_transaction():
-                connection.commit()
-            if before is None:
-                log.info("local store created (schema %s)", after)
-            elif before != after:
-                log.info("local store schema upgraded from %s to %s", before, after)
-        finally:
-            if connection.dialect.name == "postgresql":
-                if connection.in_transaction():
-                    connection.rollback()
-                with connection.begin():
-                    connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _PG_LOCK_ID})
+def _schema_problems(connection: Connection, head: str) -> list[str]:
+    """Why the database is not simply "at head": empty when nothing needs doing."""
+    names = set(inspect(connection).get_table_names())
+    problems = []
+    revision = current_revision(connection) if VERSION_TABLE in names else None
+    if revision != head:
+        problems.append(f"schema at {revision or 'nothing'}, head is {head}")
+    missing = sorted(set(metadata.tables) - names)
+    if missing:
+        problems.append(f"missing tables {', '.join(missing)}")
+    stray = sorted(name for name in names if name.startswith(STRAY_PREFIX))
+    if stray:
+        problems.append(f"stray tables {', '.join(stray)}")
+    if not problems:
+        inspector = inspect(connection)
+        for name, spec in metadata.tables.items():
+            if set(spec.columns.keys()) - {column["name"] for column in inspector.get_columns(name)}:
+                problems.append(f"table {name} lacks columns")
+    return problems
 
 
 def upgrade_to_head(engine: Engine) -> None:
-    upgrade(engine, "head")
+    """Make the database behind ``engine`` current; cheap and Alembic-free when it already is."""
+    head = head_revision()
+    with engine.connect() as connection:
+        if not _schema_problems(connection, head):
+            return
+    upgrade(engine, head)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database behind ``engine`` to ``revision`` in one transaction, repairing first."""
+    with _ALEMBIC_LOCK, _quiet_alembic(), engine.connect() as connection:
+        connection.execution_options(winback_write=True)  # SQLite: BEGIN IMMEDIATE
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
+            before = current_revision(connection)
+            _repair_before(connection, before)
+            before = current_revision(connection)
+            # Alembic joins the transaction we hold, so every migration commits (or not) with it.
+            command.upgrade(alembic_config(connection), revision)
+            after = current_revision(connection)
+            if revision in ("head", head_revision()):
+                _repair_after(connection)
+        if before is None:
+            log.info("local store created (schema %s)", after)
+        elif before != after:
+            log.info("local store schema upgraded from %s to %s", before, after)
+
+
+def _repair_before(connection: Connection, revision: str | None) -> None:
+    """Undo what an interrupted migration of an older winback may have left behind."""
+    names = set(inspect(connection).get_table_names())
+    for name in sorted(names):
+        if name.startswith(STRAY_PREFIX):
+            log.warning("dropping %s left by an interrupted migration", name)
+            connection.execute(text(f'DROP TABLE "{name}"'))
+    ours = [name for name in metadata.tables if name in names]
+    if revision is None or len(ours) == len(metadata.tables):
+        return
+    if any(connection.execute(select(func.count()).select_from(table(name))).scalar_one() for name in ours):
+        return  # real data: keep it; missing tables are created after the upgrade
+    log.warning("the schema recorded at %s is incomplete and holds no rows: rebuilding it", revision)
+    for name in [t.name for t in reversed(metadata.sorted_tables) if t.name in names]:
+        connection.execute(text(f'DROP TABLE "{name}"'))
+    connection.execute(text(f'DROP TABLE "{VERSION_TABLE}"'))
+
+
+def _repair_after(connection: Connection) -> None:
+    """Create tables missing beside real data; refuse to go on with tables that lack columns."""
+    inspector = inspect(connection)
+    names = set(inspector.get_table_names())
+    missing = [t for t in metadata.sorted_tables if t.name not in names]
+    if missing:
+        log.warning("creating missing tables: %s", ", ".join(t.name for t in missing))
+        metadata.create_all(connection, tables=missing)
+    for name, spec in metadata.tables.items():
+        if name not in names:
+            continue
+        have = {column["name"] for column in inspector.get_columns(name)}
+        lacking = sorted(set(spec.columns.keys()) - have)
+        if lacking:
+            raise errors.SyncError(
+                f"the local store's table {name} lacks columns {', '.join(lacking)}: the database was "
+                "changed outside winback; restore it from a backup or move it aside to resync"
+            )

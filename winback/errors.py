@@ -144,3 +144,9 @@ class NotifyError(WinbackError):
 class EmailNotSentError(NotifyError):
     """The message certainly did not leave (no connection, login refused, sender or recipient
     refused before the data, outbox not writable), so trying again later cannot send it twice."""
+
+
+class SenderUnavailableError(EmailNotSentError):
+    """The sender can send nothing now (outbox not writable, SMTP server unreachable or login
+    refused): every other email of the run would fail the same way, so the client's run stops
+    once with this message and the unsent actions are tried again next run."""

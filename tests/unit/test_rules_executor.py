@@ -270,3 +270,36 @@ async def test_an_email_that_certainly_did_not_leave_is_retried_not_held(store: 
     assert sender.recipients() == ["Ann <ann@example.com>"]
     assert connector.writes() == ["create_discount_code WB-EMAIL_EVERYONE-1"]  # not created twice
     assert _rows(store)[0]["status"] == "done"
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+async def test_an_unwritable_outbox_stops_the_client_once(store: LocalStore, tmp_path: Path, dry_run: bool) -> None:
+    """Every email of the run would fail the same way: one stop, one message, the rest not run;
+    a real run leaves the actions to be tried again next run, with nothing waiting for review."""
+    from winback.notify import OutboxSender
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the outbox's parent should be")
+    sender = OutboxSender(blocker / "outbox")
+    plan = _plan(store, EmailEveryone({"marketing": False}))
+
+    report = await _run(store, plan, None if dry_run else FakeConnector(), sender, dry_run=dry_run, capabilities=None)
+
+    assert [r.outcome for r in report.results] == [Outcome.FAILED, Outcome.NOT_RUN]
+    assert report.stopped is not None and "cannot write to the outbox" in report.stopped
+    if not dry_run:
+        [row] = _rows(store)
+        assert row["status"] == "failed" and row["needs_review"] is False and row["email_started_at"] is None
+        again = await _run(store, _plan(store, EmailEveryone({"marketing": False})), FakeConnector(), FakeSender())
+        assert [r.outcome for r in again.results] == [Outcome.DONE, Outcome.DONE]
+
+
+async def test_outbox_folders_are_all_created_private(tmp_path: Path) -> None:
+    import stat
+
+    from winback.notify import OutboxSender
+
+    target = tmp_path / "a" / "b" / "dry-run" / "client"
+    await OutboxSender(target).ready()
+    for folder in (tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "dry-run", target):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder

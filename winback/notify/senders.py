@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Protocol, Self, runtime_checkable
 
 from winback.config import EmailSection
-from winback.errors import EmailNotSentError, NotifyError
+from winback.errors import EmailNotSentError, NotifyError, SenderUnavailableError
 from winback.notify.message import POLICY
 from winback.notify.ratelimit import TokenBucket
 from winback.secrets import redact, register_secret
@@ -86,9 +86,9 @@ class OutboxSender:
 
     async def ready(self) -> None:
         try:
-            await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True, mode=0o700)
+            await asyncio.to_thread(make_private_dirs, self.directory)
         except OSError as exc:
-            raise EmailNotSentError(self._unwritable(exc)) from None
+            raise SenderUnavailableError(self._unwritable(exc)) from None
 
     async def send(self, message: EmailMessage) -> str:
         return await asyncio.to_thread(self._write, message)
@@ -121,11 +121,11 @@ class OutboxSender:
         }
         with self._lock:
             try:
-                self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+                make_private_dirs(self.directory)
                 _write_atomically(self.directory / name, data)
             except OSError as exc:
                 # The atomic write either placed the whole file or nothing.
-                raise EmailNotSentError(self._unwritable(exc)) from None
+                raise SenderUnavailableError(self._unwritable(exc)) from None
             try:
                 line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
                 fd = os.open(self.index_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -136,6 +136,23 @@ class OutboxSender:
             except OSError as exc:
                 raise NotifyError(self._unwritable(exc) + " (the message itself was written)") from None
         return message_id
+
+
+def make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and every missing parent with mode 0700: outboxes hold customers'
+    addresses, and ``mkdir(parents=True, mode=...)`` applies the mode to the last folder only."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+    if not directory.is_dir():
+        raise NotADirectoryError(20, "not a directory", str(directory))
 
 
 def slug(message_id: str) -> str:
@@ -308,7 +325,7 @@ class SmtpSender:
             smtp.ehlo()
             if self.starttls:
                 if not smtp.has_extn("starttls"):
-                    raise EmailNotSentError(
+                    raise SenderUnavailableError(
                         f"the SMTP server {self.where} does not offer STARTTLS: use smtp_ssl = true (port 465) "
                         "or, only on a trusted network, smtp_starttls = false"
                     )
@@ -316,43 +333,43 @@ class SmtpSender:
                 smtp.ehlo()
             if self.username:
                 smtp.login(self.username, self._password or "")
-        except EmailNotSentError:
+        except SenderUnavailableError:
             _quietly_close(smtp)
             raise
         except smtplib.SMTPAuthenticationError as exc:
             _quietly_close(smtp)
-            raise EmailNotSentError(
+            raise SenderUnavailableError(
                 f"the SMTP server {self.where} rejected the login for user {self.username!r} "
                 f"({_reply(exc.smtp_code, exc.smtp_error)}): check smtp_username and smtp_password"
             ) from None
         except smtplib.SMTPNotSupportedError:
             _quietly_close(smtp)
-            raise EmailNotSentError(
+            raise SenderUnavailableError(
                 f"the SMTP server {self.where} does not offer AUTH on this connection: "
                 "enable STARTTLS or SSL, or remove smtp_username"
             ) from None
         except ConnectionRefusedError:
             _quietly_close(smtp)
-            raise EmailNotSentError(
+            raise SenderUnavailableError(
                 f"could not connect to the SMTP server {self.where}: connection refused; check smtp_host and smtp_port"
             ) from None
         except socket.gaierror:
             _quietly_close(smtp)
-            raise EmailNotSentError(f"the SMTP host {self.host!r} could not be resolved: check smtp_host") from None
+            raise SenderUnavailableError(f"the SMTP host {self.host!r} could not be resolved: check smtp_host") from None
         except TimeoutError:
             _quietly_close(smtp)
-            raise EmailNotSentError(
+            raise SenderUnavailableError(
                 f"the SMTP server {self.where} did not answer within {self.timeout:g}s: check smtp_host and smtp_port"
             ) from None
         except _ssl.SSLError as exc:
             _quietly_close(smtp)
-            raise EmailNotSentError(
+            raise SenderUnavailableError(
                 f"the TLS handshake with the SMTP server {self.where} failed ({exc.reason or exc}): "
                 "check the port (465 is implicit SSL, 587 is STARTTLS) and the server's certificate"
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
             _quietly_close(smtp)
-            raise EmailNotSentError(
+            raise SenderUnavailableError(
                 f"could not talk to the SMTP server {self.where}: {redact(str(exc)) or type(exc).__name__}"
             ) from None
         self._smtp = smtp

@@ -61,6 +61,7 @@ STORE_WIDE = (
     errors.StoreFrozenError,
     errors.StoreLockedError,
     errors.StoreNotFoundError,
+    errors.SenderUnavailableError,
 )
 """Errors that will fail every other action of the store too: stop and leave them for later."""
 
@@ -365,11 +366,16 @@ class _Runner:
         try:
             if ready is not None:
                 await ready()
+        except errors.SenderUnavailableError:
+            raise  # no email of this run can leave: stop the client once (see STORE_WIDE)
         except errors.EmailNotSentError as exc:
             raise _Stop(Outcome.FAILED, f"email not sent ({exc}); it will be tried again next run") from exc
         await self._db(self.ledger.email_started, entry.id, self.now)
         try:
             message_id = await self.sender.send(message)
+        except errors.SenderUnavailableError:
+            await self._db(self.ledger.email_not_started, entry.id, self.now)
+            raise
         except errors.EmailNotSentError as exc:
             await self._db(self.ledger.email_not_started, entry.id, self.now)
             raise _Stop(Outcome.FAILED, f"email not sent ({exc}); it will be tried again next run") from exc
@@ -395,6 +401,8 @@ class _Runner:
             if Step.SEND_EMAIL in action.steps:
                 message = compose_email(action, self.facts, refs, self.settings, self.now)
                 refs["message_id"] = await self.sender.send(message)
+        except errors.SenderUnavailableError:
+            raise
         except errors.WinbackError as exc:
             return ActionResult(action, Outcome.FAILED, str(exc), refs)
         return ActionResult(action, Outcome.WOULD_DO, action.reason, refs)

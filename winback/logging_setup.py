@@ -11,6 +11,7 @@ import logging
 import sys
 from datetime import datetime, timezone
 
+from winback.display import printable
 from winback.secrets import RedactingFilter, redact
 
 
@@ -39,6 +40,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False)
 
 
+class TerminalFormatter(logging.Formatter):
+    """Human lines whose message part is :func:`~winback.display.printable` (a shop name with a
+    line break or an escape sequence cannot forge or recolour a log line); tracebacks stay as they are."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return printable(super().formatMessage(record))
+
+
 def configure_logging(*, json_log: bool = False, quiet: bool = False, verbose: bool = False) -> None:
     """Set up the root logger once for a CLI invocation."""
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
@@ -46,7 +55,7 @@ def configure_logging(*, json_log: bool = False, quiet: bool = False, verbose: b
     if json_log:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
+        handler.setFormatter(TerminalFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S"))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in list(root.handlers):

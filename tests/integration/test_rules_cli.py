@@ -142,7 +142,7 @@ def test_plan_then_run_sends_once_and_a_second_run_does_nothing(
 
     status = runner.invoke(cli, ["status", "--config", str(config), "--json"])
     assert status.exit_code == 0, status.output
-    assert json.loads(status.stdout)[0]["actions"] == {"counts": {RULE: {"done": 3}}, "needs_review": []}
+    assert json.loads(status.stdout)[0]["actions"] == {"counts": {RULE: {"done": 3}}, "needs_review": [], "last_failure": None}
 
 
 def test_suppress_and_preview(shopify: tuple[Any, Any], tmp_path: Path, test_rule: None) -> None:
@@ -184,3 +184,35 @@ def test_a_run_is_refused_while_another_holds_the_store(shopify: tuple[Any, Any]
         busy = CliRunner().invoke(cli, ["run", "--config", str(config), "--no-sync"])
     assert busy.exit_code == 1
     assert f"another winback run is working on {key}" in busy.output
+
+
+def test_a_run_whose_actions_all_fail_says_so_and_status_keeps_the_error(
+    shopify: tuple[Any, Any], tmp_path: Path, test_rule: None
+) -> None:
+    """No "ok ... failed=77": the client's word is FAILED, a totals line counts clients and
+    actions, and ``status`` shows why instead of ``last error: -``."""
+    server, shop = shopify
+    runner = CliRunner()
+    config = _write_config(tmp_path / "clients", server, shop, "")
+    assert runner.invoke(cli, ["sync", "--config", str(config)]).exit_code == 0
+    chosen = _subscribed(tmp_path / "clients" / "clients.db", 3)
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "[email]\n", f'[email]\noutbox_dir = "{tmp_path / "blocker" / "outbox"}"\n'
+        )
+        + f"\n[rules.{RULE}]\nmarketing = false\nonly = {json.dumps(chosen)}\n",
+        encoding="utf-8",
+    )
+
+    ran = runner.invoke(cli, ["run", "--config", str(config), "--no-sync"])
+
+    assert ran.exit_code == 1
+    [line, total] = [text for text in ran.stdout.splitlines() if text.strip()]
+    assert line.startswith("FAILED  Acme Apparel") and "cannot write to the outbox" in line
+    assert total == "1 client: 0 ok, 0 partial, 1 failed; actions: 0 done, 1 failed"
+    assert ran.stdout.count("cannot write to the outbox") == 1
+
+    status = runner.invoke(cli, ["status", "--config", str(config)])
+    [last_error] = [text for text in status.stdout.splitlines() if "last error" in text]
+    assert "1 action failed" in last_error and "cannot write to the outbox" in last_error

@@ -11,7 +11,7 @@ import pytest
 from winback.connectors.registry import available_platforms
 from pydantic import SecretStr
 
-from winback.config import ClientConfig, load_config, load_config_dir
+from winback.config import ClientConfig, ConfigWarningKind, load_config, load_config_dir
 from winback.connectors.base import Resource
 from winback.errors import ConfigError
 from winback.secrets import redact
@@ -227,3 +227,69 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     example = Path(__file__).parents[2] / "examples" / "client.toml"
     config = load_config(example)
     assert config.name == "Acme Apparel" and config.platform == "shopify"
+
+
+# --- issue 8: secrets other users can read, empty variables -----------------------------------
+
+
+def test_secrets_file_path_is_not_a_secret_and_the_warning_names_it(tmp_path: Path, caplog) -> None:
+    write(tmp_path / "gamma.toml", 'secrets_file = "gamma-issue8.secrets.toml"\n[store]\nplatform = "ecwid"\nstore_id = "7"\n')
+    secrets = write(tmp_path / "gamma-issue8.secrets.toml", f'token = "{ECWID_TOKEN}"\n')
+    os.chmod(secrets, 0o644)
+    with caplog.at_level(logging.WARNING, logger="winback.config"):
+        config = load_config(tmp_path / "gamma.toml")
+
+    shown = redact(caplog.text)
+    assert f"{secrets}: readable by other users (mode 0644): run chmod 600 {secrets}" in shown
+    assert [(w.kind, w.path) for w in config.warnings] == [(ConfigWarningKind.SECRETS_FILE_READABLE, str(secrets))]
+    assert f"chmod 600 {secrets}" in redact(str(config.warnings[0]))
+
+
+def test_literal_secrets_in_a_readable_config_are_warned_about(tmp_path: Path, caplog) -> None:
+    path = write(tmp_path / "acme.toml", VALID.replace('"${WB_TEST_SHOP_TOKEN}"', f'"{SHOP_TOKEN}"'))
+    os.chmod(path, 0o640)
+    with caplog.at_level(logging.WARNING, logger="winback.config"):
+        config = load_config(path)
+
+    [warning] = config.warnings
+    assert warning.kind is ConfigWarningKind.LITERAL_SECRET_READABLE
+    assert (warning.path, warning.line) == (str(path), 7)
+    assert warning.keys == ("store.access_token", "email.smtp_password")
+    assert f"chmod 600 {path}" in warning.fixes[0] and "${NAME}" in warning.fixes[1]
+    assert redact(caplog.text).count(f"chmod 600 {path}") == 1
+    assert str(warning) in caplog.text
+    for text in (caplog.text, str(warning)):
+        assert SHOP_TOKEN not in text and "smtp-password-value" not in text
+
+    os.chmod(path, 0o600)
+    assert load_config(path).warnings == ()
+
+
+def test_secrets_from_the_environment_are_not_literal_secrets(tmp_path: Path) -> None:
+    from_env = write(tmp_path / "acme.toml", VALID.replace('smtp_password = "smtp-password-value"', 'smtp_password = "${WB_TEST_SHOP_TOKEN}"'))
+    os.chmod(from_env, 0o644)
+    assert load_config(from_env).warnings == ()
+
+
+def test_literal_password_in_a_database_url_is_a_literal_secret(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "d.toml",
+        '[store]\nplatform = "shopify"\nshop = "acme"\naccess_token = "${WB_TEST_SHOP_TOKEN}"\n'
+        '[database]\nurl = "postgresql://winback:db-password-1234@db/winback"\n',
+    )
+    os.chmod(path, 0o604)
+    [warning] = load_config(path).warnings
+    assert (warning.keys, warning.line) == (("database.url",), 6)
+    assert "db-password-1234" not in str(warning)
+
+
+@pytest.mark.parametrize(
+    ("platform", "key"), [("shopify", "access_token"), ("ecwid", "token")]
+)
+def test_empty_env_var_names_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str, key: str) -> None:
+    monkeypatch.setenv("WB_TEST_EMPTY", "")
+    other = 'shop = "acme"' if platform == "shopify" else 'store_id = "1"'
+    error = _error(tmp_path, f'[store]\nplatform = "{platform}"\n{other}\n{key} = "${{WB_TEST_EMPTY}}"\n')
+    assert (error.line, error.key) == (4, f"store.{key}")
+    assert "environment variable WB_TEST_EMPTY is empty" in str(error)
+    assert str(error).startswith(f"{tmp_path / 'client.toml'}:4: store.{key}: ")

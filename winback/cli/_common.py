@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from winback.config import ClientConfig, load_config, load_config_dir
+from winback.display import printable
 from winback.errors import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,8 +44,29 @@ def load_configs(config: Path | None, config_dir: Path | None) -> tuple[list[Cli
     configs = [r for r in results if isinstance(r, ClientConfig)]
     problems = [r for r in results if isinstance(r, ConfigError)]
     for problem in problems:
-        click.secho(f"error: {problem}", fg="red", err=True)
+        click.secho(f"error: {printable(problem)}", fg="red", err=True)
     return configs, problems
+
+
+def say(text: object = "", **style: Any) -> None:
+    """Print one line of output whose parts may come from stores or servers (see :mod:`winback.display`)."""
+    line = printable(text)
+    click.echo(click.style(line, **style) if style else line)
+
+
+def cell(text: object) -> str:
+    """A rich table cell holding other people's text: printable, and no rich markup in it."""
+    from rich.markup import escape
+
+    return escape(printable(text))
+
+
+def totals(count: int, noun: str, parts: dict[str, int], *, config_errors: int = 0) -> str:
+    """``4 clients: 2 synced, 1 failed, 1 config error``: every part, config errors when any."""
+    shown = [f"{n} {word}" for word, n in parts.items()]
+    if config_errors:
+        shown.append(f"{config_errors} config error{'s' if config_errors != 1 else ''}")
+    return f"{count} {noun}{'' if count == 1 else 's'}: " + ", ".join(shown)
 
 
 def _root_params(ctx: click.Context) -> dict[str, Any]:

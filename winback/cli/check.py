@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 
 from winback.checks import CheckItem, ClientCheck, Status, check_clients
-from winback.cli._common import config_options, rich_stdout
+from winback.cli._common import config_options, rich_stdout, say
 from winback.config import ClientConfig, load_config, load_config_dir
+from winback.display import printable
 from winback.errors import ConfigError
 
 
@@ -37,7 +38,7 @@ def check(ctx: click.Context, config: Path | None, config_dir: Path | None, as_j
     else:
         fancy = rich_stdout()
         for problem in problems:
-            click.echo(_mark(Status.FAIL, fancy) + f" config  {problem}")
+            say(_mark(Status.FAIL, fancy) + f" config  {problem}")
             click.echo("      fix: correct the file (line and key above), then run winback check again")
         for result in results:
             _print_client(result, fancy)
@@ -78,13 +79,13 @@ def _mark(status: Status, fancy: bool) -> str:
 
 def _print_client(result: ClientCheck, fancy: bool) -> None:
     title = f"{result.client} ({result.store}, {result.platform})"
-    click.echo(click.style(title, bold=True) if fancy else title)
+    say(title, bold=True) if fancy else say(title)
     width = max(len(item.name) for item in result.items)
     for item in result.items:
         _print_item(item, width, fancy)
 
 
 def _print_item(item: CheckItem, width: int, fancy: bool) -> None:
-    click.echo(f"  {_mark(item.status, fancy)} {item.name:<{width}}  {item.detail}")
+    click.echo(f"  {_mark(item.status, fancy)} " + printable(f"{item.name:<{width}}  {item.detail}"))
     for fix in item.fixes:
-        click.echo(f"      fix: {fix}")
+        say(f"      fix: {fix}")

@@ -1,15 +1,16 @@
 """``winback export``: stream one client's customers, orders or products as JSON lines or CSV.
 
-Rows are read in batches from the local store (never all at once) and carry the common model's
-field names (:class:`winback.model.Customer`, ``Order``, ``Product``); nested values (money,
-addresses, line items) are JSON objects in JSON lines and JSON text in CSV. A file given with
-``--output`` is written privately (mode 0600: it holds personal data) and appears only complete.
+Rows are read in batches from the local store (never all at once). JSON lines are for machines:
+the common model's field names (:class:`winback.model.Customer`, ``Order``, ``Product``), nested
+values (money, addresses, line items) as JSON objects. CSV is for spreadsheets: money as amount
+and currency columns, nested records flattened, formula-like text neutralised (see
+:mod:`winback.sync.export_csv`). A file given with ``--output`` is written privately (mode 0600:
+it holds personal data) and appears only complete.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from winback.config import load_config
 from winback.jobs import client_store_key
 from winback.model import Customer, Order, Product
 from winback.sync import open_store
+from winback.sync.export_csv import csv_columns, write_csv
 from winback.sync.rows import DERIVED_FIELDS
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,10 @@ def export(resource: str, config: Path, fmt: str, output: Path | None, with_deri
     names = columns(resource, derived=with_derived)
     with open_store(client.database.url) as store, _destination(output) as stream:
         rows = ({name: row.get(name) for name in names} for row in store.iter_rows(key, resource))
-        written = _write_csv(stream, names, rows) if fmt == "csv" else _write_jsonl(stream, rows)
+        if fmt == "csv":
+            written = write_csv(stream, csv_columns(MODELS[resource], names), rows)
+        else:
+            written = _write_jsonl(stream, rows)
     log.info("exported %d %s of %s%s", written, resource, client.name, f" to {output}" if output else "")
 
 
@@ -94,26 +99,5 @@ def _write_jsonl(stream: IO[str], rows: Iterable[dict[str, Any]]) -> int:
     count = 0
     for row in rows:
         stream.write(json.dumps(_plain(row), ensure_ascii=False) + "\n")
-        count += 1
-    return count
-
-
-def _cell(value: Any) -> str:
-    value = _plain(value)
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-def _write_csv(stream: IO[str], names: list[str], rows: Iterable[dict[str, Any]]) -> int:
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(names)
-    count = 0
-    for row in rows:
-        writer.writerow([_cell(row[name]) for name in names])
         count += 1
     return count

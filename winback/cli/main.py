@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from winback import __version__
+from winback.display import printable
 from winback.errors import ConfigError, WinbackError
 from winback.logging_setup import configure_logging
 
@@ -25,10 +26,10 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
+            click.secho(f"error: {printable(exc)}", fg="red", err=True)
             ctx.exit(2)
         except WinbackError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
+            click.secho(f"error: {printable(exc)}", fg="red", err=True)
             ctx.exit(1)
 
 

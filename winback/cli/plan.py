@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from winback.cli._common import config_options, load_configs, rich_stdout
+from winback.cli._common import cell, config_options, load_configs, rich_stdout, say, totals
+from winback.display import printable
 from winback.rules.engine import ClientRun, plan_clients
 
 
@@ -31,6 +32,14 @@ def plan(ctx: click.Context, config: Path | None, config_dir: Path | None, as_js
     else:
         for result in results:
             _print(result)
+        planned = sum(1 for r in results if r.ok)
+        actions = sum(len(r.plan.actions) for r in results if r.plan is not None)
+        held = sum(sum(r.plan.held_counts().values()) for r in results if r.plan is not None)
+        say(
+            totals(len(results) + len(problems), "client", {"planned": planned, "failed": len(results) - planned},
+                   config_errors=len(problems))
+            + f"; {actions} action{'s' if actions != 1 else ''} planned, {held} held"
+        )
     if problems:
         ctx.exit(2)
     if any(not r.ok for r in results):
@@ -64,7 +73,7 @@ def plan_json(result: ClientRun) -> dict[str, Any]:
 def _print(result: ClientRun) -> None:
     header = f"{result.client} ({result.store_key or result.store})"
     if result.plan is None:
-        click.secho(f"{header}: {result.error}", fg="red")
+        say(f"FAILED  {header}: {result.error}", fg="red")
         return
     plan = result.plan
     held = ", ".join(f"{reason} {count}" for reason, count in sorted(plan.held_counts().items())) or "none"
@@ -72,16 +81,20 @@ def _print(result: ClientRun) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=f"{header}: {len(plan.actions)} actions; held: {held}")
+        table = Table(title=cell(f"{header}: {len(plan.actions)} actions; held: {held}"))
         for column in ("rule", "email", "name", "reason", "steps"):
             table.add_column(column)
         for a in plan.actions:
-            table.add_row(a.rule, a.email, a.recipient_name or "", a.reason, ", ".join(s.value for s in a.steps))
+            table.add_row(
+                cell(a.rule), cell(a.email), cell(a.recipient_name or ""), cell(a.reason),
+                ", ".join(s.value for s in a.steps),
+            )
         Console().print(table)
     else:
-        click.echo(f"{header}: {len(plan.actions)} actions; held: {held}")
+        say(f"{header}: {len(plan.actions)} actions; held: {held}")
         for a in plan.actions:
             steps = "+".join(s.value for s in a.steps)
-            click.echo(f"  {a.rule}\t{a.email}\t{a.recipient_name or '-'}\t{steps}\t{a.reason}")
+            fields = (a.rule, a.email, a.recipient_name or "-", steps, a.reason)
+            click.echo("  " + "\t".join(printable(field) for field in fields))
     for name, why in plan.rule_errors.items():
-        click.secho(f"  rule {name} failed: {why}", fg="red")
+        say(f"  rule {name} failed: {why}", fg="red")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 
 import click
 
-from winback.cli._common import config_options, load_configs, rich_stdout
+from winback.cli._common import cell, config_options, load_configs, rich_stdout, say, totals
 from winback.rules.engine import ClientRun, run_clients
 
 COLUMNS = ("done", "already done", "skipped", "failed", "needs review", "not run", "would do")
@@ -33,7 +34,7 @@ def run(
     """
     configs, problems = load_configs(config, config_dir)
     results = asyncio.run(run_clients(configs, sync=not no_sync, dry_run=dry_run, concurrency=concurrency)) if configs else []
-    _summary(results, dry_run)
+    _summary(results, dry_run, config_errors=len(problems))
     if problems:
         ctx.exit(2)
     if any(not r.ok or (r.report is not None and r.report.failed) for r in results):
@@ -46,39 +47,63 @@ def _held(result: ClientRun) -> str:
     return ", ".join(f"{reason} {n}" for reason, n in sorted(result.plan.held_counts().items()))
 
 
-def _summary(results: list[ClientRun], dry_run: bool) -> None:
-    title = f"{len(results)} clients" + (" (dry run)" if dry_run else "")
+def outcome(result: ClientRun) -> str:
+    """One honest word per client: ``ok``; ``partial`` when some actions failed and others were
+    done; ``FAILED`` when the client could not run or every action it tried failed."""
+    counts = result.report.counts() if result.report else {}
+    failed = counts.get("failed", 0) + counts.get("needs review", 0)
+    succeeded = sum(counts.get(c, 0) for c in ("done", "would do"))
+    if not result.ok and not succeeded:
+        return "FAILED"
+    if failed or not result.ok:
+        return "partial" if succeeded else "FAILED"
+    return "ok"
+
+
+def _summary(results: list[ClientRun], dry_run: bool, *, config_errors: int = 0) -> None:
+    words = [outcome(r) for r in results]
+    actions = sum((r.report.counts() for r in results if r.report), start=Counter())
+    title = totals(
+        len(results) + config_errors, "client",
+        {"ok": words.count("ok"), "partial": words.count("partial"), "failed": words.count("FAILED")},
+        config_errors=config_errors,
+    )
+    done_word = "would do" if dry_run else "done"
+    title += f"; actions: {actions.get(done_word, 0)} {done_word}, {actions.get('failed', 0)} failed"
+    if actions.get("needs review"):
+        title += f", {actions['needs review']} need review"
+    title += " (dry run)" if dry_run else ""
     if rich_stdout():
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=title)
+        table = Table(title=cell(title))
         table.add_column("client")
         table.add_column("store")
         table.add_column("result")
         for column in COLUMNS:
             table.add_column(column, justify="right")
         table.add_column("held")
-        for r in results:
+        for r, word in zip(results, words, strict=True):
             counts = r.report.counts() if r.report else {}
+            style = {"ok": "green", "partial": "yellow", "FAILED": "red"}[word]
+            shown = word + (f": {cell(r.error)}" if r.error else "")
             table.add_row(
-                r.client, r.store_key or r.store,
-                "[green]ok[/green]" if r.ok else f"[red]failed: {r.error}[/red]",
-                *(str(counts.get(c, 0)) for c in COLUMNS), _held(r),
+                cell(r.client), cell(r.store_key or r.store), f"[{style}]{shown}[/{style}]",
+                *(str(counts.get(c, 0)) for c in COLUMNS), cell(_held(r)),
             )
         Console().print(table)
     else:
-        for r in results:
+        for r, word in zip(results, words, strict=True):
             counts = r.report.counts() if r.report else {}
             shown = " ".join(f"{c.replace(' ', '_')}={counts[c]}" for c in COLUMNS if counts.get(c))
-            state = "ok     " if r.ok else "FAILED "
-            line = f"{state} {r.client} ({r.store_key or r.store}): {shown or 'nothing to do'}"
+            parts = [shown] if shown else ([] if r.error else ["nothing to do"])
             if _held(r):
-                line += f"; held: {_held(r)}"
+                parts.append(f"held: {_held(r)}")
             if r.error:
-                line += f"; {r.error}"
-            click.echo(line)
-        click.echo(title)
+                parts.append(r.error)
+            say(f"{word:<7} {r.client} ({r.store_key or r.store}): {'; '.join(parts)}")
+        say(title)
     for r in results:
         if r.outbox is not None:
-            click.echo(f"{r.client}: dry-run emails in {r.outbox}")
+            say(f"{r.client}: dry-run emails in {r.outbox}")

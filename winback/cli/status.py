@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from winback.cli._common import config_options, load_configs, rich_stdout
+from winback.cli._common import cell, config_options, load_configs, rich_stdout, say
 from winback.config import ClientConfig
+from winback.display import printable
 from winback.jobs import StorePool, client_status
 from winback.rules.engine import action_status
 
@@ -29,7 +30,8 @@ def status(ctx: click.Context, config: Path | None, config_dir: Path | None, as_
         _table(statuses)
     else:
         for entry in statuses:
-            click.echo(_plain(entry))
+            for line in _plain(entry).splitlines():
+                say(line)
     if problems:
         ctx.exit(2)
 
@@ -56,10 +58,23 @@ def _plain(entry: dict[str, Any]) -> str:
         f"  last sync: started {entry['last_sync_started'] or 'never'}, finished {entry['last_sync_finished'] or 'never'}",
         f"  cursors: {cursors}",
         f"  counts: {counts}",
-        f"  last error: {entry['last_error'] or '-'}",
+        f"  last error: {last_error(entry) or '-'}",
         *_actions_lines(entry.get("actions")),
     ]
     return "\n".join(lines)
+
+
+def last_error(entry: dict[str, Any]) -> str | None:
+    """The sync's last error and the actions failed since (the latest one's message), together."""
+    parts = [f"sync: {entry['last_error']}"] if entry["last_error"] else []
+    failure = (entry.get("actions") or {}).get("last_failure")
+    if failure:
+        count = failure["count"]
+        parts.append(
+            f"{count} action{'s' if count != 1 else ''} failed (tried again next run); the latest, "
+            f"{failure['rule']} at {_short(failure['updated_at'])}: {failure['error']}"
+        )
+    return "; ".join(parts) or None
 
 
 def _actions_lines(actions: dict[str, Any] | None) -> list[str]:
@@ -91,17 +106,17 @@ def _table(statuses: list[dict[str, Any]]) -> None:
     for entry in statuses:
         counts = entry["counts"]
         table.add_row(
-            entry["client"],
-            entry["store_key"],
+            cell(entry["client"]),
+            cell(entry["store_key"]),
             _short(entry["last_sync_finished"]) or "never",
             "\n".join(f"{name}: {_short(c['cursor']) or '-'}" for name, c in entry["cursors"].items()) or "-",
             *(str(counts[name]) for name in ("customers", "orders", "products", "buyers", "quarantined")),
-            entry["last_error"] or "",
+            cell(last_error(entry) or ""),
         )
     Console().print(table)
     for entry in statuses:
         for line in _actions_lines(entry.get("actions")):
-            Console().print(f"{entry['client']}:{line}", markup=False, highlight=False)
+            Console().print(printable(f"{entry['client']}:{line}"), markup=False, highlight=False)
 
 
 def _short(stamp: str | None) -> str | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from winback.cli._common import config_options, load_configs, logs_through, rich_stderr, rich_stdout
+from winback.cli._common import cell, config_options, load_configs, logs_through, rich_stderr, rich_stdout, say, totals
 from winback.connectors.base import Resource
 from winback.jobs import ClientProgress, ClientResult, sync_clients
 from winback.sync import SyncProgress
@@ -52,7 +52,9 @@ def sync(
                     configs, full=full, concurrency=concurrency, resources=resources or None, progress=progress
                 )
             )
-        _summary(results)
+        _summary(results, config_errors=len(problems))
+    elif problems:
+        say(totals(len(problems), 'client', {'synced': 0, 'failed': 0}, config_errors=len(problems)))
     if problems:
         ctx.exit(2)
     if any(not result.ok for result in results):
@@ -96,21 +98,25 @@ def _counts(result: ClientResult) -> dict[str, int]:
     return {resource.value: report.upserted for resource, report in result.report.resources.items()}
 
 
-def _summary(results: list[ClientResult]) -> None:
+def _summary(results: list[ClientResult], *, config_errors: int = 0) -> None:
     failed = sum(1 for r in results if not r.ok)
+    line = totals(
+        len(results) + config_errors, "client",
+        {"synced": len(results) - failed, "failed": failed}, config_errors=config_errors,
+    )
     if rich_stdout():
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=f"{len(results)} clients: {len(results) - failed} synced, {failed} failed")
+        table = Table(title=cell(line))
         for column in ("client", "store", "result", "customers", "orders", "products", "rejected", "requests", "seconds"):
             table.add_column(column, justify="right" if column not in ("client", "store", "result") else "left")
         for r in results:
             counts, report = _counts(r), r.report
             table.add_row(
-                r.client,
-                r.store,
-                "[green]ok[/green]" if r.ok else f"[red]failed: {r.error}[/red]",
+                cell(r.client),
+                cell(r.store),
+                "[green]ok[/green]" if r.ok else f"[red]FAILED: {cell(r.error)}[/red]",
                 *(str(counts.get(name, "")) for name in ("customers", "orders", "products")),
                 "" if report is None else str(report.rejected),
                 "" if report is None or report.requests is None else str(report.requests),
@@ -122,10 +128,10 @@ def _summary(results: list[ClientResult]) -> None:
         if r.ok and r.report is not None:
             counts = " ".join(f"{name}={count}" for name, count in _counts(r).items())
             requests = "" if r.report.requests is None else f" requests={r.report.requests}"
-            click.echo(
+            say(
                 f"ok      {r.client} ({r.store}): {counts} rejected={r.report.rejected}{requests} "
                 f"{r.report.duration:.1f}s"
             )
         else:
-            click.echo(f"FAILED  {r.client} ({r.store}): {r.error}")
-    click.echo(f"{len(results)} clients: {len(results) - failed} synced, {failed} failed")
+            say(f"FAILED  {r.client} ({r.store}): {r.error}")
+    say(line)

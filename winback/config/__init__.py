@@ -41,11 +41,14 @@ Format (see ``examples/client.toml`` for a commented example)::
 
 Secrets
     ``${NAME}`` anywhere in a string value is replaced by the environment variable ``NAME``; a
-    missing variable is an error. ``secrets_file`` names a TOML file of plain ``key = value``
-    pairs merged into ``[store]`` (a key may not be in both); a warning is logged when that file
-    is readable by group or others. Values of secret-looking keys (token, password, secret, api
-    key) and of ``SecretStr`` fields are registered with :func:`winback.secrets.register_secret`
-    so logs mask them; :meth:`ClientConfig.redacted` gives the config for display with ``***``.
+    missing or empty variable is an error. ``secrets_file`` names a TOML file of plain
+    ``key = value`` pairs merged into ``[store]`` (a key may not be in both). When that file, or a
+    config file holding a secret written out instead of ``${NAME}``, is readable by group or
+    others, a warning is logged and kept in :attr:`ClientConfig.warnings` (:class:`ConfigWarning`).
+    Values of secret-looking keys (token, password, secret, api key; not ``*_file``, ``*_path``,
+    ``*_dir``, which name places) and of ``SecretStr`` fields are registered with
+    :func:`winback.secrets.register_secret` so logs mask them; :meth:`ClientConfig.redacted` gives
+    the config for display with ``***``.
 
 Platform settings
     The ``[store]`` table (minus ``platform``) is validated by the connector's own
@@ -63,6 +66,8 @@ from winback.config._load import SECRETS_SUFFIX, load_config, load_config_dir
 from winback.config._models import (
     ClientConfig,
     ClientSection,
+    ConfigWarning,
+    ConfigWarningKind,
     DatabaseSection,
     EmailSection,
     ScheduleSection,
@@ -74,6 +79,8 @@ __all__ = [
     "SECRETS_SUFFIX",
     "ClientConfig",
     "ClientSection",
+    "ConfigWarning",
+    "ConfigWarningKind",
     "DatabaseSection",
     "EmailSection",
     "ScheduleSection",

@@ -6,7 +6,6 @@ import difflib
 import logging
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,12 +17,14 @@ from pydantic import BaseModel, ValidationError
 from winback.config._locate import key_at, line_of
 from winback.config._models import (
     ClientConfig,
+    ConfigWarning,
     FileModel,
     StoreConfig,
     _URL_PASSWORD,
     is_secret_key,
     secret_values,
 )
+from winback.config._warnings import ENV_REF, readable_literal_secrets, readable_secrets_file
 from winback.connectors.registry import available_platforms, load_connector_class
 from winback.errors import ConfigError, ConnectorNotFoundError
 from winback.secrets import register_secret
@@ -31,7 +32,6 @@ from winback.secrets import register_secret
 log = logging.getLogger(__name__)
 
 SECRETS_SUFFIX = ".secrets.toml"
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _TOML_END = re.compile(r"\s*\(at end of document\)\s*$")
 
@@ -45,6 +45,7 @@ class _Source:
     secrets_path: Path | None = None
     secrets_text: str = ""
     from_secrets: set[str] = field(default_factory=set)
+    warnings: list[ConfigWarning] = field(default_factory=list)
 
     def error(self, message: str, key: Sequence[str | int]) -> ConfigError:
         parts = [str(part) for part in key]
@@ -60,13 +61,16 @@ def load_config(path: str | os.PathLike[str]) -> ClientConfig:
     """Read and validate one client config file.
 
     Raises exactly one :class:`~winback.errors.ConfigError` naming the file, the line and the
-    key, whatever is wrong. Secrets found in the file are registered for redaction.
+    key, whatever is wrong. Secrets found in the file are registered for redaction. Secrets other
+    users can read (a readable secrets file, secrets written out in a readable config file) do
+    not stop loading: they are logged and listed in :attr:`ClientConfig.warnings`.
     """
     path = Path(path)
     text = _read(path)
     data = _parse(text, path)
     source = _Source(path=path, text=text)
     _register_raw_secrets(data)
+    raw = data
     data = _expand(data, (), source)
 
     secrets_file = data.get("secrets_file")
@@ -111,7 +115,11 @@ def load_config(path: str | os.PathLike[str]) -> ClientConfig:
     if config.database.url:
         for match in _URL_PASSWORD.finditer(config.database.url):
             register_secret(match.group(2))
-    return config
+    literal = readable_literal_secrets(path, text, raw, config)
+    if literal:
+        log.warning("%s", literal)
+        source.warnings.insert(0, literal)
+    return config.model_copy(update={"warnings": tuple(source.warnings)}) if source.warnings else config
 
 
 def load_config_dir(directory: str | os.PathLike[str]) -> list[ClientConfig | ConfigError]:
@@ -175,7 +183,7 @@ def _register_raw_secrets(data: Any, key: str = "") -> None:
     elif isinstance(data, list):
         for item in data:
             _register_raw_secrets(item, key)
-    elif isinstance(data, str) and key and is_secret_key(key) and not _ENV_REF.fullmatch(data):
+    elif isinstance(data, str) and key and is_secret_key(key) and not ENV_REF.fullmatch(data):
         register_secret(data)
 
 
@@ -191,9 +199,10 @@ def _expand(value: Any, key: tuple[str | int, ...], source: _Source) -> Any:
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
         found = os.environ.get(name)
-        if found is None:
+        if not found:
+            state = "is not set" if found is None else "is empty"
             raise source.error(
-                f"environment variable {name} is not set: export {name}=... before running winback, "
+                f"environment variable {name} {state}: export {name}=... before running winback, "
                 "or move the value into the secrets file",
                 key,
             )
@@ -201,7 +210,7 @@ def _expand(value: Any, key: tuple[str | int, ...], source: _Source) -> Any:
             register_secret(found)
         return found
 
-    return _ENV_REF.sub(substitute, value)
+    return ENV_REF.sub(substitute, value)
 
 
 def _merge_secrets(store: dict[str, Any], secrets_path: Path, source: _Source) -> dict[str, Any]:
@@ -231,9 +240,10 @@ def _merge_secrets(store: dict[str, Any], secrets_path: Path, source: _Source) -
 def _read_secrets(secrets_path: Path, source: _Source) -> str:
     if not secrets_path.is_file():
         raise source.error(f"the secrets file {str(secrets_path)!r} does not exist (paths are relative to this file)", ("secrets_file",))
-    mode = secrets_path.stat().st_mode
-    if mode & (stat.S_IRGRP | stat.S_IROTH):
-        log.warning("%s is readable by other users: run chmod 600 %s", secrets_path, secrets_path)
+    warning = readable_secrets_file(secrets_path)
+    if warning:
+        log.warning("%s", warning)
+        source.warnings.append(warning)
     return _read(secrets_path)
 
 

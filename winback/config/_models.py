@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,13 +18,15 @@ from winback.sync.engine import DEFAULT_RESOURCES
 MASK = "***"
 SECRET_NAME = re.compile(r"token|password|passwd|secret|api_?key|private_?key|credential", re.IGNORECASE)
 """Keys whose values are treated as secrets wherever they appear."""
+_LOCATION_NAME = re.compile(r"_(file|path|dir)$", re.IGNORECASE)
+"""...unless the key names where a secret is kept (``secrets_file``): a path, shown in messages."""
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?]+$")
 _URL_PASSWORD = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
 
 
 def is_secret_key(name: str) -> bool:
-    return bool(SECRET_NAME.search(name))
+    return bool(SECRET_NAME.search(name)) and not _LOCATION_NAME.search(name)
 
 
 class _Table(BaseModel):
@@ -194,6 +197,39 @@ class FileModel(_Table):
     limits: LimitsSection = LimitsSection()
 
 
+# --- findings that do not stop loading --------------------------------------------------------
+
+
+class ConfigWarningKind(StrEnum):
+    """What a :class:`ConfigWarning` is about."""
+
+    SECRETS_FILE_READABLE = "secrets_file_readable"
+    """The ``secrets_file`` may be read by group or others."""
+    LITERAL_SECRET_READABLE = "literal_secret_readable"
+    """The config file itself holds a secret written out (not ``${NAME}``) and group or others may read it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigWarning:
+    """A problem that does not stop a config from loading (a cron run should still sync) but that
+    ``winback check`` reports before calling the client ready. Holds no secret; ``str()`` gives the
+    logged line ``path[:line]: message: fix; or fix``."""
+
+    kind: ConfigWarningKind
+    path: str
+    """The file to fix (the config file or its secrets file)."""
+    message: str
+    fixes: tuple[str, ...]
+    """Alternatives, each enough on its own."""
+    line: int | None = None
+    keys: tuple[str, ...] = ()
+    """Dotted keys holding the literal secrets (``store.access_token``), in file order."""
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}: {'; or '.join(self.fixes)}"
+
+
 class StoreConfig(BaseModel):
     """The ``[store]`` table: the platform and its connector's validated settings model."""
 
@@ -217,6 +253,8 @@ class ClientConfig(BaseModel):
     rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     schedule: ScheduleSection = ScheduleSection()
     limits: LimitsSection = LimitsSection()
+    warnings: tuple[ConfigWarning, ...] = ()
+    """Secrets other users of the machine can read (see :class:`ConfigWarningKind`); also logged."""
 
     @property
     def platform(self) -> str:

@@ -18,6 +18,15 @@ from winback.emulator.generate import generate_world
 from winback.emulator.server import FAULT_KINDS, EmulatorServer, FaultPlan
 
 
+def _fault_kinds(text: str) -> tuple[str, ...]:
+    """``"500, drop"`` → ``("500", "drop")``; an unknown kind is a usage error naming the valid ones."""
+    kinds = tuple(kind.strip() for kind in text.split(",") if kind.strip())
+    for kind in kinds:
+        if kind not in FAULT_KINDS:
+            raise argparse.ArgumentTypeError(f"unknown fault kind {kind!r}: choose from {', '.join(FAULT_KINDS)}")
+    return kinds
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="winback-emulator", description=__doc__.splitlines()[0])
     parser.add_argument("platform", choices=["shopify", "ecwid"])
@@ -28,7 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--orders", type=int, default=None, help="default: about 2.3 per customer")
     parser.add_argument("--products", type=int, default=120)
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests that get a fault")
-    parser.add_argument("--fault-kinds", default=",".join(k for k in FAULT_KINDS if k != "drop_after"))
+    parser.add_argument(
+        "--fault-kinds",
+        type=_fault_kinds,
+        default=tuple(k for k in FAULT_KINDS if k != "drop_after"),
+        metavar="KIND,...",
+        help=f"comma-separated faults to inject, from: {', '.join(FAULT_KINDS)} (default: all but drop_after)",
+    )
     parser.add_argument("--fault-seed", type=int, default=0)
     parser.add_argument("--no-throttle", action="store_true", help="Shopify: disable the cost bucket")
     parser.add_argument("--restore-rate", type=float, default=100.0, help="Shopify: bucket points per second")
@@ -42,7 +57,7 @@ def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str,
     world = generate_world(args.seed, customers=args.customers, orders=args.orders, products=args.products)
     faults = FaultPlan(
         rate=args.fault_rate,
-        kinds=tuple(k for k in args.fault_kinds.split(",") if k),
+        kinds=args.fault_kinds,
         seed=args.fault_seed,
     )
     if args.platform == "shopify":

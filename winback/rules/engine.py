@@ -289,4 +289,7 @@ def action_status(store: LocalStore, key: str) -> dict[str, Any]:
         }
         for row in ledger.needing_review(key)
     ]
-    return {"counts": counts, "needs_review": review}
+    failure = ledger.last_failure(key)
+    if failure is not None:
+        failure["updated_at"] = failure["updated_at"].isoformat()
+    return {"counts": counts, "needs_review": review, "last_failure": failure}

@@ -305,6 +305,23 @@ class Ledger:
             ]
 
     @_db_errors
+    def last_failure(self, store_key: str) -> dict[str, Any] | None:
+        """The most recently failed action (rule, email, error, when) and how many are failed now,
+        so ``winback status`` never shows "no error" after a run whose actions all failed."""
+        failed = (_ledger.c.store_key == store_key) & (_ledger.c.status == FAILED)
+        with self._read() as conn:
+            row = conn.execute(
+                select(_ledger.c.rule, _ledger.c.email, _ledger.c.error, _ledger.c.updated_at)
+                .where(failed)
+                .order_by(_ledger.c.updated_at.desc(), _ledger.c.id.desc())
+                .limit(1)
+            ).mappings().first()
+            if row is None:
+                return None
+            count = conn.execute(select(func.count()).select_from(_ledger).where(failed)).scalar_one()
+        return {**dict(row), "count": int(count)}
+
+    @_db_errors
     def needing_review(self, store_key: str) -> list[dict[str, Any]]:
         query = (
             select(

@@ -1,0 +1,34 @@
+"""``winback-emulator`` argument parsing: bad fault kinds are usage errors, not tracebacks."""
+
+from __future__ import annotations
+
+import pytest
+
+from winback.emulator.__main__ import _parser
+from winback.emulator.server import FAULT_KINDS
+
+
+def test_fault_kinds_parse_into_a_tuple() -> None:
+    args = _parser().parse_args(["shopify", "--fault-kinds", "500, drop,malformed"])
+    assert args.fault_kinds == ("500", "drop", "malformed")
+
+
+def test_default_fault_kinds_are_all_but_drop_after() -> None:
+    assert _parser().parse_args(["ecwid"]).fault_kinds == tuple(k for k in FAULT_KINDS if k != "drop_after")
+
+
+def test_unknown_fault_kind_is_a_usage_error_listing_valid_kinds(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        _parser().parse_args(["shopify", "--fault-kinds", "500,bogus"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: winback-emulator")
+    assert "--fault-kinds: unknown fault kind 'bogus'" in err
+    assert ", ".join(FAULT_KINDS) in err
+
+
+def test_fault_kinds_help_lists_every_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--fault-kinds" in out and all(kind in out for kind in FAULT_KINDS)

@@ -15,12 +15,12 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from winback.config import ClientConfig, EmailSection
-from winback.config._models import mask_url
 from winback.connectors.base import Capabilities, InviteMode
 from winback.errors import (
     AuthenticationError,
@@ -30,9 +30,15 @@ from winback.errors import (
     WinbackError,
 )
 from winback.jobs import store_label
+from winback.rules.engine import client_rules, email_settings
+from winback.rules.preflight import email_problems
+from winback.rules.samples import sample_facts
 from winback.secrets import redact
-from winback.sync import open_store
-from winback.sync.store import default_database_path
+from winback.sync.probe import probe_store
+
+
+CONFIG_CHECKS = ("templates",)
+"""Checks whose failure is a configuration error (exit status 2)."""
 
 
 class Status(StrEnum):
@@ -47,7 +53,8 @@ class CheckItem:
     """One line of the checklist."""
 
     name: str
-    """``config``, ``connect``, ``access``, ``capabilities``, ``email``, ``database``."""
+    """``config``, ``secrets``, ``rules``, ``templates``, ``connect``, ``access``, ``capabilities``,
+    ``email``, ``database``."""
     status: Status
     detail: str
     fixes: tuple[str, ...] = ()
@@ -70,6 +77,11 @@ class ClientCheck:
     @property
     def ok(self) -> bool:
         return all(item.status is Status.OK for item in self.items)
+
+    @property
+    def config_error(self) -> bool:
+        """A failed check of what the merchant wrote (templates): exit status 2, like a bad config."""
+        return any(item.name in CONFIG_CHECKS and item.status is Status.FAIL for item in self.items)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -316,25 +328,55 @@ def _reply(raw: bytes | str) -> str:
 
 
 def check_database(url: str | None) -> CheckItem:
-    """Open (creating and migrating as ``winback sync`` would) and close the local store."""
-    shown = mask_url(url) if url else str(default_database_path())
-    try:
-        store = open_store(url)
-    except WinbackError as exc:
-        return CheckItem(
-            "database",
-            Status.FAIL,
-            redact(str(exc)),
-            (
-                (
-                    "check [database] url: a SQLite file's directory must be writable; a PostgreSQL server "
-                    "must be reachable and the user allowed to create tables"
-                ),
-            ),
-            {"url": shown},
-        )
-    store.close()
-    return CheckItem("database", Status.OK, f"{shown} opens, schema up to date", data={"url": shown})
+    """Whether the first sync can create or write the local store; creates and changes nothing."""
+    probe = probe_store(url)
+    data = {"url": probe.url, "exists": probe.exists, "revision": probe.revision, "head": probe.head}
+    if probe.ok:
+        return CheckItem("database", Status.OK, redact(probe.describe()), data=data)
+    return CheckItem(
+        "database",
+        Status.FAIL,
+        redact(probe.describe()),
+        (
+            "check [database] url: a SQLite file and its folder must be writable by this user; a PostgreSQL "
+            "server must be reachable, writable and the user allowed to create tables",
+        ),
+        data,
+    )
+
+
+def check_secrets(config: ClientConfig) -> CheckItem:
+    """World-readable secrets: a secrets file others can read, or a token written in a config
+    file others can read (see :attr:`ClientConfig.warnings`)."""
+    if not config.warnings:
+        return CheckItem("secrets", Status.OK, "no secret is readable by other users of this machine")
+    fixes = tuple(dict.fromkeys(fix for warning in config.warnings for fix in warning.fixes))
+    detail = "; ".join(f"{warning.path}: {warning.message}" for warning in config.warnings)
+    data = {"warnings": [{"kind": w.kind.value, "path": str(w.path), "keys": list(w.keys)} for w in config.warnings]}
+    return CheckItem("secrets", Status.FAIL, detail, fixes, data)
+
+
+def check_rules(config: ClientConfig, *, now: datetime | None = None) -> list[CheckItem]:
+    """The ``rules`` line (which are enabled) and the ``templates`` line: every email an enabled
+    rule may send, rendered with the client's templates and settings for a made-up customer."""
+    rules = client_rules(config)
+    names = [rule.name for rule in rules]
+    items = [CheckItem("rules", Status.OK, f"enabled: {', '.join(names)}" if names else "no rule enabled (sync only)",
+                       data={"enabled": names})]
+    facts = sample_facts(config.name, config.platform, f"{config.platform}:sample")
+    problems, rendered = email_problems(rules, facts, email_settings(config), now or datetime.now(UTC))
+    templates_dir = email_settings(config).templates_dir
+    where = f" (overrides from {templates_dir})" if templates_dir else ""
+    if problems:
+        fix = f"correct the template in {templates_dir} and run winback check again" if templates_dir else \
+            "correct the rule's options or the [email] settings named above"
+        items.append(CheckItem("templates", Status.FAIL, "; ".join(problems), (fix,), {"problems": problems}))
+    elif rendered:
+        items.append(CheckItem("templates", Status.OK, f"{rendered} email{'s' if rendered != 1 else ''} rendered "
+                               f"for a sample customer{where}", data={"rendered": rendered}))
+    else:
+        items.append(CheckItem("templates", Status.OK, "no enabled rule sends email", data={"rendered": 0}))
+    return items
 
 
 async def check_client(
@@ -346,6 +388,8 @@ async def check_client(
 ) -> ClientCheck:
     result = ClientCheck(client=config.name, path=str(config.path), platform=config.platform, store=store_label(config))
     result.items.append(CheckItem("config", Status.OK, f"{config.path} is valid"))
+    result.items.append(check_secrets(config))
+    result.items += await asyncio.to_thread(check_rules, config)
     result.store, store_items = await check_store(config, connector_options=connector_options)
     result.items += store_items
     result.items.append(await asyncio.to_thread(check_email, config.email, timeout=smtp_timeout))
@@ -368,8 +412,7 @@ async def check_clients(
 ) -> list[ClientCheck]:
     """Check every client, a few at once; results in the order of ``configs``.
 
-    Each distinct database is opened once (sequentially, so two clients sharing a new SQLite
-    file do not race to migrate it).
+    Each distinct database is probed once (nothing is created or migrated).
     """
     gate = asyncio.Semaphore(concurrency)
     databases: dict[str | None, CheckItem] = {}

@@ -133,6 +133,11 @@ class SyncError(WinbackError):
     """The local store could not be read or written."""
 
 
+class LocalStoreMissingError(SyncError):
+    """A command that only reads (``plan``, ``status``, ``check``) found no local store yet; it
+    does not create one as a side effect."""
+
+
 class RuleError(WinbackError):
     """A rule is misconfigured or failed while planning."""
 

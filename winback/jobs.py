@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,11 +50,13 @@ class StorePool:
         self._stores: dict[str | None, LocalStore] = {}
         self._locks: dict[str | None, asyncio.Lock] = {}
 
-    async def get(self, url: str | None) -> LocalStore:
+    async def get(self, url: str | None, *, create: bool = True) -> LocalStore:
+        """The store at ``url``, opened once; ``create=False`` raises
+        :class:`~winback.errors.LocalStoreMissingError` rather than create a new database."""
         lock = self._locks.setdefault(url, asyncio.Lock())
         async with lock:
             if url not in self._stores:
-                self._stores[url] = await asyncio.to_thread(open_store, url)
+                self._stores[url] = await asyncio.to_thread(partial(open_store, url, create=create))
             return self._stores[url]
 
     def close(self) -> None:
@@ -158,14 +161,15 @@ async def client_store_key(config: ClientConfig) -> str:
         return store_key(connector.platform, connector.store_id)
 
 
-async def client_status(config: ClientConfig, store: LocalStore) -> dict[str, Any]:
-    """What the local store knows about the client's store, as plain JSON-able data."""
+async def client_status(config: ClientConfig, store: LocalStore | None) -> dict[str, Any]:
+    """What the local store knows about the client's store, as plain JSON-able data
+    (``store=None``: there is no local store yet, so nothing is known)."""
     key = await client_store_key(config)
     return await asyncio.to_thread(_status, config, store, key)
 
 
-def _status(config: ClientConfig, store: LocalStore, key: str) -> dict[str, Any]:
-    info = store.get_store(key)
+def _status(config: ClientConfig, store: LocalStore | None, key: str) -> dict[str, Any]:
+    info = None if store is None else store.get_store(key)
     status: dict[str, Any] = {
         "client": config.name,
         "config": str(config.path),
@@ -180,7 +184,7 @@ def _status(config: ClientConfig, store: LocalStore, key: str) -> dict[str, Any]
         "cursors": {},
         "counts": dict.fromkeys((*COUNTED, "quarantined"), 0),
     }
-    if info is None:
+    if info is None or store is None:
         return status
     status.update(
         store_name=info["name"],

@@ -146,14 +146,17 @@ def test_all_good_exits_0(env, shopify, ecwid, smtp_server, tmp_path: Path) -> N
     assert f"logged in as {SMTP_USER}" in result.output
     assert "2 clients: 2 ready, 0 with problems" in result.output
     assert SMTP_PASSWORD not in result.output
-    assert (configs / "clients.db").exists()
+    assert not (configs / "clients.db").exists()  # check creates nothing
+    assert "created at the first sync" in result.output
 
     as_json = CliRunner().invoke(cli, ["check", "--json", "--config-dir", str(configs)])
     assert as_json.exit_code == 0, as_json.output
     document = json.loads(as_json.stdout)
     assert document["ok"] is True and document["config_errors"] == []
     by_client = {c["client"]: {item["name"]: item for item in c["checks"]} for c in document["clients"]}
-    assert set(by_client["acme"]) == {"config", "connect", "access", "capabilities", "email", "database"}
+    assert set(by_client["acme"]) == {
+        "config", "secrets", "rules", "templates", "connect", "access", "capabilities", "email", "database"
+    }
     assert by_client["acme"]["capabilities"]["data"]["invites_needed"] is False
     assert by_client["beta"]["capabilities"]["data"]["invite_mode"] == "create_customer"
     assert by_client["beta"]["access"]["data"]["missing"] == []

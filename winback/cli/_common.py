@@ -14,6 +14,7 @@ import click
 from winback.config import ClientConfig, load_config, load_config_dir
 from winback.display import printable
 from winback.errors import ConfigError
+from winback.rules.engine import client_rules
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,20 +32,53 @@ def config_options(command: F) -> F:
     return command
 
 
-def load_configs(config: Path | None, config_dir: Path | None) -> tuple[list[ClientConfig], list[ConfigError]]:
-    """The valid configs and the errors of invalid ones (a single ``--config`` raises instead)."""
+def load_client(path: Path) -> ClientConfig:
+    """One client's config, its rules validated too: a bad rule option is a config error
+    (exit 2) for every command, not only for the ones that run rules."""
+    config = load_config(path)
+    client_rules(config)
+    return config
+
+
+def load_configs(
+    config: Path | None, config_dir: Path | None, *, single_raises: bool = True, echo: bool = True
+) -> tuple[list[ClientConfig], list[ConfigError]]:
+    """The valid configs and the errors of invalid ones (rules validated as :func:`load_client`).
+
+    A single ``--config`` raises its error (``single_raises``); in a ``--config-dir`` each bad
+    file is one :class:`ConfigError`, printed to stderr unless ``echo`` is false, and the valid
+    clients go on.
+    """
     if (config is None) == (config_dir is None):
         raise click.UsageError("give exactly one of --config FILE or --config-dir DIR")
+    results: list[ClientConfig | ConfigError]
     if config is not None:
-        return [load_config(config)], []
-    assert config_dir is not None
-    results = load_config_dir(config_dir)
-    if not results:
-        raise ConfigError("holds no client configs (*.toml)", path=str(config_dir))
-    configs = [r for r in results if isinstance(r, ClientConfig)]
-    problems = [r for r in results if isinstance(r, ConfigError)]
-    for problem in problems:
-        click.secho(f"error: {printable(problem)}", fg="red", err=True)
+        try:
+            results = [load_client(config)]
+        except ConfigError as exc:
+            if single_raises:
+                raise
+            results = [exc]
+    else:
+        assert config_dir is not None
+        results = list(load_config_dir(config_dir))
+        if not results:
+            raise ConfigError("holds no client configs (*.toml)", path=str(config_dir))
+    configs: list[ClientConfig] = []
+    problems: list[ConfigError] = []
+    for result in results:
+        if isinstance(result, ClientConfig):
+            try:
+                client_rules(result)
+            except ConfigError as exc:
+                result = exc
+        if isinstance(result, ConfigError):
+            problems.append(result)
+        else:
+            configs.append(result)
+    if echo:
+        for problem in problems:
+            click.secho(f"error: {printable(problem)}", fg="red", err=True)
     return configs, problems
 
 

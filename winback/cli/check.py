@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 
 from winback.checks import CheckItem, ClientCheck, Status, check_clients
-from winback.cli._common import config_options, rich_stdout, say
-from winback.config import ClientConfig, load_config, load_config_dir
+from winback.cli._common import config_options, load_configs, rich_stdout, say
 from winback.display import printable
 from winback.errors import ConfigError
 
@@ -23,10 +22,13 @@ from winback.errors import ConfigError
 def check(ctx: click.Context, config: Path | None, config_dir: Path | None, as_json: bool, smtp_timeout: float) -> None:
     """Check each client: config, store connection, access scopes, capabilities, email, database.
 
-    Exit status: 0 when everything passes, 1 when any check fails, 2 for config errors
-    (with --config-dir, the valid clients are still checked).
+    Validates every enabled rule and renders each email it may send for a sample customer; flags
+    secrets other users can read; probes the database without creating it.
+
+    Exit status: 0 when everything passes, 1 when any check fails, 2 for config errors, invalid
+    rules or templates (with --config-dir, the valid clients are still checked).
     """
-    configs, problems = _load(config, config_dir)
+    configs, problems = load_configs(config, config_dir, single_raises=False, echo=False)
     results = asyncio.run(check_clients(configs, smtp_timeout=smtp_timeout)) if configs else []
     if as_json:
         document = {
@@ -45,26 +47,10 @@ def check(ctx: click.Context, config: Path | None, config_dir: Path | None, as_j
         ready = sum(1 for r in results if r.ok)
         total = len(results) + len(problems)
         click.echo(f"{total} client{'s' if total != 1 else ''}: {ready} ready, {total - ready} with problems")
-    if problems:
+    if problems or any(r.config_error for r in results):
         ctx.exit(2)
     if any(not r.ok for r in results):
         ctx.exit(1)
-
-
-def _load(config: Path | None, config_dir: Path | None) -> tuple[list[ClientConfig], list[ConfigError]]:
-    """Like the other commands, but a bad single --config is a checklist line too (still exit 2)."""
-    if (config is None) == (config_dir is None):
-        raise click.UsageError("give exactly one of --config FILE or --config-dir DIR")
-    if config is not None:
-        try:
-            return [load_config(config)], []
-        except ConfigError as exc:
-            return [], [exc]
-    assert config_dir is not None
-    results = load_config_dir(config_dir)
-    if not results:
-        raise ConfigError("holds no client configs (*.toml)", path=str(config_dir))
-    return [r for r in results if isinstance(r, ClientConfig)], [r for r in results if isinstance(r, ConfigError)]
 
 
 def _mark(status: Status, fancy: bool) -> str:

@@ -27,7 +27,7 @@ from typing import IO, Any
 import click
 from pydantic import BaseModel
 
-from winback.config import load_config
+from winback.cli._common import load_client
 from winback.jobs import client_store_key
 from winback.model import Customer, Order, Product
 from winback.sync import open_store
@@ -53,7 +53,7 @@ def columns(resource: str, *, derived: bool = False) -> list[str]:
 @click.option("--with-derived", is_flag=True, help="Add derived facts (ordered_at, real_orders_count, ...).")
 def export(resource: str, config: Path, fmt: str, output: Path | None, with_derived: bool) -> None:
     """Export RESOURCE (customers, orders or products) of one client's store from the local database."""
-    client = load_config(config)
+    client = load_client(config)
     key = asyncio.run(client_store_key(client))
     names = columns(resource, derived=with_derived)
     with open_store(client.database.url) as store, _destination(output) as stream:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from winback.config import load_config
+from winback.cli._common import load_client
 from winback.rules.engine import preview_email
 
 
@@ -20,7 +20,7 @@ def preview(rule: str, config: Path, email: str, output: Path | None) -> None:
     """Render RULE's email to one customer (subject, HTML and text) without sending or creating anything."""
     from winback.notify import render_preview_html
 
-    client = load_config(config)
+    client = load_client(config)
     result = asyncio.run(preview_email(client, rule, email))
     page = render_preview_html(result.rendered, title=f"{rule} → {email}: {result.rendered.subject}")
     if output is None:

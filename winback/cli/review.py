@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from winback.config import load_config
+from winback.cli._common import load_client
 from winback.jobs import client_store_key
 from winback.rules.ledger import Ledger
 from winback.sync import open_store
@@ -29,7 +29,7 @@ def review() -> None:
 
 
 def _settle(config: Path, key: str, *, delivered: bool) -> None:
-    client = load_config(config)
+    client = load_client(config)
     store = open_store(client.database.url)
     try:
         store_key = asyncio.run(client_store_key(client))
@@ -49,7 +49,7 @@ def _settle(config: Path, key: str, *, delivered: bool) -> None:
 @_config
 def list_(config: Path) -> None:
     """Actions waiting for review: key, rule, recipient, when the send was interrupted."""
-    client = load_config(config)
+    client = load_client(config)
     store = open_store(client.database.url)
     try:
         store_key = asyncio.run(client_store_key(client))

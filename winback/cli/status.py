@@ -12,6 +12,7 @@ import click
 from winback.cli._common import cell, config_options, load_configs, rich_stdout, say
 from winback.config import ClientConfig
 from winback.display import printable
+from winback.errors import LocalStoreMissingError
 from winback.jobs import StorePool, client_status
 from winback.rules.engine import action_status
 
@@ -41,7 +42,11 @@ async def _collect(configs: list[ClientConfig]) -> list[dict[str, Any]]:
     try:
         statuses = []
         for config in configs:
-            store = await pool.get(config.database.url)
+            try:
+                store = await pool.get(config.database.url, create=False)
+            except LocalStoreMissingError:
+                statuses.append(await client_status(config, None))
+                continue
             entry = await client_status(config, store)
             entry["actions"] = await asyncio.to_thread(action_status, store, entry["store_key"])
             statuses.append(entry)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from winback.config import load_config
+from winback.cli._common import load_client
 from winback.jobs import client_store_key
 from winback.rules.ledger import Ledger
 from winback.sync import open_store
@@ -26,7 +26,7 @@ def suppress() -> None:
 
 
 def _open(config: Path) -> tuple[Ledger, str, object]:
-    client = load_config(config)
+    client = load_client(config)
     store = open_store(client.database.url)
     key = asyncio.run(client_store_key(client))
     return Ledger(store), key, store

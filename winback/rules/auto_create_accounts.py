@@ -28,7 +28,7 @@ from sqlalchemy import and_, select
 
 from winback.connectors.base import InviteMode
 from winback.model import NewCustomer
-from winback.rules import queries
+from winback.rules import queries, samples
 from winback.rules.base import (
     PlannedAction,
     Rule,
@@ -100,6 +100,10 @@ class AutoCreateAccounts(Rule):
             for batch in queries.stream_batches(conn, self.audience(context)):
                 for row in batch:
                     yield self._action(context, mode, row)
+
+    def sample_actions(self, context: RuleContext) -> list[PlannedAction]:
+        """The account-created email, whatever the store's mode (it is the only email this rule sends)."""
+        return [self._action(context, InviteMode.CREATE_CUSTOMER, samples.sample_buyer(context.now))]
 
     def _action(self, context: RuleContext, mode: InviteMode, row: Any) -> PlannedAction:
         facts = context.facts

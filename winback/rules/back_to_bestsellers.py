@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import Field, model_validator
 from sqlalchemy import and_, or_, select
 
-from winback.rules import queries
+from winback.rules import queries, samples
 from winback.rules.base import (
     PlannedAction,
     Rule,
@@ -134,6 +134,10 @@ class BackToBestsellers(Rule):
                 for row in batch:
                     chosen = queries.pick_products(ranked, bought.get(row.lower_email, set()), opts.products)
                     yield self._action(context, row, chosen)
+
+    def sample_actions(self, context: RuleContext) -> list[PlannedAction]:
+        buyer = samples.sample_buyer(context.now)
+        return [self._action(context, buyer, samples.sample_bestsellers(self.options.products))]
 
     def _action(self, context: RuleContext, row: Any, chosen: list[queries.Bestseller]) -> PlannedAction:
         opts, facts, now = self.options, context.facts, context.now

@@ -120,3 +120,10 @@ class Rule(abc.ABC):
     @abc.abstractmethod
     def plan(self, context: RuleContext) -> Iterator[PlannedAction]:
         """Yield this rule's actions for the store, in a stable order (e.g. by email)."""
+
+    def sample_actions(self, context: RuleContext) -> list[PlannedAction]:
+        """The actions :meth:`plan` would yield for the made-up buyer of :mod:`winback.rules.samples`
+        (without reading the store), so ``winback check`` and ``winback run`` can render every
+        email the rule may send before acting. A rule that sends email should override this; the
+        default (no samples) means its templates are only rendered when a real action runs."""
+        return []

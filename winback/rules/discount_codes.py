@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import and_, exists, select
 
 from winback.model import DiscountKind
-from winback.rules import queries
+from winback.rules import queries, samples
 from winback.rules.base import (
     PlannedAction,
     Rule,
@@ -159,6 +159,9 @@ class DiscountCodes(Rule):
             for batch in queries.stream_batches(conn, self.audience(context)):
                 for row in batch:
                     yield self._action(context, row)
+
+    def sample_actions(self, context: RuleContext) -> list[PlannedAction]:
+        return [self._action(context, samples.sample_buyer(context.now))]
 
     def _action(self, context: RuleContext, row: Any) -> PlannedAction:
         opts, facts, now = self.options, context.facts, context.now

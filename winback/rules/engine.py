@@ -26,6 +26,7 @@ from winback.rules.executor import RunReport, run_actions, stored_facts
 from winback.rules.guards import Limits
 from winback.rules.locks import DEFAULT_WAIT_S, astore_lock
 from winback.rules.planner import Plan, plan_client
+from winback.rules.preflight import email_problems
 from winback.rules.registry import rules_from_config
 from winback.sync import LocalStore, store_key
 
@@ -120,7 +121,7 @@ async def plan_clients(
         results = []
         for config in configs:
             try:
-                store = await pool.get(config.database.url)
+                store = await pool.get(config.database.url, create=False)
                 results.append(await plan_one(config, store, connect=connect, now=now, connector_options=connector_options))
             except WinbackError as exc:
                 results.append(ClientRun(config.name, config.path, store_label(config), error=str(exc)))
@@ -191,10 +192,15 @@ async def _run_client(
             else:
                 sender = sender_from_config(settings, base_dir=config.path.parent)
             try:
+                at = now or datetime.now(UTC)
+                facts = await _facts(store, key)
+                unrenderable, _ = await asyncio.to_thread(email_problems, rules, facts, settings, at)
+                if unrenderable:
+                    result.error = "no actions taken: " + "; ".join(unrenderable)
+                    log.error("%s: %s", config.name, result.error, extra={"client": config.name})
+                    return result
                 async with config.build_connector(**connector_options) as connector:
                     capabilities = await connector.capabilities()
-                    at = now or datetime.now(UTC)
-                    facts = await _facts(store, key)
                     plan = await asyncio.to_thread(plan_client, store, facts, rules, at, limits, capabilities)
                     result.plan = plan
                     result.report = await run_actions(

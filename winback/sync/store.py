@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from winback import errors, model
 from winback.connectors.base import Page, Resource
 from winback.sync import redact, rows, tables, writes
-from winback.sync.migrate import upgrade_to_head
+from winback.sync.migrate import current_revision, upgrade_to_head
 from winback.sync.tables import store_key as make_store_key
 
 log = logging.getLogger(__name__)
@@ -128,14 +128,8 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def open_store(url: str | None = None, *, default_path: Path | str | None = None) -> LocalStore:
-    """Open the local store, creating and upgrading its schema as needed.
-
-    ``url`` is a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://user@host/db``;
-    ``postgresql://`` and ``postgres://`` mean psycopg 3) or a plain file path for SQLite. ``None``
-    opens ``default_path`` (by default :func:`default_database_path`). A new SQLite file is created
-    with mode 0600 before anything else touches it: it holds customers' personal data.
-    """
+def database_url(url: str | None = None, *, default_path: Path | str | None = None) -> str:
+    """The SQLAlchemy URL :func:`open_store` opens for ``url`` (see there)."""
     if url is None:
         url = str(default_path if default_path is not None else default_database_path())
     if "://" not in url:
@@ -144,6 +138,42 @@ def open_store(url: str | None = None, *, default_path: Path | str | None = None
         url = "postgresql+psycopg://" + url[len("postgres://") :]
     elif url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file behind a SQLite URL (``None`` for PostgreSQL and in-memory databases)."""
+    if not url.startswith("sqlite"):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be printed: any password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def open_store(
+    url: str | None = None, *, default_path: Path | str | None = None, create: bool = True
+) -> LocalStore:
+    """Open the local store, creating and upgrading its schema as needed.
+
+    ``url`` is a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://user@host/db``;
+    ``postgresql://`` and ``postgres://`` mean psycopg 3) or a plain file path for SQLite. ``None``
+    opens ``default_path`` (by default :func:`default_database_path`). A new SQLite file is created
+    with mode 0600 before anything else touches it: it holds customers' personal data.
+
+    ``create=False`` is for commands that only read: a SQLite file that does not exist yet, or a
+    PostgreSQL database without winback's tables, raises :class:`~winback.errors.LocalStoreMissingError`
+    instead of being created.
+    """
+    url = database_url(url, default_path=default_path)
+    path = sqlite_file(url)
+    if not create and path is not None and not path.exists():
+        raise errors.LocalStoreMissingError(f"no local store at {path} yet: run `winback sync` first")
     try:
         if url.startswith("sqlite"):
             engine = _sqlite_engine(url)
@@ -154,11 +184,17 @@ def open_store(url: str | None = None, *, default_path: Path | str | None = None
                 f"unsupported database URL scheme {url.split(':', 1)[0]!r}: use sqlite:///path or "
                 "postgresql+psycopg://user@host/database"
             )
+        if not create and path is None:
+            with engine.connect() as conn:
+                if current_revision(conn) is None:
+                    engine.dispose()
+                    raise errors.LocalStoreMissingError(
+                        f"no winback tables in {shown_url(url)} yet: run `winback sync` first"
+                    )
         upgrade_to_head(engine)
     except SQLAlchemyError as exc:
         raise errors.SyncError(
-            f"could not open the local store at {make_url(url).render_as_string(hide_password=True)}: "
-            f"{str(exc).splitlines()[0]}"
+            f"could not open the local store at {shown_url(url)}: {str(exc).splitlines()[0]}"
         ) from exc
     return LocalStore(engine)
 

@@ -19,12 +19,23 @@ from winback.errors import ConfigError, WinbackError
 from winback.logging_setup import configure_logging
 
 
+INTERRUPTED = (
+    "interrupted: nothing done so far is lost. Every page committed before the interrupt is kept and "
+    "the next sync resumes from the saved cursors; every action is in the ledger, so the next run "
+    "never repeats one (an email cut off mid-send waits for `winback review`)."
+)
+
+
 class _Group(click.Group):
-    """Turns WinbackError into a clean message instead of a traceback."""
+    """Turns WinbackError into a clean message instead of a traceback, and Ctrl-C into a word on
+    what was kept (exit status 130, as shells report SIGINT) instead of click's bare ``Aborted!``."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.secho(f"\n{INTERRUPTED}", fg="yellow", err=True)
+            ctx.exit(130)
         except ConfigError as exc:
             click.secho(f"error: {printable(exc)}", fg="red", err=True)
             ctx.exit(2)

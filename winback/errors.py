@@ -146,6 +146,11 @@ class NotifyError(WinbackError):
     """An email could not be rendered or sent."""
 
 
+class TemplateLimitError(NotifyError):
+    """An email template ran past its time or size limit (or asked for far too much): the run
+    stops that client's emails once instead of spending the limit again on every customer."""
+
+
 class EmailNotSentError(NotifyError):
     """The message certainly did not leave (no connection, login refused, sender or recipient
     refused before the data, outbox not writable), so trying again later cannot send it twice."""

@@ -303,3 +303,23 @@ async def test_outbox_folders_are_all_created_private(tmp_path: Path) -> None:
     await OutboxSender(target).ready()
     for folder in (tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "dry-run", target):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+async def test_a_template_past_its_limits_stops_the_client_once(store: LocalStore, tmp_path: Path) -> None:
+    """Every customer would cost the same seconds or megabytes again: one stop, the rest not run,
+    and the failed action is tried again next run (after the template is fixed)."""
+    from winback.config import EmailSection
+
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "back_to_bestsellers.txt").write_text('{% for i in range(3) %}{{ "x" * 999999 }}{% endfor %}')
+    settings = EmailSection(from_address="shop@example.com", templates_dir=str(templates))
+    sender = FakeSender()
+
+    report = await _run(store, _plan(store, EmailEveryone({"marketing": False})), FakeConnector(), sender,
+                        email_settings=settings)
+
+    assert [r.outcome for r in report.results] == [Outcome.FAILED, Outcome.NOT_RUN]
+    assert report.stopped is not None and "back_to_bestsellers.txt" in report.stopped
+    assert sender.sent == []
+    assert [row["status"] for row in _rows(store)] == ["failed"]

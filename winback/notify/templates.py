@@ -2,9 +2,10 @@
 
 Templates run in Jinja2's sandbox: a client's override directory is merchant-editable text, so a
 template can read the context it is given and nothing else (no ``__class__`` walks, no calling
-unsafe methods). HTML is autoescaped, so a customer called ``<script>`` stays text; the subject
-and the text part are not escaped, and the subject is flattened to one line so it can never carry
-a header break.
+unsafe methods), and :mod:`winback.notify.limits` bounds the size of what it builds and the time
+it takes, so one client's template cannot stall or exhaust a run that serves others. HTML is
+autoescaped, so a customer called ``<script>`` stays text; the subject and the text part are not
+escaped, and the subject is flattened to one line so it can never carry a header break.
 
 An email template ``X`` is three files: ``X.subject.txt``, ``X.html`` and ``X.txt``. Each is looked
 up first in the client's override directory, then among winback's defaults
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -25,9 +26,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
-from winback.errors import NotifyError
+from winback.errors import NotifyError, TemplateLimitError
+from winback.notify.limits import RenderLimitError
+from winback.notify.sandbox import BoundedSandbox, render_bounded
 
 PARTS = ("subject.txt", "html", "txt")
 """The file suffixes of one email template, in the order :class:`RenderedEmail` holds them."""
@@ -72,9 +75,10 @@ def render_email(
 ) -> RenderedEmail:
     """Render ``template`` with ``context`` (the ``send_email`` step's payload).
 
-    Raises :class:`NotifyError` when a part is missing (naming the template and where it was
-    looked for), when the context lacks a key a template needs, when a template breaks the
-    sandbox's rules, or when a template has a syntax error.
+    Raises :class:`NotifyError`, with a one-line message naming the part, whenever a part cannot
+    be rendered: a part or an included template is missing (the message says where it was looked
+    for), the context lacks a key, a template has a syntax error, breaks the sandbox's rules,
+    exceeds its size or time limits, or fails in any other way.
     """
     if not _valid_name(template):
         raise NotifyError(f"invalid email template name {template!r}: use letters, digits, '_' and '-'")
@@ -241,12 +245,12 @@ def _overrides_key(overrides_dir: str | Path | None) -> str | None:
 
 
 @functools.lru_cache(maxsize=32)
-def _environment(overrides_dir: str | None) -> ImmutableSandboxedEnvironment:
+def _environment(overrides_dir: str | None) -> BoundedSandbox:
     loaders: list[jinja2.BaseLoader] = []
     if overrides_dir is not None:
         loaders.append(jinja2.FileSystemLoader(overrides_dir, encoding="utf-8"))
     loaders.append(jinja2.FileSystemLoader(str(_PACKAGE_DIR), encoding="utf-8"))
-    env = ImmutableSandboxedEnvironment(
+    env = BoundedSandbox(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
         undefined=jinja2.StrictUndefined,
@@ -265,43 +269,66 @@ def _environment(overrides_dir: str | None) -> ImmutableSandboxedEnvironment:
 
 
 def _render(
-    env: ImmutableSandboxedEnvironment, template: str, part: str, context: dict[str, Any], overrides_dir: str | Path | None
+    env: BoundedSandbox, template: str, part: str, context: dict[str, Any], overrides_dir: str | Path | None
 ) -> str:
     name = f"{template}.{part}"
     try:
-        compiled = env.get_template(name)
+        return render_bounded(env.get_template(name), context)
     except jinja2.TemplateNotFound as exc:
-        if exc.name != name:
-            where = f"in {str(overrides_dir)!r} nor " if overrides_dir else ""
-            raise NotifyError(
-                f"email template {name!r} uses {exc.name!r}, which is neither {where}among winback's built-in templates"
-            ) from None
+        raise NotifyError(one_line(_not_found(template, name, exc, overrides_dir))) from None
+    except Exception as exc:  # any failure of one template is that email's error, never the run's
+        kind = TemplateLimitError if isinstance(exc, _LIMITS) else NotifyError
+        raise kind(one_line(f"email template {name!r} {_failure(exc, name)}")) from None
+
+
+_LIMITS = (RenderLimitError, OverflowError, MemoryError, RecursionError)
+"""Failures that would cost the same time or memory again for every customer."""
+
+
+def _not_found(template: str, name: str, exc: jinja2.TemplateNotFound, overrides_dir: str | Path | None) -> str:
+    """Which template is missing, which part needed it and every place it was looked for."""
+    builtin = f"among winback's built-in templates ({_PACKAGE_DIR})"
+    places = f"in {str(overrides_dir)!r} or {builtin}" if overrides_dir else builtin
+    if exc.name == name:
         known = ", ".join(available_templates(overrides_dir)) or "none"
-        if overrides_dir:
-            message = (
-                f"email template {template!r}: {name} is neither in {str(overrides_dir)!r} "
-                f"nor among winback's built-in templates (complete templates: {known})"
-            )
-        else:
-            message = (
-                f"email template {template!r}: {name} is not among winback's built-in templates "
-                f"(complete templates: {known}); add your own under templates_dir in [email]"
-            )
-        raise NotifyError(message) from None
-    except jinja2.TemplateSyntaxError as exc:
-        raise NotifyError(f"email template {(exc.name or name)!r} line {exc.lineno}: syntax error: {exc.message}") from None
-    try:
-        return compiled.render(context)
-    except SecurityError as exc:
-        raise NotifyError(f"email template {name!r} tried something the sandbox forbids: {exc}") from None
-    except jinja2.UndefinedError as exc:
-        raise NotifyError(f"email template {name!r} needs a value the context lacks: {exc.message}") from None
-    except NotifyError as exc:
-        raise NotifyError(f"email template {name!r}: {exc}") from None
-    except jinja2.TemplateError as exc:
-        raise NotifyError(f"email template {name!r} failed: {exc}") from None
-    except (TypeError, ValueError, AttributeError, KeyError) as exc:
-        raise NotifyError(f"email template {name!r} failed on its context: {type(exc).__name__}: {exc}") from None
+        hint = "" if overrides_dir else "; add your own under templates_dir in [email]"
+        return f"email template {template!r}: {name} is not {places} (complete templates: {known}){hint}"
+    names = [str(n) for n in getattr(exc, "templates", None) or [exc.name]]
+    if len(names) == 1:
+        message = f"email template {name!r} uses {names[0]!r}, which is not {places}"
+    else:
+        message = f"email template {name!r} uses one of {', '.join(map(repr, names))}; none is {places}"
+    if any(n.startswith("/") or ".." in n.split("/") for n in names):
+        message += "; names are relative to the templates directory"
+    return message
+
+
+def _syntax_error(exc: jinja2.TemplateSyntaxError, name: str) -> str:
+    where = f" of {exc.name!r}" if exc.name and exc.name != name else ""
+    return f"has a syntax error on line {exc.lineno}{where}: {exc.message}"
+
+
+_FAILURES: tuple[tuple[type[Exception] | tuple[type[Exception], ...], Callable[[Any, str], str]], ...] = (
+    (RenderLimitError, lambda exc, name: str(exc)),
+    (jinja2.TemplateSyntaxError, _syntax_error),
+    (SecurityError, lambda exc, name: f"tried something the sandbox forbids: {exc}"),
+    (jinja2.UndefinedError, lambda exc, name: f"needs a value the context lacks: {exc.message}"),
+    (jinja2.TemplateError, lambda exc, name: f"failed: {exc}"),
+    (NotifyError, lambda exc, name: f"failed: {exc}"),
+    (OverflowError, lambda exc, name: f"asked for too much: {exc}"),
+    (MemoryError, lambda exc, name: "ran out of memory: it builds values far too large for an email"),
+    (RecursionError, lambda exc, name: "recursed too deeply: a macro, include or loop calls itself without end"),
+    (
+        (TypeError, ValueError, AttributeError, KeyError),
+        lambda exc, name: f"failed on its context: {type(exc).__name__}: {exc}",
+    ),
+    (Exception, lambda exc, name: f"failed: {type(exc).__name__}: {exc}"),
+)
+"""How each kind of failure reads after "email template X ...", most specific first."""
+
+
+def _failure(exc: Exception, name: str) -> str:
+    return next(describe(exc, name) for kind, describe in _FAILURES if isinstance(exc, kind))
 
 
 __all__ = [

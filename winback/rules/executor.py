@@ -62,6 +62,7 @@ STORE_WIDE = (
     errors.StoreLockedError,
     errors.StoreNotFoundError,
     errors.SenderUnavailableError,
+    errors.TemplateLimitError,
 )
 """Errors that will fail every other action of the store too: stop and leave them for later."""
 
@@ -359,7 +360,8 @@ class _Runner:
                 f"an interrupted run handed this email to the sender at {entry.email_started_at or 'an unknown time'} "
                 "and may have sent it: it is never resent automatically",
             )
-        message = compose_email(action, self.facts, refs, self.settings, self.now)
+        # Rendering is bounded but may take seconds: off the event loop, so other clients go on.
+        message = await asyncio.to_thread(compose_email, action, self.facts, refs, self.settings, self.now)
         # Wait for the sender's turn (rate limit) and its connection *before* the mark, so a kill
         # or an unreachable server while waiting leaves nothing for review.
         ready = getattr(self.sender, "ready", None)
@@ -399,9 +401,9 @@ class _Runner:
             refs["discount_code"] = str(discount["code"])
         try:
             if Step.SEND_EMAIL in action.steps:
-                message = compose_email(action, self.facts, refs, self.settings, self.now)
+                message = await asyncio.to_thread(compose_email, action, self.facts, refs, self.settings, self.now)
                 refs["message_id"] = await self.sender.send(message)
-        except errors.SenderUnavailableError:
+        except (errors.SenderUnavailableError, errors.TemplateLimitError):
             raise
         except errors.WinbackError as exc:
             return ActionResult(action, Outcome.FAILED, str(exc), refs)

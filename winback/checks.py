@@ -29,7 +29,6 @@ from winback.errors import (
     StoreNotFoundError,
     WinbackError,
 )
-from winback.jobs import store_label
 from winback.rules.engine import client_rules, email_settings
 from winback.rules.preflight import email_problems
 from winback.rules.samples import sample_facts
@@ -94,50 +93,19 @@ class ClientCheck:
         }
 
 
-# --- scopes ------------------------------------------------------------------------------------
-
-SCOPE_REASONS: dict[str, str] = {
-    "read_customers": "winback reads customers to find who to win back",
-    "write_customers": "winback creates customer accounts and sends account invites",
-    "read_orders": "orders say who bought what and when",
-    "read_all_orders": "orders older than 60 days are invisible without it",
-    "read_products": "bestseller emails need the product catalogue",
-    "write_discounts": "winback creates the discount codes offered in emails",
-    "read_discounts": "winback looks up discount codes before creating them",
-    "read_store_profile": "the store's name, currency and URL come from its profile",
-    "read_catalog": "bestseller emails need the product catalogue",
-    "read_discount_coupons": "winback looks up coupons before creating them",
-}
-
-
-def scope_fix(platform: str, scope: str, store: str) -> str:
-    reason = SCOPE_REASONS.get(scope, "winback needs it")
-    if platform == "shopify":
-        return (
-            f"add the {scope} scope to the app: {reason} (app settings → Configuration → Access scopes; "
-            f"then reinstall the app on {store} and put the new token in the config)"
-        )
-    if platform == "ecwid":
-        return (
-            f"give the app the {scope} access scope in Ecwid: {reason} (then reinstall it on {store} "
-            "and put the new secret token in the config)"
-        )
-    return f"grant the {scope} permission to the credentials of {store}: {reason}"
-
-
 # --- the checks --------------------------------------------------------------------------------
 
 
 def _connector_fix(exc: BaseException, config: ClientConfig, label: str) -> tuple[str, ...]:
+    profile = config.connector_class().profile
     if isinstance(exc, AuthenticationError):
-        key = "access_token" if config.platform == "shopify" else "token"
+        key = profile.credential_setting
         return (f"the token for {label} was rejected: create a new one and set store.{key} in {config.path}",)
     if isinstance(exc, StoreNotFoundError):
-        key = "shop" if config.platform == "shopify" else "store_id"
-        return (f"{label} was not found: check store.{key} in {config.path}",)
+        return (f"{label} was not found: check store.{profile.store_setting} in {config.path}",)
     if isinstance(exc, MissingScopeError):
         scope = exc.scope
-        return (scope_fix(config.platform, scope, label),) if scope else (str(exc),)
+        return (profile.scope_fix(scope, label),) if scope else (str(exc),)
     if isinstance(exc, ConnectorError):
         return (f"check that {label} is reachable from this machine and try again",)
     return (f"check the [store] settings in {config.path}",)
@@ -153,7 +121,7 @@ async def check_store(
 ) -> tuple[str, list[CheckItem]]:
     """The connector's store label and the ``connect`` (store_info), ``access`` (check_access) and
     ``capabilities`` checks of one client."""
-    label = store_label(config)
+    label = config.store_label
     items: list[CheckItem] = []
     try:
         connector = config.build_connector(**(connector_options or {}))
@@ -194,7 +162,7 @@ async def check_store(
                         "access",
                         Status.FAIL,
                         f"{label}: missing {', '.join(missing)}",
-                        tuple(scope_fix(config.platform, scope, label) for scope in missing),
+                        tuple(connector.profile.scope_fix(scope, label) for scope in missing),
                         data,
                     )
                 )
@@ -386,7 +354,7 @@ async def check_client(
     smtp_timeout: float = 10.0,
     databases: dict[str | None, CheckItem] | None = None,
 ) -> ClientCheck:
-    result = ClientCheck(client=config.name, path=str(config.path), platform=config.platform, store=store_label(config))
+    result = ClientCheck(client=config.name, path=str(config.path), platform=config.platform, store=config.store_label)
     result.items.append(CheckItem("config", Status.OK, f"{config.path} is valid"))
     result.items.append(check_secrets(config))
     result.items += await asyncio.to_thread(check_rules, config)

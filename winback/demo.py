@@ -43,8 +43,8 @@ from winback.emulator.generate import generate_world
 from winback.emulator.server import EmulatorServer
 from winback.emulator.shopify import start_shopify_emulator
 from winback.notify.outbox_index import HTML_DIR, INDEX_NAME, write_outbox_index
-from winback.rules.engine import ClientRun, run_clients
-from winback.rules.executor import Outcome
+from winback.clients import ClientRun, run_clients
+from winback.rules.runner import Outcome
 from winback.sync import SyncReport, open_store, sync_store
 
 DEMO_RULES: dict[str, dict[str, Any]] = {

@@ -30,6 +30,19 @@ def _as_utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
+def normalize_email(value: str | None) -> str | None:
+    """The form of an address that joins buyers, orders, customers, the action ledger and the
+    suppression list: surrounding whitespace stripped, then :meth:`str.lower` (not ``casefold``);
+    ``None`` for ``None`` and for a blank value.
+
+    Every ``lower_email`` column already holds this form, so it must not change: a different
+    spelling would stop stored rows from matching. Unsubscribe tokens are an HMAC of it too.
+    """
+    if value is None:
+        return None
+    return value.strip().lower() or None
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

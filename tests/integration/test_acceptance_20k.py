@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from winback.connectors.ecwid import EcwidConnector, EcwidSettings
-from winback.connectors.http import RetryPolicy
+from winback.connectors.retry import RetryPolicy
 from winback.connectors.registry import load_connector_class
 from winback.emulator.ecwid import start_ecwid_emulator
 from winback.emulator.generate import generate_world

@@ -221,14 +221,14 @@ def test_wrong_token_fails_only_that_client(emulators: Emulators, tmp_path: Path
 async def test_sync_clients_isolates_unexpected_failures_and_bounds_concurrency(
     emulators: Emulators, tmp_path: Path, monkeypatch
 ) -> None:
-    from winback import jobs
+    from winback import clients
     from winback.config import ClientConfig, load_config_dir
 
     for name, value in emulators.env.items():
         monkeypatch.setenv(name, value)
     configs = [c for c in load_config_dir(write_configs(tmp_path / "clients", emulators)) if isinstance(c, ClientConfig)]
     active, most = 0, 0
-    real_sync_store = jobs.sync_store
+    real_sync_store = clients.sync_store
 
     async def counting_sync_store(connector, store, **kwargs):
         nonlocal active, most
@@ -241,14 +241,14 @@ async def test_sync_clients_isolates_unexpected_failures_and_bounds_concurrency(
         finally:
             active -= 1
 
-    monkeypatch.setattr(jobs, "sync_store", counting_sync_store)
+    monkeypatch.setattr(clients, "sync_store", counting_sync_store)
     seen: list[tuple[str, str]] = []
-    results = await jobs.sync_clients(
+    results = await clients.sync_clients(
         configs, concurrency=1, resources=["products"], progress=lambda client, event: seen.append((client, event.resource.value))
     )
 
     assert most == 1
     assert [(r.client, r.ok) for r in results] == [("Acme Apparel", False), ("Beta Books", True)]
     assert results[0].error == f"{emulators.shop.shop_domain}: unexpected RuntimeError: plugin bug"
-    assert results[1].report is not None and set(results[1].report.resources) == {"products"}
+    assert results[1].sync is not None and set(results[1].sync.resources) == {"products"}
     assert set(seen) == {("Beta Books", "products")}

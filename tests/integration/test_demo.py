@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from winback.config import load_config
-from winback.notify.senders import slug
+from winback.notify.outbox import slug
 
 RULES = ("auto_create_accounts", "back_to_bestsellers", "discount_codes")
 WINBACK = Path(sys.executable).with_name("winback")

@@ -11,7 +11,7 @@ import pytest
 
 from winback import errors
 from winback.connectors.ecwid import EcwidConnector, EcwidSettings
-from winback.connectors.http import RetryPolicy
+from winback.connectors.retry import RetryPolicy
 from winback.emulator.ecwid import EcwidEmulator, start_ecwid_emulator
 from winback.emulator.generate import generate_world
 from winback.emulator.server import EmulatorServer, FaultPlan

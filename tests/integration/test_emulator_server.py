@@ -12,7 +12,9 @@ import httpx
 import pytest
 
 from winback import errors
-from winback.connectors.http import AmbiguousWriteError, HttpClient, RetryPolicy, StaticToken
+from winback.connectors.auth import StaticToken
+from winback.connectors.http import HttpClient
+from winback.connectors.retry import AmbiguousWriteError, RetryPolicy
 from winback.emulator.server import FAULT_KINDS, EmulatorServer, FaultPlan, Request, Response, iter_jsonl
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(10)]

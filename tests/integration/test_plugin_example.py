@@ -88,3 +88,42 @@ def test_the_examples_own_tests_pass(hello_class: type) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout
+
+
+def test_a_plugin_gets_a_full_init_check_and_offline_plan(hello_class: type, tmp_path: Path) -> None:
+    """Nothing outside the plugin's package names its platform: ``init`` writes its [store] table
+    from the connector's profile, ``check`` names its scopes' remedy, ``plan --no-connect`` plans
+    with its usual account mode."""
+    made = run_winback(
+        "init", "--platform", "hello", "--store", "Hello World Shop", "--token-env", "HELLO_KEY",
+        "--no-interactive", cwd=tmp_path,
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    [config] = tmp_path.glob("*.toml")
+    text = config.read_text(encoding="utf-8")
+    assert 'greeting_store = "Hello World Shop"' in text and 'api_key = "${HELLO_KEY}"' in text
+    assert "export HELLO_KEY=..." in made.stdout
+
+    env_run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "winback.cli.main", *args], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120, check=False, env={**os.environ, "HELLO_KEY": "hello_secret_key_123"},
+    )
+    checked = env_run("check", "--config", str(config))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "hello_secret_key_123" not in checked.stdout + checked.stderr
+
+    narrow = tmp_path / "narrow.toml"
+    narrow.write_text(text.replace("[database]", 'permissions = ["read_customers"]\n\n[database]'), encoding="utf-8")
+    narrow.chmod(0o600)
+    refused = env_run("check", "--config", str(narrow))
+    assert refused.returncode == 1
+    assert "add write_discounts to the key's permissions in Hello Shop's settings" in refused.stdout
+
+    assert env_run("sync", "--config", str(config)).returncode == 0
+    config.write_text(text + "\n[rules.auto_create_accounts]\nsince_days = 36500\n", encoding="utf-8")
+    planned = env_run("plan", "--no-connect", "--json", "--config", str(config))
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    [entry] = json.loads(planned.stdout)
+    assert entry["store_key"] == "hello:hello-world-shop"
+    [action] = [a for a in entry["actions"] if a["email"] == "guest@example.com"]
+    assert action["steps"][0] == "create_account"

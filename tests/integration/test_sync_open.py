@@ -16,7 +16,7 @@ from winback import errors
 from winback.connectors.base import Page, Resource
 from winback.model import Customer
 from winback.sync import migrate, open_store
-from winback.sync.store import default_database_path
+from winback.sync.database import default_database_path
 from winback.sync.tables import metadata
 
 from tests.unit.test_sync_support import KEY, customer

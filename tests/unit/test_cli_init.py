@@ -143,5 +143,5 @@ def test_without_a_terminal_missing_values_are_usage_errors(tmp_path: Path) -> N
     no_platform = CliRunner().invoke(cli, ["init", str(tmp_path / "a.toml")])
     assert no_platform.exit_code == 2 and "--platform" in no_platform.output
     no_store = CliRunner().invoke(cli, ["init", str(tmp_path / "a.toml"), "--platform", "ecwid"])
-    assert no_store.exit_code == 2 and "--store-id" in no_store.output
+    assert no_store.exit_code == 2 and "--store (the Ecwid store_id)" in no_store.output
     assert not (tmp_path / "a.toml").exists()

@@ -12,9 +12,10 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from winback import errors
-from winback.connectors import http as http_module
+from winback.connectors import ratelimit as ratelimit_module
 from winback.connectors.ecwid import EcwidConnector, EcwidSettings
-from winback.connectors.http import RateLimiter, RetryPolicy
+from winback.connectors.ratelimit import RateLimiter
+from winback.connectors.retry import RetryPolicy
 from winback.model import DiscountCodeSpec, DiscountKind
 
 TOKEN = "secret_unit_token_123"
@@ -169,7 +170,7 @@ async def test_rate_limiter_paces_with_a_fake_clock(monkeypatch: pytest.MonkeyPa
         now[0] += seconds
 
     limiter = RateLimiter(rate=2.0, burst=2, clock=lambda: now[0])
-    monkeypatch.setattr(http_module.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(ratelimit_module.asyncio, "sleep", fake_sleep)
     for _ in range(6):
         await limiter.acquire()
     assert now[0] == pytest.approx(2.0)

@@ -15,18 +15,11 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from winback import errors
-from winback.connectors.http import (
-    AmbiguousWriteError,
-    HttpClient,
-    RateLimiter,
-    RefreshingToken,
-    RetryPolicy,
-    StaticToken,
-    _redact_url,
-    create_at_most_once,
-    decode_json,
-    parse_retry_after,
-)
+from winback.connectors.auth import RefreshingToken, StaticToken
+from winback.connectors.http import HttpClient, create_at_most_once, decode_json
+from winback.connectors.http_log import redact_url
+from winback.connectors.ratelimit import RateLimiter
+from winback.connectors.retry import AmbiguousWriteError, RetryPolicy, parse_retry_after
 
 BASE = "https://acme.example.test/api"
 URL = f"{BASE}/orders"
@@ -126,7 +119,7 @@ async def test_connection_errors_on_idempotent_request_are_retried(
 
 
 async def test_backoff_is_capped_by_max_delay(httpx_mock: HTTPXMock, sleep: FakeSleep, monkeypatch) -> None:
-    monkeypatch.setattr("winback.connectors.http.random.uniform", lambda low, high: high)
+    monkeypatch.setattr("winback.connectors.retry.random.uniform", lambda low, high: high)
     httpx_mock.add_response(url=URL, status_code=500, is_reusable=True)
     async with make_client(sleep, attempts=6) as client:
         with pytest.raises(errors.PlatformUnavailableError):
@@ -302,7 +295,7 @@ async def test_401_refreshes_the_token_once_and_retries_with_the_new_one(
     async with make_client(sleep, auth=auth) as client:
         assert await client.get_json("/orders") == {"ok": 1}
     assert fetcher.calls == 2
-    assert sleep.waits == [0.0]
+    assert sleep.waits == []  # the auth flow re-sends at once, outside the back-off
 
 
 async def test_second_401_after_refresh_is_an_authentication_error(httpx_mock: HTTPXMock, sleep: FakeSleep) -> None:
@@ -358,6 +351,19 @@ async def test_refreshing_token_is_reused_while_fresh() -> None:
     assert never_expires.calls == 1
 
 
+async def test_refreshing_token_is_an_httpx_auth_on_any_client() -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        return httpx.Response(401 if len(seen) == 1 else 200)
+
+    auth = RefreshingToken(fetch=FakeFetcher("token-one-aaaa", "token-two-bbbb"))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer), auth=auth) as plain:
+        assert (await plain.get("https://x.test/orders")).status_code == 200
+    assert seen == ["Bearer token-one-aaaa", "Bearer token-two-bbbb"]
+
+
 def test_static_token_repr_hides_the_token() -> None:
     assert TOKEN not in repr(StaticToken(TOKEN))
 
@@ -406,17 +412,17 @@ async def test_token_never_appears_in_errors_or_debug_logs(
 
 
 def test_redact_url_masks_token_query_parameters() -> None:
-    shown = _redact_url(httpx.URL("https://x.test/a?token=abc123&page=2&access_token=zzz&API_KEY=k&code=SAVE10"))
+    shown = redact_url(httpx.URL("https://x.test/a?token=abc123&page=2&access_token=zzz&API_KEY=k&code=SAVE10"))
     assert "abc123" not in shown and "zzz" not in shown and "=k&" not in shown
     assert "token=***" in shown and "access_token=***" in shown and "API_KEY=***" in shown
     assert "page=2" in shown and "code=SAVE10" in shown
-    assert _redact_url(httpx.URL("https://x.test/a?page=2")) == "https://x.test/a?page=2"
-    assert _redact_url("/relative?secret=s3cr3t") == "/relative?secret=***"
+    assert redact_url(httpx.URL("https://x.test/a?page=2")) == "https://x.test/a?page=2"
+    assert redact_url("/relative?secret=s3cr3t") == "/relative?secret=***"
 
 
 def test_redact_url_masks_registered_secrets_anywhere() -> None:
     StaticToken("registered-secret-in-path")
-    assert "registered-secret-in-path" not in _redact_url("https://x.test/registered-secret-in-path/orders")
+    assert "registered-secret-in-path" not in redact_url("https://x.test/registered-secret-in-path/orders")
 
 
 # --- create at most once -----------------------------------------------------------------------

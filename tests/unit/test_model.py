@@ -16,6 +16,7 @@ from winback.model import (
     LineItem,
     Money,
     Order,
+    normalize_email,
 )
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -191,3 +192,21 @@ def test_models_are_frozen() -> None:
 def test_unknown_fields_are_rejected() -> None:
     with pytest.raises(ValidationError):
         order(surprise="x")
+
+
+# --- the join key ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (" Ann@Example.COM\n", "ann@example.com"),
+        ("STRASSE@example.com", "strasse@example.com"),
+        ("Straße@example.com", "straße@example.com"),  # lower(), not casefold(): stored keys stay valid
+        ("", None),
+        ("   ", None),
+        (None, None),
+    ],
+)
+def test_normalize_email_is_the_stored_lower_email(value: str | None, expected: str | None) -> None:
+    assert normalize_email(value) == expected

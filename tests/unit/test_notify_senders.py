@@ -25,7 +25,7 @@ from winback.notify import (
     unsubscribe_token,
     verify_unsubscribe_token,
 )
-from winback.notify.senders import slug
+from winback.notify.outbox import slug
 from winback.secrets import redact
 
 
@@ -238,7 +238,7 @@ class _DroppingSmtp:
 
 async def test_smtp_never_resends_after_a_drop_mid_send(monkeypatch: pytest.MonkeyPatch) -> None:
     """A drop during DATA may follow delivery: resending could deliver twice, so it must not."""
-    from winback.notify.senders import SmtpSender
+    from winback.notify.smtp import SmtpSender
 
     fake = _DroppingSmtp()
     connects: list[int] = []
@@ -262,7 +262,7 @@ async def test_smtp_unreachable_is_email_not_sent() -> None:
     import socket
 
     from winback.errors import EmailNotSentError
-    from winback.notify.senders import SmtpSender
+    from winback.notify.smtp import SmtpSender
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -278,7 +278,7 @@ async def test_smtp_unreachable_is_email_not_sent() -> None:
 async def test_ready_takes_the_rate_limit_turn_that_send_then_uses(monkeypatch: pytest.MonkeyPatch) -> None:
     """The wait for the rate limit happens in ready(), before the caller marks the email as
     handed over; send() right after must not wait again."""
-    from winback.notify.senders import SmtpSender
+    from winback.notify.smtp import SmtpSender
 
     now = [0.0]
     waits: list[float] = []

@@ -120,3 +120,21 @@ def test_discount_code_thanks_the_buyer_for_their_own_number_of_orders(tmp_path:
     assert "(segment min_orders=3)" in action.reason
     message = compose_email(action, FACTS, {"discount_code": "THANKS-1"}, SETTINGS[0], NOW)
     assert all("ordering from Shop One 5 times!" in body for body in bodies(message))
+
+
+@pytest.mark.parametrize("make", [account_action, discount_action])
+def test_the_stores_email_and_url_reach_every_built_in_template(make: Any) -> None:
+    """The rule recorded a ``store`` without the email (an older payload): the store's current
+    facts win, so the footer offers the store's address and its URL in both parts."""
+    message = compose_email(make(), FACTS, {}, EmailSection(from_address="Acme <hello@acme.example>"), NOW)
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Questions? Write to hello@acme.example" in text and "https://acme.example" in text
+    assert 'href="mailto:hello@acme.example"' in html and "https://acme.example" in html
+
+
+def test_the_context_has_one_owner_for_store_and_customer() -> None:
+    _template, context = email_context(discount_action(), FACTS, {}, EmailSection())
+    assert context["store"] == {
+        "name": "Acme", "url": "https://acme.example", "logo_url": None, "currency": "EUR", "email": "hello@acme.example",
+    }

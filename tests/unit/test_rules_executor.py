@@ -21,11 +21,12 @@ from tests.unit.rules_fakes import (
 )
 from winback import errors
 from winback.connectors.base import InviteMode
-from winback.connectors.http import AmbiguousWriteError
+from winback.connectors.retry import AmbiguousWriteError
 from winback.rules.base import Step
-from winback.rules.executor import Outcome, run_actions
+from winback.rules.executor import run_actions
 from winback.rules.ledger import Ledger
 from winback.rules.planner import plan_client
+from winback.rules.runner import Outcome
 from winback.sync import LocalStore, tables
 
 

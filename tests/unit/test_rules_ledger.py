@@ -1,4 +1,5 @@
-"""Ledger transitions on SQLite and PostgreSQL: record before acting, never two rows per intent."""
+"""Ledger transitions and the suppression list on SQLite and PostgreSQL: record before acting,
+never two rows per intent."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from winback.rules.base import Step
 from winback.rules.guards import Limits
 from winback.rules.ledger import Ledger
 from winback.rules.planner import plan_client
+from winback.rules.suppressions import SuppressionList
 from winback.sync import LocalStore
 
 
@@ -59,7 +61,7 @@ def test_transitions_and_counts(store: LocalStore) -> None:
         ledger.finish(entry.id, "running", NOW)
 
 
-def test_review_flag_and_suppressions(store: LocalStore) -> None:
+def test_review_flag(store: LocalStore) -> None:
     ledger = Ledger(store)
     action = plan_client(store, facts(store), [EmailEveryone()], NOW, Limits(), None).actions[1]
     entry = ledger.claim(action, NOW)
@@ -67,9 +69,16 @@ def test_review_flag_and_suppressions(store: LocalStore) -> None:
     [row] = ledger.needing_review(KEY)
     assert (row["email"], row["error"]) == ("bob@example.com", "check the mail log")
 
-    assert ledger.suppress("X@example.com", NOW) is True
-    assert ledger.suppress("x@example.com", NOW) is False
-    assert ledger.suppress("x@example.com", NOW, store_key=KEY) is True
-    assert [e["store_key"] for e in ledger.suppressions(KEY)] == [None, KEY]
-    assert ledger.unsuppress("x@example.com") is True
-    assert ledger.suppressed(KEY, ["x@example.com"]) == {"x@example.com"}
+
+def test_suppressions(store: LocalStore) -> None:
+    suppressions = SuppressionList(store)
+    assert suppressions.suppress(" X@example.com", NOW) is True
+    assert suppressions.suppress("x@example.com", NOW) is False
+    assert suppressions.suppress("x@example.com", NOW, store_key=KEY) is True
+    assert [e["store_key"] for e in suppressions.suppressions(KEY)] == [None, KEY]
+    assert [e["lower_email"] for e in suppressions.suppressions(KEY)] == ["x@example.com"] * 2
+    assert suppressions.unsuppress("X@Example.com") is True
+    assert suppressions.suppressed(KEY, ["X@example.com ", ""]) == {"x@example.com"}
+    assert suppressions.unsuppress("  ") is False
+    with pytest.raises(ValueError):
+        suppressions.suppress(" ", NOW)

@@ -22,8 +22,8 @@ from tests.unit.rules_fakes import (
 from winback.model import ConsentState
 from winback.rules.executor import run_actions
 from winback.rules.guards import HoldReason, Limits, QuietHours
-from winback.rules.ledger import Ledger
 from winback.rules.planner import plan_client
+from winback.rules.suppressions import SuppressionList
 from winback.sync import LocalStore
 
 
@@ -59,12 +59,13 @@ def test_transactional_mail_does_not_need_consent(store: LocalStore) -> None:
 
 
 def test_suppression_list_and_config_suppress(store: LocalStore) -> None:
-    Ledger(store).suppress("ANN@example.com", NOW, store_key=KEY, reason="asked")
-    Ledger(store).suppress("nobody@example.com", NOW)  # all stores
+    suppressions = SuppressionList(store)
+    suppressions.suppress("ANN@example.com", NOW, store_key=KEY, reason="asked")
+    suppressions.suppress("nobody@example.com", NOW)  # all stores
     plan = plan_client(store, facts(store), [EmailEveryone({"marketing": False})], NOW, Limits(suppress=("bob@example.com",)), None)
     assert _held(plan) == {"ann@example.com": "suppressed", "bob@example.com": "suppressed"}
-    assert Ledger(store).unsuppress("ann@example.com", store_key=KEY)
-    assert Ledger(store).suppressed(KEY, ["Ann@example.com", "nobody@example.com"]) == {"nobody@example.com"}
+    assert suppressions.unsuppress("ann@example.com", store_key=KEY)
+    assert suppressions.suppressed(KEY, ["Ann@example.com", "nobody@example.com"]) == {"nobody@example.com"}
 
 
 async def test_the_cap_counts_across_rules_within_a_plan_and_in_the_ledger(store: LocalStore) -> None:

@@ -14,10 +14,11 @@ from tests.unit.rules_fakes import KEY, NOW, EmailEveryone, FakeConnector, FakeS
 from winback import model
 from winback.cli.main import cli
 from winback.rules.base import PlannedAction, Step
-from winback.rules.executor import Outcome, run_actions
+from winback.rules.executor import run_actions
 from winback.rules.guards import Limits
 from winback.rules.ledger import Ledger
 from winback.rules.planner import plan_client
+from winback.rules.runner import Outcome
 from winback.sync import LocalStore, open_store, tables
 
 RULE = EmailEveryone({"only": ("ann@example.com",)})

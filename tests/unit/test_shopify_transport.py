@@ -9,7 +9,8 @@ import pytest
 
 from tests.unit.shopify_fakes import SHOP, TOKEN, FakeShopify, Sleeps, connector, cost, throttled_body
 from winback import errors
-from winback.connectors.http import AmbiguousWriteError, RefreshingToken
+from winback.connectors.auth import RefreshingToken
+from winback.connectors.retry import AmbiguousWriteError
 from winback.connectors.shopify import ShopifyConnector, ShopifySettings
 from winback.connectors.shopify import documents as docs
 from winback.connectors.shopify.throttle import CostBucket

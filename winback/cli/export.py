@@ -10,7 +10,6 @@ it holds personal data) and appears only complete.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -28,7 +27,6 @@ import click
 from pydantic import BaseModel
 
 from winback.cli._common import load_client
-from winback.jobs import client_store_key
 from winback.model import Customer, Order, Product
 from winback.sync import open_store
 from winback.sync.export_csv import csv_columns, write_csv
@@ -54,7 +52,7 @@ def columns(resource: str, *, derived: bool = False) -> list[str]:
 def export(resource: str, config: Path, fmt: str, output: Path | None, with_derived: bool) -> None:
     """Export RESOURCE (customers, orders or products) of one client's store from the local database."""
     client = load_client(config)
-    key = asyncio.run(client_store_key(client))
+    key = client.store_key
     names = columns(resource, derived=with_derived)
     with open_store(client.database.url) as store, _destination(output) as stream:
         rows = ({name: row.get(name) for name in names} for row in store.iter_rows(key, resource))

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import click
 
-from winback.connectors.shopify.settings import normalise_shop
+from winback.connectors.base import Connector
+from winback.connectors.registry import available_platforms, load_connector_class
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-PLATFORMS = ("shopify", "ecwid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class Answers:
 
     platform: str
     store: str
-    """The Shopify myshopify domain or the Ecwid store id."""
+    """The value of the platform's store setting (the myshopify domain, the Ecwid store id, ...)."""
     token_env: str
     name: str | None = None
     database: str = "winback.db"
@@ -74,21 +74,12 @@ def render_config(a: Answers) -> str:
         _c(f"platform = {_q(a.platform)}", '"shopify", "ecwid", or a plugin\'s entry-point name'),
         "# Every other key here is checked by the platform's own settings model.",
     ]
-    if a.platform == "shopify":
-        lines += [
-            _c(f"shop = {_q(a.store)}", "the myshopify domain (not a custom domain)"),
-            _c(f'access_token = "${{{a.token_env}}}"', "Admin API token of the app installed on the shop"),
-            "# The app needs the scopes read_customers, write_customers, read_orders, read_all_orders,",
-            "# read_products and write_discounts (`winback check` lists what is missing).",
-            '# api_version = "2026-07"',
-        ]
-    else:
-        lines += [
-            _c(f"store_id = {_q(a.store)}", "the number in the Ecwid admin URL"),
-            _c(f'token = "${{{a.token_env}}}"', "the app's secret token (secret_...)"),
-            "# The token needs read_store_profile, read_orders, read_customers, read_catalog and",
-            "# read_discount_coupons; rules also need create_discount_coupons and create_customers.",
-        ]
+    profile = load_connector_class(a.platform).profile
+    lines += [
+        _c(f"{profile.store_setting} = {_q(a.store)}", profile.store_comment),
+        _c(f'{profile.credential_setting} = "${{{a.token_env}}}"', profile.credential_comment),
+        *profile.config_notes,
+    ]
     lines.append(
         _c(f"base_url = {_q(a.base_url)}" if a.base_url else '# base_url = "http://127.0.0.1:8801"', "emulators and compatible servers")
     )
@@ -139,32 +130,23 @@ def render_config(a: Answers) -> str:
 
 
 def default_token_env(platform: str, store: str) -> str:
-    """``acme.myshopify.com`` → ``ACME_SHOPIFY_TOKEN``; Ecwid ``1003`` → ``ECWID_1003_TOKEN``."""
-    if platform == "shopify":
-        handle = store.removesuffix(".myshopify.com")
-        return re.sub(r"[^A-Z0-9]+", "_", handle.upper()).strip("_") + "_SHOPIFY_TOKEN"
-    return f"ECWID_{store}_TOKEN"
+    """``acme.myshopify.com`` → ``ACME_SHOPIFY_TOKEN``; Ecwid ``1003`` → ``ECWID_1003_TOKEN``
+    (the platform's profile decides)."""
+    return load_connector_class(platform).profile.defaults_for(platform, store)[1]
 
 
 def default_path(platform: str, store: str) -> Path:
-    return Path(f"{store.removesuffix('.myshopify.com')}.toml" if platform == "shopify" else f"ecwid-{store}.toml")
+    return Path(load_connector_class(platform).profile.defaults_for(platform, store)[0] + ".toml")
 
 
 # --- validation of answers ---------------------------------------------------------------------
 
 
-def _shop(value: str) -> str:
+def _store_value(connector: type[Connector], value: str) -> str:
     try:
-        return normalise_shop(value)
+        return connector.normalise_store(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-
-
-def _store_id(value: str) -> str:
-    value = value.strip()
-    if not value.isdigit():
-        raise click.BadParameter(f"{value!r} is not an Ecwid store id: give the number from the Ecwid admin URL")
-    return value
 
 
 def _env_name(value: str) -> str:
@@ -189,9 +171,10 @@ def _callback(check):  # type: ignore[no-untyped-def]
 
 @click.command()
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--platform", type=click.Choice(PLATFORMS), help="The store's platform.")
-@click.option("--shop", callback=_callback(_shop), help="Shopify: the myshopify domain, e.g. acme.myshopify.com.")
-@click.option("--store-id", callback=_callback(_store_id), help="Ecwid: the store id (a number).")
+@click.option("--platform", help="The store's platform: shopify, ecwid or an installed plugin's name.")
+@click.option("--store", "store_value", help="The store, as the platform names it (its store setting).")
+@click.option("--shop", help="Shopify: the myshopify domain, e.g. acme.myshopify.com (same as --store).")
+@click.option("--store-id", help="Ecwid: the store id, a number (same as --store).")
 @click.option("--token-env", callback=_callback(_env_name), help="Environment variable holding the access token.")
 @click.option("--name", help="Client name shown in logs and tables.")
 @click.option("--database", help="SQLAlchemy URL or SQLite path (relative to the config).  [default: winback.db]")
@@ -211,6 +194,7 @@ def _callback(check):  # type: ignore[no-untyped-def]
 def init(
     path: Path | None,
     platform: str | None,
+    store_value: str | None,
     shop: str | None,
     store_id: str | None,
     token_env: str | None,
@@ -232,18 +216,26 @@ def init(
     mode 0600 and an existing file is kept unless --force is given.
     """
     ask = sys.stdin.isatty() if interactive is None else interactive
+    platforms = available_platforms()
     if platform is None:
         if not ask:
-            raise click.UsageError("give --platform shopify|ecwid (or run on a terminal to be asked)")
-        platform = click.prompt("Platform", type=click.Choice(PLATFORMS), default="shopify")
-    if platform == "shopify":
-        if store_id is not None:
-            raise click.UsageError("--store-id is for Ecwid; give --shop for Shopify")
-        store = shop or _required(ask, "Shop domain (acme.myshopify.com)", "--shop", _shop)
+            raise click.UsageError(f"give --platform {'|'.join(platforms)} (or run on a terminal to be asked)")
+        platform = click.prompt("Platform", type=click.Choice(platforms), default=platforms[0])
+    if platform not in platforms:
+        raise click.UsageError(f"no platform {platform!r} is installed: choose one of {', '.join(platforms)}")
+    connector = load_connector_class(platform)
+    profile = connector.profile
+    given = {"--store": store_value, "--shop": shop, "--store-id": store_id}
+    aliases = {"--shop": "shop", "--store-id": "store_id"}
+    for flag, setting in aliases.items():
+        if given[flag] is not None and setting != profile.store_setting:
+            raise click.UsageError(f"{flag} is not a {profile.display_name} setting: give --store (its {profile.store_setting})")
+    raw = next((value for value in given.values() if value is not None), None)
+    if raw is not None:
+        store = _store_value(connector, raw)
     else:
-        if shop is not None:
-            raise click.UsageError("--shop is for Shopify; give --store-id for Ecwid")
-        store = store_id or _required(ask, "Ecwid store id", "--store-id", _store_id)
+        flag = f"--store (the {profile.display_name} {profile.store_setting})"
+        store = _required(ask, profile.store_prompt, flag, lambda value: _store_value(connector, value))
     token_env = token_env or _optional(
         ask, "Environment variable holding the access token", default_token_env(platform, store), _env_name
     )

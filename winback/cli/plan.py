@@ -11,7 +11,7 @@ import click
 
 from winback.cli._common import cell, config_options, load_configs, rich_stdout, say, totals
 from winback.display import printable
-from winback.rules.engine import ClientRun, plan_clients
+from winback.clients import ClientRun, plan_clients
 
 
 @click.command()

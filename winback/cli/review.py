@@ -6,14 +6,12 @@ gone out. A person checks (the SMTP provider's log, the customer) and tells winb
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from winback.cli._common import load_client
-from winback.jobs import client_store_key
 from winback.rules.ledger import Ledger
 from winback.sync import open_store
 
@@ -32,7 +30,7 @@ def _settle(config: Path, key: str, *, delivered: bool) -> None:
     client = load_client(config)
     store = open_store(client.database.url)
     try:
-        store_key = asyncio.run(client_store_key(client))
+        store_key = client.store_key
         settled = Ledger(store).settle_review(store_key, key, delivered=delivered, now=datetime.now(UTC))
     finally:
         store.close()
@@ -52,7 +50,7 @@ def list_(config: Path) -> None:
     client = load_client(config)
     store = open_store(client.database.url)
     try:
-        store_key = asyncio.run(client_store_key(client))
+        store_key = client.store_key
         rows = Ledger(store).needing_review(store_key)
     finally:
         store.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from winback.cli._common import cell, config_options, load_configs, rich_stdout, say, totals
-from winback.rules.engine import ClientRun, run_clients
+from winback.clients import ClientRun, run_clients
 
 COLUMNS = ("done", "already done", "skipped", "failed", "needs review", "not run", "would do")
 

@@ -13,7 +13,7 @@ from winback.cli._common import cell, config_options, load_configs, rich_stdout,
 from winback.config import ClientConfig
 from winback.display import printable
 from winback.errors import LocalStoreMissingError
-from winback.jobs import StorePool, client_status
+from winback.clients import StorePool, client_status
 from winback.rules.engine import action_status
 
 
@@ -45,9 +45,9 @@ async def _collect(configs: list[ClientConfig]) -> list[dict[str, Any]]:
             try:
                 store = await pool.get(config.database.url, create=False)
             except LocalStoreMissingError:
-                statuses.append(await client_status(config, None))
+                statuses.append(client_status(config, None))
                 continue
-            entry = await client_status(config, store)
+            entry = await asyncio.to_thread(client_status, config, store)
             entry["actions"] = await asyncio.to_thread(action_status, store, entry["store_key"])
             statuses.append(entry)
         return statuses

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from winback.cli._common import load_client
-from winback.jobs import client_store_key
-from winback.rules.ledger import Ledger
+from winback.rules.suppressions import SuppressionList
 from winback.sync import open_store
 
 _config = click.option(
@@ -25,11 +23,11 @@ def suppress() -> None:
     """Add, remove or list suppressed email addresses (checked before every action)."""
 
 
-def _open(config: Path) -> tuple[Ledger, str, object]:
+def _open(config: Path) -> tuple[SuppressionList, str, object]:
     client = load_client(config)
     store = open_store(client.database.url)
-    key = asyncio.run(client_store_key(client))
-    return Ledger(store), key, store
+    key = client.store_key
+    return SuppressionList(store), key, store
 
 
 @suppress.command("add")

@@ -12,7 +12,7 @@ import click
 
 from winback.cli._common import cell, config_options, load_configs, logs_through, rich_stderr, rich_stdout, say, totals
 from winback.connectors.base import Resource
-from winback.jobs import ClientProgress, ClientResult, sync_clients
+from winback.clients import ClientProgress, ClientRun, sync_clients
 from winback.sync import SyncProgress
 
 
@@ -44,7 +44,7 @@ def sync(
     (with --config-dir, the valid clients are still synced).
     """
     configs, problems = load_configs(config, config_dir)
-    results: list[ClientResult] = []
+    results: list[ClientRun] = []
     if configs:
         with _progress(rich_stderr(ctx)) as progress:
             results = asyncio.run(
@@ -92,13 +92,13 @@ def _progress(enabled: bool) -> Iterator[ClientProgress | None]:
             bars.update(task, total=1, completed=1)
 
 
-def _counts(result: ClientResult) -> dict[str, int]:
-    if result.report is None:
+def _counts(result: ClientRun) -> dict[str, int]:
+    if result.sync is None:
         return {}
-    return {resource.value: report.upserted for resource, report in result.report.resources.items()}
+    return {resource.value: report.upserted for resource, report in result.sync.resources.items()}
 
 
-def _summary(results: list[ClientResult], *, config_errors: int = 0) -> None:
+def _summary(results: list[ClientRun], *, config_errors: int = 0) -> None:
     failed = sum(1 for r in results if not r.ok)
     line = totals(
         len(results) + config_errors, "client",
@@ -112,7 +112,7 @@ def _summary(results: list[ClientResult], *, config_errors: int = 0) -> None:
         for column in ("client", "store", "result", "customers", "orders", "products", "rejected", "requests", "seconds"):
             table.add_column(column, justify="right" if column not in ("client", "store", "result") else "left")
         for r in results:
-            counts, report = _counts(r), r.report
+            counts, report = _counts(r), r.sync
             table.add_row(
                 cell(r.client),
                 cell(r.store),
@@ -125,12 +125,12 @@ def _summary(results: list[ClientResult], *, config_errors: int = 0) -> None:
         Console().print(table)
         return
     for r in results:
-        if r.ok and r.report is not None:
+        if r.ok and r.sync is not None:
             counts = " ".join(f"{name}={count}" for name, count in _counts(r).items())
-            requests = "" if r.report.requests is None else f" requests={r.report.requests}"
+            requests = "" if r.sync.requests is None else f" requests={r.sync.requests}"
             say(
-                f"ok      {r.client} ({r.store}): {counts} rejected={r.report.rejected}{requests} "
-                f"{r.report.duration:.1f}s"
+                f"ok      {r.client} ({r.store}): {counts} rejected={r.sync.rejected}{requests} "
+                f"{r.sync.duration:.1f}s"
             )
         else:
             say(f"FAILED  {r.client} ({r.store}): {r.error}")

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from winback.connectors.base import Connector, Resource
+from winback.model import normalize_email
+from winback.sync.tables import store_key as make_store_key
 from winback.sync.engine import DEFAULT_RESOURCES
 
 MASK = "***"
@@ -159,10 +161,13 @@ class LimitsSection(_Table):
     @field_validator("suppress")
     @classmethod
     def _suppress(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        emails: list[str] = []
         for email in value:
-            if "@" not in email:
+            key = normalize_email(email)
+            if key is None or "@" not in key:
                 raise ValueError(f"suppress lists email addresses; {email!r} is not one")
-        return tuple(dict.fromkeys(email.strip().lower() for email in value))
+            emails.append(key)
+        return tuple(dict.fromkeys(emails))
 
 
 class ScheduleSection(_Table):
@@ -268,6 +273,16 @@ class ClientConfig(BaseModel):
     def build_connector(self, **kwargs: Any) -> Connector:
         """A new connector for this client's store (use it as an async context manager)."""
         return self.connector_class().from_settings(self.store.settings, **kwargs)
+
+    @property
+    def store_label(self) -> str:
+        """A human name for the store (``acme.myshopify.com``), from the settings alone."""
+        return self.connector_class().label_of(self.store.settings)
+
+    @property
+    def store_key(self) -> str:
+        """The store's key in the local database (``platform:store_id``), without a request."""
+        return make_store_key(self.store.platform, self.connector_class().store_id_of(self.store.settings))
 
     def redacted(self) -> dict[str, Any]:
         """The config as plain data for display, every secret replaced by ``***``."""

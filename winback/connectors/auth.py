@@ -1,34 +1,58 @@
-"""Authentication for connectors: a static token, or a provider for expiring tokens.
+"""Authentication for connectors: an ``httpx.Auth`` that sends a token and renews it once after a 401.
 
-Kept apart from the HTTP client so a connector (or a plugin) can supply its own :class:`Auth`
-(e.g. an OAuth refresh flow) without touching retries. Every token is registered as a secret the
-moment we see it, so it is masked in any log line.
+Kept apart from the HTTP client so a connector (or a plugin) can supply its own token source (e.g.
+an OAuth refresh flow) by subclassing :class:`TokenAuth` and overriding two coroutines, without
+touching retries. Every token is registered as a secret the moment we see it, so it is masked in
+any log line.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Protocol
+
+import httpx
 
 from winback.secrets import register_secret
 
 
+class TokenAuth(httpx.Auth):
+    """Puts the token on each request; after a 401, refreshes it and sends the request once more.
 
-class Auth(Protocol):
-    """Supplies auth headers; may refresh an expiring token once after a 401."""
+    Subclasses supply :meth:`headers` and :meth:`refresh`. A second 401 is returned to the caller,
+    which reports it as an authentication error.
+    """
 
-    async def headers(self) -> dict[str, str]: ...
+    async def headers(self) -> dict[str, str]:
+        raise NotImplementedError
 
     async def refresh(self) -> bool:
         """Get a new token after a 401. True when a new token is available to retry with."""
-        ...
+        raise NotImplementedError
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        request.headers.update(await self.headers())
+        response = yield request
+        if response.status_code == 401 and await self.refresh():
+            again = httpx.Request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                stream=request.stream,
+                extensions=dict(request.extensions),
+            )
+            again.headers.update(await self.headers())
+            yield again
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        raise RuntimeError("winback's token auth needs an httpx.AsyncClient")
+        yield request  # pragma: no cover - makes this a generator, as httpx expects
 
 
 @dataclass
-class StaticToken:
+class StaticToken(TokenAuth):
     """A token that never changes, sent in ``header`` with an optional prefix (``Bearer ``)."""
 
     token: str
@@ -53,7 +77,7 @@ TokenFetcher = Callable[[], Awaitable[tuple[str, datetime | None]]]
 
 
 @dataclass
-class RefreshingToken:
+class RefreshingToken(TokenAuth):
     """A token provider for expiring tokens (Shopify Dev Dashboard apps: 24 h; public apps: 1 h).
 
     The fetcher is called lazily, again shortly before expiry, and once after a 401.

@@ -14,6 +14,7 @@ non-idempotent request after an ambiguous failure (see :mod:`winback.connectors.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,12 +76,9 @@ class Capabilities:
 
     invite_mode: InviteMode
     discount_codes: bool = True
-    percentage_discounts: bool = True
-    fixed_amount_discounts: bool = True
     customer_locked_codes: bool = False
     """Codes can be restricted to one customer on the platform itself."""
     bulk_export: bool = False
-    marketing_consent_timestamps: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +93,95 @@ class AccessReport:
         return self.required - self.granted
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectorProfile:
+    """What a platform's connector tells the rest of winback about the platform itself.
+
+    ``winback init`` writes the ``[store]`` table from it, ``winback check`` names the missing
+    scopes and their remedy from it, labels and store keys come from it without a network call, and
+    ``winback plan --no-connect`` plans with its usual invite mode. A plugin fills one in and gets
+    the whole product; nothing outside its package names the platform.
+    """
+
+    display_name: str
+    """``Shopify``, ``Ecwid``: used in labels and messages."""
+    store_setting: str
+    """The ``[store]`` key that names the store (``shop``, ``store_id``)."""
+    store_prompt: str
+    """How ``winback init`` asks for that value, e.g. ``Shop domain (acme.myshopify.com)``."""
+    store_comment: str
+    """The comment beside that key in a starter config."""
+    credential_setting: str
+    """The ``[store]`` key of the secret credential (``access_token``, ``token``)."""
+    credential_comment: str
+    scopes: Mapping[str, str] = field(default_factory=dict)
+    """Every permission winback may need, with why (shown when it is missing)."""
+    scope_remedy: str = "grant the {scope} permission to the credentials of {store}: {reason}"
+    """How to grant a missing scope on this platform; ``{scope}``, ``{reason}``, ``{store}``."""
+    offline_invite_mode: InviteMode = InviteMode.CREATE_CUSTOMER
+    """The platform's usual account mode, for planning without a connection."""
+    config_notes: tuple[str, ...] = ()
+    """Comment lines a starter config shows under the credential (scopes to grant, versions)."""
+    config_stem: str = "{platform}-{handle}"
+    """``winback init``'s default file name (without ``.toml``); ``{platform}``, ``{handle}``
+    (the store's first name part, e.g. ``acme`` of ``acme.myshopify.com``)."""
+    token_env: str = "{PLATFORM}_{HANDLE}_TOKEN"
+    """``winback init``'s default variable for the credential; upper-case fields upper-cased."""
+
+    def defaults_for(self, platform: str, store: str) -> tuple[str, str]:
+        """(config file stem, credential variable) that ``winback init`` proposes for ``store``."""
+        handle = re.sub(r"[^A-Za-z0-9]+", "-", store.split(".", 1)[0]).strip("-").lower() or platform
+        fields = {"platform": platform, "handle": handle, "PLATFORM": platform.upper(),
+                  "HANDLE": handle.upper().replace("-", "_")}
+        return self.config_stem.format(**fields), re.sub(r"[^A-Z0-9_]", "_", self.token_env.format(**fields))
+
+    def scope_fix(self, scope: str, store: str) -> str:
+        reason = self.scopes.get(scope, "winback needs it")
+        return self.scope_remedy.format(scope=scope, reason=reason, store=store)
+
+
 class Connector(abc.ABC):
     """Base class of every connector. Use as an async context manager: one HTTP client per store."""
 
     platform: ClassVar[str]
     settings_model: ClassVar[type[BaseModel]]
+    profile: ClassVar[ConnectorProfile]
+    """What the rest of winback needs to know about the platform (see :class:`ConnectorProfile`)."""
+
+    @classmethod
+    def settings_of(cls, settings: BaseModel | Mapping[str, Any]) -> BaseModel:
+        """``settings`` validated into :attr:`settings_model` (a model of it is returned as is)."""
+        if isinstance(settings, cls.settings_model):
+            return settings
+        raw = settings.model_dump() if isinstance(settings, BaseModel) else dict(settings)
+        return cls.settings_model.model_validate(raw)
+
+    @classmethod
+    def store_id_of(cls, settings: BaseModel | Mapping[str, Any]) -> str:
+        """The store's id from its settings alone (no request): by default the value of
+        :attr:`ConnectorProfile.store_setting`. Override when the platform derives it."""
+        return str(getattr(cls.settings_of(settings), cls.profile.store_setting))
+
+    @classmethod
+    def label_of(cls, settings: BaseModel | Mapping[str, Any]) -> str:
+        """A human name for the store from its settings alone, e.g. ``Ecwid store 1003``."""
+        return f"{cls.profile.display_name} store {cls.store_id_of(settings)}"
+
+    @classmethod
+    def offline_capabilities(cls) -> Capabilities:
+        """What planning without a connection assumes (``winback plan --no-connect``, previews):
+        the platform's usual account mode from :attr:`profile`. Override where a platform's
+        usual capabilities differ from :class:`Capabilities`' defaults."""
+        return Capabilities(invite_mode=cls.profile.offline_invite_mode)
+
+    @classmethod
+    def normalise_store(cls, value: str) -> str:
+        """The ``store_setting`` value as the platform spells it; :class:`ValueError` saying what
+        is expected when ``value`` cannot be one (``winback init`` asks again)."""
+        value = value.strip()
+        if not value:
+            raise ValueError(f"give the {cls.profile.display_name} {cls.profile.store_setting}")
+        return value
 
     @classmethod
     @abc.abstractmethod
@@ -111,12 +193,13 @@ class Connector(abc.ABC):
     @property
     @abc.abstractmethod
     def store_label(self) -> str:
-        """A human name for the store used in messages, e.g. ``acme.myshopify.com``."""
+        """A human name for the store used in messages, e.g. ``acme.myshopify.com``
+        (the same as :meth:`label_of` its settings)."""
 
     @property
     @abc.abstractmethod
     def store_id(self) -> str:
-        """The id recorded on every record of this store."""
+        """The id recorded on every record of this store (the same as :meth:`store_id_of`)."""
 
     async def __aenter__(self) -> Self:
         return self

@@ -1,142 +1,72 @@
 """All HTTP the connectors do goes through :class:`HttpClient`.
 
 One place decides timeouts, retries, rate limiting, token refresh, redacted logging and the mapping
-of HTTP statuses to :mod:`winback.errors`, so connectors stay translators.
+of HTTP statuses to :mod:`winback.errors`, so connectors stay translators. Each of those is one of
+httpx's own extension points, built here into one ``httpx.AsyncClient``:
 
-Retry rules, which the "never act twice" promise depends on:
-
-* 429 and connection failures before the request left (``ConnectError``, ``ConnectTimeout``,
-  pool timeouts) are always retried: the platform did not act.
-* 5xx, read timeouts and dropped connections are retried only for idempotent requests (reads,
-  lookups). For a write they are *ambiguous*: the platform may have acted, so we raise
-  :class:`AmbiguousWriteError` and the caller looks up before re-creating (see
-  :func:`create_at_most_once`).
-* ``Retry-After`` is honoured (seconds or an HTTP date); otherwise exponential back-off with full
-  jitter.
+* the token and its refresh after a 401: an ``httpx.Auth`` (:mod:`winback.connectors.auth`);
+* retries and the "a write is never retried blindly" rule: a transport wrapper
+  (:mod:`winback.connectors.retry`), around the client-side rate limit
+  (:mod:`winback.connectors.ratelimit`), around the network or a test transport;
+* logging with secrets masked: event hooks (:mod:`winback.connectors.http_log`);
+* statuses → errors: one table per platform (:mod:`winback.connectors.http_errors`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import logging
-import random
-import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from winback import errors
-from winback.connectors.auth import Auth, RefreshingToken, StaticToken, TokenFetcher
-from winback.connectors.http_errors import ErrorMapper, _redact_url, default_error_for
-from winback.connectors.ratelimit import RateLimiter, Sleep
-from winback.secrets import RedactingFilter
+from winback.connectors.auth import StaticToken, TokenAuth
+from winback.connectors.http_errors import ErrorMapper, error_for
+from winback.connectors.http_log import EVENT_HOOKS, redact_library_logs
+from winback.connectors.ratelimit import RateLimitedTransport, RateLimiter, Sleep
+from winback.connectors.retry import (
+    RETRYABLE_STATUSES,
+    AmbiguousWriteError,
+    RetryPolicy,
+    RetryTransport,
+    retry_extensions,
+)
+
+# ``Auth`` and ``StaticToken`` stay importable from here only for shopify/connector.py, which is
+# being restructured; new code imports them from winback.connectors.auth.
+Auth = TokenAuth
 
 __all__ = [
-    "RETRYABLE_STATUSES",
     "AmbiguousWriteError",
     "Auth",
-    "ErrorMapper",
     "HttpClient",
-    "RateLimiter",
-    "RefreshingToken",
     "RetryPolicy",
-    "Sleep",
     "StaticToken",
-    "TokenFetcher",
     "create_at_most_once",
     "decode_json",
-    "default_error_for",
-    "parse_retry_after",
 ]
-
-log = logging.getLogger("winback.http")
 
 T = TypeVar("T")
 
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_LIMITS = httpx.Limits(max_connections=10, max_keepalive_connections=5)
 
 
-class AmbiguousWriteError(errors.PlatformUnavailableError):
-    """A write failed in a way that leaves unknown whether the platform applied it."""
+def _network(base_url: str) -> httpx.AsyncBaseTransport:
+    """The real network, through the proxy the environment names for this store's host, if any.
 
-
-# --- retry policy ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 6
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    max_retry_after: float = 120.0
-    """A Retry-After beyond this is treated as a failure rather than slept on."""
-
-
-class _Retry(Exception):
-    """Internal: carries the reason and an optional server-requested delay to tenacity."""
-
-    def __init__(self, reason: str, retry_after: float | None = None, response: httpx.Response | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.response = response
-
-
-class _GiveUp(Exception):
-    """Internal: stop retrying and treat ``response`` as final (e.g. Retry-After too long)."""
-
-    def __init__(self, response: httpx.Response):
-        super().__init__(response.status_code)
-        self.response = response
-
-
-_REFRESHED = "token refreshed after 401"
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
-def _make_wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retry) and exc.retry_after is not None:
-            return min(exc.retry_after, policy.max_retry_after)
-        ceiling = min(policy.max_delay, policy.base_delay * (2 ** (state.attempt_number - 1)))
-        return random.uniform(0, ceiling)
-
-    return wait
-
-
-# --- the client --------------------------------------------------------------------------------
-
-
-def _redact_library_logs() -> None:
-    """httpx logs every request URL (query included) at INFO on its own logger; mask registered
-    secrets in those records at the source, whatever handlers the application installs."""
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-        logger.addFilter(RedactingFilter())
+    httpx applies environment proxies only when it builds its own transport; ours is wrapped, so
+    the choice is made here (``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``).
+    """
+    url = httpx.URL(base_url)
+    proxies = urllib.request.getproxies()
+    proxy = None
+    if url.host and not urllib.request.proxy_bypass(url.host):
+        proxy = proxies.get(url.scheme) or proxies.get("all")
+    if proxy and "://" not in proxy:
+        proxy = f"http://{proxy}"
+    return httpx.AsyncHTTPTransport(limits=_LIMITS, proxy=proxy)
 
 
 class HttpClient:
@@ -146,7 +76,7 @@ class HttpClient:
         self,
         *,
         base_url: str,
-        auth: Auth,
+        auth: TokenAuth,
         store_label: str,
         timeout: httpx.Timeout | float = httpx.Timeout(30.0, connect=10.0),
         retry: RetryPolicy = RetryPolicy(),
@@ -157,22 +87,29 @@ class HttpClient:
         user_agent: str = "winback/0.1 (+https://github.com/winback)",
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        _redact_library_logs()
+        redact_library_logs()
         self.store_label = store_label
-        self._sleep = sleep
         self.auth = auth
         self.retry = retry
         self.limiter = limiter
         self._error_mapper = error_mapper
+        network = transport or _network(base_url)
+        if limiter is not None:
+            network = RateLimitedTransport(network, limiter)
+        self._retrying = RetryTransport(network, policy=retry, store_label=store_label, sleep=sleep)
         self._client = httpx.AsyncClient(
             base_url=base_url,
+            auth=auth,
             timeout=timeout,
-            transport=transport,
+            transport=self._retrying,
             headers={"User-Agent": user_agent, "Accept": "application/json", **(headers or {})},
-            limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
+            event_hooks=EVENT_HOOKS,
         )
-        self.requests_sent = 0
-        """Counted for benchmarks and status output."""
+
+    @property
+    def requests_sent(self) -> int:
+        """Requests that went to the network, retries included (for benchmarks and status output)."""
+        return self._retrying.requests_sent
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -183,70 +120,9 @@ class HttpClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _error(self, response: httpx.Response) -> errors.WinbackError:
-        if self._error_mapper is not None:
-            mapped = self._error_mapper(response, self.store_label)
-            if mapped is not None:
-                return mapped
-        return default_error_for(response, self.store_label)
-
-    async def _attempt(
-        self,
-        method: str,
-        url: str,
-        *,
-        idempotent: bool,
-        retry_statuses: frozenset[int],
-        refreshed: list[bool],
-        **kwargs: Any,
-    ) -> httpx.Response:
-        if self.limiter is not None:
-            await self.limiter.acquire()
-        headers = {**kwargs.pop("headers", {}), **(await self.auth.headers())}
-        started = time.monotonic()
-        try:
-            self.requests_sent += 1
-            response = await self._client.request(method, url, headers=headers, **kwargs)
-        except _NOT_SENT as exc:
-            log.info(
-                "%s %s: %s before the request was sent; will retry", method, _redact_url(url), type(exc).__name__
-            )
-            raise _Retry(f"{type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
-            if idempotent:
-                log.info("%s %s: %s; will retry", method, _redact_url(url), type(exc).__name__)
-                raise _Retry(type(exc).__name__) from exc
-            raise AmbiguousWriteError(
-                f"{self.store_label}: the connection failed during a write ({type(exc).__name__}); "
-                f"it may or may not have been applied",
-                store=self.store_label,
-            ) from exc
-        elapsed_ms = (time.monotonic() - started) * 1000
-        log.debug("%s %s -> %s in %.0f ms", method, _redact_url(response.request.url), response.status_code, elapsed_ms)
-
-        if response.status_code == 401 and not refreshed[0]:
-            refreshed[0] = True
-            if await self.auth.refresh():
-                raise _Retry(_REFRESHED, retry_after=0.0)
-        if response.status_code in retry_statuses:
-            if response.status_code == 429 and self.limiter is not None:
-                self.limiter.drain()
-            if response.status_code != 429 and not idempotent:
-                raise AmbiguousWriteError(
-                    f"{self.store_label}: the platform failed during a write (HTTP {response.status_code}); "
-                    f"it may or may not have been applied",
-                    store=self.store_label,
-                )
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if retry_after is not None and retry_after > self.retry.max_retry_after:
-                log.info(
-                    "%s %s -> HTTP %s with Retry-After %.0f s (over %.0f s); giving up",
-                    method, _redact_url(url), response.status_code, retry_after, self.retry.max_retry_after,
-                )
-                raise _GiveUp(response)
-            log.info("%s %s -> HTTP %s; will retry", method, _redact_url(url), response.status_code)
-            raise _Retry(f"HTTP {response.status_code}", retry_after=retry_after, response=response)
-        return response
+    def error_for(self, response: httpx.Response) -> errors.WinbackError:
+        """``response`` (a final non-2xx one) as the error this store's platform table words."""
+        return error_for(response, self.store_label, self._error_mapper)
 
     async def request(
         self,
@@ -265,44 +141,13 @@ class HttpClient:
         including the last retryable one (429/5xx) once the attempts are used up. A ``Retry-After``
         longer than ``RetryPolicy.max_retry_after`` ends the retries at once instead of sleeping.
         """
-        refreshed = [False]
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=_make_wait(self.retry),
-            retry=retry_if_exception(lambda exc: isinstance(exc, _Retry)),
-            reraise=True,
-            sleep=self._sleep,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    response = await self._attempt(
-                        method,
-                        url,
-                        idempotent=idempotent,
-                        retry_statuses=retry_statuses,
-                        refreshed=refreshed,
-                        **dict(kwargs),
-                    )
-        except _GiveUp as gave_up:
-            response = gave_up.response
-        except _Retry as exhausted:
-            if exhausted.response is not None:
-                if not raise_for_status:
-                    return exhausted.response
-                raise self._error(exhausted.response) from None
-            if exhausted.reason == _REFRESHED:
-                raise errors.AuthenticationError(
-                    f"{self.store_label} rejected the access token even after refreshing it.",
-                    store=self.store_label,
-                ) from None
-            raise errors.PlatformUnavailableError(
-                f"could not reach {self.store_label} after {self.retry.attempts} attempts "
-                f"({exhausted.reason}); check the network and the API URL, then try again.",
-                store=self.store_label,
-            ) from None
+        extensions = {
+            **kwargs.pop("extensions", {}),
+            **retry_extensions(idempotent=idempotent, retry_statuses=retry_statuses),
+        }
+        response = await self._client.request(method, url, extensions=extensions, **kwargs)
         if raise_for_status and not response.is_success:
-            raise self._error(response)
+            raise self.error_for(response)
         return response
 
     async def get_json(self, url: str, *, params: Mapping[str, Any] | None = None) -> Any:

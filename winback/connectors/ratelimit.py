@@ -1,7 +1,8 @@
 """A client-side request-rate limiter for platforms that count requests (Ecwid: ~600/min/token).
 
-Shopify's cost bucket is not this: it is driven by the server's own ``throttleStatus`` and lives
-in the Shopify connector.
+:class:`RateLimiter` is the bucket; :class:`RateLimitedTransport` applies it to every request
+that reaches the network, retries included. Shopify's cost bucket is not this: it is driven by the
+server's own ``throttleStatus`` and lives in the Shopify connector.
 """
 
 from __future__ import annotations
@@ -10,17 +11,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+import httpx
+
 Sleep = Callable[[float], Awaitable[None]]
 """An ``asyncio.sleep``-like coroutine function; injectable so tests can observe waits without waiting."""
 
 
-
 class RateLimiter:
-    """An async token bucket: at most ``rate`` requests per second on average, ``burst`` at once.
-
-    Used for Ecwid's per-token request rate; Shopify's cost bucket lives in its connector because it
-    is driven by the server's own ``throttleStatus``.
-    """
+    """An async token bucket: at most ``rate`` requests per second on average, ``burst`` at once."""
 
     def __init__(
         self,
@@ -57,3 +55,21 @@ class RateLimiter:
         """Empty the bucket, e.g. after the server said 429 despite our pacing."""
         self._tokens = 0.0
         self._updated = self._clock()
+
+
+class RateLimitedTransport(httpx.AsyncBaseTransport):
+    """Waits for ``limiter`` before each request and empties it when the server answers 429 anyway."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, limiter: RateLimiter) -> None:
+        self._inner = inner
+        self.limiter = limiter
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self.limiter.acquire()
+        response = await self._inner.handle_async_request(request)
+        if response.status_code == 429:
+            self.limiter.drain()
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -9,16 +9,12 @@
   for ``winback preview``.
 """
 
-from winback.notify.message import build_message, check_address, clean_name, message_id
+from winback.notify.message import build_message, check_address, clean_name, message_bytes, message_id
+from winback.notify.outbox import OutboxSender
 from winback.notify.preview import render_preview_html
-from winback.notify.senders import (
-    OutboxSender,
-    Sender,
-    SmtpSender,
-    TokenBucket,
-    message_bytes,
-    sender_from_config,
-)
+from winback.notify.ratelimit import TokenBucket
+from winback.notify.senders import Sender, sender_from_config
+from winback.notify.smtp import SmtpSender
 from winback.notify.templates import (
     RenderedEmail,
     available_templates,

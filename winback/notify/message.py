@@ -107,6 +107,19 @@ def message_id(message_key: str, domain: str = "winback.local") -> str:
     return f"<{digest}@{domain or 'winback.local'}>"
 
 
+def message_id_of(message: EmailMessage) -> str:
+    """The ``Message-ID`` a built message carries: what a sender returns and files it under."""
+    value = message.get("Message-ID")
+    if not value:
+        raise NotifyError("the message has no Message-ID: build it with winback.notify.build_message")
+    return str(value).strip()
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """The message as it goes on the wire (CRLF line endings)."""
+    return message.as_bytes(policy=POLICY.clone(linesep="\r\n"))
+
+
 def split_display(value: str) -> tuple[str | None, str]:
     """``'Acme <hello@acme.example>'`` → ``('Acme', 'hello@acme.example')``; a bare address → ``(None, it)``.
 

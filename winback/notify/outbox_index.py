@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import quote
 
 from winback.errors import NotifyError
+from winback.notify.outbox import write_private_file
 
 UNKNOWN_RULE = "unknown"
 HTML_DIR = "html"
@@ -72,7 +73,7 @@ def write_outbox_index(
     try:
         messages = _extract(outbox, labels or {}, _read_jsonl(outbox / "index.jsonl"))
         index = outbox / INDEX_NAME
-        _write_private(index, render_outbox_index(messages, title=title).encode("utf-8"))
+        write_private_file(index, render_outbox_index(messages, title=title).encode("utf-8"))
     except OSError as exc:
         raise NotifyError(f"cannot write the outbox index in {str(outbox)!r}: {exc.strerror or exc}") from None
     return index
@@ -127,7 +128,7 @@ def _extract(
         described = _describe(path.name, parsed, labels, jsonl)
         body = _html_part(parsed)
         if body is not None and described.html is not None:
-            _write_private(outbox / described.html, body)
+            write_private_file(outbox / described.html, body)
             wanted.add(Path(described.html).name)
         messages.append(described)
     for stale in html_dir.glob("*.html"):
@@ -235,18 +236,6 @@ def _read_jsonl(path: Path) -> dict[str, dict[str, Any]]:
 def _sorted(messages: list[OutboxMessage]) -> list[OutboxMessage]:
     floor = datetime.min.replace(tzinfo=UTC)
     return sorted(messages, key=lambda m: (m.date or floor, m.rule, m.store or "", m.to.lower(), m.eml))
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # --- rendering ----------------------------------------------------------------------------------

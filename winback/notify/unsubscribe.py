@@ -3,9 +3,10 @@
 ``unsubscribe_url`` in ``[email]`` is a template such as
 ``https://shop.example/unsubscribe?e={email}&t={token}``. ``{email}`` becomes the recipient's
 address (percent-encoded) and ``{token}`` an HMAC-SHA256 of the normalised address (stripped,
-lower-case) under ``unsubscribe_secret``. winback does not host the endpoint: the merchant's
-endpoint recomputes the token with the same key (:func:`verify_unsubscribe_token` shows how) and
-must accept a POST with ``List-Unsubscribe=One-Click`` (RFC 8058) as well as a GET from the link.
+lower-case: :func:`winback.model.normalize_email`) under ``unsubscribe_secret``. winback does not
+host the endpoint: the merchant's endpoint recomputes the token with the same key
+(:func:`verify_unsubscribe_token` shows how) and must accept a POST with
+``List-Unsubscribe=One-Click`` (RFC 8058) as well as a GET from the link.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import quote
 
 from winback.config import EmailSection
 from winback.errors import NotifyError
+from winback.model import normalize_email
 from winback.notify.message import mailto_uri
 
 TOKEN_LENGTH = 32
@@ -27,7 +29,8 @@ def unsubscribe_token(email: str, key: str | bytes) -> str:
     if not key:
         raise NotifyError("the unsubscribe key is empty: set unsubscribe_secret in [email]")
     secret = key.encode("utf-8") if isinstance(key, str) else key
-    digest = hmac.new(secret, _normalise(email).encode("utf-8"), hashlib.sha256).hexdigest()
+    normalised = normalize_email(email) or ""
+    digest = hmac.new(secret, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
     return digest[:TOKEN_LENGTH]
 
 
@@ -62,7 +65,3 @@ def unsubscribe_link(email_section: EmailSection, email: str, secret_key: str | 
     if email_section.unsubscribe_mailto:
         return mailto_uri(email_section.unsubscribe_mailto)
     return None
-
-
-def _normalise(email: str) -> str:
-    return email.strip().lower()

@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import and_, select
+from sqlalchemy import select
 
 from winback.connectors.base import InviteMode
 from winback.model import NewCustomer
@@ -37,12 +37,11 @@ from winback.rules.base import (
     Step,
     idempotency_key,
 )
-from winback.rules.queries import b
+from winback.rules.compose import customer_context
+from winback.rules.queries import buyer
 from winback.sync import tables
 
 NOT_NEEDED_REASON = "not needed: the store uses new customer accounts (sign-in by emailed code)"
-OFFLINE_MODES = {"ecwid": InviteMode.CREATE_CUSTOMER, "shopify": InviteMode.SEND_INVITE}
-"""Planning without a connection: the platform's usual mode."""
 
 
 class AutoCreateAccountsOptions(RuleOptions):
@@ -70,33 +69,33 @@ class AutoCreateAccounts(Rule):
         customer = tables.customers.alias("c")
         return (
             select(
-                b.c.lower_email, b.c.email, b.c.customer_id, customer.c.first_name, customer.c.last_name,
+                buyer.c.lower_email, buyer.c.email, buyer.c.customer_id, customer.c.first_name, customer.c.last_name,
                 queries.newest_order(tables.orders.c.billing_address).label("billing_address"),
             )
-            .select_from(
-                b.outerjoin(customer, and_(customer.c.store_key == b.c.store_key, customer.c.id == b.c.customer_id))
-            )
+            .select_from(queries.buyer_joined(customer))
             .where(
-                b.c.store_key == store_key,
-                b.c.is_guest.is_(True),
-                b.c.email.is_not(None),
-                b.c.email != "",
+                buyer.c.store_key == store_key,
+                buyer.c.is_guest.is_(True),
+                buyer.c.email.is_not(None),
+                buyer.c.email != "",
                 queries.not_redacted(customer),
                 queries.recent_live_order(store_key, now - timedelta(days=self.options.since_days)),
                 ~queries.settled_in_ledger(store_key, self.name),
             )
-            .order_by(b.c.lower_email)
+            .order_by(buyer.c.lower_email)
         )
 
     def mode(self, context: RuleContext) -> InviteMode:
         if context.capabilities is not None:
             return context.capabilities.invite_mode
-        return OFFLINE_MODES.get(context.facts.platform, InviteMode.CREATE_CUSTOMER)
+        # No capabilities at all (a platform winback cannot load): creating the customer is the
+        # one mode that needs nothing from the platform but the customer record itself.
+        return InviteMode.CREATE_CUSTOMER
 
     def plan(self, context: RuleContext) -> Iterator[PlannedAction]:
         """One action per recent guest email, by email; see the module docstring for the steps."""
         mode = self.mode(context)
-        with context.store.engine.connect() as conn, conn.begin():
+        with context.store.reading() as conn:
             for batch in queries.stream_batches(conn, self.audience(context)):
                 for row in batch:
                     yield self._action(context, mode, row)
@@ -128,8 +127,7 @@ class AutoCreateAccounts(Rule):
                 payload["email"] = {
                     "template": "account_created",
                     "context": {
-                        "store": queries.store_context(facts),
-                        "customer": queries.customer_context(row.email, first, last),
+                        "customer": customer_context(row.email, first, last),
                         "sign_in_url": facts.url.rstrip("/") + self.options.sign_in_path,
                     },
                 }

@@ -27,7 +27,8 @@ from winback.rules.base import (
     idempotency_key,
 )
 from winback.rules.codes import DiscountOffer, discount_spec, template_discount
-from winback.rules.queries import at_time, b, epoch_days
+from winback.rules.compose import customer_context
+from winback.rules.queries import at_time, buyer, epoch_days
 from winback.sync import tables
 
 log = logging.getLogger(__name__)
@@ -76,48 +77,43 @@ class BackToBestsellers(Rule):
         opts, now, store_key = self.options, context.now, context.facts.store_key
         customer = tables.customers.alias("c")
         last_order = tables.orders.alias("lo")
-        since_last = epoch_days(at_time(now, "now")) - epoch_days(b.c.last_order_at)
-        lapsed = b.c.last_order_at <= at_time(now - timedelta(days=opts.after_days), "lapsed_before")
+        since_last = epoch_days(at_time(now, "now")) - epoch_days(buyer.c.last_order_at)
+        lapsed = buyer.c.last_order_at <= at_time(now - timedelta(days=opts.after_days), "lapsed_before")
         earliest_wait = opts.after_days
         if opts.cadence:
             earliest_wait = min(opts.after_days, opts.cadence_min_days)
-            span = epoch_days(b.c.last_order_at) - epoch_days(b.c.first_order_at)
+            span = epoch_days(buyer.c.last_order_at) - epoch_days(buyer.c.first_order_at)
             on_rhythm = and_(
-                b.c.real_orders_count >= opts.cadence_min_orders,
+                buyer.c.real_orders_count >= opts.cadence_min_orders,
                 since_last >= opts.cadence_min_days,
-                since_last * (b.c.real_orders_count - 1) >= opts.cadence_cycles * span,
+                since_last * (buyer.c.real_orders_count - 1) >= opts.cadence_cycles * span,
             )
-            lapsed = or_(and_(b.c.real_orders_count < opts.cadence_min_orders, lapsed), on_rhythm)
+            lapsed = or_(and_(buyer.c.real_orders_count < opts.cadence_min_orders, lapsed), on_rhythm)
         return (
             select(
-                b.c.lower_email, b.c.email, b.c.customer_id, b.c.last_order_id, b.c.first_order_at,
-                b.c.last_order_at, b.c.real_orders_count, customer.c.first_name, customer.c.last_name,
-                last_order.c.billing_address,
+                buyer.c.lower_email, buyer.c.email, buyer.c.customer_id, buyer.c.last_order_id,
+                buyer.c.first_order_at, buyer.c.last_order_at, buyer.c.real_orders_count,
+                customer.c.first_name, customer.c.last_name, last_order.c.billing_address,
             )
-            .select_from(
-                b.outerjoin(customer, and_(customer.c.store_key == b.c.store_key, customer.c.id == b.c.customer_id))
-                .outerjoin(
-                    last_order, and_(last_order.c.store_key == b.c.store_key, last_order.c.id == b.c.last_order_id)
-                )
-            )
+            .select_from(queries.buyer_joined(customer, last_order))
             .where(
-                b.c.store_key == store_key,
-                b.c.last_order_id.is_not(None),
-                b.c.last_order_at <= at_time(now - timedelta(days=earliest_wait), "waited_before"),
-                b.c.last_order_at >= at_time(now - timedelta(days=opts.max_age_days), "not_before"),
+                buyer.c.store_key == store_key,
+                buyer.c.last_order_id.is_not(None),
+                buyer.c.last_order_at <= at_time(now - timedelta(days=earliest_wait), "waited_before"),
+                buyer.c.last_order_at >= at_time(now - timedelta(days=opts.max_age_days), "not_before"),
                 lapsed,
                 queries.subscribed(),
                 queries.not_redacted(customer),
-                ~queries.settled_in_ledger(store_key, self.name, since=b.c.last_order_at),
+                ~queries.settled_in_ledger(store_key, self.name, since=buyer.c.last_order_at),
             )
-            .order_by(b.c.lower_email)
+            .order_by(buyer.c.lower_email)
         )
 
     def plan(self, context: RuleContext) -> Iterator[PlannedAction]:
         """One action per buyer to remind, by email: ``SEND_EMAIL`` (after ``CREATE_DISCOUNT_CODE``
         when a discount is configured). Nothing when the store has no active bestseller."""
         opts, facts, now = self.options, context.facts, context.now
-        with context.store.engine.connect() as conn, conn.begin():
+        with context.store.reading() as conn:
             pool = opts.products * 3 + 10 if opts.exclude_purchased else opts.products
             ranked = queries.bestsellers(conn, facts.store_key, now - timedelta(days=opts.lookback_days), pool)
             if not ranked:
@@ -136,8 +132,8 @@ class BackToBestsellers(Rule):
                     yield self._action(context, row, chosen)
 
     def sample_actions(self, context: RuleContext) -> list[PlannedAction]:
-        buyer = samples.sample_buyer(context.now)
-        return [self._action(context, buyer, samples.sample_bestsellers(self.options.products))]
+        sample = samples.sample_buyer(context.now)
+        return [self._action(context, sample, samples.sample_bestsellers(self.options.products))]
 
     def _action(self, context: RuleContext, row: Any, chosen: list[queries.Bestseller]) -> PlannedAction:
         opts, facts, now = self.options, context.facts, context.now
@@ -146,8 +142,7 @@ class BackToBestsellers(Rule):
         last_at: datetime = row.last_order_at
         days = (now - last_at).days
         email_context: dict[str, Any] = {
-            "store": queries.store_context(facts),
-            "customer": queries.customer_context(row.email, first, last),
+            "customer": customer_context(row.email, first, last),
             "products": [product.context(facts.currency) for product in chosen],
             "last_order_at": last_at.date().isoformat(),
             "days_since": days,

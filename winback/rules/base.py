@@ -69,7 +69,9 @@ class RuleContext:
     facts: StoreFacts
     now: datetime
     capabilities: Capabilities | None
-    """``None`` when planning offline (``winback plan --no-connect``); rules must cope."""
+    """Offline (``winback plan --no-connect``, previews) these are the platform's usual ones
+    (:meth:`~winback.connectors.base.Connector.offline_capabilities`); ``None`` only when no
+    connector describes the platform: rules must cope."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,12 @@
 """Build the email of a ``send_email`` step: the rule's template and context, the store's facts,
 the discount code actually created (or adopted), the recipient's unsubscribe link (marketing mail
-only)."""
+only).
+
+This module owns the template context: :func:`store_context` and :func:`customer_context` are the
+only builders of the ``store`` and ``customer`` objects every template sees, and
+:func:`email_context` always sets ``store`` from the store's current facts (its name, URL, logo,
+currency and email), whatever a rule recorded, so every template can rely on them.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,25 @@ from typing import Any
 
 from winback.config import EmailSection
 from winback.errors import NotifyError
+from winback.notify import RenderedEmail, build_message, render_email, unsubscribe_link
 from winback.rules.base import PlannedAction, StoreFacts
+
+
+def store_context(facts: StoreFacts) -> dict[str, Any]:
+    """The ``store`` object of every email template."""
+    return {
+        "name": facts.name,
+        "url": facts.url,
+        "logo_url": facts.logo_url,
+        "currency": facts.currency,
+        "email": facts.email,
+    }
+
+
+def customer_context(email: str, first: str | None, last: str | None) -> dict[str, Any]:
+    """The ``customer`` object of every email template."""
+    display = " ".join(part for part in (first, last) if part) or email
+    return {"first_name": first, "last_name": last, "display_name": display, "email": email}
 
 
 def email_context(
@@ -24,17 +48,14 @@ def email_context(
     header); transactional mail gets ``None`` even if the rule's context had one, so its body never
     offers an unsubscribe it has no header for, and its template says instead why it was sent.
     """
-    from winback.notify import unsubscribe_link
-
     spec = action.payload.get("email")
     if not isinstance(spec, Mapping) or not spec.get("template"):
         raise NotifyError(f"the {action.rule} action for {action.email} has no email template in its payload")
     context: dict[str, Any] = dict(spec.get("context") or {})
-    context.setdefault(
-        "store",
-        {"name": facts.name, "url": facts.url, "logo_url": facts.logo_url, "currency": facts.currency, "email": facts.email},
-    )
-    context.setdefault("customer", {"email": action.email, "display_name": action.recipient_name})
+    context["store"] = store_context(facts)
+    if "customer" not in context:
+        first, _, last = (action.recipient_name or "").partition(" ")
+        context["customer"] = customer_context(action.email, first or None, last or None)
     discount = action.payload.get("discount")
     if isinstance(discount, Mapping) or "discount_code" in refs:
         merged = {**dict(context.get("discount") or {}), **dict(discount or {})}
@@ -67,8 +88,6 @@ def compose_email(
     action: PlannedAction, facts: StoreFacts, refs: Mapping[str, Any], settings: EmailSection, now: datetime
 ) -> EmailMessage:
     """The ready-to-send message; :class:`NotifyError` if it cannot be rendered or addressed."""
-    from winback.notify import build_message, render_email
-
     template, context = email_context(action, facts, refs, settings)
     rendered = render_email(template, context, overrides_dir=settings.templates_dir)
     from_name, from_address = sender_address(settings, facts)
@@ -93,9 +112,7 @@ def compose_email(
 
 def render_for_preview(
     action: PlannedAction, facts: StoreFacts, settings: EmailSection, refs: Mapping[str, Any] | None = None
-) -> Any:
-    """The :class:`~winback.notify.RenderedEmail` the action would send (codes as planned)."""
-    from winback.notify import render_email
-
+) -> RenderedEmail:
+    """The email the action would send (codes as planned)."""
     template, context = email_context(action, facts, refs or {}, settings)
     return render_email(template, context, overrides_dir=settings.templates_dir)

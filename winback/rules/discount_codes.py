@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import and_, exists, select
+from sqlalchemy import exists, select
 
 from winback.model import DiscountKind
 from winback.rules import queries, samples
@@ -34,7 +34,9 @@ from winback.rules.codes import (
     discount_spec,
     template_discount,
 )
-from winback.rules.queries import b
+from winback.rules.compose import customer_context
+from winback.rules.ledger import SETTLED
+from winback.rules.queries import buyer
 from winback.sync import tables
 
 
@@ -114,14 +116,16 @@ class DiscountCodes(Rule):
         segment = opts.segment
         customer = tables.customers.alias("c")
         last_order = tables.orders.alias("lo")
-        conditions = [b.c.store_key == store_key, b.c.last_order_id.is_not(None), queries.not_redacted(customer)]
+        conditions = [
+            buyer.c.store_key == store_key, buyer.c.last_order_id.is_not(None), queries.not_redacted(customer)
+        ]
         least = max(segment.min_orders or 1, segment.nth_order or 1)
-        conditions.append(b.c.real_orders_count >= least)
+        conditions.append(buyer.c.real_orders_count >= least)
         if segment.min_spent is not None:
-            conditions.append(b.c.real_amount_spent >= segment.min_spent)
+            conditions.append(buyer.c.real_amount_spent >= segment.min_spent)
         if opts.since_days is not None:
             since = now - timedelta(days=opts.since_days)
-            conditions.append(b.c.last_order_at >= queries.at_time(since, "since"))
+            conditions.append(buyer.c.last_order_at >= queries.at_time(since, "since"))
             if segment.nth_order is not None:
                 conditions.append(queries.real_orders_before(store_key, since) < segment.nth_order)
         if opts.marketing:
@@ -130,32 +134,27 @@ class DiscountCodes(Rule):
         conditions.append(
             ~exists().where(
                 ledger.c.store_key == store_key,
-                ledger.c.lower_email == b.c.lower_email,
+                ledger.c.lower_email == buyer.c.lower_email,
                 ledger.c.rule == self.name,
-                ledger.c.status.in_(queries.SETTLED_STATUSES),
+                ledger.c.status.in_(SETTLED),
                 ledger.c.reason.contains(self._tag(), autoescape=True),
             )
         )
         return (
             select(
-                b.c.lower_email, b.c.email, b.c.customer_id, b.c.real_orders_count, b.c.real_amount_spent,
-                b.c.last_order_at, customer.c.first_name, customer.c.last_name,
+                buyer.c.lower_email, buyer.c.email, buyer.c.customer_id, buyer.c.real_orders_count,
+                buyer.c.real_amount_spent, buyer.c.last_order_at, customer.c.first_name, customer.c.last_name,
                 last_order.c.billing_address,
             )
-            .select_from(
-                b.outerjoin(customer, and_(customer.c.store_key == b.c.store_key, customer.c.id == b.c.customer_id))
-                .outerjoin(
-                    last_order, and_(last_order.c.store_key == b.c.store_key, last_order.c.id == b.c.last_order_id)
-                )
-            )
+            .select_from(queries.buyer_joined(customer, last_order))
             .where(*conditions)
-            .order_by(b.c.lower_email)
+            .order_by(buyer.c.lower_email)
         )
 
     def plan(self, context: RuleContext) -> Iterator[PlannedAction]:
         """One action per buyer in the segment not served yet, by email:
         ``CREATE_DISCOUNT_CODE`` then ``SEND_EMAIL`` (template ``discount_code``)."""
-        with context.store.engine.connect() as conn, conn.begin():
+        with context.store.reading() as conn:
             for batch in queries.stream_batches(conn, self.audience(context)):
                 for row in batch:
                     yield self._action(context, row)
@@ -173,8 +172,7 @@ class DiscountCodes(Rule):
         )
         count = int(row.real_orders_count)
         email_context = {
-            "store": queries.store_context(facts),
-            "customer": queries.customer_context(row.email, first, last),
+            "customer": customer_context(row.email, first, last),
             "discount": template_discount(spec),
             "orders_count": count,
             "reason_text": self._reason_text(facts.name, facts.currency, count),

@@ -17,10 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 
 from winback.errors import RuleError
-from winback.model import ConsentState
+from winback.model import ConsentState, normalize_email
 from winback.rules import queries
 from winback.rules.base import PlannedAction
-from winback.rules.ledger import lower
 from winback.sync import LocalStore, tables
 from winback.sync.derive import chunks
 
@@ -115,8 +114,8 @@ def subscribed_emails(store: LocalStore, store_key: str, emails: Iterable[str]) 
     customers = tables.customers
     state: dict[str, set[str]] = {}
     guests: set[str] = set()
-    with store.engine.connect() as conn, conn.begin():
-        for chunk in chunks({lower(e) for e in emails}, 500):
+    with store.reading() as conn:
+        for chunk in chunks({key for key in map(normalize_email, emails) if key}, 500):
             query = select(customers.c.lower_email, customers.c.consent_state).where(
                 customers.c.store_key == store_key,
                 customers.c.lower_email.in_(chunk),
@@ -125,10 +124,10 @@ def subscribed_emails(store: LocalStore, store_key: str, emails: Iterable[str]) 
             )
             for email, consent in conn.execute(query):
                 state.setdefault(email, set()).add(consent)
-            guest_query = select(queries.b.c.lower_email).where(
-                queries.b.c.store_key == store_key,
-                queries.b.c.lower_email.in_(chunk),
-                queries.b.c.customer_id.is_(None),
+            guest_query = select(queries.buyer.c.lower_email).where(
+                queries.buyer.c.store_key == store_key,
+                queries.buyer.c.lower_email.in_(chunk),
+                queries.buyer.c.customer_id.is_(None),
                 queries.subscribed(),
             )
             guests.update(email for (email,) in conn.execute(guest_query))

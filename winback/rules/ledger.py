@@ -13,37 +13,25 @@ database guarantee. The executor's protocol, which a crash at any point leaves r
 A step left ``started`` by a crash is reconciled by the executor (look the object up on the
 platform); an email left started is never resent automatically: the row gets ``needs_review``.
 
-The same module keeps the suppression list (emails that never get anything).
+Rows are matched to buyers by ``lower_email`` (:func:`winback.model.normalize_email`). The
+suppression list lives beside it in :mod:`winback.rules.suppressions`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Integer,
-    and_,
-    cast,
-    delete,
-    func,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Integer, cast, func, select, update
 
+from winback.model import normalize_email
 from winback.rules.base import PlannedAction, Step
 from winback.sync import LocalStore, tables
-from winback.sync.store import db_errors
 from winback.sync.derive import chunks
+from winback.sync.store import db_errors
 from winback.sync.writes import dialect_insert
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 PLANNED, RUNNING, DONE, FAILED, SKIPPED = tables.LEDGER_STATUSES
 SETTLED = (DONE, SKIPPED)
@@ -52,12 +40,6 @@ SETTLED = (DONE, SKIPPED)
 STARTED, STEP_DONE, STEP_SKIPPED = "started", "done", "skipped"
 
 _ledger = tables.action_ledger
-_suppressions = tables.suppressions
-
-
-def lower(email: str) -> str:
-    return email.strip().lower()
-
 
 _db_errors = db_errors("the action ledger")
 
@@ -101,22 +83,10 @@ class LedgerEntry:
 
 
 class Ledger:
-    """The action ledger and suppression list of one database. Each method is one transaction."""
+    """The action ledger of one database. Each method is one transaction."""
 
     def __init__(self, store: LocalStore) -> None:
-        self.engine = store.engine
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn.execution_options(winback_write=True)
-            with conn.begin():
-                yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        self.store = store
 
     # --- one action --------------------------------------------------------------------------
 
@@ -129,7 +99,7 @@ class Ledger:
             "idempotency_key": action.idempotency_key,
             "customer_id": action.customer_id,
             "email": action.email,
-            "lower_email": lower(action.email),
+            "lower_email": normalize_email(action.email),
             "kind": "+".join(step.value for step in action.steps) or "none",
             "status": PLANNED,
             "reason": action.reason,
@@ -140,7 +110,7 @@ class Ledger:
             "created_at": now,
             "updated_at": now,
         }
-        with self._write() as conn:
+        with self.store.writing() as conn:
             conn.execute(
                 dialect_insert(conn, _ledger).values(values).on_conflict_do_nothing(
                     index_elements=["store_key", "idempotency_key"]
@@ -155,7 +125,7 @@ class Ledger:
 
     @_db_errors
     def get(self, store_key: str, idempotency_key: str) -> LedgerEntry | None:
-        with self._read() as conn:
+        with self.store.reading() as conn:
             row = conn.execute(
                 select(_ledger).where(_ledger.c.store_key == store_key, _ledger.c.idempotency_key == idempotency_key)
             ).mappings().first()
@@ -188,7 +158,7 @@ class Ledger:
     def email_not_started(self, entry_id: int, now: datetime) -> None:
         """The sender proved the message did not leave (:class:`~winback.errors.EmailNotSentError`):
         forget the mark so a later run may send it."""
-        with self._write() as conn:
+        with self.store.writing() as conn:
             states = self._states(conn, entry_id)
             states.pop(Step.SEND_EMAIL.value, None)
             conn.execute(
@@ -201,7 +171,7 @@ class Ledger:
     def email_started(self, entry_id: int, now: datetime) -> None:
         """Committed right before the message goes to the sender; cleared only by
         :meth:`email_not_started` when the sender proves nothing left."""
-        with self._write() as conn:
+        with self.store.writing() as conn:
             states = self._states(conn, entry_id)
             states[Step.SEND_EMAIL.value] = STARTED
             conn.execute(
@@ -229,14 +199,14 @@ class Ledger:
         self._update(entry_id, now, needs_review=True, error=why)
 
     def _update(self, entry_id: int, now: datetime, **values: Any) -> None:
-        with self._write() as conn:
+        with self.store.writing() as conn:
             conn.execute(update(_ledger).where(_ledger.c.id == entry_id).values(updated_at=now, **values))
 
     def _states(self, conn: Connection, entry_id: int) -> dict[str, str]:
         return dict(conn.execute(select(_ledger.c.step_states).where(_ledger.c.id == entry_id)).scalar_one() or {})
 
     def _set_step(self, entry_id: int, step: Step, state: str | None, ref: dict[str, Any] | None, now: datetime) -> None:
-        with self._write() as conn:
+        with self.store.writing() as conn:
             row = conn.execute(
                 select(_ledger.c.step_states, _ledger.c.created_ref).where(_ledger.c.id == entry_id)
             ).one()
@@ -256,7 +226,7 @@ class Ledger:
     def existing(self, store_key: str, keys: Iterable[str]) -> dict[str, LedgerEntry]:
         """The ledger rows among ``keys`` (one query per 500 keys)."""
         found: dict[str, LedgerEntry] = {}
-        with self._read() as conn:
+        with self.store.reading() as conn:
             for chunk in chunks(list(dict.fromkeys(keys)), 500):
                 query = select(_ledger).where(_ledger.c.store_key == store_key, _ledger.c.idempotency_key.in_(chunk))
                 for row in conn.execute(query).mappings():
@@ -267,8 +237,8 @@ class Ledger:
     def marketing_emails_since(self, store_key: str, emails: Iterable[str], since: datetime) -> dict[str, int]:
         """Marketing emails started (sent, or interrupted mid-send) to each address since ``since``."""
         counts: dict[str, int] = {}
-        with self._read() as conn:
-            for chunk in chunks(list(dict.fromkeys(lower(e) for e in emails)), 500):
+        with self.store.reading() as conn:
+            for chunk in chunks({key for key in map(normalize_email, emails) if key}, 500):
                 query = (
                     select(_ledger.c.lower_email, func.count())
                     .where(
@@ -298,7 +268,7 @@ class Ledger:
             .group_by(_ledger.c.rule, _ledger.c.status)
             .order_by(_ledger.c.rule, _ledger.c.status)
         )
-        with self._read() as conn:
+        with self.store.reading() as conn:
             return [
                 {"rule": r.rule, "status": r.status, "count": int(r.count), "needs_review": int(r.needs_review or 0)}
                 for r in conn.execute(query)
@@ -309,7 +279,7 @@ class Ledger:
         """The most recently failed action (rule, email, error, when) and how many are failed now,
         so ``winback status`` never shows "no error" after a run whose actions all failed."""
         failed = (_ledger.c.store_key == store_key) & (_ledger.c.status == FAILED)
-        with self._read() as conn:
+        with self.store.reading() as conn:
             row = conn.execute(
                 select(_ledger.c.rule, _ledger.c.email, _ledger.c.error, _ledger.c.updated_at)
                 .where(failed)
@@ -331,7 +301,7 @@ class Ledger:
             .where(_ledger.c.store_key == store_key, _ledger.c.needs_review.is_(True))
             .order_by(_ledger.c.id)
         )
-        with self._read() as conn:
+        with self.store.reading() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
     @_db_errors
@@ -342,7 +312,7 @@ class Ledger:
         it did not, so the interrupted send marks are cleared and the next run sends it once.
         Returns False when there is no such action waiting for review.
         """
-        with self._write() as conn:
+        with self.store.writing() as conn:
             row = conn.execute(
                 select(_ledger.c.id, _ledger.c.step_states).where(
                     _ledger.c.store_key == store_key,
@@ -368,47 +338,3 @@ class Ledger:
             conn.execute(update(_ledger).where(_ledger.c.id == row.id).values(updated_at=now, **values))
         return True
 
-    # --- suppressions ------------------------------------------------------------------------
-
-    @_db_errors
-    def suppress(self, email: str, now: datetime, *, store_key: str | None = None, reason: str | None = None) -> bool:
-        """Add ``email`` (for one store, or every store when ``store_key`` is None); False if listed."""
-        with self._write() as conn:
-            if conn.execute(select(_suppressions.c.id).where(self._match(email, store_key))).first():
-                return False
-            conn.execute(
-                _suppressions.insert().values(store_key=store_key, lower_email=lower(email), reason=reason, created_at=now)
-            )
-        return True
-
-    @_db_errors
-    def unsuppress(self, email: str, *, store_key: str | None = None) -> bool:
-        with self._write() as conn:
-            return bool(conn.execute(delete(_suppressions).where(self._match(email, store_key))).rowcount)
-
-    @_db_errors
-    def suppressions(self, store_key: str | None = None) -> list[dict[str, Any]]:
-        """The entries that apply to ``store_key`` (its own and the all-stores ones); all if None."""
-        query = select(_suppressions).order_by(_suppressions.c.lower_email, _suppressions.c.id)
-        if store_key is not None:
-            query = query.where(or_(_suppressions.c.store_key == store_key, _suppressions.c.store_key.is_(None)))
-        with self._read() as conn:
-            return [dict(row) for row in conn.execute(query).mappings()]
-
-    @_db_errors
-    def suppressed(self, store_key: str, emails: Iterable[str]) -> set[str]:
-        """The lower-cased addresses among ``emails`` suppressed for this store."""
-        found: set[str] = set()
-        with self._read() as conn:
-            for chunk in chunks(list(dict.fromkeys(lower(e) for e in emails)), 500):
-                query = select(_suppressions.c.lower_email).where(
-                    _suppressions.c.lower_email.in_(chunk),
-                    or_(_suppressions.c.store_key == store_key, _suppressions.c.store_key.is_(None)),
-                )
-                found.update(conn.execute(query).scalars())
-        return found
-
-    @staticmethod
-    def _match(email: str, store_key: str | None) -> Any:
-        scope = _suppressions.c.store_key.is_(None) if store_key is None else _suppressions.c.store_key == store_key
-        return and_(_suppressions.c.lower_email == lower(email), scope)

@@ -24,7 +24,9 @@ from winback.rules.guards import (
     in_quiet_hours,
     subscribed_emails,
 )
-from winback.rules.ledger import SETTLED, Ledger, lower
+from winback.model import normalize_email
+from winback.rules.ledger import SETTLED, Ledger
+from winback.rules.suppressions import SuppressionList
 from winback.sync import LocalStore
 
 log = logging.getLogger(__name__)
@@ -83,13 +85,13 @@ def plan_client(
 
     ledger = Ledger(store)
     existing = ledger.existing(facts.store_key, (a.idempotency_key for a in proposed))
-    emails = {lower(a.email) for a in proposed}
-    suppressed = ledger.suppressed(facts.store_key, emails) | set(limits.suppress)
-    marketing_emails = {lower(a.email) for a in proposed if a.marketing}
+    emails = {a.email for a in proposed}
+    suppressed = SuppressionList(store).suppressed(facts.store_key, emails) | set(limits.suppress)
+    marketing_emails = {a.email for a in proposed if a.marketing}
     consenting = subscribed_emails(store, facts.store_key, marketing_emails) if marketing_emails else set()
     quiet = in_quiet_hours(limits, facts.timezone, now)
     window_start = now - timedelta(days=limits.marketing_cap_days)
-    capped_emails = {lower(a.email) for a in proposed if sends_marketing_email(a)}
+    capped_emails = {a.email for a in proposed if sends_marketing_email(a)}
     sent_before = ledger.marketing_emails_since(facts.store_key, capped_emails, window_start) if capped_emails else {}
     sent_in_plan: Counter[str] = Counter()
 
@@ -97,7 +99,7 @@ def plan_client(
         plan.held.append(HeldAction(action, reason, detail))
 
     for action in proposed:
-        email = lower(action.email)
+        email = normalize_email(action.email)
         entry = existing.get(action.idempotency_key)
         if entry is not None and entry.status in SETTLED:
             hold(action, HoldReason.ALREADY_DONE, f"{entry.status} earlier")

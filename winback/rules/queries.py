@@ -38,17 +38,16 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from winback.model import ConsentState, ProductStatus
 from winback.rules.base import StoreFacts
+from winback.rules.ledger import SETTLED
 from winback.sync import tables
 from winback.sync.types import UtcDateTime
 
 BATCH = 500
 """Rows per streamed batch, and so per extra per-batch query."""
 
-SETTLED_STATUSES = ("done", "skipped")
-"""Ledger statuses that end an intent (as the planner reads them)."""
-
-b = tables.buyers.alias("b")
-"""The audience's driving table; rules select from this alias."""
+buyer = tables.buyers.alias("b")
+"""The audience's driving table, one row per buyer: rules select from this alias and the
+predicates below correlate with it."""
 _customers = tables.customers
 _orders = tables.orders
 _lines = tables.order_lines
@@ -93,18 +92,31 @@ def newest_order(column: Any) -> Any:
     """A scalar subquery: ``column`` of the buyer's newest order by email (real or not)."""
     return (
         select(column)
-        .where(_orders.c.store_key == b.c.store_key, _orders.c.lower_email == b.c.lower_email)
+        .where(_orders.c.store_key == buyer.c.store_key, _orders.c.lower_email == buyer.c.lower_email)
         .order_by(_orders.c.ordered_at.desc(), _orders.c.id.desc())
         .limit(1)
-        .correlate(b)
+        .correlate(buyer)
         .scalar_subquery()
     )
 
 
+def buyer_joined(customer: Any, last_order: Any = None) -> Any:
+    """``buyer`` outer-joined with its customer row (``customer``, an alias of ``customers``) and,
+    when given, its last order (``last_order``, an alias of ``orders``); either may be missing."""
+    joined = buyer.outerjoin(
+        customer, and_(customer.c.store_key == buyer.c.store_key, customer.c.id == buyer.c.customer_id)
+    )
+    if last_order is not None:
+        joined = joined.outerjoin(
+            last_order, and_(last_order.c.store_key == buyer.c.store_key, last_order.c.id == buyer.c.last_order_id)
+        )
+    return joined
+
+
 def _customer_with_state(state: ConsentState) -> Any:
     return exists().where(
-        _customers.c.store_key == b.c.store_key,
-        _customers.c.lower_email == b.c.lower_email,
+        _customers.c.store_key == buyer.c.store_key,
+        _customers.c.lower_email == buyer.c.lower_email,
         _customers.c.consent_state == state.value,
         _customers.c.redacted.is_(False),
         _customers.c.deleted_at.is_(None),
@@ -117,11 +129,11 @@ def subscribed() -> ColumnElement[bool]:
     their newest order."""
     return or_(
         and_(
-            b.c.customer_id.is_not(None),
+            buyer.c.customer_id.is_not(None),
             _customer_with_state(ConsentState.SUBSCRIBED),
             not_(_customer_with_state(ConsentState.UNSUBSCRIBED)),
         ),
-        and_(b.c.customer_id.is_(None), newest_order(_orders.c.accepts_marketing).is_(True)),
+        and_(buyer.c.customer_id.is_(None), newest_order(_orders.c.accepts_marketing).is_(True)),
     )
 
 
@@ -136,9 +148,9 @@ def settled_in_ledger(store_key: str, rule: str, *, since: Any = None) -> Any:
     after ``since`` (a column or value) when given."""
     condition = exists().where(
         _ledger.c.store_key == store_key,
-        _ledger.c.lower_email == b.c.lower_email,
+        _ledger.c.lower_email == buyer.c.lower_email,
         _ledger.c.rule == rule,
-        _ledger.c.status.in_(SETTLED_STATUSES),
+        _ledger.c.status.in_(SETTLED),
     )
     if since is not None:
         condition = condition.where(_ledger.c.created_at >= since)
@@ -146,31 +158,27 @@ def settled_in_ledger(store_key: str, rule: str, *, since: Any = None) -> Any:
 
 
 def real_orders_before(store_key: str, before: datetime) -> Any:
-    """A scalar subquery: how many real orders the buyer placed before ``before``."""
-    by_email = (
-        select(func.count())
-        .select_from(_orders)
-        .where(
-            _orders.c.store_key == store_key,
-            _orders.c.lower_email == b.c.lower_email,
-            _orders.c.counts_as_purchase.is_(True),
-            _orders.c.ordered_at < at_time(before, "orders_before"),
+    """A scalar subquery: how many real orders the buyer placed before ``before`` (those with
+    their email, plus those of their customer row with another email or none)."""
+
+    def count(*match: ColumnElement[bool]) -> Any:
+        return (
+            select(func.count())
+            .select_from(_orders)
+            .where(
+                _orders.c.store_key == store_key,
+                *match,
+                _orders.c.counts_as_purchase.is_(True),
+                _orders.c.ordered_at < at_time(before, "orders_before"),
+            )
+            .correlate(buyer)
+            .scalar_subquery()
         )
-        .correlate(b)
-        .scalar_subquery()
-    )
-    by_customer = (
-        select(func.count())
-        .select_from(_orders)
-        .where(
-            _orders.c.store_key == store_key,
-            _orders.c.customer_id == b.c.customer_id,
-            or_(_orders.c.lower_email.is_(None), _orders.c.lower_email != b.c.lower_email),
-            _orders.c.counts_as_purchase.is_(True),
-            _orders.c.ordered_at < at_time(before, "orders_before"),
-        )
-        .correlate(b)
-        .scalar_subquery()
+
+    by_email = count(_orders.c.lower_email == buyer.c.lower_email)
+    by_customer = count(
+        _orders.c.customer_id == buyer.c.customer_id,
+        or_(_orders.c.lower_email.is_(None), _orders.c.lower_email != buyer.c.lower_email),
     )
     return by_email + by_customer
 
@@ -185,12 +193,15 @@ def recent_live_order(store_key: str, since: datetime) -> ColumnElement[bool]:
         _orders.c.ordered_at >= at_time(since, "live_since"),
     )
     return or_(
-        b.c.last_order_at >= at_time(since, "live_since"),
+        buyer.c.last_order_at >= at_time(since, "live_since"),
         and_(
-            b.c.orders_count > b.c.real_orders_count,
+            buyer.c.orders_count > buyer.c.real_orders_count,
             or_(
-                exists().where(live, _orders.c.lower_email == b.c.lower_email),
-                and_(b.c.customer_id.is_not(None), exists().where(live, _orders.c.customer_id == b.c.customer_id)),
+                exists().where(live, _orders.c.lower_email == buyer.c.lower_email),
+                and_(
+                    buyer.c.customer_id.is_not(None),
+                    exists().where(live, _orders.c.customer_id == buyer.c.customer_id),
+                ),
             ),
         ),
     )
@@ -206,17 +217,6 @@ def person_name(first: str | None, last: str | None, billing: Any) -> tuple[str 
     if isinstance(billing, dict):
         return billing.get("first_name") or None, billing.get("last_name") or None
     return None, None
-
-
-def store_context(facts: StoreFacts) -> dict[str, Any]:
-    """The ``store`` object of the email templates."""
-    return {"name": facts.name, "url": facts.url, "logo_url": facts.logo_url, "currency": facts.currency}
-
-
-def customer_context(email: str, first: str | None, last: str | None) -> dict[str, Any]:
-    """The ``customer`` object of the email templates."""
-    display = " ".join(part for part in (first, last) if part) or email
-    return {"first_name": first, "last_name": last, "display_name": display, "email": email}
 
 
 # --- streaming -----------------------------------------------------------------------------------
@@ -330,31 +330,6 @@ def purchased_products(
     for key, by_id, product_id in conn.execute(query):
         if product_id not in wanted:
             continue
-        email = owner.get(key) if by_id else key
-        if email is not None:
-            found.setdefault(email, set()).add(product_id)
-    return found
-    emails = sorted({email for email, _ in buyers})
-    owner = {customer_id: email for email, customer_id in buyers if customer_id}
-    joined = _orders.join(_lines, and_(_lines.c.store_key == _orders.c.store_key, _lines.c.order_id == _orders.c.id))
-    common = (
-        _orders.c.store_key == store_key,
-        _orders.c.counts_as_purchase.is_(True),
-        _lines.c.product_id.in_(list(product_ids)),
-    )
-    parts = [
-        select(_orders.c.lower_email.label("owner"), literal(False).label("by_id"), _lines.c.product_id)
-        .select_from(joined)
-        .where(*common, _orders.c.lower_email.in_(emails))
-    ]
-    if owner:
-        parts.append(
-            select(_orders.c.customer_id.label("owner"), literal(True).label("by_id"), _lines.c.product_id)
-            .select_from(joined)
-            .where(*common, _orders.c.customer_id.in_(sorted(owner)))
-        )
-    query = union(*parts) if len(parts) > 1 else parts[0].distinct()
-    for key, by_id, product_id in conn.execute(query):
         email = owner.get(key) if by_id else key
         if email is not None:
             found.setdefault(email, set()).add(product_id)

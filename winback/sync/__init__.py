@@ -5,6 +5,7 @@ through its connector. See :mod:`winback.sync.tables` for the schema and the ``b
 :mod:`winback.sync.engine` for cursor semantics.
 """
 
+from winback.sync.database import default_database_path, open_store
 from winback.sync.engine import (
     DEFAULT_OVERLAP,
     DEFAULT_RESOURCES,
@@ -14,7 +15,7 @@ from winback.sync.engine import (
     SyncReport,
     sync_store,
 )
-from winback.sync.store import LocalStore, PageResult, default_database_path, open_store
+from winback.sync.store import LocalStore, PageResult
 from winback.sync.tables import store_key
 
 __all__ = [

@@ -38,12 +38,11 @@ DEFAULT_OVERLAP = timedelta(minutes=10)
 class SyncProgress:
     """Sent to the ``progress`` callback after every committed page."""
 
-    store_key: str
     resource: Resource
     pages: int
+    """Pages of ``resource`` committed so far in this run."""
     records: int
-    rejected: int
-    cursor: datetime | None
+    """Records of ``resource`` read so far in this run, rejected ones not counted."""
 
 
 ProgressCallback = Callable[[SyncProgress], None]
@@ -54,7 +53,6 @@ class ResourceReport:
     resource: Resource
     since: datetime | None = None
     """Where this run started reading (``None``: everything)."""
-    cursor_before: datetime | None = None
     cursor_after: datetime | None = None
     pages: int = 0
     upserted: int = 0
@@ -66,7 +64,6 @@ class ResourceReport:
 @dataclass(slots=True)
 class SyncReport:
     store_key: str
-    started_at: datetime
     finished_at: datetime | None = None
     duration: float = 0.0
     """Seconds."""
@@ -138,7 +135,7 @@ async def sync_store(
     started = datetime.now(timezone.utc)
     clock = time.monotonic()
     key = make_store_key(connector.platform, connector.store_id)
-    report = SyncReport(store_key=key, started_at=started)
+    report = SyncReport(store_key=key)
     wanted = [Resource(r) for r in resources]
     try:
         info = await connector.store_info()
@@ -181,7 +178,7 @@ async def _sync_resource(
 ) -> ResourceReport:
     cursor = await asyncio.to_thread(store.get_cursor, key, resource)
     since = None if full or cursor is None or resource is Resource.PRODUCTS else cursor - overlap
-    report = ResourceReport(resource=resource, since=since, cursor_before=cursor, cursor_after=cursor)
+    report = ResourceReport(resource=resource, since=since, cursor_after=cursor)
     records = 0
     async with aclosing(_pages(connector, resource, since, full=full or cursor is None)) as pages:
         async for page in pages:
@@ -197,11 +194,6 @@ async def _sync_resource(
             report.cursor_after = cursor
             records += len(page.records)
             if progress is not None:
-                progress(
-                    SyncProgress(
-                        store_key=key, resource=resource, pages=report.pages, records=records,
-                        rejected=report.rejected, cursor=cursor,
-                    )
-                )
+                progress(SyncProgress(resource=resource, pages=report.pages, records=records))
     log.debug("%s %s: %d pages, cursor %s", key, resource.value, report.pages, cursor, extra={"store": key})
     return report

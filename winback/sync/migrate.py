@@ -1,4 +1,4 @@
-"""Bring a database to the newest schema; called by :func:`winback.sync.store.open_store`.
+"""Bring a database to the newest schema; called by :func:`winback.sync.database.open_store`.
 
 The migration scripts ship inside the package (``winback/sync/migrations``), so upgrading winback
 and running any command upgrades the database: there is no manual step.

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from winback.sync.migrate import current_revision, head_revision
-from winback.sync.store import BUSY_TIMEOUT_MS, database_url, shown_url, sqlite_file
+from winback.sync.database import BUSY_TIMEOUT_MS, database_url, shown_url, sqlite_file
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, or_, select, update
 
+from winback.model import normalize_email
 from winback.sync import derive, rows, tables
 from winback.sync.writes import REDACTED_CUSTOMER, REDACTED_ORDER, upsert, utcnow
 
@@ -25,7 +26,7 @@ def redact_customer(
         raise ValueError("redact_customer needs a customer id or an email")
     at = at or utcnow()
     c, o = tables.customers, tables.orders
-    emails = {e for e in [rows.normalize_email(email)] if e}
+    emails = {e for e in [normalize_email(email)] if e}
     if customer_id is not None:
         old = conn.execute(
             select(c.c.lower_email).where(c.c.store_key == store_key, c.c.id == customer_id)

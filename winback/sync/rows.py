@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from winback.model import Customer, LineItem, Order, Product
+from winback.model import Customer, LineItem, Order, Product, normalize_email
 
 DERIVED_FIELDS: Mapping[str, tuple[str, ...]] = {
     "customers": (
@@ -27,14 +27,6 @@ DERIVED_FIELDS: Mapping[str, tuple[str, ...]] = {
     "orders": ("ordered_at", "net_total", "counts_as_purchase"),
     "products": (),
 }
-
-
-def normalize_email(email: str | None) -> str | None:
-    """The key buyers are matched by: trimmed and lower-cased; empty means none."""
-    if email is None:
-        return None
-    email = email.strip().lower()
-    return email or None
 
 
 def email_hash(store_key: str, lower_email: str) -> str:

@@ -1,50 +1,33 @@
 """The local store: one SQLite file or PostgreSQL database holding many stores' records.
 
-:func:`open_store` opens (creating and migrating as needed) and returns a :class:`LocalStore`.
-Its write methods are synchronous and each runs in one transaction; the sync engine calls
+:func:`winback.sync.database.open_store` opens (creating and migrating as needed) and returns a
+:class:`LocalStore`. Its write methods are synchronous and each runs in one transaction; the sync engine calls
 :meth:`LocalStore.commit_page` once per page so a page's records, quarantined rejects, derived
 facts and cursor land together or not at all.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import wraps
-from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from winback import errors, model
 from winback.connectors.base import Page, Resource
 from winback.sync import redact, rows, tables, writes
-from winback.sync.migrate import current_revision, upgrade_to_head
 from winback.sync.tables import store_key as make_store_key
-
-log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-BUSY_TIMEOUT_MS = 30_000
 EXPORTABLE = ("customers", "orders", "products", "buyers")
-
-
-def default_database_path() -> Path:
-    """``$WINBACK_HOME/winback.db``, else ``$XDG_DATA_HOME/winback/winback.db`` (``~/.local/share``)."""
-    home = os.environ.get("WINBACK_HOME")
-    if home:
-        return Path(home).expanduser() / "winback.db"
-    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data) / "winback" / "winback.db"
 
 
 def _utcnow() -> datetime:
@@ -86,119 +69,6 @@ class PageResult:
     """The resource's cursor after the commit (never earlier than before)."""
 
 
-# --- opening -----------------------------------------------------------------------------------
-
-
-def _create_private_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return
-    os.close(fd)
-
-
-def _sqlite_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    database = parsed.database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        _create_private_file(Path(database).expanduser())
-    engine = create_engine(
-        parsed, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
-    )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not pysqlite, decide where transactions begin (see the "begin" hook).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        if database and database != ":memory:":
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # Writers take the write lock up front so a read-then-write transaction cannot fail with
-        # SQLITE_BUSY half-way; readers stay deferred and never block the writer under WAL.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("winback_write") else "BEGIN")
-
-    return engine
-
-
-def database_url(url: str | None = None, *, default_path: Path | str | None = None) -> str:
-    """The SQLAlchemy URL :func:`open_store` opens for ``url`` (see there)."""
-    if url is None:
-        url = str(default_path if default_path is not None else default_database_path())
-    if "://" not in url:
-        url = f"sqlite:///{Path(url).expanduser()}"
-    if url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url[len("postgres://") :]
-    elif url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return url
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The file behind a SQLite URL (``None`` for PostgreSQL and in-memory databases)."""
-    if not url.startswith("sqlite"):
-        return None
-    database = make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database).expanduser()
-
-
-def shown_url(url: str) -> str:
-    """The URL as it may be printed: any password hidden."""
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def open_store(
-    url: str | None = None, *, default_path: Path | str | None = None, create: bool = True
-) -> LocalStore:
-    """Open the local store, creating and upgrading its schema as needed.
-
-    ``url`` is a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://user@host/db``;
-    ``postgresql://`` and ``postgres://`` mean psycopg 3) or a plain file path for SQLite. ``None``
-    opens ``default_path`` (by default :func:`default_database_path`). A new SQLite file is created
-    with mode 0600 before anything else touches it: it holds customers' personal data.
-
-    ``create=False`` is for commands that only read: a SQLite file that does not exist yet, or a
-    PostgreSQL database without winback's tables, raises :class:`~winback.errors.LocalStoreMissingError`
-    instead of being created.
-    """
-    url = database_url(url, default_path=default_path)
-    path = sqlite_file(url)
-    if not create and path is not None and not path.exists():
-        raise errors.LocalStoreMissingError(f"no local store at {path} yet: run `winback sync` first")
-    try:
-        if url.startswith("sqlite"):
-            engine = _sqlite_engine(url)
-        elif url.startswith("postgresql"):
-            engine = create_engine(url, pool_pre_ping=True)
-        else:
-            raise errors.SyncError(
-                f"unsupported database URL scheme {url.split(':', 1)[0]!r}: use sqlite:///path or "
-                "postgresql+psycopg://user@host/database"
-            )
-        if not create and path is None:
-            with engine.connect() as conn:
-                if current_revision(conn) is None:
-                    engine.dispose()
-                    raise errors.LocalStoreMissingError(
-                        f"no winback tables in {shown_url(url)} yet: run `winback sync` first"
-                    )
-        upgrade_to_head(engine)
-    except SQLAlchemyError as exc:
-        raise errors.SyncError(
-            f"could not open the local store at {shown_url(url)}: {str(exc).splitlines()[0]}"
-        ) from exc
-    return LocalStore(engine)
-
-
 # --- the store ---------------------------------------------------------------------------------
 
 
@@ -218,14 +88,19 @@ class LocalStore:
         self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def writing(self) -> Iterator[Connection]:
+        """One write transaction, committed when the block ends (rolled back on an exception).
+
+        On SQLite it takes the write lock up front (``BEGIN IMMEDIATE``), so a transaction that
+        reads before it writes cannot fail half-way with "database is locked"."""
         with self.engine.connect() as conn:
             conn.execution_options(winback_write=True)
             with conn.begin():
                 yield conn
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def reading(self) -> Iterator[Connection]:
+        """One read transaction: a consistent view that never blocks a writer (WAL on SQLite)."""
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
@@ -235,7 +110,7 @@ class LocalStore:
     def upsert_store(self, info: model.Store) -> str:
         """Record what the platform says about a store; returns its ``store_key``."""
         key = make_store_key(info.platform, info.store_id)
-        with self._write() as conn:
+        with self.writing() as conn:
             writes.upsert(
                 conn,
                 tables.stores,
@@ -270,23 +145,23 @@ class LocalStore:
         self._update_store(store_key, last_error=message)
 
     def _update_store(self, store_key: str, **values: Any) -> None:
-        with self._write() as conn:
+        with self.writing() as conn:
             conn.execute(update(tables.stores).where(tables.stores.c.key == store_key).values(**values))
 
     @_wrap_db_errors
     def get_store(self, store_key: str) -> dict[str, Any] | None:
-        with self._read() as conn:
+        with self.reading() as conn:
             row = conn.execute(select(tables.stores).where(tables.stores.c.key == store_key)).mappings().first()
         return None if row is None else dict(row)
 
     @_wrap_db_errors
     def list_stores(self) -> list[dict[str, Any]]:
-        with self._read() as conn:
+        with self.reading() as conn:
             return [dict(row) for row in conn.execute(select(tables.stores).order_by(tables.stores.c.key)).mappings()]
 
     @_wrap_db_errors
     def get_cursor(self, store_key: str, resource: Resource | str) -> datetime | None:
-        with self._read() as conn:
+        with self.reading() as conn:
             return conn.execute(
                 select(tables.sync_cursors.c.cursor_updated_at).where(
                     tables.sync_cursors.c.store_key == store_key,
@@ -296,7 +171,7 @@ class LocalStore:
 
     @_wrap_db_errors
     def cursors(self, store_key: str) -> list[dict[str, Any]]:
-        with self._read() as conn:
+        with self.reading() as conn:
             return [
                 dict(row)
                 for row in conn.execute(
@@ -314,7 +189,7 @@ class LocalStore:
         query = select(func.count()).select_from(table).where(table.c.store_key == store_key)
         if resource == "quarantine":
             query = query.where(~table.c.resolved)
-        with self._read() as conn:
+        with self.reading() as conn:
             return int(conn.execute(query).scalar_one())
 
     # --- pages ---------------------------------------------------------------------------------
@@ -330,7 +205,7 @@ class LocalStore:
         cursor only moves forward: a ``cursor`` earlier than the stored one is ignored.
         """
         resource = Resource(resource)
-        with self._write() as conn:
+        with self.writing() as conn:
             if resource is Resource.CUSTOMERS:
                 upserted, skipped = writes.write_customers(conn, store_key, page.records)
             elif resource is Resource.ORDERS:
@@ -350,7 +225,7 @@ class LocalStore:
         query = select(table).where(table.c.store_key == store_key).order_by(table.c.id)
         if not include_resolved:
             query = query.where(~table.c.resolved)
-        with self._read() as conn:
+        with self.reading() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
     # --- redaction -----------------------------------------------------------------------------
@@ -360,7 +235,7 @@ class LocalStore:
         self, store_key: str, customer_id: str | None = None, *, email: str | None = None, at: datetime | None = None
     ) -> None:
         """Forget a customer's personal data; see :func:`winback.sync.redact.redact_customer`."""
-        with self._write() as conn:
+        with self.writing() as conn:
             redact.redact_customer(conn, store_key, customer_id, email=email, at=at)
 
     # --- reading for export --------------------------------------------------------------------
@@ -386,7 +261,7 @@ class LocalStore:
             if after is not None:
                 query = query.where(key_column > after)
             try:
-                with self._read() as conn:
+                with self.reading() as conn:
                     chunk = [dict(row) for row in conn.execute(query).mappings()]
                     lines = self._lines_for(conn, store_key, [r["id"] for r in chunk]) if resource == "orders" else {}
             except SQLAlchemyError as exc:

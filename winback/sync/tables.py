@@ -34,6 +34,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import SchemaItem
 
 from winback.sync.types import Amount, UtcDateTime
 
@@ -48,6 +49,7 @@ NAMING_CONVENTION = {
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 Json = JSON().with_variant(postgresql.JSONB(), "postgresql")
+StoreKey = String(300)
 Id = String(255)
 Email = String(320)
 Currency = String(3)
@@ -62,10 +64,16 @@ def _store_fk() -> ForeignKeyConstraint:
     return ForeignKeyConstraint(["store_key"], ["stores.key"], ondelete="CASCADE")
 
 
+def _per_store(name: str, *items: SchemaItem) -> Table:
+    """A table of one store's rows: ``store_key`` leads the primary key, and the rows go when the
+    store's row does."""
+    return Table(name, metadata, Column("store_key", StoreKey, primary_key=True), *items, _store_fk())
+
+
 stores = Table(
     "stores",
     metadata,
-    Column("key", String(300), primary_key=True),
+    Column("key", StoreKey, primary_key=True),
     Column("platform", String(50), nullable=False),
     Column("store_id", Id, nullable=False),
     Column("name", Text, nullable=False),
@@ -80,10 +88,8 @@ stores = Table(
     UniqueConstraint("platform", "store_id", name="uq_stores_platform_store_id"),
 )
 
-customers = Table(
+customers = _per_store(
     "customers",
-    metadata,
-    Column("store_key", String(300), primary_key=True),
     Column("id", Id, primary_key=True),
     Column("email", Email),
     Column("lower_email", Email),
@@ -108,15 +114,12 @@ customers = Table(
     Column("last_order_at", UtcDateTime),
     Column("real_orders_count", Integer, nullable=False, server_default=text("0")),
     Column("real_amount_spent", Amount, nullable=False, server_default=text("0")),
-    _store_fk(),
     Index("ix_customers_store_last_order", "store_key", "last_order_at"),
     Index("ix_customers_store_lower_email", "store_key", "lower_email"),
 )
 
-orders = Table(
+orders = _per_store(
     "orders",
-    metadata,
-    Column("store_key", String(300), primary_key=True),
     Column("id", Id, primary_key=True),
     Column("customer_id", Id),
     Column("email", Email),
@@ -138,7 +141,6 @@ orders = Table(
     Column("ordered_at", UtcDateTime, nullable=False, comment="processed_at, else created_at"),
     Column("net_total", Amount, nullable=False, comment="current_total, else total - refunded"),
     Column("counts_as_purchase", Boolean, nullable=False),
-    _store_fk(),
     Index("ix_orders_store_customer", "store_key", "customer_id"),
     Index("ix_orders_store_lower_email", "store_key", "lower_email"),
     Index("ix_orders_store_updated", "store_key", "updated_at"),
@@ -147,7 +149,7 @@ orders = Table(
 order_lines = Table(
     "order_lines",
     metadata,
-    Column("store_key", String(300), primary_key=True),
+    Column("store_key", StoreKey, primary_key=True),
     Column("order_id", Id, primary_key=True),
     Column("id", Id, primary_key=True),
     Column("position", Integer, nullable=False),
@@ -166,10 +168,8 @@ order_lines = Table(
     Index("ix_order_lines_store_product", "store_key", "product_id"),
 )
 
-products = Table(
+products = _per_store(
     "products",
-    metadata,
-    Column("store_key", String(300), primary_key=True),
     Column("id", Id, primary_key=True),
     Column("title", Text, nullable=False),
     Column("handle", String(255)),
@@ -180,13 +180,10 @@ products = Table(
     Column("currency", Currency),
     Column("created_at", UtcDateTime),
     Column("updated_at", UtcDateTime),
-    _store_fk(),
 )
 
-buyers = Table(
+buyers = _per_store(
     "buyers",
-    metadata,
-    Column("store_key", String(300), primary_key=True),
     Column("lower_email", Email, primary_key=True),
     Column("email", Email, nullable=False, comment="as written on the newest order"),
     Column("customer_id", Id, comment="the customer row with this email, if any"),
@@ -197,35 +194,28 @@ buyers = Table(
     Column("first_order_at", UtcDateTime),
     Column("last_order_at", UtcDateTime),
     Column("last_order_id", Id),
-    _store_fk(),
     Index("ix_buyers_store_last_order", "store_key", "last_order_at"),
 )
 
-redactions = Table(
+redactions = _per_store(
     "redactions",
-    metadata,
-    Column("store_key", String(300), primary_key=True),
     Column("email_hash", String(64), primary_key=True, comment="sha256 of store_key + lower email"),
     Column("redacted_at", UtcDateTime, nullable=False),
-    _store_fk(),
 )
 
-sync_cursors = Table(
+sync_cursors = _per_store(
     "sync_cursors",
-    metadata,
-    Column("store_key", String(300), primary_key=True),
     Column("resource", String(32), primary_key=True),
     Column("cursor_updated_at", UtcDateTime, comment="max updated_at committed; only moves forward"),
     Column("last_run_at", UtcDateTime),
     Column("records_seen", BigInteger, nullable=False, server_default=text("0")),
-    _store_fk(),
 )
 
 quarantine = Table(
     "quarantine",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("store_key", String(300), nullable=False),
+    Column("store_key", StoreKey, nullable=False),
     Column("resource", String(32), nullable=False),
     Column("record_key", String(300), nullable=False, comment="record_id, or sha256 of the raw payload"),
     Column("record_id", Id),
@@ -244,7 +234,7 @@ action_ledger = Table(
     "action_ledger",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("store_key", String(300), nullable=False),
+    Column("store_key", StoreKey, nullable=False),
     Column("rule", String(100), nullable=False),
     Column("idempotency_key", String(300), nullable=False),
     Column("customer_id", Id),
@@ -275,7 +265,7 @@ suppressions = Table(
     "suppressions",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("store_key", String(300), comment="NULL: every store in this database"),
+    Column("store_key", StoreKey, comment="NULL: every store in this database"),
     Column("lower_email", Email, nullable=False),
     Column("reason", Text),
     Column("created_at", UtcDateTime, nullable=False),

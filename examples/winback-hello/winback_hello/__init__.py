@@ -22,12 +22,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from winback.connectors.base import (
     AccessReport,
     Capabilities,
     Connector,
+    ConnectorProfile,
     InviteMode,
     Page,
     RejectedRecord,
@@ -75,6 +76,9 @@ class HelloSettings(BaseModel):
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     data_file: Path | None = None
     """A JSON file in Hello Shop's format; default: the built-in :data:`SAMPLE`."""
+    api_key: SecretStr | None = None
+    """The store's API key; a real platform's connector would send it (Hello Shop ignores it).
+    ``SecretStr``: winback masks it in logs, errors and ``winback status``."""
     page_size: int = Field(default=2, ge=1, le=100)
     """Small by default so the sample shows several pages."""
     permissions: tuple[str, ...] = tuple(sorted(PERMISSIONS))
@@ -145,6 +149,33 @@ class HelloConnector(Connector):
 
     platform: ClassVar[str] = "hello"
     settings_model: ClassVar[type[BaseModel]] = HelloSettings
+    profile: ClassVar[ConnectorProfile] = ConnectorProfile(
+        display_name="Hello Shop",
+        store_setting="greeting_store",
+        store_prompt="Hello Shop store name",
+        store_comment="the store's name; its slug is the store id",
+        credential_setting="api_key",
+        credential_comment="the store's API key (Hello Shop's sample data needs none)",
+        scopes={
+            "read_customers": "winback reads customers to find who to win back",
+            "read_orders": "orders say who bought what and when",
+            "read_products": "bestseller emails need the product catalogue",
+            "write_discounts": "winback creates the discount codes offered in emails",
+            "write_customers": "winback creates accounts for guest buyers",
+        },
+        scope_remedy="add {scope} to the key's permissions in Hello Shop's settings: {reason} (then run winback check for {store} again)",
+        offline_invite_mode=InviteMode.CREATE_CUSTOMER,
+        config_notes=("# data_file = \"hello.json\"   # Hello Shop's export; default: the built-in sample",),
+    )
+    """What winback's init, check, labels and offline plans need to know about Hello Shop."""
+
+    @classmethod
+    def store_id_of(cls, settings: BaseModel | Mapping[str, Any]) -> str:
+        return _slug(cls.settings_of(settings).greeting_store)  # type: ignore[attr-defined]
+
+    @classmethod
+    def label_of(cls, settings: BaseModel | Mapping[str, Any]) -> str:
+        return f"Hello Shop {cls.settings_of(settings).greeting_store!r}"  # type: ignore[attr-defined]
 
     def __init__(self, settings: HelloSettings, data: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> None:
         self.settings = settings
@@ -163,11 +194,11 @@ class HelloConnector(Connector):
 
     @property
     def store_label(self) -> str:
-        return f"Hello Shop {self.settings.greeting_store!r}"
+        return self.label_of(self.settings)
 
     @property
     def store_id(self) -> str:
-        return _slug(self.settings.greeting_store)
+        return self.store_id_of(self.settings)
 
     async def aclose(self) -> None:
         """Nothing to close; an HTTP connector closes its client here."""
@@ -203,12 +234,7 @@ class HelloConnector(Connector):
         )
 
     async def capabilities(self) -> Capabilities:
-        return Capabilities(
-            invite_mode=InviteMode.CREATE_CUSTOMER,
-            customer_locked_codes=False,
-            bulk_export=False,
-            marketing_consent_timestamps=False,
-        )
+        return Capabilities(invite_mode=InviteMode.CREATE_CUSTOMER, customer_locked_codes=False, bulk_export=False)
 
     async def check_access(self) -> AccessReport:
         return AccessReport(granted=frozenset(self.settings.permissions), required=PERMISSIONS)

@@ -4,7 +4,7 @@ Reads are windowed and oldest first (see :mod:`winback.connectors.ecwid.reader`)
 in :mod:`winback.connectors.ecwid.parse`. Writes use :func:`create_at_most_once` with a lookup by
 code or email, so an ambiguous failure never creates a second coupon or customer; their request
 bodies are built in :mod:`winback.connectors.ecwid.inputs`. Ecwid's statuses become merchant-readable
-errors in :mod:`winback.connectors.ecwid.http_errors` (``map_error`` is re-exported here).
+errors through the table in :mod:`winback.connectors.ecwid.http_errors`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ import httpx
 from pydantic import BaseModel
 
 from winback import errors
+from winback.connectors.auth import StaticToken
 from winback.connectors.base import (
     AccessReport,
     Capabilities,
     Connector,
+    ConnectorProfile,
     InviteMode,
     Page,
     RejectedRecord,
@@ -30,15 +32,12 @@ from winback.connectors.base import (
 )
 from winback.connectors.ecwid import inputs, parse
 from winback.connectors.ecwid.http_errors import map_error
+from winback.connectors.ecwid.profile import ECWID, normalise_store_id
 from winback.connectors.ecwid.reader import WindowedReader
 from winback.connectors.ecwid.settings import EcwidSettings
-from winback.connectors.http import (
-    HttpClient,
-    RateLimiter,
-    RetryPolicy,
-    StaticToken,
-    create_at_most_once,
-)
+from winback.connectors.http import HttpClient, create_at_most_once
+from winback.connectors.ratelimit import RateLimiter
+from winback.connectors.retry import RetryPolicy
 from winback.model import (
     Customer,
     DiscountCode,
@@ -74,6 +73,7 @@ class EcwidConnector(Connector):
     """
 
     platform: ClassVar[str] = "ecwid"
+    profile: ClassVar[ConnectorProfile] = ECWID
     settings_model: ClassVar[type[BaseModel]] = EcwidSettings
 
     def __init__(
@@ -120,9 +120,13 @@ class EcwidConnector(Connector):
             model = EcwidSettings.model_validate(dict(settings))
         return cls(model, transport=transport)
 
+    @classmethod
+    def normalise_store(cls, value: str) -> str:
+        return normalise_store_id(value)
+
     @property
     def store_label(self) -> str:
-        return f"Ecwid store {self.settings.store_id}"
+        return self.label_of(self.settings)
 
     @property
     def store_id(self) -> str:
@@ -146,7 +150,7 @@ class EcwidConnector(Connector):
             if missing_ok and response.status_code == 404:
                 return None
             if missing_ok and not response.is_success:
-                raise self._http._error(response)
+                raise self._http.error_for(response)
             try:
                 return parse.decode_json(response.content)
             except ValueError:
@@ -199,15 +203,7 @@ class EcwidConnector(Connector):
         return (await self.store_info()).currency
 
     async def capabilities(self) -> Capabilities:
-        return Capabilities(
-            invite_mode=InviteMode.CREATE_CUSTOMER,
-            discount_codes=True,
-            percentage_discounts=True,
-            fixed_amount_discounts=True,
-            customer_locked_codes=False,
-            bulk_export=False,
-            marketing_consent_timestamps=False,
-        )
+        return Capabilities(invite_mode=InviteMode.CREATE_CUSTOMER, discount_codes=True, customer_locked_codes=False)
 
     async def check_access(self) -> AccessReport:
         """Probe each read endpoint with ``limit=1``; a 403 means the scope is missing.
@@ -222,8 +218,12 @@ class EcwidConnector(Connector):
             response = await self._http.request("GET", path, params=params, idempotent=True, raise_for_status=False)
             if response.is_success:
                 granted.add(scope)
-            elif response.status_code != 403:
-                raise self._http._error(response)
+                continue
+            error = self._http.error_for(response)
+            # A 403 is a missing scope, unless Ecwid says the token itself is wrong ("Invalid token"):
+            # then no scope can be judged, and the merchant must replace the token.
+            if response.status_code != 403 or isinstance(error, errors.AuthenticationError):
+                raise error
         return AccessReport(granted=frozenset(granted), required=frozenset(READ_SCOPES))
 
     # --- reads -------------------------------------------------------------------------------

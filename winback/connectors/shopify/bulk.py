@@ -9,22 +9,33 @@ The download URL is a signed URL on another host (Google Cloud Storage in produc
 plain client without the access token, and its query string (the signature) is never logged.
 A download that breaks off, or that comes back short of the operation's ``objectCount``, is
 resumed by downloading again and skipping the rows already consumed (the file does not change).
+
+:func:`bulk_wanted` says whether a full read is worth an export; :meth:`BulkExporter.order_pages`
+runs one end to end and yields the same :class:`Page` s as the paged read, so the connector only
+chooses between the two.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from winback import errors
-from winback.connectors.shopify.documents import BULK_OPERATION, BULK_RUN_QUERY
+from winback.connectors.base import Page, RejectedRecord, Resource
+from winback.connectors.shopify import documents as docs
+from winback.connectors.shopify import parse
 from winback.connectors.shopify.graphql import GraphQLClient
+from winback.connectors.shopify.paging import to_page
+from winback.connectors.shopify.settings import ShopifySettings
+from winback.model import Order
 
 log = logging.getLogger("winback.connectors.shopify")
 
@@ -56,38 +67,118 @@ class Orphan:
     row: dict[str, Any]
 
 
+async def bulk_wanted(gql: GraphQLClient, search: str | None, threshold: int | None) -> bool:
+    """Whether a full orders read should be a bulk export (see ``ShopifySettings.bulk_threshold``).
+
+    Between "never" and "always" it costs one ``ordersCount`` query, capped at ``threshold``.
+    """
+    if threshold is None or threshold < 0:
+        return False
+    if threshold == 0:
+        return True
+    data = await gql.execute(docs.ORDERS_COUNT, {"query": search, "limit": threshold})
+    count = parse._obj(data, "ordersCount", "count")
+    return isinstance(count, int) and count >= threshold
+
+
+def download_client(settings: ShopifySettings, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    """A client for the signed download URL, apart from the API's.
+
+    The URL is on another host and must never receive the access token, which the API client
+    adds to every request. The caller owns the client and closes it.
+    """
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
+        follow_redirects=True,
+    )
+
+
 class BulkExporter:
+    """One store's orders bulk export: :meth:`order_pages` runs it end to end; the steps are public."""
+
     def __init__(
         self,
         gql: GraphQLClient,
+        settings: ShopifySettings,
         *,
         download: httpx.AsyncClient,
         store: str,
         sleep: Sleep,
-        poll_interval_s: float = 1.0,
-        poll_max_interval_s: float = 30.0,
-        timeout_s: float = 6 * 3600.0,
         in_progress_retries: int = 10,
-        download_attempts: int = 6,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``download`` is the :func:`download_client`; the poll, timeout and attempt limits come from ``settings``."""
         self.gql = gql
         self.download = download
         self.store = store
         self._sleep = sleep
-        self.poll_interval_s = poll_interval_s
-        self.poll_max_interval_s = poll_max_interval_s
-        self.timeout_s = timeout_s
+        self.poll_interval_s = settings.bulk_poll_interval_s
+        self.poll_max_interval_s = settings.bulk_poll_max_interval_s
+        self.timeout_s = settings.bulk_timeout_s
         self.in_progress_retries = in_progress_retries
-        self.download_attempts = download_attempts
+        self.download_attempts = settings.max_attempts
         self._clock = clock
+
+    async def order_pages(
+        self, search: str | None, updated_since: datetime | None, *, store_id: str, page_size: int
+    ) -> AsyncIterator[Page[Order]]:
+        """Export the orders matching ``search`` and yield them as pages of ``page_size`` orders.
+
+        A line item that arrives away from its order is quarantined as a rejected record of the page
+        it arrives in, not dropped.
+        """
+        operation = await self.start(docs.bulk_orders_query(search))
+        log.info("%s: orders bulk export %s started", self.store, operation)
+        result = await self.wait(operation)
+        log.info("%s: orders bulk export %s completed (%d rows)", self.store, operation, result.object_count)
+        parser = functools.partial(parse.parse_order, store_id=store_id)
+        nodes: list[dict[str, Any]] = []
+        orphans: list[RejectedRecord] = []
+        async for item in self.orders(result):
+            if isinstance(item, BulkOrder):
+                nodes.append({**item.row, "lineItems": {"nodes": item.children}})
+            else:
+                orphans.append(self._orphan(item))
+            if len(nodes) >= page_size:
+                page = self._page(nodes, orphans, parser, updated_since)
+                nodes, orphans = [], []
+                if page is not None:
+                    yield page
+        page = self._page(nodes, orphans, parser, updated_since)
+        if page is not None:
+            yield page
+
+    def _orphan(self, item: Orphan) -> RejectedRecord:
+        parent = item.row.get("__parentId")
+        log.warning("%s: bulk row %s arrived away from its order %s", self.store, item.row.get("id"), parent)
+        return RejectedRecord(
+            resource=Resource.ORDERS,
+            record_id=str(parent) if parent else None,
+            reason="a line item arrived away from its order in the bulk export",
+            raw=item.row,
+        )
+
+    def _page(
+        self,
+        nodes: list[dict[str, Any]],
+        orphans: list[RejectedRecord],
+        parser: Callable[[Mapping[str, Any]], Order],
+        updated_since: datetime | None,
+    ) -> Page[Order] | None:
+        page = to_page(nodes, Resource.ORDERS, parser, updated_since, store=self.store)
+        if not orphans:
+            return page
+        if page is None:
+            return Page(records=[], rejected=orphans)
+        return Page(records=page.records, rejected=page.rejected + orphans, newest_updated_at=page.newest_updated_at)
 
     # --- run and poll ----------------------------------------------------------------------
 
     async def start(self, query: str) -> str:
         """Start a bulk query; waits and retries while Shopify says another one is running."""
         for attempt in range(self.in_progress_retries + 1):
-            data = await self.gql.execute(BULK_RUN_QUERY, {"query": query}, idempotent=True)
+            data = await self.gql.execute(docs.BULK_RUN_QUERY, {"query": query}, idempotent=True)
             # A duplicate export after an ambiguous failure is harmless (read-only, expires in a
             # week), so this mutation may be retried like a read.
             payload = data.get("bulkOperationRunQuery") or {}
@@ -118,7 +209,7 @@ class BulkExporter:
         started = self._clock()
         interval = self.poll_interval_s
         while True:
-            data = await self.gql.execute(BULK_OPERATION, {"id": operation_id})
+            data = await self.gql.execute(docs.BULK_OPERATION, {"id": operation_id})
             operation = data.get("bulkOperation")
             if not isinstance(operation, Mapping):
                 raise errors.UnexpectedResponseError(

@@ -8,32 +8,34 @@ something go through :func:`~winback.connectors.http.create_at_most_once` so an 
 from __future__ import annotations
 
 import asyncio
-import logging
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel
 
 from winback import errors
 from winback.connectors.base import (
+    ConnectorProfile,
     AccessReport,
     Capabilities,
     Connector,
     InviteMode,
     Page,
-    RejectedRecord,
     Resource,
 )
 from winback.connectors.http import AmbiguousWriteError, Auth, HttpClient, RetryPolicy, StaticToken, create_at_most_once
 from winback.connectors.shopify import documents as docs
 from winback.connectors.shopify import inputs, parse
-from winback.connectors.shopify.bulk import BulkExporter, BulkOrder
+from winback.connectors.shopify.bulk import BulkExporter, bulk_wanted, download_client
 from winback.connectors.shopify.graphql import REQUIRED_SCOPES, GraphQLClient, make_error_mapper
-from winback.connectors.shopify.settings import MAX_PAGE_SIZE, ShopifySettings
-from winback.connectors.shopify.throttle import CostBucket, largest_page
+from winback.connectors.shopify.paging import complete_line_items, page_size, paged, search_since, to_page
+from winback.connectors.shopify.profile import SHOPIFY
+from winback.connectors.shopify.settings import ShopifySettings, normalise_shop
+from winback.connectors.shopify.throttle import CostBucket
 from winback.model import (
     Customer,
     DiscountCode,
@@ -44,24 +46,15 @@ from winback.model import (
     Store,
 )
 
-log = logging.getLogger("winback.connectors.shopify")
-
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
-
-
-def search_since(updated_since: datetime) -> str:
-    """``updated_at:>='2026-01-01T00:00:00Z'`` (Shopify search syntax wants dates quoted)."""
-    if updated_since.tzinfo is None:
-        raise ValueError("updated_since must be timezone-aware")
-    stamp = updated_since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"updated_at:>='{stamp}'"
 
 
 class ShopifyConnector(Connector):
     """One Shopify store. Use as an async context manager (one HTTP client per connector)."""
 
     platform = "shopify"
+    profile: ClassVar[ConnectorProfile] = SHOPIFY
     settings_model = ShopifySettings
 
     def __init__(
@@ -122,9 +115,17 @@ class ShopifyConnector(Connector):
             settings = ShopifySettings.model_validate(raw)
         return cls(settings, transport=transport, token_provider=token_provider)
 
+    @classmethod
+    def label_of(cls, settings: BaseModel | Mapping[str, Any]) -> str:
+        return cls.store_id_of(settings)
+
+    @classmethod
+    def normalise_store(cls, value: str) -> str:
+        return normalise_shop(value)
+
     @property
     def store_label(self) -> str:
-        return self.settings.shop
+        return self.label_of(self.settings)
 
     @property
     def store_id(self) -> str:
@@ -167,7 +168,6 @@ class ShopifyConnector(Connector):
             invite_mode=invite,
             customer_locked_codes=True,
             bulk_export=True,
-            marketing_consent_timestamps=True,
         )
 
     async def check_access(self) -> AccessReport:
@@ -180,188 +180,68 @@ class ShopifyConnector(Connector):
 
     # --- reads -------------------------------------------------------------------------------
 
-    async def _paged(
-        self, document: docs.Document, variables: dict[str, Any], connection: str
-    ) -> AsyncIterator[list[dict[str, Any]]]:
-        after: str | None = None
-        while True:
-            data = await self.gql.execute(document, {**variables, "after": after})
-            page = data.get(connection)
-            if not isinstance(page, Mapping):
-                raise errors.UnexpectedResponseError(
-                    f"{self.store_label} answered {document.name} without {connection}", store=self.store_label
-                )
-            yield [n for n in page.get("nodes") or []]
-            info = page.get("pageInfo") or {}
-            after = info.get("endCursor")
-            if not info.get("hasNextPage") or not after:
-                return
-
-    def _page(
-        self,
-        nodes: list[Any],
-        resource: Resource,
-        parser: Callable[[Mapping[str, Any]], T],
-        updated_since: datetime | None,
-    ) -> Page[T] | None:
-        if updated_since is not None:
-            nodes = [n for n in nodes if not _older(n, updated_since)]
-        records, rejected, newest = parse.translate(nodes, resource, parser, store=self.store_label)
-        if not records and not rejected:
-            return None
-        return Page(records=records, rejected=rejected, newest_updated_at=newest)
-
-    def _first(self, document: docs.Document, variables: Mapping[str, Any]) -> int:
-        return min(self.settings.page_size, largest_page(document.text, variables, ceiling=MAX_PAGE_SIZE))
-
     async def customers(self, updated_since: datetime | None = None) -> AsyncIterator[Page[Customer]]:
-        variables: dict[str, Any] = {
-            "first": self._first(docs.CUSTOMERS_PAGE, {}),
-            "query": search_since(updated_since) if updated_since else None,
+        variables = {
+            "first": page_size(docs.CUSTOMERS_PAGE, {}, wanted=self.settings.page_size),
+            "query": search_since(updated_since),
         }
-
-        def parser(node: Mapping[str, Any]) -> Customer:
-            return parse.parse_customer(node, self.store_id)
-
-        async for nodes in self._paged(docs.CUSTOMERS_PAGE, variables, "customers"):
-            page = self._page(nodes, Resource.CUSTOMERS, parser, updated_since)
-            if page is not None:
-                yield page
+        parser = functools.partial(parse.parse_customer, store_id=self.store_id)
+        pages = self._read(docs.CUSTOMERS_PAGE, variables, "customers", Resource.CUSTOMERS, parser, updated_since)
+        async for page in pages:
+            yield page
 
     async def products(self) -> AsyncIterator[Page[Product]]:
-        variables = {"first": self._first(docs.PRODUCTS_PAGE, {})}
-
-        def parser(node: Mapping[str, Any]) -> Product:
-            return parse.parse_product(node, self.store_id, self.settings.shop)
-
-        async for nodes in self._paged(docs.PRODUCTS_PAGE, variables, "products"):
-            page = self._page(nodes, Resource.PRODUCTS, parser, None)
-            if page is not None:
-                yield page
+        variables = {"first": page_size(docs.PRODUCTS_PAGE, {}, wanted=self.settings.page_size)}
+        parser = functools.partial(parse.parse_product, store_id=self.store_id, shop_domain=self.settings.shop)
+        async for page in self._read(docs.PRODUCTS_PAGE, variables, "products", Resource.PRODUCTS, parser, None):
+            yield page
 
     async def orders(
         self, updated_since: datetime | None = None, *, full: bool = False
     ) -> AsyncIterator[Page[Order]]:
-        search = search_since(updated_since) if updated_since else None
-        if full and await self._use_bulk(search):
-            async for page in self._orders_bulk(search, updated_since):
-                yield page
-            return
-        lines = self.settings.order_line_items
-        variables: dict[str, Any] = {
-            "first": self._first(docs.ORDERS_PAGE, {"lineItems": lines}),
-            "lineItems": lines,
-            "query": search,
-        }
+        search = search_since(updated_since)
+        pages: AsyncIterator[Page[Order]]
+        if full and await bulk_wanted(self.gql, search, self.settings.bulk_threshold):
+            pages = self._exporter().order_pages(
+                search, updated_since, store_id=self.store_id, page_size=self.settings.page_size
+            )
+        else:
+            lines = self.settings.order_line_items
+            variables = {
+                "first": page_size(docs.ORDERS_PAGE, {"lineItems": lines}, wanted=self.settings.page_size),
+                "lineItems": lines,
+                "query": search,
+            }
+            parser = functools.partial(parse.parse_order, store_id=self.store_id)
+            pages = self._read(
+                docs.ORDERS_PAGE, variables, "orders", Resource.ORDERS, parser, updated_since, with_line_items=True
+            )
+        async for page in pages:
+            yield page
 
-        def parser(node: Mapping[str, Any]) -> Order:
-            return parse.parse_order(node, self.store_id)
-
-        async for nodes in self._paged(docs.ORDERS_PAGE, variables, "orders"):
-            complete = [await self._complete_line_items(n) for n in nodes]
-            page = self._page(complete, Resource.ORDERS, parser, updated_since)
+    async def _read(
+        self,
+        document: docs.Document,
+        variables: dict[str, Any],
+        connection: str,
+        resource: Resource,
+        parser: Callable[[Mapping[str, Any]], T],
+        updated_since: datetime | None,
+        *,
+        with_line_items: bool = False,
+    ) -> AsyncIterator[Page[T]]:
+        """Page through ``connection``; ``with_line_items`` fetches the line items an order page cut off."""
+        async for nodes in paged(self.gql, document, variables, connection, store=self.store_label):
+            if with_line_items:
+                nodes = [await complete_line_items(self.gql, n) for n in nodes]
+            page = to_page(nodes, resource, parser, updated_since, store=self.store_label)
             if page is not None:
                 yield page
 
-    async def _complete_line_items(self, node: Any) -> Any:
-        """Fetch the remaining line items of an order that has more than fit in the page query."""
-        if not isinstance(node, Mapping):
-            return node
-        connection = node.get("lineItems")
-        info = parse._obj(connection, "pageInfo") or {}
-        if not info.get("hasNextPage"):
-            return node
-        items = list(parse.line_item_nodes(node))
-        after = info.get("endCursor")
-        first = largest_page(docs.ORDER_LINE_ITEMS.text, {}, ceiling=MAX_PAGE_SIZE)
-        while after:
-            data = await self.gql.execute(docs.ORDER_LINE_ITEMS, {"id": node["id"], "first": first, "after": after})
-            more = parse._obj(data, "order", "lineItems")
-            if not isinstance(more, Mapping):
-                break  # the order vanished meanwhile; keep what we have, the next sync sees it again
-            items.extend(more.get("nodes") or [])
-            page_info = more.get("pageInfo") or {}
-            after = page_info.get("endCursor") if page_info.get("hasNextPage") else None
-        return {**node, "lineItems": {"nodes": items, "pageInfo": {"hasNextPage": False, "endCursor": None}}}
-
-    async def _use_bulk(self, search: str | None) -> bool:
-        threshold = self.settings.bulk_threshold
-        if threshold is None or threshold < 0:
-            return False
-        if threshold == 0:
-            return True
-        data = await self.gql.execute(docs.ORDERS_COUNT, {"query": search, "limit": threshold})
-        count = parse._obj(data, "ordersCount", "count")
-        return isinstance(count, int) and count >= threshold
-
     def _exporter(self) -> BulkExporter:
         if self._download is None:
-            # A separate client: the signed download URL is on another host and must never receive
-            # the access token, which HttpClient adds to every request.
-            self._download = httpx.AsyncClient(
-                transport=self._transport,
-                timeout=httpx.Timeout(self.settings.timeout_s, connect=self.settings.connect_timeout_s),
-                follow_redirects=True,
-            )
-        return BulkExporter(
-            self.gql,
-            download=self._download,
-            store=self.store_label,
-            sleep=self._sleep,
-            poll_interval_s=self.settings.bulk_poll_interval_s,
-            poll_max_interval_s=self.settings.bulk_poll_max_interval_s,
-            timeout_s=self.settings.bulk_timeout_s,
-            download_attempts=self.settings.max_attempts,
-        )
-
-    async def _orders_bulk(self, search: str | None, updated_since: datetime | None) -> AsyncIterator[Page[Order]]:
-        exporter = self._exporter()
-        operation = await exporter.start(docs.bulk_orders_query(search))
-        log.info("%s: orders bulk export %s started", self.store_label, operation)
-        result = await exporter.wait(operation)
-        log.info("%s: orders bulk export %s completed (%d rows)", self.store_label, operation, result.object_count)
-
-        def parser(node: Mapping[str, Any]) -> Order:
-            return parse.parse_order(node, self.store_id)
-
-        nodes: list[dict[str, Any]] = []
-        orphans: list[RejectedRecord] = []
-        async for item in exporter.orders(result):
-            if isinstance(item, BulkOrder):
-                nodes.append({**item.row, "lineItems": {"nodes": item.children}})
-            else:
-                parent = item.row.get("__parentId")
-                log.warning("%s: bulk row %s arrived away from its order %s", self.store_label, item.row.get("id"), parent)
-                orphans.append(
-                    RejectedRecord(
-                        resource=Resource.ORDERS,
-                        record_id=str(parent) if parent else None,
-                        reason="a line item arrived away from its order in the bulk export",
-                        raw=item.row,
-                    )
-                )
-            if len(nodes) >= self.settings.page_size:
-                page = self._bulk_page(nodes, orphans, parser, updated_since)
-                nodes, orphans = [], []
-                if page is not None:
-                    yield page
-        page = self._bulk_page(nodes, orphans, parser, updated_since)
-        if page is not None:
-            yield page
-
-    def _bulk_page(
-        self,
-        nodes: list[dict[str, Any]],
-        orphans: list[RejectedRecord],
-        parser: Callable[[Mapping[str, Any]], Order],
-        updated_since: datetime | None,
-    ) -> Page[Order] | None:
-        page = self._page(nodes, Resource.ORDERS, parser, updated_since)
-        if not orphans:
-            return page
-        if page is None:
-            return Page(records=[], rejected=orphans)
-        return Page(records=page.records, rejected=page.rejected + orphans, newest_updated_at=page.newest_updated_at)
+            self._download = download_client(self.settings, self._transport)
+        return BulkExporter(self.gql, self.settings, download=self._download, store=self.store_label, sleep=self._sleep)
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -484,13 +364,3 @@ class ShopifyConnector(Connector):
                 field=inputs.user_error_field(first),
             )
 
-
-# --- helpers -----------------------------------------------------------------------------------
-
-
-def _older(node: Any, since: datetime) -> bool:
-    """True when the node's updatedAt is known and before ``since`` (Shopify search is per day)."""
-    if not isinstance(node, Mapping):
-        return False
-    updated = parse.parse_datetime(node.get("updatedAt"))
-    return updated is not None and updated < since

@@ -10,7 +10,7 @@ everything, token refresh after a 401). This layer adds what is Shopify-specific
 * an undecodable 200 body is retried a few times on reads (truncated bodies happen); on a
   mutation it is ambiguous — the write may have been applied — so :class:`AmbiguousWriteError`;
 * top-level ``errors`` become :mod:`winback.errors` exceptions with the store named, and HTTP
-  statuses get Shopify-specific wording through :func:`shopify_error_for`.
+  statuses get Shopify-specific wording from :data:`SHOPIFY_ERRORS`.
 """
 
 from __future__ import annotations
@@ -18,21 +18,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
-import httpx
 from graphql import DocumentNode, parse
 
 from winback import errors
-from winback.connectors.http import (
-    RETRYABLE_STATUSES,
-    AmbiguousWriteError,
-    ErrorMapper,
-    HttpClient,
-    default_error_for,
-    parse_retry_after,
-)
+from winback.connectors.http import HttpClient
+from winback.connectors.http_errors import ErrorMapper, ErrorRule, ErrorTable, Failure, error_for, platform_message
+from winback.connectors.retry import RETRYABLE_STATUSES, AmbiguousWriteError, parse_retry_after
 from winback.connectors.shopify.documents import Document
 from winback.connectors.shopify.throttle import CostBucket, estimate_cost
 from winback.secrets import redact
@@ -42,74 +36,83 @@ log = logging.getLogger("winback.connectors.shopify")
 REQUIRED_SCOPES = frozenset(
     {"read_customers", "write_customers", "read_orders", "read_all_orders", "read_products", "write_discounts"}
 )
-_SCOPE_HINT = ", ".join(sorted(REQUIRED_SCOPES))
 _SCOPE_IN_TEXT = re.compile(r"\b((?:read|write|unauthenticated_read|unauthenticated_write)_[a-z_]+)\b")
 
 
 # --- HTTP status → error -----------------------------------------------------------------------
 
 
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return redact(response.text.strip().replace("\n", " ")[:200])
-    if isinstance(body, Mapping):
-        value = body.get("errors", body.get("error", body))
-        if isinstance(value, list) and value and isinstance(value[0], Mapping):
-            value = value[0].get("message", value[0])
-        return redact(str(value)[:300])
-    return redact(str(body)[:200])
+SHOPIFY_ERRORS = ErrorTable(
+    (
+        ErrorRule(
+            errors.AuthenticationError,
+            "the access token for {store} was rejected (HTTP 401: {detail}): it is wrong, revoked or "
+            "expired. Create a new Admin API access token for the app (scopes: {scopes}) and "
+            "update the config.",
+            status={401},
+        ),
+        ErrorRule(
+            errors.StoreFrozenError,
+            "{store} is frozen (HTTP 402 Payment Required): the shop's plan is unpaid or paused and "
+            "Shopify refuses API requests until the merchant settles the account.",
+            status={402},
+        ),
+        ErrorRule(
+            errors.MissingScopeError,
+            "{store} refused access (HTTP 403): the app's token lacks {permission}. Add it to the app's "
+            "Admin API access scopes, reinstall or re-approve the app, and update the token. "
+            "Shopify said: {detail}",
+            status={403},
+            keeps=("scope",),
+        ),
+        ErrorRule(
+            errors.StoreNotFoundError,
+            "{store} was not found (HTTP 404) at /admin/api/{api_version}/graphql.json: check the shop "
+            "domain in the config and that API version {api_version} is still supported by Shopify.",
+            status={404},
+        ),
+        ErrorRule(
+            errors.StoreLockedError,
+            "{store} is locked by Shopify (HTTP 423 Locked); its API cannot be used until Shopify "
+            "unlocks the shop. The merchant should contact Shopify support.",
+            status={423},
+        ),
+    ),
+    detail=partial(platform_message, keys=("errors", "error")),
+    scope_in_detail=_SCOPE_IN_TEXT,
+    fields={"scopes": ", ".join(sorted(REQUIRED_SCOPES))},
+)
+"""Shopify's wording for HTTP statuses; needs ``api_version`` (see :func:`make_error_mapper`)."""
 
 
 def make_error_mapper(api_version: str) -> ErrorMapper:
     """An ``error_mapper`` for HttpClient with Shopify's wording for each status."""
-
-    def shopify_error_for(response: httpx.Response, store: str) -> errors.WinbackError | None:
-        status = response.status_code
-        detail = _detail(response)
-        if status == 401:
-            return errors.AuthenticationError(
-                f"the access token for {store} was rejected (HTTP 401: {detail}): it is wrong, revoked or "
-                f"expired. Create a new Admin API access token for the app (scopes: {_SCOPE_HINT}) and "
-                f"update the config.",
-                store=store,
-            )
-        if status == 402:
-            return errors.StoreFrozenError(
-                f"{store} is frozen (HTTP 402 Payment Required): the shop's plan is unpaid or paused and "
-                f"Shopify refuses API requests until the merchant settles the account.",
-                store=store,
-            )
-        if status == 403:
-            found = _SCOPE_IN_TEXT.search(detail)
-            scope = found.group(1) if found else None
-            what = f"the {scope} scope" if scope else "a permission"
-            return errors.MissingScopeError(
-                f"{store} refused access (HTTP 403): the app's token lacks {what}. Add it to the app's "
-                f"Admin API access scopes, reinstall or re-approve the app, and update the token. "
-                f"Shopify said: {detail}",
-                store=store,
-                scope=scope,
-            )
-        if status == 404:
-            return errors.StoreNotFoundError(
-                f"{store} was not found (HTTP 404) at /admin/api/{api_version}/graphql.json: check the shop "
-                f"domain in the config and that API version {api_version} is still supported by Shopify.",
-                store=store,
-            )
-        if status == 423:
-            return errors.StoreLockedError(
-                f"{store} is locked by Shopify (HTTP 423 Locked); its API cannot be used until Shopify "
-                f"unlocks the shop. The merchant should contact Shopify support.",
-                store=store,
-            )
-        return None
-
-    return shopify_error_for
+    return SHOPIFY_ERRORS.with_fields(api_version=api_version)
 
 
 # --- top-level GraphQL errors → error ----------------------------------------------------------
+
+
+GRAPHQL_ERRORS = ErrorTable(
+    (
+        ErrorRule(
+            errors.MissingScopeError,
+            "{store} denied {operation}: the app lacks {permission}. Add {needed} to the app's Admin API "
+            "access scopes, re-approve the app on {store}, and try again. Shopify said: {detail}",
+            code={"ACCESS_DENIED"},
+            keeps=("scope",),
+        ),
+        ErrorRule(
+            errors.QueryError,
+            "{store} refused {operation} as too expensive (MAX_COST_EXCEEDED): {detail}. Lower page_size "
+            "or order_line_items in the config.",
+            code={"MAX_COST_EXCEEDED"},
+            keeps=("code",),
+        ),
+        ErrorRule(errors.QueryError, "{store} rejected {operation} ({label}): {detail}", keeps=("code",)),
+    )
+)
+"""Top-level GraphQL ``errors`` by their ``extensions.code``."""
 
 
 def _first_error(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -155,26 +158,13 @@ def _required_scope(error: Mapping[str, Any]) -> str | None:
 def error_for_graphql(body: Mapping[str, Any], store: str, operation: str) -> errors.WinbackError:
     error = _first_error(body) or {"message": "unknown error"}
     code = _code(error)
-    message = redact(str(error.get("message", ""))[:300])
-    if code == "ACCESS_DENIED":
-        scope = _required_scope(error)
-        what = f"the {scope} scope" if scope else "a permission"
-        return errors.MissingScopeError(
-            f"{store} denied {operation}: the app lacks {what}. Add {scope or 'the missing scope'} to the "
-            f"app's Admin API access scopes, re-approve the app on {store}, and try again. Shopify said: {message}",
-            store=store,
-            scope=scope,
-        )
-    if code == "MAX_COST_EXCEEDED":
-        return errors.QueryError(
-            f"{store} refused {operation} as too expensive (MAX_COST_EXCEEDED): {message}. Lower page_size "
-            f"or order_line_items in the config.",
-            store=store,
-            code=code,
-        )
-    return errors.QueryError(
-        f"{store} rejected {operation} ({code or 'GraphQL error'}): {message}", store=store, code=code
+    scope = _required_scope(error) if code == "ACCESS_DENIED" else None
+    failure = Failure(store=store, code=code, detail=redact(str(error.get("message", ""))[:300]), scope=scope)
+    found = GRAPHQL_ERRORS.error(
+        failure, operation=operation, needed=scope or "the missing scope", label=code or "GraphQL error"
     )
+    assert found is not None, "GRAPHQL_ERRORS ends with a rule for every code"
+    return found
 
 
 # --- the client --------------------------------------------------------------------------------
@@ -265,8 +255,7 @@ class GraphQLClient:
                 continue
 
             if not response.is_success:
-                mapped = self._error_mapper(response, self.store) if self._error_mapper else None
-                raise mapped or default_error_for(response, self.store)
+                raise error_for(response, self.store, self._error_mapper)
 
             if not isinstance(body, Mapping):
                 if not idempotent:

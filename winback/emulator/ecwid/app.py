@@ -19,8 +19,7 @@ on 429, and the rate-limit window (a sliding 60-second window per token).
 This module authenticates, rate-limits, checks scopes and routes; the handlers live in
 :mod:`~winback.emulator.ecwid.reads` and :mod:`~winback.emulator.ecwid.writes`, Ecwid's error body,
 page envelope and parameter parsing in :mod:`~winback.emulator.ecwid.protocol`, and the limiter in
-:mod:`~winback.emulator.ecwid.limits`. ``MAX_LIMIT``, ``parse_when`` and ``SlidingWindowLimiter``
-are re-exported here.
+:mod:`~winback.emulator.ecwid.limits`.
 """
 
 from __future__ import annotations
@@ -34,26 +33,15 @@ from urllib.parse import urlsplit
 
 from winback.emulator.ecwid import reads, writes
 from winback.emulator.ecwid.limits import SlidingWindowLimiter
-from winback.emulator.ecwid.protocol import (
-    MAX_LIMIT,
-    ApiError,
-    error,
-    ok,
-    parse_when,
-    retry_after,
-    token_of,
-)
+from winback.emulator.ecwid.protocol import ApiError, error, ok, retry_after, token_of
 from winback.emulator.ecwid.state import EcwidState
 from winback.emulator.server import EmulatorServer, FaultPlan, Request, Response
 from winback.emulator.world import World
 
 __all__ = [
     "ALL_SCOPES",
-    "MAX_LIMIT",
     "WRITES_PATH",
     "EcwidEmulator",
-    "SlidingWindowLimiter",
-    "parse_when",
     "start_ecwid_emulator",
 ]
 

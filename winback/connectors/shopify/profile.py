@@ -1,0 +1,38 @@
+"""What the rest of winback knows about Shopify: how ``init`` asks for a store, which scopes
+the app needs and why, how to grant one, and the account mode to assume offline."""
+
+from __future__ import annotations
+
+from winback.connectors.base import ConnectorProfile, InviteMode
+
+SCOPES = {
+    "read_customers": "winback reads customers to find who to win back",
+    "write_customers": "winback creates customer accounts and sends account invites",
+    "read_orders": "orders say who bought what and when",
+    "read_all_orders": "orders older than 60 days are invisible without it",
+    "read_products": "bestseller emails need the product catalogue",
+    "write_discounts": "winback creates the discount codes offered in emails",
+    "read_discounts": "winback looks up discount codes before creating them",
+}
+
+SHOPIFY = ConnectorProfile(
+    display_name="Shopify",
+    store_setting="shop",
+    store_prompt="Shop domain (acme.myshopify.com)",
+    store_comment="the myshopify domain (not a custom domain)",
+    credential_setting="access_token",
+    credential_comment="Admin API token of the app installed on the shop",
+    scopes=SCOPES,
+    scope_remedy=(
+        "add the {scope} scope to the app: {reason} (app settings → Configuration → Access scopes; "
+        "then reinstall the app on {store} and put the new token in the config)"
+    ),
+    offline_invite_mode=InviteMode.SEND_INVITE,
+    config_notes=(
+        "# The app needs the scopes read_customers, write_customers, read_orders, read_all_orders,",
+        "# read_products and write_discounts (`winback check` lists what is missing).",
+        '# api_version = "2026-07"',
+    ),
+    config_stem="{handle}",
+    token_env="{HANDLE}_SHOPIFY_TOKEN",
+)

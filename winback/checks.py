@@ -29,7 +29,7 @@ from winback.errors import (
     StoreNotFoundError,
     WinbackError,
 )
-from winback.rules.engine import client_rules, email_settings
+from winback.rules.engine import client_rules, email_settings, no_rule_enabled
 from winback.rules.preflight import email_problems
 from winback.rules.samples import sample_facts
 from winback.secrets import redact
@@ -99,10 +99,11 @@ class ClientCheck:
 def _connector_fix(exc: BaseException, config: ClientConfig, label: str) -> tuple[str, ...]:
     profile = config.connector_class().profile
     if isinstance(exc, AuthenticationError):
-        key = profile.credential_setting
-        return (f"the token for {label} was rejected: create a new one and set store.{key} in {config.path}",)
+        where = config.source_of(f"store.{profile.credential_setting}")
+        verb = "put it in" if where.env else "set"
+        return (f"the token for {label} was rejected: create a new one and {verb} {where.describe()}",)
     if isinstance(exc, StoreNotFoundError):
-        return (f"{label} was not found: check store.{profile.store_setting} in {config.path}",)
+        return (f"{label} was not found: check {config.source_of(f'store.{profile.store_setting}').describe()}",)
     if isinstance(exc, MissingScopeError):
         scope = exc.scope
         return (profile.scope_fix(scope, label),) if scope else (str(exc),)
@@ -179,8 +180,9 @@ async def check_store(
 
 def describe_capabilities(capabilities: Capabilities) -> str:
     accounts = {
-        InviteMode.SEND_INVITE: "classic customer accounts: guest buyers get an account invite email",
-        InviteMode.NOT_NEEDED: "new customer accounts: buyers sign in with an emailed code, no invites needed",
+        InviteMode.SEND_INVITE: "legacy customer accounts: guest buyers get an account invite email",
+        InviteMode.NOT_NEEDED: "every buyer has an account and signs in with an emailed code or link: "
+                               "nothing to create or invite",
         InviteMode.CREATE_CUSTOMER: "guest buyers get a customer record and sign in with an emailed link",
     }[capabilities.invite_mode]
     codes = "discount codes" if capabilities.discount_codes else "no discount codes"
@@ -329,7 +331,7 @@ def check_rules(config: ClientConfig, *, now: datetime | None = None) -> list[Ch
     rule may send, rendered with the client's templates and settings for a made-up customer."""
     rules = client_rules(config)
     names = [rule.name for rule in rules]
-    items = [CheckItem("rules", Status.OK, f"enabled: {', '.join(names)}" if names else "no rule enabled (sync only)",
+    items = [CheckItem("rules", Status.OK, f"enabled: {', '.join(names)}" if names else no_rule_enabled(config) or "",
                        data={"enabled": names})]
     facts = sample_facts(config.name, config.platform, f"{config.platform}:sample")
     problems, rendered = email_problems(rules, facts, email_settings(config), now or datetime.now(UTC))

@@ -151,6 +151,12 @@ class TemplateLimitError(NotifyError):
     stops that client's emails once instead of spending the limit again on every customer."""
 
 
+class UnsendableAddressError(NotifyError):
+    """The recipient's address is one this sender can never deliver to (not ``local@domain``, or
+    non-ASCII before the @ while the mail server does not offer SMTPUTF8): nothing was sent, and
+    trying again will not help, so an action for it is skipped before anything is created."""
+
+
 class EmailNotSentError(NotifyError):
     """The message certainly did not leave (no connection, login refused, sender or recipient
     refused before the data, outbox not writable), so trying again later cannot send it twice."""

@@ -13,7 +13,7 @@ Conventions the rest of the code relies on:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -282,6 +282,33 @@ class DiscountCode(_Frozen):
     once_per_customer: bool | None = None
     usage_limit: int | None = None
     customer_ids: tuple[str, ...] = ()
+
+    def matches(self, spec: DiscountCodeSpec, *, customer_locked: bool = True, same_start: bool = True) -> bool:
+        """Whether this existing code is the one ``spec`` describes, so winback may treat it as
+        its own: the same string (case-insensitively, as checkouts compare codes), kind, value and
+        usage limit, and the same validity (as long; with ``same_start`` also starting when
+        ``spec`` does, within a second: platforms keep whole seconds).
+
+        Where the platform locks codes to a customer (``customer_locked``), the code must be
+        locked to exactly ``spec.customer_id``; a code open to everyone (no lock wanted or
+        possible) must carry ``spec.title`` instead. A field the platform did not tell counts as
+        different: a code that cannot be shown to be ours is not ours.
+        """
+        if self.code.casefold() != spec.code.casefold() or self.kind != spec.kind:
+            return False
+        if self.value is None or self.value != spec.value or self.usage_limit != spec.usage_limit:
+            return False
+        locked_to = {spec.customer_id} if customer_locked and spec.customer_id else set()
+        if set(self.customer_ids) != locked_to or (not locked_to and self.title != spec.title):
+            return False
+        if self.starts_at is None or (same_start and abs(self.starts_at - spec.starts_at) > _SECOND):
+            return False
+        if spec.ends_at is None or self.ends_at is None:
+            return spec.ends_at is None and self.ends_at is None
+        return abs((self.ends_at - self.starts_at) - (spec.ends_at - spec.starts_at)) <= 2 * _SECOND
+
+
+_SECOND = timedelta(seconds=1)
 
 
 class NewCustomer(_Frozen):

@@ -98,15 +98,30 @@ def shopify_fingerprints(emulator: Any, *, skip_orders: Iterable[str] = ()) -> F
     return {"customers": customers, "orders": orders, "products": products}
 
 
+def ecwid_order_id(raw: Mapping[str, Any]) -> str:
+    """Ecwid's public order ``id``, else ``internalId`` (bodies without ``id``)."""
+    return str(raw["id"]) if raw.get("id") not in (None, "") else str(raw["internalId"])
+
+
+def ecwid_refunded(raw: Mapping[str, Any]) -> Decimal | None:
+    """``refundedAmount`` is filled only for Ecwid's own processor; ``refunds[]`` lists every refund."""
+    found = []
+    if raw.get("refundedAmount") is not None:
+        found.append(_dec(raw["refundedAmount"]))
+    if raw.get("refunds") is not None:
+        found.append(sum((abs(_dec(r["amount"])) for r in raw["refunds"]), Decimal(0)))
+    return max(found) if found else None
+
+
 def ecwid_fingerprints(state: Any, *, skip_orders: Iterable[str] = ()) -> Fingerprints:
     """From an :class:`~winback.emulator.ecwid.state.EcwidState` (``app.state``)."""
     skipped = set(skip_orders)
     orders = {
-        str(raw["id"]): (
+        ecwid_order_id(raw): (
             _unix(raw["updateTimestamp"]),
             _dec(raw["total"]),
-            max(_dec(raw["total"]) - _dec(raw["refundedAmount"]), Decimal(0)),
-            _dec(raw["refundedAmount"]),
+            max(_dec(raw["total"]) - (ecwid_refunded(raw) or 0), Decimal(0)),
+            ecwid_refunded(raw),
             str(raw["customerId"]) if raw.get("customerId") else None,
             _email(raw.get("email")),
             False,
@@ -117,11 +132,11 @@ def ecwid_fingerprints(state: Any, *, skip_orders: Iterable[str] = ()) -> Finger
             ),
         )
         for raw in state.snapshot("orders")
-        if raw["paymentStatus"] != "INCOMPLETE" and str(raw["id"]) not in skipped
+        if raw["paymentStatus"] != "INCOMPLETE" and ecwid_order_id(raw) not in skipped
     }
     customers = {
         str(raw["id"]): (
-            _ecwid_dt(raw["updated"]),
+            _ecwid_dt(raw.get("updated") or raw["registered"]),
             _email(raw["email"]),
             raw["stats"]["numberOfOrders"],
             _dec(raw["stats"]["salesValue"]),
@@ -277,7 +292,7 @@ def ecwid_raw_orders(state: Any) -> list[RawOrder]:
         status = raw["paymentStatus"]
         if status == "INCOMPLETE":
             continue
-        total, refunded = _dec(raw["total"]), _dec(raw["refundedAmount"])
+        total, refunded = _dec(raw["total"]), ecwid_refunded(raw) or Decimal(0)
         fully_refunded = status == "REFUNDED" or (total > 0 and refunded >= total)
         result.append(
             RawOrder(

@@ -30,7 +30,7 @@ def world() -> Any:
 
 @pytest.fixture(scope="module")
 def shopify(world: Any) -> Iterator[tuple[Any, Any]]:
-    server, shop = start_shopify_emulator(world, customer_accounts="NEW_CUSTOMER_ACCOUNTS")
+    server, shop = start_shopify_emulator(world)  # customer accounts, as every new shop has
     try:
         yield server, shop
     finally:
@@ -40,7 +40,7 @@ def shopify(world: Any) -> Iterator[tuple[Any, Any]]:
 @pytest.fixture(scope="module")
 def shopify_no_all_orders(world: Any) -> Iterator[tuple[Any, Any]]:
     scopes = [s for s in ALL_SCOPES if s != "read_all_orders"]
-    server, shop = start_shopify_emulator(world, scopes=scopes)
+    server, shop = start_shopify_emulator(world, scopes=scopes, customer_accounts="CLASSIC")  # a legacy shop
     try:
         yield server, shop
     finally:
@@ -142,7 +142,7 @@ def test_all_good_exits_0(env, shopify, ecwid, smtp_server, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     assert "FAIL" not in result.output
     assert f"ok   connect       {shopify[1].shop_domain}" in result.output
-    assert "new customer accounts" in result.output and "no invites needed" in result.output
+    assert "every buyer has an account" in result.output and "nothing to create or invite" in result.output
     assert f"logged in as {SMTP_USER}" in result.output
     assert "2 clients: 2 ready, 0 with problems" in result.output
     assert SMTP_PASSWORD not in result.output
@@ -158,7 +158,7 @@ def test_all_good_exits_0(env, shopify, ecwid, smtp_server, tmp_path: Path) -> N
         "config", "secrets", "rules", "templates", "connect", "access", "capabilities", "email", "database"
     }
     assert by_client["acme"]["capabilities"]["data"]["invites_needed"] is False
-    assert by_client["beta"]["capabilities"]["data"]["invite_mode"] == "create_customer"
+    assert by_client["beta"]["capabilities"]["data"]["invite_mode"] == "not_needed"  # Ecwid keeps guests' accounts
     assert by_client["beta"]["access"]["data"]["missing"] == []
     assert all(item["status"] == "ok" for checks in by_client.values() for item in checks.values())
 
@@ -171,7 +171,7 @@ def test_missing_read_all_orders_says_what_to_do(env, shopify_no_all_orders, tmp
     assert result.exit_code == 1, result.output
     assert "FAIL access" in result.output and "missing read_all_orders" in result.output
     assert "fix: add the read_all_orders scope to the app: orders older than 60 days are invisible without it" in result.output
-    assert "classic customer accounts" in result.output
+    assert "legacy customer accounts" in result.output
     assert "1 client: 0 ready, 1 with problems" in result.output
 
     document = json.loads(CliRunner().invoke(cli, ["check", "--json", "--config", str(path)]).stdout)

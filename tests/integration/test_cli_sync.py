@@ -150,6 +150,12 @@ def test_subprocess_sync_twice_second_run_incremental(emulators: Emulators, tmp_
     assert stored_counts(configs / "clients.db") == emulators.expected()
     logged = [json.loads(line) for line in second.stderr.splitlines() if line.strip()]
     assert any(entry["message"].startswith("synced ecwid:") for entry in logged)
+    # off a terminal there are no progress bars: each phase is a log line
+    shop_key = f"shopify:{emulators.shop.shop_domain}"
+    assert f"{shop_key} customers: reading everything" in first.stderr
+    assert f"{shop_key} orders: {len(emulators.shop.orders)} records in " in first.stderr
+    phases = [entry["message"] for entry in logged if entry.get("resource") == "orders"]
+    assert any(message.startswith(f"{shop_key} orders: reading changes since ") for message in phases)
     for output in (first.stdout, first.stderr, second.stdout, second.stderr):
         assert emulators.shop.access_token not in output and emulators.ecwid.token not in output
 

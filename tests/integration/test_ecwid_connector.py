@@ -93,7 +93,7 @@ async def test_full_read_equals_emulator_records(running) -> None:
             raw = expected[customer.id]
             assert customer.email == raw["email"]
             assert customer.consent.state == (
-                ConsentState.SUBSCRIBED if raw["acceptMarketing"] else ConsentState.NOT_SUBSCRIBED
+                ConsentState.NOT_SUBSCRIBED if raw.get("acceptMarketing") is False else ConsentState.SUBSCRIBED
             )
 
         products, rejected, _ = await _read_all(connector.products())
@@ -231,3 +231,49 @@ async def test_server_rate_limit_is_waited_out(world) -> None:
         assert len(products) == len(app.state.products)
     finally:
         server.stop()
+
+
+async def test_other_processors_partial_refunds_are_read_from_the_refunds_list(running) -> None:
+    server, app = running
+    raws = {o["id"]: o for o in app.state.snapshot("orders")}
+    async with _connector(server) as connector:
+        orders, _, _ = await _read_all(connector.orders())
+    partial = [o for o in orders if raws[o.id]["paymentStatus"] == "PARTIALLY_REFUNDED"
+               and Decimal(str(raws[o.id]["refundedAmount"])) == 0]
+    assert partial, "the world has no partial refund through another processor"
+    for order in partial:
+        refunded = sum(Decimal(str(r["amount"])) for r in raws[order.id]["refunds"])
+        assert refunded > 0 and order.refunded is not None and order.refunded.amount == refunded
+        assert order.current_total.amount == order.total.amount - refunded
+
+
+@pytest.mark.parametrize("guest_accounts", [True, False])
+async def test_recent_guest_buyers_are_told_how_to_sign_in(world, tmp_path, guest_accounts: bool) -> None:
+    """Synced from a store where Ecwid keeps an account for every guest's email, the rule plans the
+    sign-in email for recent guests, and creates nothing; without those accounts it says why."""
+    from winback.rules.auto_create_accounts import NO_ACCOUNT_REASON, AutoCreateAccounts
+    from winback.rules.base import RuleContext, Step
+    from winback.rules.executor import stored_facts
+    from winback.sync import open_store, store_key, sync_store
+
+    server, app = _start(world, guest_accounts=guest_accounts)
+    store = open_store(f"sqlite:///{tmp_path / 'ecwid.db'}")
+    try:
+        async with _connector(server) as connector:
+            await sync_store(connector, store)
+            capabilities = await connector.capabilities()
+        facts = stored_facts(store, store_key("ecwid", "1003"))
+        rule = AutoCreateAccounts({"since_days": 60})
+        actions = list(rule.plan(RuleContext(store=store, facts=facts, now=world.now, capabilities=capabilities)))
+    finally:
+        store.close()
+        server.stop()
+    assert actions, "no recent guest buyer in the world"
+    guest_emails = {o["email"].lower() for o in app.state.snapshot("orders") if "customerId" not in o}
+    assert {a.email.lower() for a in actions} <= guest_emails
+    if guest_accounts:
+        assert {a.steps for a in actions} == {(Step.SEND_EMAIL,)}
+        assert all(a.payload["email"]["context"]["sign_in_url"] == app.state.store_url + "/account" for a in actions)
+    else:
+        assert {(a.steps, a.reason) for a in actions} == {((), NO_ACCOUNT_REASON.format(platform="ecwid"))}
+    assert app.writes()["customers_created"] == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import httpx
@@ -60,17 +61,126 @@ def test_limit_over_100_is_clamped(client: httpx.Client) -> None:
     assert body["limit"] == 100 and body["count"] <= 100
 
 
-def test_guests_are_not_customers_and_their_orders_have_no_customer_id(client: httpx.Client) -> None:
+def test_guest_buyers_have_the_basic_account_ecwid_creates(client: httpx.Client) -> None:
+    """Ecwid creates an account for every buyer's email after an order: guests are customers, while
+    their orders (placed without signing in) carry no customerId."""
     world = tiny_world()
     customers = _all(client, "/customers")
-    assert len(customers) == sum(1 for c in world.customers if c.registered)
     orders = _all(client, "/orders")
-    registered_ids = {c["id"] for c in customers}
+    by_email = {c["email"].lower(): c for c in customers}
+    assert len(by_email) == len(customers)
+    assert {o["email"].lower() for o in orders} <= set(by_email)
+    registered = {c.email.lower() for c in world.customers if c.registered}
+    assert len(customers) == len(registered | {o["email"].lower() for o in orders})
     guests = [o for o in orders if "customerId" not in o]
     assert guests and all(o["email"] for o in guests)
-    assert all(o["customerId"] in registered_ids for o in orders if "customerId" in o)
+    ids = {c["id"] for c in customers}
+    assert all(o["customerId"] in ids for o in orders if "customerId" in o)
+    for email in {o["email"].lower() for o in guests} - registered:
+        first = min(o["createTimestamp"] for o in orders if o["email"].lower() == email)
+        account = by_email[email]
+        assert account["registered"] == datetime.fromtimestamp(first, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000")
+        assert account["stats"]["numberOfOrders"] == sum(
+            1 for o in orders if o["email"].lower() == email and o["paymentStatus"] != "CANCELLED")
     # Ecwid has no test-order flag, so test orders are not rendered.
     assert len(orders) == sum(1 for o in world.orders if not o.test)
+
+
+def test_a_store_without_guest_accounts_lists_registered_customers_only() -> None:
+    world = tiny_world()
+    server, _ = start_ecwid_emulator(world, guest_accounts=False)
+    try:
+        with httpx.Client(base_url=f"{server.url}/api/v3/1003", headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+            assert len(_all(c, "/customers")) == sum(1 for w in world.customers if w.registered)
+    finally:
+        server.stop()
+
+
+def test_refunded_amount_is_filled_only_for_ecwids_own_processor(client: httpx.Client) -> None:
+    refunded = [o for o in _all(client, "/orders") if o["paymentStatus"] in ("REFUNDED", "PARTIALLY_REFUNDED")]
+    assert refunded
+    for o in refunded:
+        assert sum(Decimal(str(r["amount"])) for r in o["refunds"]) > 0
+    others = [o for o in refunded if Decimal(str(o["refundedAmount"])) == 0]
+    own = [o for o in refunded if Decimal(str(o["refundedAmount"])) > 0]
+    assert others and own
+    assert all(Decimal(str(o["refundedAmount"])) == sum(Decimal(str(r["amount"])) for r in o["refunds"]) for o in own)
+
+
+def test_incomplete_orders_are_hidden_unless_asked_for(client: httpx.Client, running) -> None:
+    _, app = running
+    total = client.get("/orders", params={"limit": 1}).json()["total"]
+    abandoned = app.add_abandoned_checkout("left@example.com")
+    assert client.get("/orders", params={"limit": 1}).json()["total"] == total
+    assert client.get("/orders", params={"email": "left@example.com"}).json()["total"] == 0
+    asked = client.get("/orders", params={"paymentStatus": "INCOMPLETE"}).json()
+    assert [o["id"] for o in asked["items"]] == [abandoned]
+    both = client.get("/orders", params={"paymentStatus": "PAID,INCOMPLETE", "limit": 1}).json()["total"]
+    assert both == 1 + client.get("/orders", params={"paymentStatus": "PAID", "limit": 1}).json()["total"]
+
+
+def test_customer_and_product_defaults(client: httpx.Client) -> None:
+    """Customers: limit 10 and NAME_ASC unless asked; products: RELEVANCE (accepted, and the default)."""
+    page = client.get("/customers").json()
+    assert page["limit"] == 10 and page["count"] == 10 and page["total"] > 10
+    names = [c["name"].casefold() for c in _all(client, "/customers")]
+    assert names == sorted(names)
+    assert [c["name"].casefold() for c in page["items"]] == names[:10]
+    default = client.get("/products").json()
+    assert default["limit"] == 100
+    assert default["items"] == client.get("/products", params={"sortBy": "RELEVANCE"}).json()["items"]
+    found = client.get("/products", params={"keyword": "Product 1"}).json()["items"]
+    assert found and all("Product 1" in p["name"] for p in found)
+    assert client.get("/customers", params={"sortBy": "SALES_VALUE_DESC"}).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/customers", "/products", "/discount_coupons"])
+def test_date_filters_outside_orders_take_unix_seconds_only(client: httpx.Client, path: str) -> None:
+    assert client.get(path, params={"updatedFrom": 0}).status_code == 200
+    refused = client.get(path, params={"updatedFrom": "2000-01-01"})
+    assert refused.status_code == 400 and "updatedFrom" in refused.json()["errorMessage"]
+    assert client.get(path, params={"createdTo": "2030-01-01 00:00:00"}).status_code == 400
+    assert client.get("/orders", params={"createdTo": "2030-01-01 00:00:00"}).status_code == 200
+
+
+def test_deleted_endpoints_list_deletions(client: httpx.Client, running) -> None:
+    _, app = running
+    assert client.get("/orders/deleted").json()["items"] == []
+    order = app.state.snapshot("orders")[0]
+    customer = app.state.snapshot("customers")[0]
+    app.delete_record("orders", order["id"])
+    app.delete_record("customers", customer["id"])
+    deleted = client.get("/orders/deleted").json()
+    assert deleted["total"] == 1
+    [entry] = deleted["items"]
+    assert (entry["id"], entry["orderId"]) == (order["internalId"], order["id"]) and entry["date"].endswith("+0000")
+    assert client.get(f"/orders/{order['id']}").status_code == 404
+    [gone] = client.get("/customers/deleted").json()["items"]
+    assert gone["id"] == customer["id"]
+    assert client.get("/customers/deleted", params={"from_date": 4_000_000_000}).json()["total"] == 0
+    assert client.get("/customers/deleted", params={"from_date": "yesterday"}).status_code == 400
+
+
+def test_a_missing_record_answers_404_in_ecwids_words(client: httpx.Client) -> None:
+    assert client.get("/orders/NOPE").json()["errorMessage"] == "Order #NOPE not found"
+    assert client.get("/customers/5").json()["errorMessage"] == "Customer #5 not found"
+    missing = client.get("/discount_coupons/NOPE")
+    assert missing.status_code == 404 and missing.json()["errorMessage"] == "Coupon is not found"
+
+
+def test_a_non_working_token_is_locked_out(running) -> None:
+    server, app = running
+    url = f"{server.url}/api/v3/1003/profile"
+    statuses = [httpx.get(url, headers={"Authorization": "Bearer secret_wrong"}).status_code for _ in range(21)]
+    assert statuses == [403] * 20 + [429]
+    blocked = httpx.get(url, headers={"Authorization": "Bearer secret_wrong"})
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) >= 1
+    assert httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    # Enough failures from one address block it for every token.
+    app.lockout.address.limit = 25
+    for n in range(5):
+        httpx.get(url, headers={"Authorization": f"Bearer secret_other_{n}"})
+    assert httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 429
 
 
 def test_consent_and_amounts_render_as_documented(client: httpx.Client) -> None:

@@ -19,7 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from winback.errors import NotifyError
+from winback.errors import NotifyError, UnsendableAddressError
 from winback.notify import SmtpSender, build_message, render_email
 
 pytestmark = pytest.mark.integration
@@ -259,3 +259,37 @@ async def test_implicit_tls(smtp_server: Any, certificate: tuple[Path, Path]) ->
     async with sender_for(controller, ssl=True, ssl_context=client_tls(certificate)) as sender:
         await sender.send(bestsellers())
     assert len(collector.received) == 1
+
+
+def to_address(address: str) -> EmailMessage:
+    rendered = render_email(
+        "back_to_bestsellers",
+        {"store": {"name": "Acme", "url": "https://acme.example", "currency": "EUR"}, "products": [],
+         "customer": {"first_name": "Ännä", "email": address}, "last_order_at": "2024-03-12", "days_since": 120},
+    )
+    return build_message(rendered, from_address="hello@acme.example", to_address=address, to_name="Ännä Ölund",
+                         message_key=f"k:{address}", marketing=False)
+
+
+async def test_a_non_ascii_local_part_is_refused_up_front_without_smtputf8(smtp_server: Any) -> None:
+    """Asked before anything is done for the message (issue 10: no code for an email that cannot
+    go out); plain addresses need no connection to answer."""
+    controller, collector = smtp_server(enable_SMTPUTF8=False)
+    async with sender_for(controller) as sender:
+        await sender.check_recipient("anna@bücher.example")
+        with pytest.raises(UnsendableAddressError, match=f"does not offer SMTPUTF8.*{controller.port}|{controller.port}.*SMTPUTF8"):
+            await sender.check_recipient("ännä@example.com")
+    assert collector.received == []
+
+
+async def test_a_non_ascii_local_part_is_delivered_where_the_server_offers_smtputf8(smtp_server: Any) -> None:
+    controller, collector = smtp_server(enable_SMTPUTF8=True)  # aiosmtpd's Controller offers it by default
+    async with sender_for(controller) as sender:
+        await sender.check_recipient("ännä@bücher.example")
+        await sender.send(to_address("ännä@bücher.example"))
+
+    [received] = collector.received
+    assert received.rcpt_tos == ["ännä@xn--bcher-kva.example"]
+    got = message_from_bytes(received.data, policy=policy.SMTPUTF8)
+    header = received.data.split(b"\r\nTo: ", 1)[1].split(b"\r\n", 1)[0].decode("utf-8")
+    assert header.endswith("<ännä@xn--bcher-kva.example>") and got["Message-ID"] is not None

@@ -120,6 +120,8 @@ def test_plan_then_run_sends_once_and_a_second_run_does_nothing(
 
     dry = runner.invoke(cli, ["run", "--config", str(config), "--no-sync", "--dry-run"])
     assert dry.exit_code == 0, dry.output
+    would = [line.split("\t") for line in dry.stdout.splitlines() if line.startswith("  would do\t")]
+    assert sorted(fields[2] for fields in would) == sorted(chosen)  # full addresses, as `plan` shows them
     assert len(list((tmp_path / "clients" / "outbox" / "dry-run" / "acme").glob("*.eml"))) == 3
     assert len(_writes(server)["discount_codes"]) == codes_before
 
@@ -133,6 +135,12 @@ def test_plan_then_run_sends_once_and_a_second_run_does_nothing(
     bodies = "\n".join(path.read_text(encoding="utf-8") for path in emails)
     for code in created:
         assert code["code"] in bodies
+
+    page = tmp_path / "sent.html"
+    shown = runner.invoke(cli, ["preview", RULE, "--config", str(config), "--customer", chosen[0], "--output", str(page)])
+    assert shown.exit_code == 0, shown.output
+    assert "the ledger records this action as done" in shown.stderr
+    assert any(code["code"] in page.read_text(encoding="utf-8") for code in created)
 
     second = runner.invoke(cli, ["run", "--config", str(config)])
     assert second.exit_code == 0, second.output
@@ -216,3 +224,15 @@ def test_a_run_whose_actions_all_fail_says_so_and_status_keeps_the_error(
     status = runner.invoke(cli, ["status", "--config", str(config)])
     [last_error] = [text for text in status.stdout.splitlines() if "last error" in text]
     assert "1 action failed" in last_error and "cannot write to the outbox" in last_error
+
+
+def test_a_run_without_an_enabled_rule_says_how_to_enable_one(shopify: tuple[Any, Any], tmp_path: Path) -> None:
+    server, shop = shopify
+    config = _write_config(tmp_path / "clients", server, shop, "\n# [rules.back_to_bestsellers]\n# after_days = 180\n")
+
+    ran = CliRunner().invoke(cli, ["run", "--config", str(config)])
+
+    assert ran.exit_code == 0, ran.output
+    [line] = [text for text in ran.stdout.splitlines() if text.startswith("ok ")]
+    assert f"no rule is enabled in {config}, so winback only syncs" in line
+    assert "uncomment [rules.back_to_bestsellers]" in line and "nothing to do" not in line

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from tests.integration.kill_harness import (
     read_capture,
     smtp_capture_process,
 )
+from winback.emulator.generate import DEFAULT_NOW
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -39,7 +41,9 @@ MIN_KILLS = 20
 CASE_DEADLINE_S = 240.0
 CUSTOMERS = "600"
 EMULATOR_FLAGS = {
-    "shopify": ["--customers", CUSTOMERS, "--no-throttle"],
+    # A legacy shop, so the account invite (a platform write) is among what a kill may interrupt;
+    # on Ecwid the accounts rule only emails (Ecwid keeps an account for every buyer already).
+    "shopify": ["--customers", CUSTOMERS, "--no-throttle", "--customer-accounts", "CLASSIC"],
     "ecwid": ["--customers", CUSTOMERS, "--requests-per-minute", "100000"],
 }
 TOKEN_ENV = "WB_KILL_TOKEN"
@@ -77,6 +81,10 @@ def _toml(value: Any) -> str:
 GENEROUS_LIMITS = {"max_actions_per_run": 1_000_000, "marketing_cap_count": 100}
 """No guard rail may hold back a planned action: the test compares the plan with what was done.
 (Both marketing rules may mail the same customer; the default cap is one mail a week.)"""
+
+
+ACCOUNTS_SINCE_DAYS = (datetime.now(UTC) - DEFAULT_NOW).days + 45
+"""The emulated world ends at a fixed date: reach back to its last weeks' guest buyers, whatever today is."""
 
 
 def _limits_table() -> str:
@@ -123,6 +131,7 @@ discount = {{kind = "percentage", value = 10}}
 
 [rules.auto_create_accounts]
 enabled = true
+since_days = {ACCOUNTS_SINCE_DAYS}
 
 [rules.discount_codes]
 segment = {{min_orders = 2}}
@@ -321,6 +330,8 @@ def test_sigkilled_run_never_acts_twice(platform: str, tmp_path: Path, harness: 
     assert synced.returncode == 0, f"sync failed; see {client.log}"
     planned = actions_in(client.json("plan"))
     assert planned, "the rules planned nothing: the test would prove nothing"
+    account_steps = {step for a in planned if a["rule"] == "auto_create_accounts" for step in a["steps"]}
+    assert account_steps == {"shopify": {"send_invite"}, "ecwid": {"send_email"}}[platform], account_steps
     keys = Counter(a["idempotency_key"] for a in planned)
     assert max(keys.values()) == 1, "plan lists an idempotency key twice"
 

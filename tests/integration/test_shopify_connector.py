@@ -177,22 +177,25 @@ async def test_discount_codes_end_to_end(shop) -> None:
     assert len(emulator.discount_codes) == 2
 
 
-async def test_customer_create_and_invite_end_to_end(shop) -> None:
-    server, emulator = shop
-    async with _connector(server, emulator) as c:
-        assert (await c.capabilities()).invite_mode == InviteMode.SEND_INVITE
-        created = await c.create_customer(NewCustomer(email="new.buyer@example.com", first_name="New"))
-        with pytest.raises(errors.CustomerExistsError):
-            await c.create_customer(NewCustomer(email="new.buyer@example.com"))
-        found = await c.find_customer_by_email("new.buyer@example.com")
-        await c.send_account_invite(created.id)
+async def test_customer_create_and_invite_end_to_end(world) -> None:
+    server, emulator = start_shopify_emulator(world, customer_accounts="CLASSIC")  # a legacy shop
+    try:
+        async with _connector(server, emulator) as c:
+            assert (await c.capabilities()).invite_mode == InviteMode.SEND_INVITE
+            created = await c.create_customer(NewCustomer(email="new.buyer@example.com", first_name="New"))
+            with pytest.raises(errors.CustomerExistsError):
+                await c.create_customer(NewCustomer(email="new.buyer@example.com"))
+            found = await c.find_customer_by_email("new.buyer@example.com")
+            await c.send_account_invite(created.id)
+    finally:
+        server.stop()
     assert found is not None and found.id == created.id
     assert len(emulator.customers_created) == 1
     assert len(emulator.invites_sent) == 1
 
 
 async def test_new_customer_accounts_need_no_invite(world) -> None:
-    server, emulator = start_shopify_emulator(world, customer_accounts="NEW_CUSTOMER_ACCOUNTS")
+    server, emulator = start_shopify_emulator(world)  # customer accounts: the default for every new shop
     try:
         async with _connector(server, emulator) as c:
             assert (await c.capabilities()).invite_mode == InviteMode.NOT_NEEDED
@@ -200,6 +203,34 @@ async def test_new_customer_accounts_need_no_invite(world) -> None:
                 await c.send_account_invite(emulator.customers[0]["id"])
     finally:
         server.stop()
+
+
+async def test_guest_buyers_of_a_customer_accounts_shop_are_told_how_to_sign_in(world, tmp_path) -> None:
+    """With customer accounts there is nothing to create or invite: recent guests (DISABLED
+    customers) get the sign-in email once, with the shop's /account link."""
+    from winback.rules.auto_create_accounts import AutoCreateAccounts
+    from winback.rules.base import RuleContext, Step
+    from winback.rules.executor import stored_facts
+    from winback.sync import open_store, store_key, sync_store
+
+    server, emulator = start_shopify_emulator(world)
+    store = open_store(f"sqlite:///{tmp_path / 'shop.db'}")
+    try:
+        async with _connector(server, emulator) as c:
+            await sync_store(c, store)
+            capabilities = await c.capabilities()
+        facts = stored_facts(store, store_key("shopify", emulator.shop_domain))
+        context = RuleContext(store=store, facts=facts, now=world.now, capabilities=capabilities)
+        actions = list(AutoCreateAccounts({"since_days": 90}).plan(context))
+    finally:
+        store.close()
+        server.stop()
+    emailed = [a for a in actions if a.steps]
+    assert emailed and {a.steps for a in emailed} == {(Step.SEND_EMAIL,)}
+    disabled = {c["id"] for c in emulator.customers if c["state"] == "DISABLED"}
+    assert all(a.customer_id in disabled for a in emailed)
+    assert all(a.payload["email"]["context"]["sign_in_url"] == f"https://{emulator.shop_domain}/account" for a in emailed)
+    assert emulator.invites_sent == [] and emulator.customers_created == []
 
 
 async def test_bad_token_and_missing_scope(world) -> None:

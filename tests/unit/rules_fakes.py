@@ -138,6 +138,8 @@ class FakeConnector(Connector):
         self.customers: dict[str, model.Customer] = {}
         self.invites: list[str] = []
         self.calls: list[str] = []
+        self.customer_locked = False
+        """Whether codes are locked to their customer (``Capabilities.customer_locked_codes``)."""
         self.fail_create_code: BaseException | None = None
         self.fail_after_create_code: BaseException | None = None
 
@@ -160,7 +162,7 @@ class FakeConnector(Connector):
         return model.Store(platform="fake", store_id=STORE_ID, name="Test Shop", currency="EUR")
 
     async def capabilities(self) -> Capabilities:
-        return Capabilities(invite_mode=self.invite_mode)
+        return Capabilities(invite_mode=self.invite_mode, customer_locked_codes=self.customer_locked)
 
     async def check_access(self) -> Any:
         raise NotImplementedError
@@ -184,7 +186,13 @@ class FakeConnector(Connector):
             raise self.fail_create_code
         if spec.code in self.codes:
             raise errors.DiscountCodeTakenError(f"code {spec.code} is taken", store=self.store_label)
-        created = model.DiscountCode(platform="fake", store_id=STORE_ID, id=f"d{len(self.codes) + 1}", code=spec.code)
+        created = model.DiscountCode(
+            platform="fake", store_id=STORE_ID, id=f"d{len(self.codes) + 1}", code=spec.code, title=spec.title,
+            kind=spec.kind, value=spec.value, starts_at=spec.starts_at.replace(microsecond=0),
+            ends_at=spec.ends_at.replace(microsecond=0) if spec.ends_at else None,
+            once_per_customer=spec.once_per_customer, usage_limit=spec.usage_limit,
+            customer_ids=(spec.customer_id,) if self.customer_locked and spec.customer_id else (),
+        )
         self.codes[spec.code] = created
         if self.fail_after_create_code is not None:
             raise self.fail_after_create_code
@@ -232,3 +240,25 @@ def facts(store: LocalStore) -> StoreFacts:
     from winback.rules.executor import stored_facts
 
     return stored_facts(store, KEY)
+
+
+class EmailEveryoneOnce(EmailEveryone):
+    """Leaves out customers it already acted on, as the built-in rules do in their SQL."""
+
+    name: ClassVar[str] = "email_everyone_once"
+
+    def plan(self, context: RuleContext) -> Iterator[PlannedAction]:
+        from sqlalchemy import select
+
+        from winback.rules.ledger import SETTLED
+        from winback.sync import tables
+
+        ledger = tables.action_ledger
+        with context.store.engine.connect() as conn:
+            settled = set(conn.execute(
+                select(ledger.c.lower_email).where(
+                    ledger.c.store_key == context.facts.store_key, ledger.c.rule == self.name,
+                    ledger.c.status.in_(SETTLED),
+                )
+            ).scalars())
+        return (action for action in super().plan(context) if action.email.lower() not in settled)

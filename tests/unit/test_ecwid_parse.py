@@ -82,7 +82,9 @@ def test_incomplete_orders_are_not_real() -> None:
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"total": "12,5.x"}, "total"), ({"id": None}, "id"), ({"updateTimestamp": None, "updateDate": "soon"}, "updateDate"),
+    [({"total": "12,5.x"}, "total"), ({"id": None, "internalId": None}, "id"),
+     ({"updateTimestamp": None, "updateDate": "soon"}, "updateDate"),
+     ({"refunds": [{"amount": "lots"}]}, "refunds"),
      ({"items": [{"id": 1, "quantity": "two", "price": 1}]}, "quantity")],
 )
 def test_malformed_orders_raise_record_error(change, field) -> None:
@@ -100,11 +102,13 @@ CUSTOMER = {
 
 @pytest.mark.parametrize(
     ("accept", "state"),
-    [(True, ConsentState.SUBSCRIBED), (False, ConsentState.NOT_SUBSCRIBED), (None, ConsentState.UNKNOWN)],
+    [(True, ConsentState.SUBSCRIBED), (False, ConsentState.NOT_SUBSCRIBED), (None, ConsentState.SUBSCRIBED),
+     ("absent", ConsentState.SUBSCRIBED)],
 )
 def test_customer_consent(accept, state) -> None:
+    """Ecwid: acceptMarketing true or null means "may be emailed"; only false forbids it."""
     raw = dict(CUSTOMER)
-    if accept is not None:
+    if accept != "absent":
         raw["acceptMarketing"] = accept
     c = parse.parse_customer(raw, store_id="1003", currency="USD")
     assert c.consent.state == state
@@ -114,9 +118,59 @@ def test_customer_consent(accept, state) -> None:
     assert c.orders_count == 1 and c.amount_spent.amount == Decimal("97.10")
 
 
-def test_customer_without_updated_is_rejected() -> None:
+def test_customer_with_a_malformed_updated_is_rejected() -> None:
     with pytest.raises(parse.RecordError, match="updated"):
         parse.parse_customer({**CUSTOMER, "updated": "not a date"}, store_id="1", currency="USD")
+
+
+def test_customer_without_updated_falls_back_to_registered() -> None:
+    raw = {k: v for k, v in CUSTOMER.items() if k != "updated"}
+    c = parse.parse_customer(raw, store_id="1", currency="USD")
+    assert c.updated_at == c.created_at == datetime(2024, 8, 21, 7, 52, 9, tzinfo=timezone.utc)
+    with pytest.raises(parse.RecordError, match="updated"):
+        parse.parse_customer({k: v for k, v in raw.items() if k != "registered"}, store_id="1", currency="USD")
+
+
+@pytest.mark.parametrize(("accept", "expected"), [(True, True), (False, False), (None, True), ("absent", True)])
+def test_order_accept_marketing_null_means_may_be_emailed(accept, expected) -> None:
+    raw = order(acceptMarketing=accept)
+    if accept == "absent":
+        del raw["acceptMarketing"]
+    assert parse.parse_order(raw, store_id="1", currency="USD").accepts_marketing is expected
+
+
+def test_order_without_id_falls_back_to_internal_id() -> None:
+    raw = order()
+    del raw["id"]
+    o = parse.parse_order(raw, store_id="1", currency="USD")
+    assert o.id == "492512057" and o.name == "#492512057"
+    assert parse.record_id(raw) == "492512057" and parse.record_id(order()) == "EBJFT"
+
+
+@pytest.mark.parametrize(
+    ("refunded_amount", "refunds", "expected"),
+    [
+        (Decimal("0"), [{"date": "2024-05-02 10:00:00 +0000", "source": "CP", "reason": "x", "amount": Decimal("0.1")}],
+         Decimal("0.1")),  # another processor: only refunds[] tells
+        (None, [{"amount": Decimal("0.05")}, {"amount": Decimal("0.05")}], Decimal("0.10")),
+        (Decimal("0.1"), [{"amount": Decimal("0.1")}], Decimal("0.1")),  # Ecwid's own: both, counted once
+        (Decimal("0.1"), None, Decimal("0.1")),
+    ],
+)
+def test_partial_refunds_through_other_processors_come_from_refunds_list(refunded_amount, refunds, expected) -> None:
+    raw = order(paymentStatus="PARTIALLY_REFUNDED", refundedAmount=refunded_amount)
+    if refunds is not None:
+        raw["refunds"] = refunds
+    o = parse.parse_order(raw, store_id="1", currency="USD")
+    assert o.refunded.amount == expected
+    assert o.current_total.amount == Decimal("0.3") - expected
+
+
+def test_order_without_any_refund_fields_has_no_refunded_amount() -> None:
+    raw = order()
+    del raw["refundedAmount"]
+    o = parse.parse_order(raw, store_id="1", currency="USD")
+    assert o.refunded is None and o.current_total.amount == Decimal("0.3")
 
 
 def test_product_and_profile() -> None:

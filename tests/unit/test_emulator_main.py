@@ -32,3 +32,16 @@ def test_fault_kinds_help_lists_every_kind(capsys: pytest.CaptureFixture[str]) -
         _parser().parse_args(["--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "--fault-kinds" in out and all(kind in out for kind in FAULT_KINDS)
+
+
+def test_shopify_shops_have_customer_accounts_unless_asked_for_a_legacy_shop() -> None:
+    from winback.emulator.__main__ import start_from_args
+    from winback.emulator.shopify import ShopifyEmulator
+
+    assert _parser().parse_args(["shopify"]).customer_accounts == "NEW_CUSTOMER_ACCOUNTS"
+    args = _parser().parse_args(["shopify", "--customers", "3", "--products", "2", "--customer-accounts", "CLASSIC"])
+    server, _ = start_from_args(args)
+    try:
+        assert isinstance(server.app, ShopifyEmulator) and server.app.customer_accounts == "CLASSIC"
+    finally:
+        server.stop()

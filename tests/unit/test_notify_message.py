@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 
-from winback.errors import NotifyError
-from winback.notify import RenderedEmail, build_message, message_bytes, message_id
+from winback.errors import NotifyError, UnsendableAddressError
+from winback.notify import RenderedEmail, build_message, check_address, message_bytes, message_id
 
 RENDERED = RenderedEmail(subject="We've missed you", html="<p>Héllo <b>there</b></p>", text="Héllo there\n")
 UNSUB = "https://acme.example/unsubscribe?e=anna%40example.com&t=" + "0123456789abcdef" * 4
@@ -156,8 +156,26 @@ def test_long_non_ascii_name_and_subject_survive_folding() -> None:
 def test_idn_domain_is_encoded() -> None:
     parsed = wire(build(to_address="anna@bücher.example"))
     assert parsed["To"].addresses[0].domain == "xn--bcher-kva.example"
-    with pytest.raises(NotifyError, match="non-ASCII"):
-        build(to_address="ännä@example.com")
+
+
+@pytest.mark.parametrize("name", ["Anna", "Ännä Ölund"])
+def test_a_non_ascii_local_part_travels_as_utf8_never_as_an_encoded_word(name: str) -> None:
+    """RFC 6532: such an address only exists as UTF-8 headers (sent with SMTPUTF8); an encoded
+    word inside an address is not an address at all. Whether a sender can take it is its call."""
+    raw = message_bytes(build(to_address="ännä@bücher.example", to_name=name))
+    assert "ännä@xn--bcher-kva.example>".encode() in raw and b"=?utf-8?q?=C3=A4" not in raw.lower()
+    parsed = message_from_string(raw.decode("utf-8"), policy=policy.default)
+    assert [(a.display_name, a.addr_spec) for a in parsed["To"].addresses] == [(name, "ännä@xn--bcher-kva.example")]
+    plain = message_bytes(build(to_address="anna@example.com", to_name=name))
+    assert plain.isascii()
+
+
+def test_check_address_refuses_a_non_ascii_local_part_unless_utf8_is_offered() -> None:
+    with pytest.raises(UnsendableAddressError, match="non-ASCII characters before the @.*SMTPUTF8"):
+        check_address("ännä@example.com", "recipient")
+    assert check_address("ännä@bücher.example", "recipient", utf8=True) == "ännä@xn--bcher-kva.example"
+    with pytest.raises(UnsendableAddressError, match="not a valid email address"):
+        check_address("ännä @example.com", "recipient", utf8=True)
 
 
 def test_message_id_is_deterministic_from_the_key() -> None:

@@ -1,4 +1,7 @@
-"""The auto_create_accounts rule: audience and steps for each InviteMode."""
+"""The auto_create_accounts rule: audience and steps for each InviteMode.
+
+Today's platforms keep an account for every buyer (Ecwid's basic accounts, Shopify customer
+accounts): the useful action is one email telling a guest buyer how to sign in."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import pytest
 from tests.unit.test_rules_builtin_support import Shop, ago, count_statements, emails
 from winback.connectors.base import Capabilities, InviteMode
 from winback.model import AccountState, ConsentState, NewCustomer
-from winback.rules.auto_create_accounts import NOT_NEEDED_REASON, AutoCreateAccounts
+from winback.rules import auto_create_accounts as accounts_rule
+from winback.rules.auto_create_accounts import AutoCreateAccounts
 from winback.rules.base import Step, idempotency_key
 from winback.sync import open_store
 
@@ -74,6 +78,11 @@ def test_create_customer_mode_creates_the_account_and_emails_the_sign_in_link(tm
 
     quiet = shop.plan(AutoCreateAccounts({"send_email": False}), Capabilities(invite_mode=InviteMode.CREATE_CUSTOMER))
     assert {a.steps for a in quiet} == {(Step.CREATE_ACCOUNT,)}
+
+    # An account that exists already (a guest order by a member's email) is not created again.
+    shop.put(shop.order("o-member-guest", 2, email="member@example.com"))
+    again = {a.email: a for a in shop.plan(AutoCreateAccounts(), Capabilities(invite_mode=InviteMode.CREATE_CUSTOMER))}
+    assert again["member@example.com"].steps == (Step.SEND_EMAIL,)
     store.close()
 
 
@@ -88,24 +97,70 @@ def test_send_invite_mode_invites_the_disabled_customer(tmp_path):
     # an order without any customer: nothing to invite, skipped with a reason
     orphan = by_email["Guest@Example.com"]
     assert orphan.steps == () and "no customer record" in orphan.reason
+    # A member's guest order: they have an account already, so no invite.
+    shop.put(shop.order("o-member-guest", 2, email="member@example.com"))
+    member = {a.email: a for a in shop.plan(AutoCreateAccounts(), Capabilities(invite_mode=InviteMode.SEND_INVITE))}
+    assert member["member@example.com"].steps == () and "already has an account" in member["member@example.com"].reason
     store.close()
 
 
-def test_not_needed_mode_yields_visible_skips(tmp_path):
+NOT_NEEDED = Capabilities(invite_mode=InviteMode.NOT_NEEDED)
+
+
+def test_ecwid_guest_with_the_basic_account_ecwid_created_gets_the_sign_in_email(tmp_path):
+    """Ecwid lists the account it made for a guest's email (an enabled customer), while the guest's
+    orders carry no customerId: the guest is still told, once, how to sign in."""
+    store = open_store(f"sqlite:///{tmp_path / 'w.db'}")
+    shop = Shop(store)
+    c, o = shop.customer, shop.order
+    shop.put(c("170000007", "Basic@Example.com", first_name="Bea", last_name="Sic"),
+             c("member", account=AccountState.ENABLED))
+    shop.put(o("o-basic", 2, email="basic@example.com"), o("o-member", 2, customer_id="member", email="member@example.com"),
+             o("o-none", 2, email="nobody@example.com"))
+    actions = {a.email: a for a in shop.plan(AutoCreateAccounts(), NOT_NEEDED)}
+    assert set(actions) == {"basic@example.com", "nobody@example.com"}  # as on the newest order
+    basic = actions["basic@example.com"]
+    assert basic.steps == (Step.SEND_EMAIL,) and basic.customer_id == "170000007" and not basic.marketing
+    assert "ecwid already keeps an account for this email" in basic.reason
+    email = basic.payload["email"]
+    assert email["template"] == "account_created" and email["context"]["sign_in_url"] == "https://shop.test/account"
+    assert email["context"]["customer"]["display_name"] == "Bea Sic"
+    assert "account" not in basic.payload  # nothing to create
+    # A store where Ecwid made no account (German company address, legacy sign-in): visible skip.
+    nobody = actions["nobody@example.com"]
+    assert nobody.steps == () and nobody.reason == accounts_rule.NO_ACCOUNT_REASON.format(platform="ecwid")
+    store.close()
+
+
+def test_shopify_customer_accounts_guest_gets_the_sign_in_email(tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 'w.db'}")
     shop = Shop(store, platform="shopify", store_id="acme")
     populate(shop)
-    actions = shop.plan(AutoCreateAccounts(), Capabilities(invite_mode=InviteMode.NOT_NEEDED))
-    assert len(actions) == 3
-    assert {(a.steps, a.reason) for a in actions} == {((), NOT_NEEDED_REASON)}
+    actions = {a.email: a for a in shop.plan(AutoCreateAccounts(), NOT_NEEDED)}
+    assert set(actions) == {"disabled@example.com", "Guest@Example.com", "pending@example.com"}
+    disabled = actions["disabled@example.com"]
+    assert disabled.steps == (Step.SEND_EMAIL,) and disabled.payload["email"]["context"]["sign_in_url"].endswith(
+        "/account")
+    assert "shopify already keeps an account" in disabled.reason
+    assert {actions[e].steps for e in ("Guest@Example.com", "pending@example.com")} == {()}
+
+    quiet = shop.plan(AutoCreateAccounts({"send_email": False}), NOT_NEEDED)
+    assert {a.steps for a in quiet} == {()}
+    assert "send_email is off" in next(a.reason for a in quiet if a.email == "disabled@example.com")
     store.close()
 
 
-@pytest.mark.parametrize(("platform", "steps"), [
-    ("ecwid", (Step.CREATE_ACCOUNT, Step.SEND_EMAIL)),
-    ("shopify", (Step.SEND_INVITE,)),
-])
-def test_offline_planning_follows_the_platform(tmp_path, platform, steps):
+def test_sample_action_is_the_sign_in_email(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'w.db'}")
+    shop = Shop(store)
+    [sample] = AutoCreateAccounts().sample_actions(shop.context(capabilities=None))
+    assert sample.steps == (Step.SEND_EMAIL,) and sample.payload["email"]["template"] == "account_created"
+    assert sample.payload["email"]["context"]["sign_in_url"] == "https://shop.test/account"
+    store.close()
+
+
+@pytest.mark.parametrize("platform", ["ecwid", "shopify"])
+def test_offline_planning_follows_the_platform(tmp_path, platform):
     """Offline, the platform's connector says what its stores usually do (its profile)."""
     from winback.connectors.registry import load_connector_class
 
@@ -113,7 +168,7 @@ def test_offline_planning_follows_the_platform(tmp_path, platform, steps):
     shop = Shop(store, platform=platform, store_id="s")
     shop.put(shop.customer("g", account=AccountState.GUEST), shop.order("o", 2, customer_id="g", email="g@example.com"))
     [action] = shop.plan(AutoCreateAccounts(), capabilities=load_connector_class(platform).offline_capabilities())
-    assert action.steps == steps
+    assert action.steps == (Step.SEND_EMAIL,)
     store.close()
 
 

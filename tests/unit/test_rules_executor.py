@@ -112,18 +112,17 @@ async def test_a_running_discount_action_is_reconciled_by_lookup(store: LocalSto
     assert row["created_ref"]["adopted"] is True and row["attempts"] == 2 and row["status"] == "done"
 
 
-async def test_a_code_taken_by_someone_else_fails_clearly_and_is_not_adopted(store: LocalStore) -> None:
+async def test_a_code_taken_by_someone_else_is_not_adopted(store: LocalStore) -> None:
+    """More in test_rules_recorded_defects.py: another string is derived, the code is left alone."""
     connector, sender = FakeConnector(), FakeSender()
     rule = EmailEveryone({"discount": True, "only": ("ann@example.com",)})
     from winback.model import DiscountCode
 
     connector.codes["WB-EMAIL_EVERYONE-1"] = DiscountCode(platform="fake", store_id="x", id="theirs", code="WB-EMAIL_EVERYONE-1")
-    for _ in range(2):
-        report = await _run(store, _plan(store, rule), connector, sender)
-        assert report.results[0].outcome is Outcome.FAILED
-        assert "already exists on the store and was not created by winback" in report.results[0].detail
-    assert sender.sent == []
-    assert _rows(store)[0]["step_states"] == {}
+    report = await _run(store, _plan(store, rule), connector, sender)
+    assert report.results[0].outcome is Outcome.DONE
+    assert report.results[0].created_ref["discount_code"] != "WB-EMAIL_EVERYONE-1"
+    assert connector.codes["WB-EMAIL_EVERYONE-1"].id == "theirs" and "adopted" not in _rows(store)[0]["created_ref"]
 
 
 async def test_an_interrupted_email_needs_review_and_is_never_resent(store: LocalStore) -> None:
@@ -324,3 +323,20 @@ async def test_a_template_past_its_limits_stops_the_client_once(store: LocalStor
     assert report.stopped is not None and "back_to_bestsellers.txt" in report.stopped
     assert sender.sent == []
     assert [row["status"] for row in _rows(store)] == ["failed"]
+
+
+async def test_a_dry_run_logs_full_addresses_and_a_real_run_masks_them(store: LocalStore, caplog) -> None:
+    """The dry-run policy: the merchant checks who would get what on their own machine, as
+    ``winback plan`` shows it; a real run's log (often kept in files) masks addresses."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="winback.rules.executor")
+    rule = EmailEveryone({"marketing": False})
+    await _run(store, _plan(store, rule), None, FakeSender(), dry_run=True)
+    dry = " ".join(r.getMessage() for r in caplog.records)
+    assert "would send email_everyone to ann@example.com" in dry and "bob@example.com" in dry
+
+    caplog.clear()
+    await _run(store, _plan(store, rule), FakeConnector(), FakeSender())
+    real = " ".join(r.getMessage() for r in caplog.records)
+    assert "a***@example.com" in real and "ann@example.com" not in real

@@ -96,3 +96,16 @@ def test_cost_estimate_follows_shopify_rules() -> None:
     assert estimate_cost("{ orders(first: 10) { nodes { id customer { id } } pageInfo { hasNextPage } } }") == 2 + 10 * 2
     nested = "{ orders(first: 10) { nodes { id lineItems(first: 5) { nodes { id } } } } }"
     assert estimate_cost(nested) == 2 + 10 * (1 + 2 + 5 * 1)
+
+
+@pytest.mark.parametrize(
+    ("selection", "documents"),
+    [
+        # issue 10: the parser read these, the documents never asked, so they were always null
+        ("customerAcceptsMarketing", ["OrdersPage", "bulk orders (all)", "bulk orders (since)"]),
+        ("defaultPhoneNumber { phoneNumber }", ["CustomersPage", "CustomerByEmail", "CustomerCreate"]),
+    ],
+)
+def test_documents_ask_for_what_the_parsers_read(selection: str, documents: list[str]) -> None:
+    for name in documents:
+        assert selection in " ".join(DOCUMENTS[name].split()), name

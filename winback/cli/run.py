@@ -10,6 +10,8 @@ import click
 
 from winback.cli._common import cell, config_options, load_configs, rich_stdout, say, totals
 from winback.clients import ClientRun, run_clients
+from winback.display import printable
+from winback.rules.engine import no_rule_enabled
 
 COLUMNS = ("done", "already done", "skipped", "failed", "needs review", "not run", "would do")
 
@@ -19,7 +21,8 @@ COLUMNS = ("done", "already done", "skipped", "failed", "needs review", "not run
 @click.option("--no-sync", is_flag=True, help="Act on the local store as it is (no sync first).")
 @click.option(
     "--dry-run", is_flag=True,
-    help="Write the emails to <outbox>/dry-run/<client>/ instead; no platform writes, nothing recorded.",
+    help="Write the emails to <outbox>/dry-run/<client>/ instead and list who would get what (full "
+         "addresses, like `winback plan`); no platform writes, nothing recorded.",
 )
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Stores worked on at once.")
 @click.pass_context
@@ -34,7 +37,11 @@ def run(
     """
     configs, problems = load_configs(config, config_dir)
     results = asyncio.run(run_clients(configs, sync=not no_sync, dry_run=dry_run, concurrency=concurrency)) if configs else []
-    _summary(results, dry_run, config_errors=len(problems))
+    notes = {c.path: no_rule_enabled(c) for c in configs}
+    if dry_run:
+        for result in results:
+            _would_do(result)
+    _summary(results, dry_run, config_errors=len(problems), notes=notes)
     if problems:
         ctx.exit(2)
     if any(not r.ok or (r.report is not None and r.report.failed) for r in results):
@@ -60,7 +67,23 @@ def outcome(result: ClientRun) -> str:
     return "ok"
 
 
-def _summary(results: list[ClientRun], dry_run: bool, *, config_errors: int = 0) -> None:
+def _would_do(result: ClientRun) -> None:
+    """A dry run's actions, one line each with the full address: the merchant's own data on their
+    own terminal, as ``winback plan`` shows it (log lines of real runs keep masking addresses)."""
+    if result.report is None or not result.report.results:
+        return
+    say(f"{result.client} ({result.store_key or result.store}): dry run")
+    for r in result.report.results:
+        a = r.action
+        fields = (r.outcome.value, a.rule, a.email, a.recipient_name or "-", "+".join(s.value for s in a.steps),
+                  r.detail or a.reason)
+        click.echo("  " + "\t".join(printable(field) for field in fields))
+
+
+def _summary(
+    results: list[ClientRun], dry_run: bool, *, config_errors: int = 0, notes: dict[Path, str | None] | None = None
+) -> None:
+    notes = notes or {}
     words = [outcome(r) for r in results]
     actions = sum((r.report.counts() for r in results if r.report), start=Counter())
     title = totals(
@@ -93,11 +116,14 @@ def _summary(results: list[ClientRun], dry_run: bool, *, config_errors: int = 0)
                 *(str(counts.get(c, 0)) for c in COLUMNS), cell(_held(r)),
             )
         Console().print(table)
+        for r in results:
+            if notes.get(r.path) and not r.error:
+                say(f"{r.client}: {notes[r.path]}", fg="yellow")
     else:
         for r, word in zip(results, words, strict=True):
             counts = r.report.counts() if r.report else {}
             shown = " ".join(f"{c.replace(' ', '_')}={counts[c]}" for c in COLUMNS if counts.get(c))
-            parts = [shown] if shown else ([] if r.error else ["nothing to do"])
+            parts = [shown] if shown else ([] if r.error else [notes.get(r.path) or "nothing to do"])
             if _held(r):
                 parts.append(f"held: {_held(r)}")
             if r.error:

@@ -36,6 +36,11 @@ def _open(config: Path) -> tuple[SuppressionList, str, object]:
 @_all
 @click.option("--reason", help="Why (kept with the entry).")
 def add(email: str, config: Path, all_stores: bool, reason: str | None) -> None:
+    """Suppress EMAIL: winback never acts for it again.
+
+    No email, discount code, account or invite, whatever the rules say; the address matches in
+    any letter case.
+    """
     if "@" not in email:
         raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
     ledger, key, store = _open(config)
@@ -52,6 +57,10 @@ def add(email: str, config: Path, all_stores: bool, reason: str | None) -> None:
 @_config
 @_all
 def remove(email: str, config: Path, all_stores: bool) -> None:
+    """Unsuppress EMAIL: rules may act for it again.
+
+    Consent, the cap and the other guard rails still apply.
+    """
     ledger, key, store = _open(config)
     try:
         removed = ledger.unsuppress(email, store_key=None if all_stores else key)
@@ -64,6 +73,7 @@ def remove(email: str, config: Path, all_stores: bool) -> None:
 @suppress.command("list")
 @_config
 def list_(config: Path) -> None:
+    """List the suppressed addresses: address, scope, date added, reason."""
     ledger, key, store = _open(config)
     try:
         entries = ledger.suppressions(key)

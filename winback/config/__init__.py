@@ -73,6 +73,7 @@ from winback.config._models import (
     ScheduleSection,
     StoreConfig,
     SyncSection,
+    ValueSource,
 )
 
 __all__ = [
@@ -86,6 +87,7 @@ __all__ = [
     "ScheduleSection",
     "StoreConfig",
     "SyncSection",
+    "ValueSource",
     "load_config",
     "load_config_dir",
 ]

@@ -20,6 +20,7 @@ from winback.config._models import (
     ConfigWarning,
     FileModel,
     StoreConfig,
+    ValueSource,
     _URL_PASSWORD,
     is_secret_key,
     secret_values,
@@ -46,6 +47,22 @@ class _Source:
     secrets_text: str = ""
     from_secrets: set[str] = field(default_factory=set)
     warnings: list[ConfigWarning] = field(default_factory=list)
+    env_refs: dict[tuple[str | int, ...], tuple[str, ...]] = field(default_factory=dict)
+    """The variables each expanded value referred to, by its key in this file."""
+    secrets_env_refs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The same for the secrets file's keys."""
+
+    def value_sources(self) -> dict[str, ValueSource]:
+        """Every value not written out in the config file: expanded from ``${NAME}`` or merged from the secrets file."""
+        sources = {
+            ".".join(map(str, key)): ValueSource(path=str(self.path), key=".".join(map(str, key)), env=names)
+            for key, names in self.env_refs.items()
+        }
+        for name in self.from_secrets:
+            sources[f"store.{name}"] = ValueSource(
+                path=str(self.secrets_path), key=name, env=self.secrets_env_refs.get(name, ())
+            )
+        return sources
 
     def error(self, message: str, key: Sequence[str | int]) -> ConfigError:
         parts = [str(part) for part in key]
@@ -109,6 +126,7 @@ def load_config(path: str | os.PathLike[str]) -> ClientConfig:
         rules=file.rules,
         schedule=file.schedule,
         limits=file.limits,
+        sources=source.value_sources(),
     )
     for secret in secret_values(settings) + secret_values(config.email):
         register_secret(secret)
@@ -210,7 +228,11 @@ def _expand(value: Any, key: tuple[str | int, ...], source: _Source) -> Any:
             register_secret(found)
         return found
 
-    return ENV_REF.sub(substitute, value)
+    expanded = ENV_REF.sub(substitute, value)
+    names = tuple(dict.fromkeys(ENV_REF.findall(value)))
+    if names:
+        source.env_refs[key] = names
+    return expanded
 
 
 def _merge_secrets(store: dict[str, Any], secrets_path: Path, source: _Source) -> dict[str, Any]:
@@ -234,7 +256,9 @@ def _merge_secrets(store: dict[str, Any], secrets_path: Path, source: _Source) -
         merged[name] = value
         source.from_secrets.add(name)
     secrets_source = _Source(path=secrets_path, text=text)
-    return {name: (_expand(value, (name,), secrets_source) if name in data else value) for name, value in merged.items()}
+    expanded = {name: (_expand(value, (name,), secrets_source) if name in data else value) for name, value in merged.items()}
+    source.secrets_env_refs = {str(key[0]): names for key, names in secrets_source.env_refs.items() if key}
+    return expanded
 
 
 def _read_secrets(secrets_path: Path, source: _Source) -> str:

@@ -235,6 +235,28 @@ class ConfigWarning:
         return f"{where}: {self.message}: {'; or '.join(self.fixes)}"
 
 
+@dataclass(frozen=True, slots=True)
+class ValueSource:
+    """Where a config value was written, so a fix names the place to change it: a key of the
+    config file or of its secrets file, and the environment variables its ``${NAME}`` refers to."""
+
+    path: str
+    """The file holding the key."""
+    key: str
+    """The key as written in that file (``store.access_token``; a secrets file's own ``access_token``)."""
+    env: tuple[str, ...] = ()
+    """The variables of the value's ``${NAME}`` references, in order."""
+
+    def describe(self) -> str:
+        """``the environment variable ACME_TOKEN (store.access_token in acme.toml reads it)`` or
+        ``access_token in acme.secrets.toml``."""
+        if self.env:
+            names = " and ".join(self.env)
+            noun = "variable" if len(self.env) == 1 else "variables"
+            return f"the environment {noun} {names} ({self.key} in {self.path} reads it)"
+        return f"{self.key} in {self.path}"
+
+
 class StoreConfig(BaseModel):
     """The ``[store]`` table: the platform and its connector's validated settings model."""
 
@@ -260,10 +282,17 @@ class ClientConfig(BaseModel):
     limits: LimitsSection = LimitsSection()
     warnings: tuple[ConfigWarning, ...] = ()
     """Secrets other users of the machine can read (see :class:`ConfigWarningKind`); also logged."""
+    sources: Mapping[str, ValueSource] = Field(default_factory=dict)
+    """Where values not written out in the config file came from, by dotted key (``store.access_token``):
+    an environment variable or the secrets file. Use :meth:`source_of`."""
 
     @property
     def platform(self) -> str:
         return self.store.platform
+
+    def source_of(self, key: str) -> ValueSource:
+        """Where the value of the dotted ``key`` was written (the config file unless recorded otherwise)."""
+        return self.sources.get(key) or ValueSource(path=str(self.path), key=key)
 
     def connector_class(self) -> type[Connector]:
         from winback.connectors.registry import load_connector_class

@@ -63,11 +63,13 @@ class InviteMode(StrEnum):
     """How a guest buyer gets an account on this store."""
 
     CREATE_CUSTOMER = "create_customer"
-    """Ecwid: create the customer record; sign-in is by emailed link."""
+    """The platform keeps no account for guest buyers: create the customer record (sign-in by
+    emailed link)."""
     SEND_INVITE = "send_invite"
-    """Shopify classic accounts: the DISABLED customer exists; send the account invite."""
+    """Shopify legacy (classic) accounts: the DISABLED customer exists; send the account invite."""
     NOT_NEEDED = "not_needed"
-    """Shopify new customer accounts: passwordless sign-in, nothing to create."""
+    """The platform keeps an account for every buyer's email and signs them in with a one-time
+    code or link (Shopify customer accounts, Ecwid): nothing to create or invite."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +245,11 @@ class Connector(abc.ABC):
     # --- writes ------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def find_discount_code(self, code: str) -> DiscountCode | None: ...
+    async def find_discount_code(self, code: str) -> DiscountCode | None:
+        """The code with that string (as the checkout compares codes), with all the platform tells
+        of it: kind, value, usage limit, customer restriction, start and end. Winback adopts an
+        existing code only when :meth:`DiscountCode.matches` shows it is the one it meant, so a
+        field left out makes winback's own codes look foreign."""
 
     @abc.abstractmethod
     async def create_discount_code(self, spec: DiscountCodeSpec) -> DiscountCode:

@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-throttle", action="store_true", help="Shopify: disable the cost bucket")
     parser.add_argument("--restore-rate", type=float, default=100.0, help="Shopify: bucket points per second")
     parser.add_argument("--bucket-size", type=float, default=2000.0, help="Shopify: bucket size in points")
+    parser.add_argument("--customer-accounts", choices=["NEW_CUSTOMER_ACCOUNTS", "CLASSIC"],
+                        default="NEW_CUSTOMER_ACCOUNTS", help="Shopify: CLASSIC is a legacy shop (invites work)")
     parser.add_argument("--requests-per-minute", type=int, default=600, help="Ecwid: per-token rate limit")
     return parser
 
@@ -71,6 +73,7 @@ def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str,
             throttle=not args.no_throttle,
             restore_rate=args.restore_rate,
             bucket_size=args.bucket_size,
+            customer_accounts=args.customer_accounts,
         )
         settings = {"shop": shop.shop_domain, "access_token": shop.access_token, "base_url": server.url}
     else:

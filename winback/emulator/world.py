@@ -6,9 +6,9 @@ mutable state, so one world can back both at once.
 
 Semantics shared by both renderings:
 
-* ``WCustomer.registered`` — the buyer has an account. On Shopify an unregistered buyer still exists
-  as a customer in state DISABLED; on Ecwid an unregistered buyer is not in ``/customers`` at all and
-  their orders carry no ``customerId``.
+* ``WCustomer.registered`` — the buyer signed up for an account. On Shopify an unregistered buyer
+  still exists as a customer in state DISABLED; on Ecwid their orders carry no ``customerId`` and
+  ``/customers`` lists the basic account Ecwid creates for their email after an order.
 * ``WOrder.customer_key is None`` — an order with no customer at all (Shopify ``customer: null``:
   POS/API orders or a removed customer); ``email`` is still set.
 * Quantities: ``refunded_quantity`` of a line is subtracted to get Shopify's ``currentQuantity``.

@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from urllib.parse import urlsplit
 
-from winback.errors import NotifyError
+from winback.errors import NotifyError, UnsendableAddressError
 from winback.notify.templates import RenderedEmail, one_line
 
 POLICY = policy.default.clone(refold_source="none")
@@ -63,7 +63,9 @@ def build_message(
         raise NotifyError("message_key is empty: pass the action's idempotency key")
     configured_name, from_address = split_display(from_address)
     sender = _address("from", from_address, from_name or configured_name)
-    recipient = _address("to", to_address, to_name)
+    # A non-ASCII local part is built here; whether it can be sent is the sender's call, asked
+    # before anything is done for the message (Sender.check_recipient).
+    recipient = _address("to", to_address, to_name, utf8=True)
 
     message = EmailMessage(policy=POLICY)
     _set_address(message, "From", sender)
@@ -116,8 +118,9 @@ def message_id_of(message: EmailMessage) -> str:
 
 
 def message_bytes(message: EmailMessage) -> bytes:
-    """The message as it goes on the wire (CRLF line endings)."""
-    return message.as_bytes(policy=POLICY.clone(linesep="\r\n"))
+    """The message as it goes on the wire (CRLF line endings); with UTF-8 headers when an address
+    needs them (:func:`is_international`), as :mod:`smtplib` sends it with SMTPUTF8."""
+    return message.as_bytes(policy=POLICY.clone(linesep="\r\n", utf8=is_international(message)))
 
 
 def split_display(value: str) -> tuple[str | None, str]:
@@ -140,30 +143,48 @@ def clean_name(name: str | None) -> str | None:
     return cleaned or None
 
 
-def check_address(address: str, role: str = "address") -> str:
+def check_address(address: str, role: str = "address", *, utf8: bool = False) -> str:
     """``address`` stripped, if it looks like ``local@domain``; the domain is IDNA-encoded.
 
     Deliberately loose (exactly one ``@``, no spaces, control characters or header punctuation),
-    since the store already accepted it; non-ASCII local parts are refused (they need SMTPUTF8).
+    since the store already accepted it. A non-ASCII local part is refused unless ``utf8``: only a
+    mail server offering SMTPUTF8 (RFC 6531) can carry it, so senders decide (see
+    :meth:`winback.notify.Sender.check_recipient`). Raises
+    :class:`~winback.errors.UnsendableAddressError`.
     """
     text = str(address or "").strip()
     if not text or _ADDRESS_FORBIDDEN.search(text) or text.count("@") != 1:
-        raise NotifyError(f"the {role} address {text!r} is not a valid email address (expected local@domain)")
+        raise UnsendableAddressError(f"the {role} address {text!r} is not a valid email address (expected local@domain)")
     local, domain = text.split("@")
     if not local or not domain or domain.startswith(".") or domain.endswith(".") or ".." in domain:
-        raise NotifyError(f"the {role} address {text!r} is not a valid email address (expected local@domain)")
-    if not local.isascii():
-        raise NotifyError(f"the {role} address {text!r} has non-ASCII characters before the @, which winback cannot send to")
+        raise UnsendableAddressError(f"the {role} address {text!r} is not a valid email address (expected local@domain)")
+    if not local.isascii() and not utf8:
+        raise UnsendableAddressError(
+            f"the {role} address {text!r} has non-ASCII characters before the @, which needs a mail server "
+            "offering SMTPUTF8"
+        )
     if not domain.isascii():
         try:
             domain = domain.encode("idna").decode("ascii")
         except UnicodeError:
-            raise NotifyError(f"the {role} address {text!r} has a domain that cannot be encoded (IDNA)") from None
+            raise UnsendableAddressError(
+                f"the {role} address {text!r} has a domain that cannot be encoded (IDNA)"
+            ) from None
     return f"{local}@{domain}"
 
 
-def _address(role: str, address: str, name: str | None) -> Address:
-    checked = check_address(address, role)
+def is_international(message: EmailMessage) -> bool:
+    """Whether an address of ``message`` has a non-ASCII local part, so it can only travel as
+    UTF-8 headers (RFC 6532) through a server offering SMTPUTF8."""
+    for name in ("From", "To", "Reply-To"):
+        header = message.get(name)
+        if header is not None and any(not a.username.isascii() for a in getattr(header, "addresses", ())):
+            return True
+    return False
+
+
+def _address(role: str, address: str, name: str | None, *, utf8: bool = False) -> Address:
+    checked = check_address(address, role, utf8=utf8)
     local, domain = checked.split("@")
     try:
         return Address(display_name=clean_name(name) or "", username=local, domain=domain)

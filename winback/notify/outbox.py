@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Self
 
 from winback.errors import NotifyError, SenderUnavailableError
-from winback.notify.message import message_bytes, message_id_of
+from winback.notify.message import check_address, message_bytes, message_id_of
 
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -38,6 +38,10 @@ class OutboxSender:
     @property
     def index_path(self) -> Path:
         return self.directory / "index.jsonl"
+
+    async def check_recipient(self, address: str) -> None:
+        """Any ``local@domain`` will do: files carry UTF-8 headers where an address needs them."""
+        check_address(address, "recipient", utf8=True)
 
     async def ready(self) -> None:
         try:

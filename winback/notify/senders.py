@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from winback.config import EmailSection
 from winback.errors import NotifyError
+from winback.notify.message import check_address
 from winback.notify.outbox import OutboxSender
 from winback.notify.smtp import SmtpSender
 
@@ -20,6 +21,12 @@ from winback.notify.smtp import SmtpSender
 @runtime_checkable
 class Sender(Protocol):
     """Something that delivers a built message."""
+
+    async def check_recipient(self, address: str) -> None:
+        """Raise :class:`~winback.errors.UnsendableAddressError` if this sender can never deliver
+        to ``address``. Asked before anything is done for a message (a discount code is created
+        only for an email that can go out); may open the sender's connection to find out."""
+        ...
 
     async def ready(self) -> None:
         """Wait for this sender's turn (rate limit) and open what it needs, *before* the caller
@@ -35,6 +42,16 @@ class Sender(Protocol):
     async def aclose(self) -> None:
         """Release connections; the sender may not be used afterwards."""
         ...
+
+
+async def check_recipient(sender: object, address: str) -> None:
+    """Ask ``sender`` whether it can deliver to ``address`` (:meth:`Sender.check_recipient`); a
+    sender without that method is held to plain ASCII addresses, which every server takes."""
+    check = getattr(sender, "check_recipient", None)
+    if check is not None:
+        await check(address)
+    else:
+        check_address(address, "recipient")
 
 
 def sender_from_config(email: EmailSection, *, base_dir: Path) -> Sender:

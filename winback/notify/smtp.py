@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from typing import Self
 
-from winback.errors import EmailNotSentError, NotifyError, SenderUnavailableError
-from winback.notify.message import message_id_of
+from winback.errors import EmailNotSentError, NotifyError, SenderUnavailableError, UnsendableAddressError
+from winback.notify.message import check_address, message_id_of
 from winback.notify.ratelimit import TokenBucket
 from winback.secrets import redact, register_secret
 
@@ -74,6 +74,23 @@ class SmtpSender:
     @property
     def where(self) -> str:
         return f"{self.host}:{self.port}"
+
+    async def check_recipient(self, address: str) -> None:
+        """A non-ASCII local part needs the server's SMTPUTF8 (RFC 6531), so for such an address
+        the connection is opened (or checked) to read the server's EHLO answer."""
+        checked = check_address(address, "recipient", utf8=True)
+        if checked.isascii():
+            return
+        if self._closed:
+            raise EmailNotSentError(f"the SMTP sender for {self.where} is closed")
+        async with self._lock:
+            smtp = await asyncio.to_thread(self._live_connection)
+        if not smtp.has_extn("smtputf8"):
+            raise UnsendableAddressError(
+                f"the recipient address {checked!r} has non-ASCII characters before the @ and the SMTP "
+                f"server {self.where} does not offer SMTPUTF8: it cannot be sent there (a server that "
+                "offers SMTPUTF8 can)"
+            )
 
     async def ready(self) -> None:
         if self._closed:

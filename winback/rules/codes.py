@@ -6,6 +6,8 @@ alphabet without the look-alike characters 0/O, 1/I/L. The same intent therefore
 same code, so a crash between "create the code" and "send the email" re-plans the very same code
 (the executor finds it on the platform instead of creating a second one), and two intents never
 share one in practice (8 characters of a 31-letter alphabet: about 8.5e11 codes per prefix).
+A string already taken by a code winback did not make is replaced by :func:`alternative_code`
+(see :mod:`winback.rules.discount_step`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,14 @@ def code_suffix(idempotency_key: str, secret: str | bytes, length: int = CODE_LE
 def make_code(prefix: str, idempotency_key: str, secret: str | bytes) -> str:
     """``PREFIX-XXXXXXXX`` for one action (see the module docstring)."""
     return f"{prefix}-{code_suffix(idempotency_key, secret)}"
+
+
+def alternative_code(code: str, attempt: int) -> str:
+    """The ``attempt``-th replacement for ``code`` when that string is taken by someone else's
+    code: the same prefix and a new suffix derived from ``code`` itself (so as stable and as hard
+    to guess as it is, without knowing the secret it was made with)."""
+    prefix, _, _ = code.rpartition("-")
+    return f"{prefix or code}-{code_suffix(f'attempt {attempt}', code)}"
 
 
 class DiscountOffer(BaseModel):

@@ -59,8 +59,10 @@ def email_context(
     discount = action.payload.get("discount")
     if isinstance(discount, Mapping) or "discount_code" in refs:
         merged = {**dict(context.get("discount") or {}), **dict(discount or {})}
-        if "discount_code" in refs:
+        if "discount_code" in refs:  # the code the platform holds (an adopted one may end earlier)
             merged["code"] = refs["discount_code"]
+            if refs.get("discount_ends_at"):
+                merged["ends_at"] = refs["discount_ends_at"]
         context["discount"] = merged
     if not action.marketing:
         context["unsubscribe_url"] = None

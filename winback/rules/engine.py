@@ -7,6 +7,7 @@ The client run itself (sync, plan, act) is :func:`winback.clients.run_client`.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,10 +20,10 @@ from winback.notify import RenderedEmail
 from winback.rules.base import Rule
 from winback.rules.compose import render_for_preview
 from winback.rules.executor import stored_facts
-from winback.rules.guards import Limits
-from winback.rules.ledger import Ledger
+from winback.rules.guards import HoldReason, Limits
+from winback.rules.ledger import Ledger, RecordedAction
 from winback.rules.planner import plan_client
-from winback.rules.registry import load_rule, rules_from_config
+from winback.rules.registry import available_rules, load_rule, rules_from_config
 from winback.sync import LocalStore, open_store
 
 
@@ -34,6 +35,36 @@ def limits_of(config: ClientConfig) -> Limits:
 def client_rules(config: ClientConfig) -> list[Rule]:
     """The client's enabled rules; :class:`ConfigError` naming ``rules.<name>.<key>`` if invalid."""
     return rules_from_config(config.rules, path=config.path)
+
+
+_COMMENTED_RULE = re.compile(r"^\s*#\s*\[rules\.([A-Za-z0-9_-]+)\]", re.MULTILINE)
+
+
+def no_rule_enabled(config: ClientConfig) -> str | None:
+    """What to tell the merchant when the client's config enables no rule (``winback init``
+    writes every rule commented out): which file, and how to enable one. ``None`` when a rule is
+    enabled."""
+    if client_rules(config):
+        return None
+    where = str(config.path)
+    disabled = [name for name, options in config.rules.items() if options.get("enabled") is False]
+    if disabled:
+        tables = ", ".join(f"[rules.{name}]" for name in disabled)
+        return (f"no rule is enabled in {where}: {tables} {'has' if len(disabled) == 1 else 'have'} "
+                "enabled = false; remove that line or set it to true to enable the rule")
+    installed = available_rules()
+    try:
+        commented = [name for name in _COMMENTED_RULE.findall(config.path.read_text(encoding="utf-8"))
+                     if name in installed]
+    except OSError:
+        commented = []
+    if commented:
+        how = f"uncomment [rules.{commented[0]}] and its options"
+    else:
+        example = "back_to_bestsellers" if "back_to_bestsellers" in installed else (installed or ["<name>"])[0]
+        how = f"add a table such as [rules.{example}]"
+    return (f"no rule is enabled in {where}, so winback only syncs: to enable one, {how} "
+            f"(installed rules: {', '.join(installed) or 'none'})")
 
 
 def email_settings(config: ClientConfig) -> EmailSection:
@@ -51,18 +82,27 @@ def dry_run_outbox(config: ClientConfig) -> Path:
 
 @dataclass(slots=True)
 class Preview:
-    """The email a rule would send one customer, and whether the guard rails would hold it now."""
+    """The email a rule would send (or sent) one customer, whether the guard rails would hold it
+    now, and, for a customer already acted on, what the ledger records."""
 
     rendered: RenderedEmail
     reason: str
     held: str | None = None
+    recorded: str | None = None
+    """For an action in the ledger: its status and dates; the email was rendered from the payload
+    recorded then (with the discount code actually created), through today's templates."""
 
 
 async def preview_email(config: ClientConfig, rule_name: str, email: str, *, now: datetime | None = None) -> Preview:
-    """Render what ``rule_name`` (with the client's options for it) would send to ``email``.
+    """Render what ``rule_name`` (with the client's options for it) would send to ``email``, or
+    what it sent them.
 
-    Offline: plans from the local store with the platform's usual capabilities and creates nothing; a discount code
-    is shown as it would be created. :class:`RuleError` when the rule has nothing for that address.
+    Offline: plans from the local store with the platform's usual capabilities and creates
+    nothing; a discount code is shown as it would be created. A customer already acted on (the
+    rule's audience leaves them out, or the plan holds them as already done or waiting for
+    review) is rendered from the ledger's record of that action: the payload planned then and
+    the code created then, through the current templates and settings. :class:`RuleError` when
+    the rule has nothing for that address, now or in the ledger.
     """
     now = now or datetime.now(UTC)
     rule = load_rule(rule_name, {**config.rules.get(rule_name, {}), "enabled": True}, path=config.path)
@@ -71,22 +111,44 @@ async def preview_email(config: ClientConfig, rule_name: str, email: str, *, now
         facts = await asyncio.to_thread(stored_facts, store, config.store_key)
         capabilities = config.connector_class().offline_capabilities()
         plan = await asyncio.to_thread(plan_client, store, facts, [rule], now, limits_of(config), capabilities)
+        if plan.rule_errors:
+            raise RuleError(f"rule {rule_name} failed while planning: {plan.rule_errors[rule_name]}")
+        wanted = normalize_email(email)
+        match = next((a for a in plan.actions if normalize_email(a.email) == wanted), None)
+        held = next((h for h in plan.held if normalize_email(h.action.email) == wanted), None)
+        if match is None and (held is None or held.reason in (HoldReason.ALREADY_DONE, HoldReason.NEEDS_REVIEW)):
+            key = None if held is None else held.action.idempotency_key
+            recorded = await asyncio.to_thread(
+                Ledger(store).recorded, config.store_key, rule_name, email, idempotency_key=key
+            )
+            if recorded is not None:
+                rendered = render_for_preview(recorded.action, facts, email_settings(config), recorded.entry.created_ref)
+                return Preview(rendered=rendered, reason=recorded.action.reason, recorded=_describe_record(recorded))
     finally:
         await asyncio.to_thread(store.close)
-    if plan.rule_errors:
-        raise RuleError(f"rule {rule_name} failed while planning: {plan.rule_errors[rule_name]}")
-    wanted = normalize_email(email)
-    candidates = [(a, None) for a in plan.actions] + [(h.action, f"{h.reason.value}: {h.detail}") for h in plan.held]
-    for action, held in candidates:
-        if normalize_email(action.email) == wanted:
-            discount = action.payload.get("discount")
-            refs = {"discount_code": discount["code"]} if isinstance(discount, dict) and discount.get("code") else {}
-            rendered = render_for_preview(action, facts, email_settings(config), refs)
-            return Preview(rendered=rendered, reason=action.reason, held=held)
-    raise RuleError(
-        f"rule {rule_name} would send nothing to {email} in {config.name}'s store now "
-        "(not in its audience: check the rule's options, or sync first)"
-    )
+    if match is None and held is not None:
+        match = held.action
+    if match is None:
+        raise RuleError(
+            f"rule {rule_name} would send nothing to {email} in {config.name}'s store now and has no record "
+            "of acting for it (not in its audience: check the rule's options, or sync first)"
+        )
+    discount = match.payload.get("discount")
+    refs = {"discount_code": discount["code"]} if isinstance(discount, dict) and discount.get("code") else {}
+    rendered = render_for_preview(match, facts, email_settings(config), refs)
+    why = None if held is None or match is not held.action else f"{held.reason.value}: {held.detail}"
+    return Preview(rendered=rendered, reason=match.reason, held=why)
+
+
+def _describe_record(recorded: RecordedAction) -> str:
+    entry = recorded.entry
+    when = f"{recorded.updated_at:%Y-%m-%d %H:%M} UTC"
+    text = f"the ledger records this action as {entry.status} ({when})"
+    if entry.email_started_at is not None:
+        text += f"; its email was handed over {entry.email_started_at:%Y-%m-%d %H:%M} UTC"
+    if entry.needs_review:
+        text += "; it waits for review (`winback review`)"
+    return text + ". Rendered from the recorded action with today's templates and settings"
 
 
 def action_status(store: LocalStore, key: str) -> dict[str, Any]:

@@ -19,7 +19,9 @@ actions in order and reports what happened.
 
 Dry run (``dry_run=True``) touches neither the platform nor the ledger: codes are shown as they
 would be created and emails go to the given sender (``winback run --dry-run`` passes an outbox in
-a separate folder). Nothing recorded means the next real run does everything for real.
+a separate folder). Nothing recorded means the next real run does everything for real. Its log
+lines name the full addresses, as ``winback plan`` shows them, so the merchant can check who would
+get what; a real run's log lines mask them (``a***@example.com``).
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def stored_facts(store: LocalStore, store_key: str) -> StoreFacts:
 
 def _log(result: ActionResult, dry_run: bool) -> None:
     action = result.action
-    who = mask_email(action.email)
+    who = action.email if dry_run else mask_email(action.email)
     extra = {"store": action.store_key, "rule": action.rule}
     if result.outcome is Outcome.DONE:
         verb = "sent" if Step.SEND_EMAIL in action.steps else "did"

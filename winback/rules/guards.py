@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -45,6 +45,9 @@ class HeldAction:
     action: PlannedAction
     reason: HoldReason
     detail: str = ""
+    until: datetime | None = None
+    """When a run may do it at the earliest, when the guard knows (quiet hours' end, the cap's
+    window moving past an earlier email); ``None`` for the rest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,18 @@ def in_quiet_hours(limits: Limits, store_timezone: str | None, now: datetime) ->
         return False
     local = now.astimezone(store_zone(limits.timezone or store_timezone))
     return QuietHours.parse(limits.quiet_hours).contains(local.time().replace(tzinfo=None))
+
+
+def quiet_hours_end(limits: Limits, store_timezone: str | None, now: datetime) -> datetime | None:
+    """When the quiet hours ``now`` falls in end (UTC); ``None`` when there are none."""
+    if not limits.quiet_hours:
+        return None
+    window = QuietHours.parse(limits.quiet_hours)
+    local = now.astimezone(store_zone(limits.timezone or store_timezone))
+    end = local.replace(hour=window.end.hour, minute=window.end.minute, second=0, microsecond=0)
+    if end <= local:
+        end += timedelta(days=1)
+    return end.astimezone(UTC)
 
 
 def subscribed_emails(store: LocalStore, store_key: str, emails: Iterable[str]) -> set[str]:

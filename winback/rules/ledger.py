@@ -54,6 +54,9 @@ class LedgerEntry:
     idempotency_key: str
     email: str | None
     status: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    """The intent as recorded: the first plan's payload, updated with what a step was about to
+    send (:meth:`Ledger.step_started`'s ``intent``)."""
     step_states: dict[str, str] = field(default_factory=dict)
     created_ref: dict[str, Any] = field(default_factory=dict)
     email_started_at: datetime | None = None
@@ -73,6 +76,7 @@ class LedgerEntry:
             idempotency_key=row["idempotency_key"],
             email=row["email"],
             status=row["status"],
+            payload=dict(row["payload"] or {}),
             step_states=dict(row["step_states"] or {}),
             created_ref=dict(row["created_ref"] or {}),
             email_started_at=row["email_started_at"],
@@ -80,6 +84,37 @@ class LedgerEntry:
             attempts=int(row["attempts"] or 0),
             error=row["error"],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAction:
+    """An action as the ledger recorded it (its payload, as planned then) and how far it got."""
+
+    action: PlannedAction
+    entry: LedgerEntry
+    created_at: datetime
+    updated_at: datetime
+
+
+def _recorded(row: Any) -> RecordedAction:
+    payload = dict(row["payload"] or {})
+    spec = payload.get("email")
+    customer = spec.get("context", {}).get("customer") if isinstance(spec, dict) else None
+    first = customer.get("first_name") if isinstance(customer, dict) else None
+    kind = row["kind"] or "none"
+    action = PlannedAction(
+        rule=row["rule"],
+        idempotency_key=row["idempotency_key"],
+        store_key=row["store_key"],
+        email=row["email"] or row["lower_email"] or "",
+        customer_id=row["customer_id"],
+        recipient_name=first if isinstance(first, str) else None,
+        reason=row["reason"] or "",
+        steps=tuple(Step(value) for value in kind.split("+") if value != "none"),
+        marketing=bool(row["marketing"]),
+        payload=payload,
+    )
+    return RecordedAction(action, LedgerEntry.from_row(row), row["created_at"], row["updated_at"])
 
 
 class Ledger:
@@ -137,8 +172,10 @@ class Ledger:
         self._update(entry_id, now, status=RUNNING, attempts=_ledger.c.attempts + 1)
 
     @_db_errors
-    def step_started(self, entry_id: int, step: Step, now: datetime) -> None:
-        self._set_step(entry_id, step, STARTED, None, now)
+    def step_started(self, entry_id: int, step: Step, now: datetime, intent: dict[str, Any] | None = None) -> None:
+        """``intent`` (merged into the payload in the same commit) records exactly what the step
+        is about to ask of the platform, for the next run to reconcile against after a crash."""
+        self._set_step(entry_id, step, STARTED, None, now, intent)
 
     @_db_errors
     def step_done(self, entry_id: int, step: Step, now: datetime, ref: dict[str, Any] | None = None) -> None:
@@ -205,10 +242,13 @@ class Ledger:
     def _states(self, conn: Connection, entry_id: int) -> dict[str, str]:
         return dict(conn.execute(select(_ledger.c.step_states).where(_ledger.c.id == entry_id)).scalar_one() or {})
 
-    def _set_step(self, entry_id: int, step: Step, state: str | None, ref: dict[str, Any] | None, now: datetime) -> None:
+    def _set_step(
+        self, entry_id: int, step: Step, state: str | None, ref: dict[str, Any] | None, now: datetime,
+        intent: dict[str, Any] | None = None,
+    ) -> None:
         with self.store.writing() as conn:
             row = conn.execute(
-                select(_ledger.c.step_states, _ledger.c.created_ref).where(_ledger.c.id == entry_id)
+                select(_ledger.c.step_states, _ledger.c.created_ref, _ledger.c.payload).where(_ledger.c.id == entry_id)
             ).one()
             states = dict(row.step_states or {})
             if state is None:
@@ -218,9 +258,28 @@ class Ledger:
             values: dict[str, Any] = {"step_states": states, "updated_at": now}
             if ref:
                 values["created_ref"] = {**(row.created_ref or {}), **ref}
+            if intent:
+                values["payload"] = {**(row.payload or {}), **intent}
             conn.execute(update(_ledger).where(_ledger.c.id == entry_id).values(**values))
 
     # --- set-based questions for the planner -------------------------------------------------
+
+    @_db_errors
+    def recorded(
+        self, store_key: str, rule: str, email: str, *, idempotency_key: str | None = None
+    ) -> RecordedAction | None:
+        """The newest row of ``rule`` for ``email`` (any status; only ``idempotency_key``'s when
+        given), as recorded; ``None`` if there is none."""
+        query = select(_ledger).where(
+            _ledger.c.store_key == store_key, _ledger.c.rule == rule, _ledger.c.lower_email == normalize_email(email)
+        )
+        if idempotency_key is not None:
+            query = query.where(_ledger.c.idempotency_key == idempotency_key)
+        with self.store.reading() as conn:
+            row = conn.execute(
+                query.order_by(_ledger.c.created_at.desc(), _ledger.c.id.desc()).limit(1)
+            ).mappings().first()
+        return None if row is None else _recorded(row)
 
     @_db_errors
     def existing(self, store_key: str, keys: Iterable[str]) -> dict[str, LedgerEntry]:
@@ -233,24 +292,30 @@ class Ledger:
                     found[row["idempotency_key"]] = LedgerEntry.from_row(row)
         return found
 
-    @_db_errors
     def marketing_emails_since(self, store_key: str, emails: Iterable[str], since: datetime) -> dict[str, int]:
         """Marketing emails started (sent, or interrupted mid-send) to each address since ``since``."""
-        counts: dict[str, int] = {}
+        return {email: len(times) for email, times in self.marketing_email_times(store_key, emails, since).items()}
+
+    @_db_errors
+    def marketing_email_times(self, store_key: str, emails: Iterable[str], since: datetime) -> dict[str, list[datetime]]:
+        """When marketing emails were started to each address since ``since``, oldest first
+        (what :meth:`marketing_emails_since` counts)."""
+        times: dict[str, list[datetime]] = {}
         with self.store.reading() as conn:
             for chunk in chunks({key for key in map(normalize_email, emails) if key}, 500):
                 query = (
-                    select(_ledger.c.lower_email, func.count())
+                    select(_ledger.c.lower_email, _ledger.c.email_started_at)
                     .where(
                         _ledger.c.store_key == store_key,
                         _ledger.c.lower_email.in_(chunk),
                         _ledger.c.email_started_at >= since,
                         _ledger.c.marketing.is_(True),
                     )
-                    .group_by(_ledger.c.lower_email)
+                    .order_by(_ledger.c.email_started_at)
                 )
-                counts.update({email: int(n) for email, n in conn.execute(query)})
-        return counts
+                for email, started in conn.execute(query):
+                    times.setdefault(email, []).append(started)
+        return times
 
     # --- reporting ---------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from winback.rules.guards import (
     HoldReason,
     Limits,
     in_quiet_hours,
+    quiet_hours_end,
     subscribed_emails,
 )
 from winback.model import normalize_email
@@ -89,14 +90,15 @@ def plan_client(
     suppressed = SuppressionList(store).suppressed(facts.store_key, emails) | set(limits.suppress)
     marketing_emails = {a.email for a in proposed if a.marketing}
     consenting = subscribed_emails(store, facts.store_key, marketing_emails) if marketing_emails else set()
-    quiet = in_quiet_hours(limits, facts.timezone, now)
-    window_start = now - timedelta(days=limits.marketing_cap_days)
+    quiet_until = quiet_hours_end(limits, facts.timezone, now) if in_quiet_hours(limits, facts.timezone, now) else None
+    window = timedelta(days=limits.marketing_cap_days)
+    window_start = now - window
     capped_emails = {a.email for a in proposed if sends_marketing_email(a)}
-    sent_before = ledger.marketing_emails_since(facts.store_key, capped_emails, window_start) if capped_emails else {}
+    sent_before = ledger.marketing_email_times(facts.store_key, capped_emails, window_start) if capped_emails else {}
     sent_in_plan: Counter[str] = Counter()
 
-    def hold(action: PlannedAction, reason: HoldReason, detail: str) -> None:
-        plan.held.append(HeldAction(action, reason, detail))
+    def hold(action: PlannedAction, reason: HoldReason, detail: str, until: datetime | None = None) -> None:
+        plan.held.append(HeldAction(action, reason, detail, until))
 
     for action in proposed:
         email = normalize_email(action.email)
@@ -113,17 +115,22 @@ def plan_client(
         if action.marketing and email not in consenting:
             hold(action, HoldReason.NO_CONSENT, "not subscribed to marketing email")
             continue
-        if action.marketing and quiet:
-            hold(action, HoldReason.QUIET_HOURS, f"quiet hours {limits.quiet_hours}: deferred to a later run")
+        if action.marketing and quiet_until is not None:
+            hold(action, HoldReason.QUIET_HOURS, f"quiet hours {limits.quiet_hours}: deferred to a later run", quiet_until)
             continue
         if sends_marketing_email(action):
-            own = 1 if entry is not None and entry.email_started_at is not None and entry.email_started_at >= window_start else 0
-            count = sent_before.get(email, 0) - own + sent_in_plan[email]
-            if count >= limits.marketing_cap_count:
+            sent = list(sent_before.get(email, ()))
+            if entry is not None and entry.email_started_at is not None and entry.email_started_at in sent:
+                sent.remove(entry.email_started_at)  # this action's own interrupted send is not another email
+            sent = sorted(sent + [now] * sent_in_plan[email])
+            if len(sent) >= limits.marketing_cap_count:
+                # A run may send once fewer than cap_count emails are left in the window.
+                until = sent[len(sent) - limits.marketing_cap_count] + window if limits.marketing_cap_count else None
                 hold(
                     action,
                     HoldReason.CAPPED,
-                    f"{count} marketing email(s) in {limits.marketing_cap_days} days (cap {limits.marketing_cap_count})",
+                    f"{len(sent)} marketing email(s) in {limits.marketing_cap_days} days (cap {limits.marketing_cap_count})",
+                    until,
                 )
                 continue
         if len(plan.actions) >= limits.max_actions_per_run:

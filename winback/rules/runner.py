@@ -20,9 +20,11 @@ from typing import Any, TypeVar
 from winback import errors
 from winback.config import EmailSection
 from winback.connectors.base import Capabilities, Connector, InviteMode
-from winback.model import DiscountCodeSpec, NewCustomer
+from winback.model import NewCustomer
+from winback.notify.senders import check_recipient
 from winback.rules.base import PlannedAction, Step, StoreFacts
 from winback.rules.compose import compose_email
+from winback.rules.discount_step import CodeNotUsable, create_or_adopt
 from winback.rules.ledger import (
     DONE,
     FAILED,
@@ -122,6 +124,10 @@ class ActionRunner:
             reason = next(iter(unsupported.values()))
             await self._db(self.ledger.finish, entry.id, SKIPPED, self.now, error=reason)
             return ActionResult(action, Outcome.SKIPPED, reason)
+        unsendable = await self._unsendable(action, entry)
+        if unsendable is not None:
+            await self._db(self.ledger.finish, entry.id, SKIPPED, self.now, error=unsendable)
+            return ActionResult(action, Outcome.SKIPPED, unsendable, entry.created_ref)
         await self._db(self.ledger.start, entry.id, self.now)
         refs = dict(entry.created_ref)
         try:
@@ -153,6 +159,22 @@ class ActionRunner:
         await self._db(self.ledger.finish, entry.id, DONE, self.now)
         return ActionResult(action, Outcome.DONE, action.reason, refs)
 
+    async def _unsendable(self, action: PlannedAction, entry: LedgerEntry | None) -> str | None:
+        """Why the action's email can never go out from this sender, asked before any step (so
+        nothing is created on the platform for it); ``None`` when it can, or has no email to send.
+        A sender that cannot be reached raises (store-wide) rather than answer."""
+        if Step.SEND_EMAIL not in action.steps or (
+            entry is not None and entry.step_state(Step.SEND_EMAIL) in (STEP_DONE, STEP_SKIPPED)
+        ):
+            return None
+        try:
+            await check_recipient(self.sender, action.email)
+        except errors.UnsendableAddressError as exc:
+            code = entry.created_ref.get("discount_code") if entry is not None else None
+            kept = f"; the discount code {code} created for it earlier stays on the store" if code else ""
+            return f"not sent: {exc}{kept}"
+        return None
+
     def _unsupported(self, action: PlannedAction) -> dict[Step, str] | None:
         """Steps this store does not need or cannot do, with why; None when all are fine."""
         caps = self.capabilities
@@ -183,13 +205,14 @@ class ActionRunner:
         return self.connector
 
     async def _platform_write(
-        self, step: Step, entry: LedgerEntry, write: Callable[[], Awaitable[dict[str, Any]]]
+        self, step: Step, entry: LedgerEntry, write: Callable[[], Awaitable[dict[str, Any]]],
+        intent: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Record the intent, act, record the result: ``step`` is marked started (committed)
-        before ``write`` runs and done with the ref it returns after. A definite refusal by the
-        platform clears the mark (nothing was created); any other failure leaves it started, for
-        the next run to reconcile."""
-        await self._db(self.ledger.step_started, entry.id, step, self.now)
+        """Record the intent, act, record the result: ``step`` is marked started (committed, with
+        ``intent``, what exactly is asked) before ``write`` runs and done with the ref it returns
+        after. A definite refusal by the platform clears the mark (nothing was created); any other
+        failure leaves it started, for the next run to reconcile."""
+        await self._db(self.ledger.step_started, entry.id, step, self.now, intent)
         try:
             ref = await write()
         except (errors.PlatformRejectedError, errors.NotSupportedError):
@@ -205,27 +228,11 @@ class ActionRunner:
         return ref
 
     async def _discount(self, action: PlannedAction, entry: LedgerEntry, state: str | None) -> dict[str, Any]:
-        connector = self._platform()
-        spec = DiscountCodeSpec.model_validate(action.payload["discount"])
-        if state == STARTED:
-            found = await connector.find_discount_code(spec.code)
-            if found is not None:
-                return await self._adopt(
-                    Step.CREATE_DISCOUNT_CODE, entry, {"discount_id": found.id, "discount_code": found.code}
-                )
-
-        async def create() -> dict[str, Any]:
-            code = await connector.create_discount_code(spec)
-            return {"discount_id": code.id, "discount_code": code.code}
-
+        locked = self.capabilities.customer_locked_codes if self.capabilities is not None else False
         try:
-            return await self._platform_write(Step.CREATE_DISCOUNT_CODE, entry, create)
-        except errors.DiscountCodeTakenError:
-            raise _Stop(
-                Outcome.FAILED,
-                f"the discount code {spec.code} already exists on the store and was not created by winback: "
-                "remove it on the platform or change the rule's code prefix",
-            ) from None
+            return await create_or_adopt(self, action, entry, state, customer_locked=locked)
+        except CodeNotUsable as exc:
+            raise _Stop(Outcome.SKIPPED, str(exc)) from None
 
     async def _account(self, action: PlannedAction, entry: LedgerEntry, state: str | None) -> dict[str, Any]:
         connector = self._platform()
@@ -308,6 +315,9 @@ class ActionRunner:
         entry = await self._db(self.ledger.get, action.store_key, action.idempotency_key)
         if entry is not None and entry.status in SETTLED:
             return ActionResult(action, Outcome.ALREADY_DONE, f"{entry.status} earlier", entry.created_ref)
+        unsendable = await self._unsendable(action, None)
+        if unsendable is not None:
+            return ActionResult(action, Outcome.SKIPPED, unsendable)
         refs: dict[str, Any] = {}
         discount = action.payload.get("discount")
         if Step.CREATE_DISCOUNT_CODE in action.steps and isinstance(discount, dict) and discount.get("code"):

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RESOURCES: tuple[Resource, ...] = (Resource.CUSTOMERS, Resource.ORDERS, Resource.PRODUCTS)
 DEFAULT_OVERLAP = timedelta(minutes=10)
+PROGRESS_LOG_EVERY_S = 15.0
+"""While a resource is read, one INFO line of progress at most this often (off a terminal there
+is no progress bar, and a long read must not look like a hang)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,10 @@ async def sync_store(
     key = make_store_key(connector.platform, connector.store_id)
     report = SyncReport(store_key=key)
     wanted = [Resource(r) for r in resources]
+    log.info(
+        "syncing %s: %s%s", connector.store_label, ", ".join(r.value for r in wanted), " (full)" if full else "",
+        extra={"store": key},
+    )
     try:
         info = await connector.store_info()
         key = await asyncio.to_thread(store.upsert_store, info)
@@ -180,6 +187,12 @@ async def _sync_resource(
     since = None if full or cursor is None or resource is Resource.PRODUCTS else cursor - overlap
     report = ResourceReport(resource=resource, since=since, cursor_after=cursor)
     records = 0
+    started = logged = time.monotonic()
+    log.info(
+        "%s %s: reading %s", key, resource.value,
+        "everything" if since is None else f"changes since {since.isoformat(timespec='seconds')}",
+        extra={"store": key, "resource": resource.value},
+    )
     async with aclosing(_pages(connector, resource, since, full=full or cursor is None)) as pages:
         async for page in pages:
             newest = _newest(page)
@@ -195,5 +208,16 @@ async def _sync_resource(
             records += len(page.records)
             if progress is not None:
                 progress(SyncProgress(resource=resource, pages=report.pages, records=records))
-    log.debug("%s %s: %d pages, cursor %s", key, resource.value, report.pages, cursor, extra={"store": key})
+            if time.monotonic() - logged >= PROGRESS_LOG_EVERY_S:
+                logged = time.monotonic()
+                log.info(
+                    "%s %s: %d records in %d pages so far (%.0f s)", key, resource.value, records, report.pages,
+                    logged - started, extra={"store": key, "resource": resource.value},
+                )
+    log.info(
+        "%s %s: %d records in %d pages (%d stored, %d unchanged, %d rejected) in %.1f s; cursor %s",
+        key, resource.value, records, report.pages, report.upserted, report.skipped, report.rejected,
+        time.monotonic() - started, "-" if cursor is None else cursor.isoformat(timespec="seconds"),
+        extra={"store": key, "resource": resource.value},
+    )
     return report

@@ -203,13 +203,15 @@ class EcwidConnector(Connector):
         return (await self.store_info()).currency
 
     async def capabilities(self) -> Capabilities:
-        return Capabilities(invite_mode=InviteMode.CREATE_CUSTOMER, discount_codes=True, customer_locked_codes=False)
+        """Ecwid gives every buyer's email an account after an order (sign-in by an emailed one-time
+        link): nothing to create or invite (:attr:`InviteMode.NOT_NEEDED`)."""
+        return Capabilities(invite_mode=InviteMode.NOT_NEEDED, discount_codes=True, customer_locked_codes=False)
 
     async def check_access(self) -> AccessReport:
         """Probe each read endpoint with ``limit=1``; a 403 means the scope is missing.
 
-        Ecwid's profile does not list a token's scopes. Write scopes (``create_discount_coupons``,
-        ``create_customers``) cannot be probed without side effects; a missing one surfaces as
+        Ecwid's profile does not list a token's scopes. Write scopes (``create_discount_coupons``)
+        cannot be probed without side effects; a missing one surfaces as
         :class:`~winback.errors.MissingScopeError` naming it on the first write.
         """
         granted: set[str] = set()
@@ -228,13 +230,15 @@ class EcwidConnector(Connector):
 
     # --- reads -------------------------------------------------------------------------------
 
-    def _reader(self, path: str, updated_of: Any, base: Mapping[str, Any] | None = None) -> WindowedReader:
+    def _reader(self, path: str, updated_of: Any, base: Mapping[str, Any] | None = None,
+                key_of: Any = None) -> WindowedReader:
         async def fetch(params: dict[str, Any]) -> Mapping[str, Any]:
             return await self._search(path, params)
 
         return WindowedReader(
             fetch,
             updated_of=updated_of,
+            **({"key_of": key_of} if key_of is not None else {}),
             base_params=base,
             page_size=self.settings.page_size,
             window_max=self.settings.window_max_records,
@@ -268,13 +272,16 @@ class EcwidConnector(Connector):
         return Page(records=records, rejected=rejected, newest_updated_at=newest)
 
     async def customers(self, updated_since: datetime | None = None) -> AsyncIterator[Page[Customer]]:
-        """Customers with accounts, updated at or after ``updated_since``, oldest first.
+        """Customers, updated at or after ``updated_since``, oldest first.
 
-        Ecwid lists only buyers with accounts in ``/customers``; guest buyers appear only on their
-        orders (``customerId`` absent, ``email`` set).
+        Ecwid lists the basic accounts it creates for guest buyers too; their orders still carry no
+        ``customerId``. A customer without ``updated`` is placed by ``registered``.
         """
         def ts_of(raw: Mapping[str, Any]) -> int:
-            return parse.sort_key_seconds(raw, None, "updated")
+            try:
+                return int(parse.customer_updated(raw).timestamp())
+            except parse.RecordError:
+                return 0
 
         reader = self._reader("/customers", ts_of, {"sortBy": "UPDATED_DATE_ASC"})
         async for raws in reader.pages(_seconds(updated_since)):
@@ -288,7 +295,10 @@ class EcwidConnector(Connector):
         def ts_of(raw: Mapping[str, Any]) -> int:
             return parse.sort_key_seconds(raw, "updateTimestamp", "updateDate")
 
-        reader = self._reader("/orders", ts_of)
+        def key_of(raw: Mapping[str, Any]) -> str | None:
+            return parse.record_id(raw)
+
+        reader = self._reader("/orders", ts_of, key_of=key_of)
         async for raws in reader.pages(_seconds(updated_since)):
             yield await self._translate(Resource.ORDERS, raws, parse.parse_order, ts_of)
 
@@ -296,7 +306,9 @@ class EcwidConnector(Connector):
         def ts_of(raw: Mapping[str, Any]) -> int:
             return parse.sort_key_seconds(raw, "updateTimestamp", "updated")
 
-        reader = self._reader("/products", ts_of)
+        # Ecwid sorts products by RELEVANCE unless told otherwise: ask for an order that offset
+        # paging can rely on (new products go last).
+        reader = self._reader("/products", ts_of, {"sortBy": "ADDED_TIME_ASC"})
         async for raws in reader.pages(0):
             yield await self._translate(Resource.PRODUCTS, raws, parse.parse_product, ts_of)
 
@@ -349,7 +361,9 @@ class EcwidConnector(Connector):
     async def create_customer(self, spec: NewCustomer) -> Customer:
         """Create a customer account (the buyer signs in by emailed link); at most once per email.
 
-        Ecwid has no customer tags, so ``spec.tags`` is not sent.
+        Rarely needed: Ecwid creates an account for each buyer's email by itself (not for stores
+        with a German company address or the legacy password sign-in). Ecwid has no customer tags,
+        so ``spec.tags`` is not sent.
         """
         body = inputs.customer_body(spec)
         currency = await self._currency()
@@ -375,7 +389,8 @@ class EcwidConnector(Connector):
 
     async def send_account_invite(self, customer_id: str) -> None:
         raise errors.NotSupportedError(
-            f"{self.store_label}: Ecwid has no account invites; customers sign in with a link emailed by "
-            f"Ecwid. Create the customer instead (invite mode {InviteMode.CREATE_CUSTOMER.value}).",
+            f"{self.store_label}: Ecwid has no account invites: it gives every buyer's email an account "
+            f"after an order, and customers sign in with a one-time link Ecwid emails on request "
+            f"(invite mode {InviteMode.NOT_NEEDED.value}).",
             store=self.store_label,
         )

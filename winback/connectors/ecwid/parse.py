@@ -5,19 +5,27 @@ Decisions a caller may rely on:
 * JSON is decoded with ``parse_float=Decimal`` (:func:`decode_json`), so ``0.1`` stays ``0.1``;
   amounts are in the store currency from the profile (Ecwid orders carry no currency code).
 * ids become strings: an order's id is Ecwid's public order id (``"EBJFT"``; numeric on old
-  stores), shown to buyers as ``#EBJFT``; customers, products and coupons use their integer ids.
+  stores), shown to buyers as ``#EBJFT``, else its ``internalId`` when Ecwid sends no ``id``
+  (:func:`order_key`); customers, products and coupons use their integer ids.
 * ``paymentStatus``: PAID → PAID; AWAITING_PAYMENT → PENDING; PARTIALLY_REFUNDED and REFUNDED
   map to themselves; CANCELLED → VOIDED with ``cancelled_at`` = the order's ``updateDate`` (Ecwid
   reports no cancel time), so ``Order.is_cancelled`` holds; custom statuses → UNKNOWN.
   INCOMPLETE orders are abandoned checkouts, not orders: :func:`is_real_order` is false and the
   connector drops them.
-* Ecwid reports no per-line refunds: ``current_quantity`` equals ``quantity``, except on a fully
-  refunded order where it is 0 so bestsellers do not count it. ``current_total`` is ``total``
-  minus ``refundedAmount`` (never below zero).
+* Refunds: ``refundedAmount`` is filled only for Ecwid's own payment processor, so the refunded
+  amount is the larger of it and the sum of ``refunds[].amount`` (which lists refunds made through
+  any processor); ``None`` when the order has neither. Ecwid reports no per-line refunds:
+  ``current_quantity`` equals ``quantity``, except on a fully refunded order where it is 0 so
+  bestsellers do not count it. ``current_total`` is ``total`` minus the refunded amount (never
+  below zero).
 * Ecwid has no test-order flag: ``Order.test`` is always false.
 * A customer listed by ``/customers`` has an account (``registered`` is its registration date):
-  AccountState.ENABLED. ``acceptMarketing`` true → SUBSCRIBED, false → NOT_SUBSCRIBED,
-  absent → UNKNOWN.
+  AccountState.ENABLED. Ecwid creates such a basic account for a guest buyer's email after the
+  order, so guests are listed too; their orders still carry no ``customerId``. ``updated_at`` is
+  ``updated``, else ``registered`` when Ecwid sends no ``updated``.
+* ``acceptMarketing`` (customers and orders): ``false`` means must not be emailed promotions;
+  ``true`` **and null** mean may be (Ecwid's documented meaning; a field Ecwid leaves out is null).
+  So false → NOT_SUBSCRIBED / ``accepts_marketing=False``, anything else → SUBSCRIBED / ``True``.
 
 Anything malformed raises :class:`RecordError` (a ``ValueError``) naming the field.
 """
@@ -101,12 +109,10 @@ def timestamp_of(raw: Mapping[str, Any], ts_field: str, date_field: str) -> date
     return parse_datetime(raw.get(date_field), date_field)
 
 
-def sort_key_seconds(raw: Mapping[str, Any], ts_field: str | None, date_field: str) -> int:
+def sort_key_seconds(raw: Mapping[str, Any], ts_field: str, date_field: str) -> int:
     """Best-effort UNIX seconds for ordering raw records; 0 when unreadable (it will be rejected)."""
     try:
-        if ts_field is not None:
-            return int(timestamp_of(raw, ts_field, date_field).timestamp())
-        return int(parse_datetime(raw.get(date_field), date_field).timestamp())
+        return int(timestamp_of(raw, ts_field, date_field).timestamp())
     except RecordError:
         return 0
 
@@ -150,14 +156,51 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def order_key(raw: Mapping[str, Any]) -> str:
+    """An order's id: Ecwid's public ``id``, else its ``internalId`` (old stores, some bodies)."""
+    if raw.get("id") in (None, "") and raw.get("internalId") not in (None, ""):
+        return _id(raw, "internalId")
+    return _id(raw)
+
+
 def record_id(raw: Any) -> str | None:
     """The record's id if it has a readable one (for quarantine), else ``None``."""
     if isinstance(raw, Mapping):
         try:
-            return _id(raw)
+            return order_key(raw)
         except RecordError:
             return None
     return None
+
+
+def may_email(value: Any) -> bool:
+    """Ecwid's ``acceptMarketing``: only ``false`` forbids promotions; ``true`` and null allow them."""
+    return value is not False
+
+
+def customer_updated(raw: Mapping[str, Any]) -> datetime:
+    """A customer's ``updated``, else ``registered`` (Ecwid does not always send ``updated``)."""
+    if raw.get("updated") in (None, "") and raw.get("registered") not in (None, ""):
+        return parse_datetime(raw.get("registered"), "registered")
+    return parse_datetime(raw.get("updated"), "updated")
+
+
+def refunded_amount(raw: Mapping[str, Any], currency: str) -> Money | None:
+    """The larger of ``refundedAmount`` (Ecwid's own processor only) and the sum of ``refunds[]``."""
+    found: list[Decimal] = []
+    if raw.get("refundedAmount") is not None:
+        found.append(amount(raw.get("refundedAmount"), "refundedAmount"))
+    refunds = raw.get("refunds")
+    if refunds is not None:
+        if not isinstance(refunds, list):
+            raise RecordError("refunds is not a list")
+        total = Decimal("0")
+        for index, refund in enumerate(refunds):
+            if not isinstance(refund, Mapping):
+                raise RecordError(f"refunds[{index}] is not an object")
+            total += abs(amount(refund.get("amount"), f"refunds[{index}].amount"))
+        found.append(total)
+    return Money(amount=max(found), currency=currency) if found else None
 
 
 def _names(person: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -204,14 +247,13 @@ def is_real_order(raw: Mapping[str, Any]) -> bool:
 def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
     if not isinstance(raw, Mapping):
         raise RecordError("order is not an object")
-    order_id = _id(raw)
+    order_id = order_key(raw)
     created = timestamp_of(raw, "createTimestamp", "createDate")
     updated = timestamp_of(raw, "updateTimestamp", "updateDate")
     status_text = str(raw.get("paymentStatus") or "").upper()
     status = _FINANCIAL.get(status_text, FinancialStatus.UNKNOWN)
     total = money(raw.get("total"), currency, "total")
-    refunded_value = raw.get("refundedAmount")
-    refunded = money(refunded_value, currency, "refundedAmount") if refunded_value is not None else None
+    refunded = refunded_amount(raw, currency)
     fully_refunded = status == FinancialStatus.REFUNDED
     current = total.amount - (refunded.amount if refunded else Decimal("0"))
     items_raw = raw.get("items") or []
@@ -257,7 +299,7 @@ def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
         refunded=refunded,
         line_items=tuple(lines),
         billing_address=address(raw.get("billingPerson")),
-        accepts_marketing=accept if isinstance(accept, bool) else None,
+        accepts_marketing=may_email(accept),
     )
 
 
@@ -271,12 +313,7 @@ def parse_customer(raw: Any, *, store_id: str, currency: str) -> Customer:
         first, last = _names({"name": raw.get("name")})
     registered = raw.get("registered")
     created = parse_datetime(registered, "registered") if isinstance(registered, (str, int)) and registered else None
-    accept = raw.get("acceptMarketing")
-    consent = (
-        ConsentState.SUBSCRIBED if accept is True
-        else ConsentState.NOT_SUBSCRIBED if accept is False
-        else ConsentState.UNKNOWN
-    )
+    consent = ConsentState.SUBSCRIBED if may_email(raw.get("acceptMarketing")) else ConsentState.NOT_SUBSCRIBED
     stats = raw.get("stats") if isinstance(raw.get("stats"), Mapping) else {}
     count = stats.get("numberOfOrders", raw.get("totalOrderCount"))
     spent = stats.get("salesValue")
@@ -289,7 +326,7 @@ def parse_customer(raw: Any, *, store_id: str, currency: str) -> Customer:
         last_name=last,
         phone=_text(billing.get("phone")) if billing else None,
         created_at=created,
-        updated_at=parse_datetime(raw.get("updated"), "updated"),
+        updated_at=customer_updated(raw),
         account=AccountState.ENABLED if registered not in (None, False, "") else AccountState.GUEST,
         consent=EmailConsent(state=consent),
         orders_count=count if isinstance(count, int) and not isinstance(count, bool) else None,

@@ -12,7 +12,6 @@ SCOPES = {
     "read_catalog": "bestseller emails need the product catalogue",
     "read_discount_coupons": "winback looks up coupons before creating them",
     "create_discount_coupons": "winback creates the discount codes offered in emails",
-    "create_customers": "winback creates accounts for guest buyers",
 }
 
 ECWID = ConnectorProfile(
@@ -27,10 +26,11 @@ ECWID = ConnectorProfile(
         "give the app the {scope} access scope in Ecwid: {reason} (then reinstall it on {store} "
         "and put the new secret token in the config)"
     ),
-    offline_invite_mode=InviteMode.CREATE_CUSTOMER,
+    # Ecwid creates an account for every buyer's email after an order; sign-in is by one-time link.
+    offline_invite_mode=InviteMode.NOT_NEEDED,
     config_notes=(
         "# The token needs read_store_profile, read_orders, read_customers, read_catalog and",
-        "# read_discount_coupons; rules also need create_discount_coupons and create_customers.",
+        "# read_discount_coupons; rules also need create_discount_coupons.",
     ),
 )
 

@@ -32,6 +32,12 @@ FetchPage = Callable[[dict[str, Any]], Awaitable[Mapping[str, Any]]]
 """GET the search endpoint with these query params; returns the decoded envelope."""
 SortKey = Callable[[Mapping[str, Any]], int]
 """UNIX seconds a raw record was last updated (0 when unreadable)."""
+RecordKey = Callable[[Mapping[str, Any]], Any]
+"""A raw record's identity for de-duplication (``None`` when it has none)."""
+
+
+def _plain_id(raw: Mapping[str, Any]) -> Any:
+    return raw.get("id")
 
 _FIRST_STEP = 3600
 
@@ -42,6 +48,7 @@ class WindowedReader:
         fetch: FetchPage,
         *,
         updated_of: SortKey,
+        key_of: RecordKey = _plain_id,
         base_params: Mapping[str, Any] | None = None,
         page_size: int = 100,
         window_max: int = 1000,
@@ -49,6 +56,7 @@ class WindowedReader:
     ) -> None:
         self._fetch = fetch
         self._updated_of = updated_of
+        self._key_of = key_of
         self._base = dict(base_params or {})
         self._page_size = page_size
         self._window_max = window_max
@@ -111,8 +119,8 @@ class WindowedReader:
                     first_total = last_total
                 items = envelope["items"]
                 for item in items:
-                    key = item.get("id") if isinstance(item, Mapping) else None
-                    if key is None or isinstance(key, (dict, list)):
+                    key = self._key_of(item) if isinstance(item, Mapping) else None
+                    if key is None or key == "" or isinstance(key, (dict, list)):
                         anonymous.append(item)
                     else:
                         seen[str(key)] = item
@@ -127,7 +135,7 @@ class WindowedReader:
                         "changed records will be picked up by the next incremental read", lo, hi,
                     )
                 records = list(seen.values()) + anonymous
-                records.sort(key=lambda r: (self._updated_of(r), str(r.get("id", ""))))
+                records.sort(key=lambda r: (self._updated_of(r), str(self._key_of(r) or "")))
                 return records
             log.info("window updatedFrom=%s updatedTo=%s changed during the read; reading it again", lo, hi)
         raise AssertionError("unreachable")

@@ -41,6 +41,8 @@ log = logging.getLogger("winback.connectors.shopify")
 
 Sleep = Callable[[float], Awaitable[None]]
 FAILED_STATUSES = frozenset({"FAILED", "CANCELED", "CANCELING", "EXPIRED"})
+LOG_EVERY_S = 10.0
+"""While polling, at most one INFO line per this many seconds."""
 
 
 @dataclass(slots=True)
@@ -129,9 +131,9 @@ class BulkExporter:
         it arrives in, not dropped.
         """
         operation = await self.start(docs.bulk_orders_query(search))
-        log.info("%s: orders bulk export %s started", self.store, operation)
+        log.info("%s: orders bulk export %s started; waiting for Shopify to write the file", self.store, operation)
         result = await self.wait(operation)
-        log.info("%s: orders bulk export %s completed (%d rows)", self.store, operation, result.object_count)
+        log.info("%s: orders bulk export %s completed; downloading %d rows", self.store, operation, result.object_count)
         parser = functools.partial(parse.parse_order, store_id=store_id)
         nodes: list[dict[str, Any]] = []
         orphans: list[RejectedRecord] = []
@@ -208,6 +210,7 @@ class BulkExporter:
         """Poll until the operation is COMPLETED; a failed, cancelled or expired one raises."""
         started = self._clock()
         interval = self.poll_interval_s
+        logged_at: float | None = None
         while True:
             data = await self.gql.execute(docs.BULK_OPERATION, {"id": operation_id})
             operation = data.get("bulkOperation")
@@ -239,6 +242,13 @@ class BulkExporter:
                     f"{self.store}: the orders bulk export did not finish within {self.timeout_s:.0f} s "
                     f"(status {status}); try again later.",
                     store=self.store,
+                )
+            now = self._clock()
+            if logged_at is None or now - logged_at >= LOG_EVERY_S:
+                logged_at = now
+                log.info(
+                    "%s: orders bulk export %s, %s objects so far, %.0f s elapsed; next check in %.1f s",
+                    self.store, status, operation.get("objectCount") or 0, now - started, interval,
                 )
             await self._sleep(interval)
             interval = min(self.poll_max_interval_s, interval * 1.5)

@@ -89,7 +89,7 @@ class ShopifyConnector(Connector):
             error_mapper=mapper,
             transport=transport,
         )
-        self.bucket = CostBucket(clock=clock, sleep=sleep)
+        self.bucket = CostBucket(clock=clock, sleep=sleep, store=settings.shop)
         self.gql = GraphQLClient(
             self.http,
             endpoint=settings.endpoint,
@@ -273,7 +273,7 @@ class ShopifyConnector(Connector):
                     if ambiguous:
                         # Our earlier, ambiguous attempt may be the one that took the code.
                         found = await self.find_discount_code(spec.code)
-                        if found is not None and inputs.same_discount(found, spec):
+                        if found is not None and found.matches(spec):
                             return found
                     raise errors.DiscountCodeTakenError(message, store=self.store_label, code=code, field=field)
                 raise errors.PlatformRejectedError(
@@ -289,7 +289,7 @@ class ShopifyConnector(Connector):
 
         async def lookup() -> DiscountCode | None:
             found = await self.find_discount_code(spec.code)
-            return found if found is not None and inputs.same_discount(found, spec) else None
+            return found if found is not None and found.matches(spec) else None
 
         return await create_at_most_once(create=create, lookup=lookup)
 

@@ -39,6 +39,7 @@ fragment CustomerFields on Customer {
   id firstName lastName createdAt updatedAt state numberOfOrders tags
   amountSpent { %s }
   defaultEmailAddress { emailAddress marketingState marketingUpdatedAt }
+  defaultPhoneNumber { phoneNumber }
   defaultAddress { ...AddressFields }
 }
 """
@@ -57,7 +58,7 @@ LINE_ITEM_FIELDS = "\nfragment LineItemFields on LineItem {%s}\n" % _LINE_ITEM_B
 
 _ORDER_BODY = """
   id name email createdAt updatedAt processedAt cancelledAt test displayFinancialStatus
-  currencyCode
+  currencyCode customerAcceptsMarketing
   customer { id }
   totalPriceSet { shopMoney { %(m)s } }
   currentTotalPriceSet { shopMoney { %(m)s } }

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from winback import errors
-from winback.model import DiscountCode, DiscountCodeSpec, DiscountKind, NewCustomer
+from winback.model import DiscountCodeSpec, DiscountKind, NewCustomer
 
 
 def iso(value: datetime) -> str:
@@ -77,16 +77,3 @@ def user_error_field(user_error: Mapping[str, Any]) -> str | None:
         return ".".join(str(f) for f in field) or None
     return str(field) if field else None
 
-
-def same_discount(found: DiscountCode, spec: DiscountCodeSpec) -> bool:
-    """Whether an existing code is the one ``spec`` describes (so our own earlier attempt made it)."""
-    if found.code.lower() != spec.code.lower():
-        return False
-    if found.title is not None and found.title != spec.title:
-        return False
-    if found.kind is not None and found.kind != spec.kind:
-        return False
-    if found.value is not None and found.value != spec.value:
-        return False
-    wanted = {spec.customer_id} if spec.customer_id else set()
-    return not found.customer_ids or set(found.customer_ids) == wanted

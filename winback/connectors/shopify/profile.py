@@ -27,7 +27,9 @@ SHOPIFY = ConnectorProfile(
         "add the {scope} scope to the app: {reason} (app settings → Configuration → Access scopes; "
         "then reinstall the app on {store} and put the new token in the config)"
     ),
-    offline_invite_mode=InviteMode.SEND_INVITE,
+    # Legacy (classic) customer accounts are closed to new stores since February 2026: buyers sign
+    # in with a one-time code, nothing to invite. A live check reads the shop's own setting.
+    offline_invite_mode=InviteMode.NOT_NEEDED,
     config_notes=(
         "# The app needs the scopes read_customers, write_customers, read_orders, read_all_orders,",
         "# read_products and write_discounts (`winback check` lists what is missing).",

@@ -10,6 +10,7 @@ request it waits until the bucket should hold the request's expected cost: the
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -26,6 +27,13 @@ from graphql import (
     VariableNode,
     parse,
 )
+
+log = logging.getLogger("winback.connectors.shopify")
+
+LONG_WAIT_S = 2.0
+"""A wait for the bucket this long or longer is logged at INFO, shorter ones at DEBUG."""
+LOG_EVERY_S = 10.0
+"""At most one such INFO line per this many seconds, so a throttled sync does not flood the log."""
 
 MAX_QUERY_COST = 1000
 """Shopify refuses a single query whose requested cost exceeds this (MAX_COST_EXCEEDED)."""
@@ -138,7 +146,9 @@ class CostBucket:
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         max_wait_s: float = 60.0,
+        store: str = "Shopify",
     ) -> None:
+        """``store`` names the shop in log lines."""
         self.maximum: float | None = None
         self.available: float | None = None
         self.restore_rate: float | None = None
@@ -150,6 +160,8 @@ class CostBucket:
         self._lock = asyncio.Lock()
         self.waited_s = 0.0
         """Total time spent waiting for the bucket (for benchmarks and status output)."""
+        self.store = store
+        self._logged_at: float | None = None
 
     # what we learn ------------------------------------------------------------------------------
 
@@ -218,6 +230,7 @@ class CostBucket:
             cost = self.expected_cost(document_name, estimate)
             delay = min(self.wait_for(cost), self._max_wait_s)
             if delay > 0:
+                self._log_wait(delay, cost)
                 self.waited_s += delay
                 await self._sleep(delay)
             projected = self.projected_available()
@@ -225,6 +238,19 @@ class CostBucket:
                 # Debit now so concurrent requests see the spend before the response arrives.
                 self.available = projected - cost
                 self._updated = self._clock()
+
+    def _log_wait(self, delay: float, cost: float) -> None:
+        now = self._clock()
+        loud = delay >= LONG_WAIT_S and (self._logged_at is None or now - self._logged_at >= LOG_EVERY_S)
+        if loud:
+            self._logged_at = now
+        log.log(
+            logging.INFO if loud else logging.DEBUG,
+            "%s: waiting %.1f s for Shopify's query cost budget (%d points needed, about %d of %d available, "
+            "restoring %g/s; %.0f s waited so far)",
+            self.store, delay, cost, self.projected_available() or 0, self.maximum or 0, self.restore_rate or 0,
+            self.waited_s,
+        )
 
     async def sleep(self, seconds: float) -> None:
         if seconds > 0:

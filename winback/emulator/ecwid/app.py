@@ -1,20 +1,29 @@
 """An Ecwid REST API v3 emulator on the shared loopback server.
 
-Routes (under ``/api/v3/{storeId}``): ``GET /profile``, ``GET /orders`` and ``/orders/{id}``,
-``GET|POST /customers`` and ``GET /customers/{id}``, ``GET /products`` and ``/products/{id}``,
-``GET|POST /discount_coupons`` and ``GET /discount_coupons/{id or code}``. Outside ``/api/v3``,
-the test hook ``GET /_emulator/writes`` (see :meth:`EcwidEmulator.writes`) is NOT part of Ecwid's API.
+Routes (under ``/api/v3/{storeId}``): ``GET /profile``, ``GET /orders``, ``/orders/deleted`` and
+``/orders/{id}``, ``GET|POST /customers``, ``GET /customers/deleted`` and ``/customers/{id}``,
+``GET /products`` and ``/products/{id}``, ``GET|POST /discount_coupons`` and
+``GET /discount_coupons/{id or code}``. Outside ``/api/v3``, the test hook
+``GET /_emulator/writes`` (see :meth:`EcwidEmulator.writes`) is NOT part of Ecwid's API.
 
 Behaviour taken from Ecwid's documentation: the ``{total, count, offset, limit, items}``
-envelope with ``limit`` at most 100 (larger values are clamped); ``createdFrom``/``updatedFrom``
-(and ``...To``) accept UNIX seconds or ``yyyy-MM-dd HH:mm:ss [Z]`` or ``yyyy-MM-dd``; errors are
-JSON ``{"errorMessage": ..., "errorCode": ...}``; 409 for a duplicate coupon code or customer
-email; 402 when the store's plan has no API access; 403 for a bad token or a missing scope;
+envelope with ``limit`` at most 100 (larger values are clamped) and 100 by default, 10 for
+customers; order searches take ``createdFrom``/``updatedFrom`` (and ``...To``) as UNIX seconds or
+``yyyy-MM-dd HH:mm:ss [Z]`` or ``yyyy-MM-dd``, every other search UNIX seconds only; without a
+``paymentStatus`` filter INCOMPLETE orders are left out; customers sort ``NAME_ASC`` and products
+``RELEVANCE`` unless ``sortBy`` says otherwise; guest buyers have the basic account Ecwid creates
+after an order (knob ``guest_accounts``); ``refundedAmount`` only for Ecwid's own processor, with
+``refunds[]`` for all; errors are JSON ``{"errorMessage": ..., "errorCode": ...}``, 404 for a
+missing record ("Order #N not found"); 409 for a duplicate coupon code or customer email; 402 when
+the store's plan has no API access; 403 for a bad token or a missing scope; a non-working token is
+refused with 429 after 20 tries a minute (600 a minute from one address blocks the address);
 ``Authorization: Bearer`` or ``?token=``. Orders come newest first (Ecwid documents no sort
-option for orders), customers honour the documented ``sortBy`` values.
+option for orders).
 
 Assumed where the documentation is silent: the exact error messages and codes, ``Retry-After``
-on 429, and the rate-limit window (a sliding 60-second window per token).
+on 429, the rate-limit window (a sliding 60-second window per token), the status of a blocked
+token (429), what RELEVANCE means without a keyword (the store owner's order) and that an
+account's ``stats`` count its guest orders too.
 
 This module authenticates, rate-limits, checks scopes and routes; the handlers live in
 :mod:`~winback.emulator.ecwid.reads` and :mod:`~winback.emulator.ecwid.writes`, Ecwid's error body,
@@ -32,7 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from winback.emulator.ecwid import reads, writes
-from winback.emulator.ecwid.limits import SlidingWindowLimiter
+from winback.emulator.ecwid.limits import BadTokenLockout, SlidingWindowLimiter
 from winback.emulator.ecwid.protocol import ApiError, error, ok, retry_after, token_of
 from winback.emulator.ecwid.state import EcwidState
 from winback.emulator.server import EmulatorServer, FaultPlan, Request, Response
@@ -67,7 +76,10 @@ class EcwidEmulator:
 
     ``store_state`` is ``"active"`` or ``"suspended"`` (every call answers 402). ``scopes``
     limits what the token may do (403 naming the scope otherwise). ``fault_retry_after`` is the
-    ``Retry-After`` sent with injected 429 faults. Test hook: :meth:`writes`.
+    ``Retry-After`` sent with injected 429 faults. ``guest_accounts=False`` models a store where
+    Ecwid does not create accounts for guest buyers (a German company address, or the legacy
+    password sign-in). Test hooks: :meth:`writes`, :meth:`touch_orders`, :meth:`corrupt_record`,
+    :meth:`delete_record`, :meth:`add_abandoned_checkout`.
     """
 
     def __init__(
@@ -80,6 +92,7 @@ class EcwidEmulator:
         store_state: str = "active",
         scopes: Iterable[str] = ALL_SCOPES,
         fault_retry_after: float = 1.0,
+        guest_accounts: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if store_state not in ("active", "suspended"):
@@ -89,8 +102,9 @@ class EcwidEmulator:
         self.store_state = store_state
         self.scopes = frozenset(scopes)
         self.fault_retry_after = fault_retry_after
-        self.state = EcwidState.from_world(world, store_id=store_id, clock=clock)
+        self.state = EcwidState.from_world(world, store_id=store_id, clock=clock, guest_accounts=guest_accounts)
         self.limiter = SlidingWindowLimiter(requests_per_minute, clock=clock)
+        self.lockout = BadTokenLockout(clock=clock)
         self.requests_by_path: dict[str, int] = {}
         self._accepted: dict[str, list[dict[str, Any]]] = {"discount_coupons": [], "customers_created": []}
 
@@ -110,6 +124,12 @@ class EcwidEmulator:
 
     def corrupt_record(self, resource: str, key: int | str) -> None:
         self.state.corrupt_record(resource, key)
+
+    def delete_record(self, resource: str, key: int | str) -> None:
+        self.state.delete_record(resource, key)
+
+    def add_abandoned_checkout(self, email: str) -> str:
+        return self.state.add_abandoned_checkout(email)
 
     # --- App protocol ------------------------------------------------------------------------
 
@@ -139,8 +159,16 @@ class EcwidEmulator:
         if match["store"] != str(self.store_id):
             raise ApiError(404, f"Store with id '{match['store']}' is not found", "STORE_NOT_FOUND")
         token = token_of(request)
-        if token != self.token:
-            raise ApiError(403, "Invalid token. Access denied.", "ACCESS_DENIED")
+        blocked = self.lockout.blocked()
+        if blocked is None and token != self.token:
+            blocked = self.lockout.failed(token or "")
+            if blocked is None:
+                raise ApiError(403, "Invalid token. Access denied.", "ACCESS_DENIED")
+        if blocked is not None:
+            raise ApiError(
+                429, "Too many requests with a non-working token. Please try again later.", "TOO_MANY_REQUESTS",
+                headers={"Retry-After": str(max(1, math.ceil(blocked)))},
+            )
         wait = self.limiter.hit(token)
         if wait is not None:
             raise ApiError(
@@ -166,6 +194,8 @@ class EcwidEmulator:
             self._need("read_orders")
             if len(parts) == 1:
                 return reads.search_orders(self.state, request)
+            if parts[1:] == ["deleted"]:
+                return reads.search_deleted(self.state, "orders", request)
             if len(parts) == 2:
                 return reads.get_order(self.state, parts[1])
         if head == "customers":
@@ -173,6 +203,8 @@ class EcwidEmulator:
                 self._need("read_customers")
                 if len(parts) == 1:
                     return reads.search_customers(self.state, request)
+                if parts[1:] == ["deleted"]:
+                    return reads.search_deleted(self.state, "customers", request)
                 if len(parts) == 2:
                     return reads.get_by_int(self.state, self.state.customers, parts[1], "Customer")
             if method == "POST" and len(parts) == 1:

@@ -60,6 +60,15 @@ def parse_when(value: str, name: str) -> int:
     raise ApiError(400, f"Wrong parameter '{name}' value: '{value}'", "INVALID_PARAMETER")
 
 
+def unix_param(value: str, name: str) -> int:
+    """UNIX seconds, the only date form Ecwid documents outside order searches."""
+    text = value.strip()
+    if not re.fullmatch(r"-?\d+", text):
+        raise ApiError(400, f"Wrong parameter '{name}' value: '{value}' (expected a UNIX timestamp)",
+                       "INVALID_PARAMETER")
+    return int(text)
+
+
 def retry_after(value: float) -> str:
     """A ``Retry-After`` header value: whole seconds without a decimal point."""
     return str(int(value)) if float(value).is_integer() else str(value)
@@ -94,10 +103,11 @@ def int_param(request: Request, name: str, default: int) -> int:
     return value
 
 
-def page(records: list[Record], request: Request) -> dict[str, Any]:
-    """The ``{total, count, offset, limit, items}`` envelope; ``limit`` is clamped to :data:`MAX_LIMIT`."""
+def page(records: list[Record], request: Request, default_limit: int = MAX_LIMIT) -> dict[str, Any]:
+    """The ``{total, count, offset, limit, items}`` envelope; ``limit`` (``default_limit`` when not
+    given: customers use 10) is clamped to :data:`MAX_LIMIT`."""
     offset = int_param(request, "offset", 0)
-    limit = min(int_param(request, "limit", MAX_LIMIT), MAX_LIMIT) or MAX_LIMIT
+    limit = min(int_param(request, "limit", default_limit), MAX_LIMIT) or default_limit
     chunk = records[offset : offset + limit]
     return {
         "total": len(records),
@@ -108,8 +118,11 @@ def page(records: list[Record], request: Request) -> dict[str, Any]:
     }
 
 
-def filter_dates(records: list[Record], request: Request) -> list[Record]:
-    """Apply ``createdFrom``/``createdTo``/``updatedFrom``/``updatedTo`` (inclusive) from the query."""
+def filter_dates(records: list[Record], request: Request, *, dates: bool = False) -> list[Record]:
+    """Apply ``createdFrom``/``createdTo``/``updatedFrom``/``updatedTo`` (inclusive) from the query.
+
+    Only orders (``dates``) document date/time strings; elsewhere these take UNIX seconds only.
+    """
     bounds = (
         ("createdFrom", lambda r, v: r.created >= v),
         ("createdTo", lambda r, v: r.created <= v),
@@ -119,7 +132,7 @@ def filter_dates(records: list[Record], request: Request) -> list[Record]:
     for name, keep in bounds:
         raw = request.param(name)
         if raw:
-            value = parse_when(raw, name)
+            value = parse_when(raw, name) if dates else unix_param(raw, name)
             records = [r for r in records if keep(r, value)]
     return records
 

@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from winback.emulator.ecwid.protocol import ApiError, bool_param, filter_dates, ok, page
+from winback.emulator.ecwid.protocol import (
+    MAX_LIMIT,
+    ApiError,
+    bool_param,
+    filter_dates,
+    int_param,
+    ok,
+    page,
+    unix_param,
+)
 from winback.emulator.ecwid.state import EcwidState, Record
 from winback.emulator.server import Request, Response
 
@@ -24,7 +33,15 @@ _CUSTOMER_SORTS: dict[str, tuple[Callable[[Record], Any], bool]] = {
     "UPDATED_DATE_DESC": (lambda r: r.updated, True),
     "ORDER_COUNT_ASC": (lambda r: r.body.get("totalOrderCount", 0), False),
     "ORDER_COUNT_DESC": (lambda r: r.body.get("totalOrderCount", 0), True),
+    "SALES_VALUE_ASC": (lambda r: _stat(r, "salesValue", 0), False),
+    "SALES_VALUE_DESC": (lambda r: _stat(r, "salesValue", 0), True),
+    "FIRST_ORDER_DATE_ASC": (lambda r: _stat(r, "firstOrderDate", ""), False),
+    "FIRST_ORDER_DATE_DESC": (lambda r: _stat(r, "firstOrderDate", ""), True),
+    "LAST_ORDER_DATE_ASC": (lambda r: _stat(r, "lastOrderDate", ""), False),
+    "LAST_ORDER_DATE_DESC": (lambda r: _stat(r, "lastOrderDate", ""), True),
 }
+CUSTOMERS_DEFAULT_LIMIT = 10
+"""Ecwid's documented default page size for customers (orders, products and coupons: 100)."""
 _PRODUCT_SORTS: dict[str, tuple[Callable[[Record], Any], bool]] = {
     "DEFINED_BY_STORE_OWNER": (lambda r: r.body["id"], False),
     "ADDED_TIME_ASC": (lambda r: r.created, False),
@@ -33,7 +50,14 @@ _PRODUCT_SORTS: dict[str, tuple[Callable[[Record], Any], bool]] = {
     "UPDATED_TIME_DESC": (lambda r: r.updated, True),
     "NAME_ASC": (lambda r: str(r.body.get("name", "")).casefold(), False),
     "NAME_DESC": (lambda r: str(r.body.get("name", "")).casefold(), True),
+    "PRICE_ASC": (lambda r: r.body.get("price", 0), False),
+    "PRICE_DESC": (lambda r: r.body.get("price", 0), True),
 }
+
+
+def _stat(record: Record, name: str, default: Any) -> Any:
+    stats = record.body.get("stats")
+    return stats.get(name, default) if isinstance(stats, dict) else default
 
 
 def profile(st: EcwidState) -> dict[str, Any]:
@@ -56,9 +80,13 @@ def profile(st: EcwidState) -> dict[str, Any]:
 
 
 def search_orders(state: EcwidState, request: Request) -> Response:
+    """Orders, newest first. Without a ``paymentStatus`` filter INCOMPLETE orders (abandoned
+    checkouts) are left out, as Ecwid documents."""
     with state.lock:
         records = list(state.orders.values())
-        records = filter_dates(records, request)
+        records = filter_dates(records, request, dates=True)
+        if not request.param("paymentStatus"):
+            records = [r for r in records if r.body.get("paymentStatus") != "INCOMPLETE"]
         email = request.param("email")
         if email:
             wanted = email.casefold()
@@ -87,7 +115,7 @@ def get_order(state: EcwidState, key: str) -> Response:
         if record is None and key.isdigit():
             record = state.orders.get(int(key))
         if record is None:
-            raise ApiError(404, f"Order #{key} is not found", "ORDER_NOT_FOUND")
+            raise ApiError(404, f"Order #{key} not found", "ORDER_NOT_FOUND")
         return ok(record.body)
 
 
@@ -102,12 +130,12 @@ def search_customers(state: EcwidState, request: Request) -> Response:
         if marketing is not None:
             flag = bool_param(marketing, "acceptMarketing")
             records = [r for r in records if bool(r.body.get("acceptMarketing")) == flag]
-        sort = request.param("sortBy") or "REGISTERED_DATE_DESC"
+        sort = request.param("sortBy") or "NAME_ASC"
         if sort not in _CUSTOMER_SORTS:
             raise ApiError(400, f"Wrong parameter 'sortBy' value: '{sort}'", "INVALID_PARAMETER")
         key, reverse = _CUSTOMER_SORTS[sort]
         records.sort(key=lambda r: (key(r), r.body.get("id", 0)), reverse=reverse)
-        payload = page(records, request)
+        payload = page(records, request, default_limit=CUSTOMERS_DEFAULT_LIMIT)
         payload["allCustomerCount"] = len(state.customers)
         return ok(payload)
 
@@ -119,7 +147,15 @@ def search_products(state: EcwidState, request: Request) -> Response:
         if enabled is not None:
             flag = bool_param(enabled, "enabled")
             records = [r for r in records if bool(r.body.get("enabled")) == flag]
-        sort = request.param("sortBy") or "DEFINED_BY_STORE_OWNER"
+        keyword = (request.param("keyword") or "").strip().casefold()
+        if keyword:
+            records = [r for r in records if keyword in f"{r.body.get('name', '')} {r.body.get('sku', '')}".casefold()]
+        sort = request.param("sortBy") or "RELEVANCE"
+        if sort == "RELEVANCE":
+            # Assumed: names that start with the keyword first, then the store owner's order.
+            records.sort(key=lambda r: (not str(r.body.get("name", "")).casefold().startswith(keyword),
+                                        r.body.get("id", 0)))
+            return ok(page(records, request))
         if sort not in _PRODUCT_SORTS:
             raise ApiError(400, f"Wrong parameter 'sortBy' value: '{sort}'", "INVALID_PARAMETER")
         key, reverse = _PRODUCT_SORTS[sort]
@@ -145,7 +181,7 @@ def get_coupon(state: EcwidState, key: str) -> Response:
         if record is None:
             record = state.find_coupon_by_code(key)
         if record is None:
-            raise ApiError(404, f"Discount coupon '{key}' is not found", "COUPON_NOT_FOUND")
+            raise ApiError(404, "Coupon is not found", "COUPON_NOT_FOUND")
         return ok(record.body)
 
 
@@ -153,5 +189,21 @@ def get_by_int(state: EcwidState, table: dict[int, Record], key: str, what: str)
     with state.lock:
         record = table.get(int(key)) if key.isdigit() else None
         if record is None:
-            raise ApiError(404, f"{what} #{key} is not found", "NOT_FOUND")
+            raise ApiError(404, f"{what} #{key} not found", f"{what.upper()}_NOT_FOUND")
         return ok(record.body)
+
+
+def search_deleted(state: EcwidState, resource: str, request: Request) -> Response:
+    """``GET /orders/deleted`` or ``/customers/deleted``: ``{id, orderId, date}`` or ``{id, date}``
+    entries, oldest first, filtered by ``from_date``/``to_date`` (UNIX seconds, inclusive)."""
+    low, high = request.param("from_date"), request.param("to_date")
+    start = unix_param(low, "from_date") if low else None
+    end = unix_param(high, "to_date") if high else None
+    with state.lock:
+        entries = [entry for when, entry in state.deleted[resource]
+                   if (start is None or when >= start) and (end is None or when <= end)]
+        offset = int_param(request, "offset", 0)
+        limit = min(int_param(request, "limit", MAX_LIMIT), MAX_LIMIT) or MAX_LIMIT
+        chunk = entries[offset : offset + limit]
+        return ok({"total": len(entries), "count": len(chunk), "offset": offset, "limit": limit,
+                   "items": [dict(entry) for entry in chunk]})

@@ -9,8 +9,12 @@ id, e.g. ``"EBJFT"``) plus an integer ``internalId``; dates are ``"2026-01-31 12
 What Ecwid cannot express is left out on purpose:
 
 * Ecwid has no test-order flag, so the world's test orders are not rendered at all.
-* A buyer without an account (``WCustomer.registered`` false) is not in ``/customers`` and their
-  orders carry no ``customerId``; the same holds for orders with no customer.
+* An order placed without signing in (``WCustomer.registered`` false, or no customer at all)
+  carries no ``customerId``. Ecwid still creates a basic account for the buyer's email after the
+  order (:func:`render_guest_account`; see :mod:`~winback.emulator.ecwid.state`).
+
+Refunds: every refunded order lists ``refunds[]``; ``refundedAmount`` is filled only for orders
+paid through Ecwid's own processor (:func:`own_processor`), as Ecwid documents, and is 0 otherwise.
 """
 
 from __future__ import annotations
@@ -139,24 +143,30 @@ def render_customer(c: WCustomer, *, stats: dict[str, Any]) -> dict[str, Any]:
             billing["lastName"] = c.last_name
         if name:
             billing["name"] = name
-    out: dict[str, Any] = {
-        "id": customer_id(c.key),
+    out = render_customer_body(customer_id(c.key), name, c.email, billing, stats)
+    out["registered"] = ecwid_date(c.created_at)
+    out["updated"] = ecwid_date(c.updated_at)
+    out["acceptMarketing"] = c.consent == "SUBSCRIBED"
+    return out
+
+
+def render_customer_body(cid: int, name: str, email: str, billing: dict[str, Any],
+                         stats: dict[str, Any]) -> dict[str, Any]:
+    """A customer's fields other than ``registered``, ``updated`` and ``acceptMarketing``."""
+    return {
+        "id": cid,
         "name": name,
-        "email": c.email,
-        "registered": ecwid_date(c.created_at),
-        "updated": ecwid_date(c.updated_at),
+        "email": email,
         "totalOrderCount": stats["numberOfOrders"],
         "customerGroupId": 0,
         "customerGroupName": "General",
         "billingPerson": billing,
         "shippingAddresses": [],
-        "contacts": [{"contact": c.email, "type": "EMAIL", "default": True, "orderBy": 0}],
-        "acceptMarketing": c.consent == "SUBSCRIBED",
+        "contacts": [{"contact": email, "type": "EMAIL", "default": True, "orderBy": 0}],
         "stats": stats,
         "taxExempt": False,
         "privateAdminNotes": "",
     }
-    return out
 
 
 def empty_stats() -> dict[str, Any]:
@@ -167,6 +177,32 @@ def payment_status(o: WOrder) -> str:
     if o.cancelled_at is not None:
         return "CANCELLED"
     return _PAYMENT_STATUS.get(o.financial_status.upper(), "AWAITING_PAYMENT")
+
+
+def own_processor(o: WOrder) -> bool:
+    """Whether the order was paid through Ecwid's own processor (two orders in three, by key)."""
+    return o.key % 3 != 0
+
+
+def render_guest_account(cid: int, email: str, first: WOrder, owner: WCustomer | None, *,
+                         stats: dict[str, Any], accept: bool) -> tuple[int, int, dict[str, Any]]:
+    """The basic account Ecwid creates for a guest buyer's email after ``first``, their first order.
+
+    ``owner`` is the world's (unregistered) customer with that email, if any. Returns the account's
+    ``(created, updated)`` UNIX seconds and its body; ``registered`` is the first order's time.
+    """
+    if owner is not None:
+        body = render_customer(owner, stats=stats)
+        updated = max(owner.updated_at, first.created_at)
+    else:
+        billing = person(first.billing_address) if first.billing_address is not None else {"name": ""}
+        body = render_customer_body(0, billing.get("name", ""), email, billing, stats)
+        updated = first.created_at
+    body["id"] = cid
+    body["acceptMarketing"] = accept
+    body["registered"] = ecwid_date(first.created_at)
+    body["updated"] = ecwid_date(updated)
+    return unix(first.created_at), unix(updated), body
 
 
 def render_order(o: WOrder, *, customer: WCustomer | None) -> dict[str, Any]:
@@ -198,7 +234,7 @@ def render_order(o: WOrder, *, customer: WCustomer | None) -> dict[str, Any]:
         "fulfillmentStatus": "SHIPPED" if status in ("PAID", "PARTIALLY_REFUNDED") else "AWAITING_PROCESSING",
         "subtotal": o.subtotal,
         "total": o.total,
-        "refundedAmount": o.refunded_amount,
+        "refundedAmount": o.refunded_amount if own_processor(o) else Decimal("0"),
         "acceptMarketing": o.accepts_marketing,
         "createDate": ecwid_date(o.created_at),
         "updateDate": ecwid_date(updated),
@@ -207,6 +243,9 @@ def render_order(o: WOrder, *, customer: WCustomer | None) -> dict[str, Any]:
         "items": items,
         "hidden": False,
     }
+    if o.refunded_amount > 0:
+        out["refunds"] = [{"date": ecwid_date(updated), "source": "CP", "reason": "Refund",
+                           "amount": o.refunded_amount}]
     if customer is not None and customer.registered:
         out["customerId"] = customer_id(customer.key)
         out["customerGroupId"] = 0

@@ -20,7 +20,7 @@ from typing import Any
 
 from winback.emulator.ecwid import render
 from winback.emulator.names import ascii_fold
-from winback.emulator.world import World
+from winback.emulator.world import World, WOrder
 
 RESOURCES = ("orders", "customers", "products", "discount_coupons")
 
@@ -49,6 +49,9 @@ class EcwidState:
     customers: dict[int, Record] = field(default_factory=dict)
     products: dict[int, Record] = field(default_factory=dict)
     discount_coupons: dict[int, Record] = field(default_factory=dict)
+    deleted: dict[str, list[tuple[int, dict[str, Any]]]] = field(
+        default_factory=lambda: {"orders": [], "customers": []})
+    """What ``/orders/deleted`` and ``/customers/deleted`` list: (UNIX seconds, entry), oldest first."""
     lock: threading.RLock = field(default_factory=threading.RLock)
     _next_customer_id: int = 0
     _next_coupon_id: int = 300_000_000
@@ -57,7 +60,12 @@ class EcwidState:
     # --- construction ------------------------------------------------------------------------
 
     @classmethod
-    def from_world(cls, world: World, *, store_id: int, clock: Callable[[], float] = time.monotonic) -> EcwidState:
+    def from_world(cls, world: World, *, store_id: int, clock: Callable[[], float] = time.monotonic,
+                   guest_accounts: bool = True) -> EcwidState:
+        """Render ``world``. With ``guest_accounts`` (Ecwid's default) every email that placed an
+        order without an account gets the basic account Ecwid creates after the order; without it
+        (stores with a German company address or the legacy password sign-in) guests are only on
+        their orders."""
         started = clock()
         base = world.now
 
@@ -77,29 +85,59 @@ class EcwidState:
             body = render.render_product(p, state.store_url)
             state.products[body["id"]] = Record(render.unix(p.created_at), render.unix(p.updated_at), body)
 
-        stats: dict[int, dict[str, Any]] = {}
+        placed: list[tuple[WOrder, dict[str, Any]]] = []
         for o in world.orders:
             if o.test:
                 continue  # Ecwid has no test-order flag: such orders do not exist there.
             customer = world.customer(o.customer_key) if o.customer_key is not None else None
             body = render.render_order(o, customer=customer)
             state.orders[body["internalId"]] = Record(render.unix(o.created_at), render.unix(o.updated_at), body)
-            if "customerId" in body and body["paymentStatus"] not in ("CANCELLED", "INCOMPLETE"):
-                s = stats.setdefault(body["customerId"], render.empty_stats())
-                s["numberOfOrders"] += 1
-                s["salesValue"] += o.total
-                s.setdefault("firstOrderDate", body["createDate"])
-                s["lastOrderDate"] = body["createDate"]
-        for c in world.customers:
-            if not c.registered:
+            placed.append((o, body))
+
+        accounts = {c.email.strip().lower(): render.customer_id(c.key) for c in world.customers if c.registered}
+        guests: dict[str, tuple[int, WOrder, bool]] = {}
+        """lower email -> (account id, first order, accepts marketing on the newest order)."""
+        by_email = {c.email.strip().lower(): c for c in world.customers}
+        next_id = render.customer_id(len(world.customers) + 1)
+        for o, body in placed if guest_accounts else ():
+            email = (o.email or "").strip().lower()
+            if not email or email in accounts:
                 continue
-            cid = render.customer_id(c.key)
-            s = stats.get(cid, render.empty_stats())
-            if s["numberOfOrders"]:
-                s["averageOrderValue"] = (s["salesValue"] / s["numberOfOrders"]).quantize(Decimal("0.01"))
-            body = render.render_customer(c, stats=s)
-            state.customers[cid] = Record(render.unix(c.created_at), render.unix(c.updated_at), body)
-        state._next_customer_id = render.customer_id(len(world.customers) + 1)
+            if email not in guests:
+                owner = by_email.get(email)
+                cid = render.customer_id(owner.key) if owner is not None else next_id
+                next_id += 0 if owner is not None else 1
+                guests[email] = (cid, o, o.accepts_marketing)
+            else:
+                guests[email] = (guests[email][0], guests[email][1], o.accepts_marketing)
+        accounts.update({email: cid for email, (cid, _, _) in guests.items()})
+
+        stats: dict[int, dict[str, Any]] = {}
+        for _, body in placed:
+            # An account's orders: those placed signed in, plus those placed with its email as a guest.
+            cid = body.get("customerId") or accounts.get(str(body.get("email") or "").strip().lower())
+            if cid is None or body["paymentStatus"] in ("CANCELLED", "INCOMPLETE"):
+                continue
+            s = stats.setdefault(cid, render.empty_stats())
+            s["numberOfOrders"] += 1
+            s["salesValue"] += body["total"]
+            s.setdefault("firstOrderDate", body["createDate"])
+            s["lastOrderDate"] = body["createDate"]
+        for s in stats.values():
+            s["averageOrderValue"] = (s["salesValue"] / s["numberOfOrders"]).quantize(Decimal("0.01"))
+
+        for c in world.customers:
+            if c.registered:
+                cid = render.customer_id(c.key)
+                body = render.render_customer(c, stats=stats.get(cid, render.empty_stats()))
+                state.customers[cid] = Record(render.unix(c.created_at), render.unix(c.updated_at), body)
+        for email, (cid, first, accept) in guests.items():
+            created, updated, body = render.render_guest_account(
+                cid, first.email or email, first, by_email.get(email), stats=stats.get(cid, render.empty_stats()),
+                accept=accept,
+            )
+            state.customers[cid] = Record(created, updated, body)
+        state._next_customer_id = next_id
         state._last_tick = max(
             [r.updated for r in state.all_records()] + [render.unix(world.now)], default=0
         )
@@ -213,6 +251,46 @@ class EcwidState:
                 record.body["updateDate"] = render.ecwid_date(when)
                 record.body["updateTimestamp"] = render.unix(when)
             return [self.orders[key].body["id"] for key in chosen]
+
+    def delete_record(self, resource: str, key: int | str) -> None:
+        """Delete an order (public ``id`` or ``internalId``) or a customer (``id``) as the merchant
+        would in Ecwid's admin: it leaves the searches and is listed by ``/{resource}/deleted``."""
+        with self.lock:
+            when = self.tick()
+            entry: dict[str, Any]
+            if resource == "orders":
+                record = self.orders.get(key) if isinstance(key, int) else self.order_by_public_id(str(key))
+                if record is None:
+                    raise KeyError(key)
+                del self.orders[record.body["internalId"]]
+                entry = {"id": record.body["internalId"], "orderId": record.body["id"]}
+            elif resource == "customers":
+                del self.customers[int(key)]
+                entry = {"id": int(key)}
+            else:
+                raise ValueError(f"cannot delete {resource!r}")
+            entry["date"] = render.ecwid_date(when)
+            self.deleted[resource].append((render.unix(when), entry))
+
+    def add_abandoned_checkout(self, email: str) -> str:
+        """An INCOMPLETE order (a checkout left before paying) for ``email``; returns its public id.
+
+        Ecwid leaves such orders out of ``/orders`` unless ``paymentStatus`` asks for them.
+        """
+        with self.lock:
+            when = self.tick()
+            internal = max(self.orders, default=render.ORDER_INTERNAL_ID_BASE) + 1
+            public = render.order_public_id(internal - render.ORDER_INTERNAL_ID_BASE)
+            body: dict[str, Any] = {
+                "id": public, "internalId": internal, "orderNumber": internal, "email": email,
+                "paymentStatus": "INCOMPLETE", "fulfillmentStatus": "AWAITING_PROCESSING",
+                "subtotal": Decimal("10.00"), "total": Decimal("10.00"), "refundedAmount": Decimal("0"),
+                "createDate": render.ecwid_date(when), "updateDate": render.ecwid_date(when),
+                "createTimestamp": render.unix(when), "updateTimestamp": render.unix(when),
+                "items": [], "hidden": False,
+            }
+            self.orders[internal] = Record(render.unix(when), render.unix(when), body)
+            return public
 
     def corrupt_record(self, resource: str, key: int | str) -> None:
         """Make one record malformed in a way a careful client detects (and must quarantine).

@@ -62,7 +62,9 @@ class ShopifyEmulator:
     Knobs (all keyword-only): ``shop_domain``, ``access_token``, ``scopes`` (granted access scopes;
     ``write_x`` implies ``read_x``), ``throttle`` (``False`` disables the bucket for benchmarks),
     ``bucket_size``, ``restore_rate``, ``throttled_status`` (200 or 429 for THROTTLED answers),
-    ``customer_accounts`` (``CLASSIC`` or ``NEW_CUSTOMER_ACCOUNTS``), ``shop_state`` (``active``,
+    ``customer_accounts`` (``NEW_CUSTOMER_ACCOUNTS``, the only choice for new stores since February
+    2026: buyers sign in with a one-time code and the account invite is refused; or ``CLASSIC``,
+    a legacy shop where the invite works), ``shop_state`` (``active``,
     ``frozen`` -> 402, ``locked`` -> 423), ``bulk_polls_to_complete`` and ``bulk_complete_after_s``.
 
     Test hooks: :meth:`touch_orders`, :meth:`corrupt_record`, and read access to what is served
@@ -82,7 +84,7 @@ class ShopifyEmulator:
         bucket_size: float = 2000.0,
         restore_rate: float = 100.0,
         throttled_status: int = 200,
-        customer_accounts: str = "CLASSIC",
+        customer_accounts: str = "NEW_CUSTOMER_ACCOUNTS",
         shop_state: str = "active",
         shop_email: str = "owner@winback-demo.example",
         iana_timezone: str = "Etc/UTC",

@@ -261,6 +261,7 @@ class ShopState:
                 "closedAt": iso(o.cancelled_at),
                 "test": o.test,
                 "customer": customer,
+                "customerAcceptsMarketing": o.accepts_marketing,
                 "displayFinancialStatus": o.financial_status,
                 "currencyCode": currency,
                 "presentmentCurrencyCode": currency,
@@ -365,6 +366,7 @@ class ShopState:
             "displayName": _display_name(first, last, email),
             "email": email,
             "phone": phone,
+            "defaultPhoneNumber": {"phoneNumber": phone} if phone else None,
             "note": None,
             "verifiedEmail": bool(email),
             "createdAt": iso(created),
@@ -435,6 +437,23 @@ class ShopState:
             )
             customer["note"] = note
             self.customers_created.append(customer)
+            return customer
+
+    def change_email(self, customer_num: int, email: str) -> Record:
+        """Test hook: give a customer and their orders another address, as a real store may hold
+        it (Shopify keeps addresses winback cannot always send to, e.g. ``jürgen@…``)."""
+        with self.lock:
+            customer = self.customers.by_num[customer_num]
+            self.customers_by_email.pop(customer["_email"], None)
+            customer.update(email=email, _email=email.lower())
+            if customer.get("defaultEmailAddress"):
+                customer["defaultEmailAddress"]["emailAddress"] = email
+            self.customers_by_email[customer["_email"]] = customer
+            self.touch(customer, self.customers)
+            for order in self.orders.by_num.values():
+                if order["customer"] is customer:
+                    order["email"] = email
+                    self.touch(order, self.orders)
             return customer
 
     def next_discount_number(self) -> int:

@@ -27,7 +27,7 @@ from winback.config._models import (
 )
 from winback.config._warnings import ENV_REF, readable_literal_secrets, readable_secrets_file
 from winback.connectors.registry import available_platforms, load_connector_class
-from winback.errors import ConfigError, ConnectorNotFoundError
+from winback.errors import ConfigError, ConnectorNotFoundError, SettingValueError
 from winback.secrets import register_secret
 
 log = logging.getLogger(__name__)
@@ -330,6 +330,9 @@ def _first_error(
     problems = sorted(exc.errors(include_url=False), key=lambda p: _error_order(p, source, prefix))
     problem = problems[0]
     loc = tuple(problem["loc"])
+    blamed = (problem.get("ctx") or {}).get("error")
+    if isinstance(blamed, SettingValueError):
+        loc = (*loc, blamed.key)
     key = (*prefix, *loc)
     last = str(loc[-1]) if loc else ""
     kind = problem["type"]

@@ -212,6 +212,11 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     async def aclose(self) -> None: ...
 
+    def describe_auth(self) -> str | None:
+        """How this connector authenticates, for ``winback check`` (e.g. the auth mode and how long
+        the current token lives); ``None``: nothing worth saying. Never includes a secret."""
+        return None
+
     # --- description -------------------------------------------------------------------------
 
     @abc.abstractmethod

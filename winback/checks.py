@@ -150,6 +150,9 @@ async def check_store(
                 data={"name": info.name, "currency": info.currency, "url": info.url, "store_id": info.store_id},
             )
         )
+        auth = connector.describe_auth()
+        if auth:
+            items.append(CheckItem("auth", Status.OK, auth))
         try:
             report = await connector.check_access()
         except Exception as exc:  # noqa: BLE001

@@ -35,7 +35,7 @@ def grant_error(response: httpx.Response, store: str, what: str, remedy: str) ->
     if isinstance(body, dict):
         found = body.get("error") or body.get("errors")
         if isinstance(found, str) and len(found) < 120:
-            code = f" ({found})"
+            code = f", {found}"
     return errors.TokenGrantError(
         f"{store}: Shopify refused the {what} (HTTP {response.status_code}{code}): {remedy}", store=store
     )
@@ -135,6 +135,13 @@ def describe_auth(settings: ShopifySettings, provider: TokenAuth | None) -> str:
     if isinstance(provider, ClientCredentialsToken):
         left = provider.remaining_s()
         if left is not None:
-            hours, rest = divmod(int(max(left, 0)), 3600)
-            text += f"; token valid for {hours} h {rest // 60:02d} min more (renewed automatically)"
+            text += f"; token valid for {_duration(left)} more (renewed automatically before it expires)"
     return text
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    if seconds < 120:
+        return f"{seconds} s"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min"

@@ -142,17 +142,16 @@ async def check_store(
                 CheckItem("access", Status.SKIPPED, "not checked: the connection failed"),
                 CheckItem("capabilities", Status.SKIPPED, "not checked: the connection failed"),
             ]
+        auth = connector.describe_auth()
         items.append(
             CheckItem(
                 "connect",
                 Status.OK,
-                f"{label}: {info.name} ({info.currency})",
-                data={"name": info.name, "currency": info.currency, "url": info.url, "store_id": info.store_id},
+                f"{label}: {info.name} ({info.currency})" + (f"; auth: {auth}" if auth else ""),
+                data={"name": info.name, "currency": info.currency, "url": info.url, "store_id": info.store_id,
+                      **({"auth": auth} if auth else {})},
             )
         )
-        auth = connector.describe_auth()
-        if auth:
-            items.append(CheckItem("auth", Status.OK, auth))
         try:
             report = await connector.check_access()
         except Exception as exc:  # noqa: BLE001

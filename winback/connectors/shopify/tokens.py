@@ -128,14 +128,14 @@ def describe_auth(settings: ShopifySettings, provider: TokenAuth | None) -> str:
     """One line for ``winback check``: the auth mode and, for expiring tokens, their remaining life."""
     mode = settings.auth_mode
     if mode == "access-token":
-        return "access token of an admin-created app (does not expire)"
+        return "access-token (an admin-created app's token; does not expire)"
     if mode == "authorization-code":
-        return f"offline token from `winback connect` (app {settings.client_id}; does not expire)"
-    text = f"client credentials of Dev Dashboard app {settings.client_id}"
+        return f"authorization-code (offline token saved by `winback connect` for app {settings.client_id}; does not expire)"
+    text = f"client-credentials (Dev Dashboard app {settings.client_id})"
     if isinstance(provider, ClientCredentialsToken):
         left = provider.remaining_s()
         if left is not None:
-            text += f"; token valid for {_duration(left)} more (renewed automatically before it expires)"
+            text += f"; token valid for {_duration(left)} more, renewed automatically"
     return text
 
 

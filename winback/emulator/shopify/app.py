@@ -123,6 +123,8 @@ class ShopifyEmulator:
         self.schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
         attach_resolvers(self.schema, self, build_mutation_resolvers(self))
         self.graphql_requests = 0
+        self.unauthorized_requests = 0
+        """GraphQL requests answered 401 (wrong or expired token), for tests."""
         self.oauth = OAuthEndpoints(
             shop_domain=shop_domain, scopes=self.scopes, static_token=access_token, client_id=client_id,
             client_secret=client_secret, token_lifetime=token_lifetime,
@@ -237,6 +239,7 @@ class ShopifyEmulator:
         if request.method != "POST":
             return Response.json({"errors": "Not Found"}, status=404)
         if not self.oauth.token_valid(request.headers.get("x-shopify-access-token")):
+            self.unauthorized_requests += 1
             return Response.json(
                 {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, status=401
             )

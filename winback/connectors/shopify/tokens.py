@@ -19,6 +19,7 @@ from winback import errors
 from winback.connectors.auth import GrantedToken, StaticToken, TokenAuth
 from winback.connectors.retry import retry_extensions
 from winback.connectors.shopify.settings import ShopifySettings
+from winback.secrets import register_secret
 
 TOKEN_HEADER = "X-Shopify-Access-Token"
 TOKEN_PATH = "/admin/oauth/access_token"
@@ -67,6 +68,7 @@ class ClientCredentialsToken(GrantedToken):
         self._store = settings.shop
         self._client_id = settings.client_id
         self._client_secret = settings.client_secret
+        register_secret(settings.client_secret.get_secret_value())
         self.scope = ""
         self.grants = 0
         """Tokens obtained so far (for ``check`` and tests)."""

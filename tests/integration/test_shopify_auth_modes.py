@@ -125,3 +125,18 @@ since_days = 3650
     again = CliRunner().invoke(cli, ["run", "--config", str(config)])
     assert again.exit_code == 0, again.output
     assert shop.writes()["discount_codes"] == codes
+
+
+def test_check_names_the_mode_the_token_life_and_a_rejected_secret(shopify: tuple[Any, Any], tmp_path: Path) -> None:
+    server, shop = shopify
+    config = _config(tmp_path / "good", server, shop)
+    good = CliRunner().invoke(cli, ["check", "--config", str(config)])
+    assert "auth: client-credentials (Dev Dashboard app emulator-client-id); token valid for" in good.output, good.output
+
+    bad = _config(tmp_path / "bad", server, shop)
+    (bad.parent / "acme.secrets.toml").write_text('client_secret = "not-the-secret"\n', encoding="utf-8")
+    refused = CliRunner().invoke(cli, ["check", "--config", str(bad)])
+    assert refused.exit_code == 1
+    assert "refused the client credentials grant" in refused.output
+    assert f"client_secret in {bad.parent / 'acme.secrets.toml'}" in refused.output
+    assert "not-the-secret" not in refused.output

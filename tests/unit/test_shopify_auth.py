@@ -219,3 +219,17 @@ def test_a_key_from_the_secrets_file_is_blamed_there(tmp_path: Path) -> None:
     assert caught.value.path == str(tmp_path / "acme.secrets.toml")
     assert (caught.value.key, caught.value.line) == ("store.client_secret", 2)
     assert "s3cr3t-value" not in str(caught.value)
+
+
+async def test_an_unavailable_token_endpoint_is_retried_then_reported_as_unavailable(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(method="POST", url=TOKEN_URL, status_code=503)
+    grant_response(httpx_mock, "shpat_after_a_retry_aa")
+    httpx_mock.add_response(method="POST", url=API, json={"data": {}})
+    async with client(ClientCredentialsToken(settings())) as http:
+        await http.post_json(API, {}, idempotent=True)
+    assert len(token_requests(httpx_mock)) == 2
+
+    httpx_mock.add_response(method="POST", url=TOKEN_URL, status_code=503, is_reusable=True)
+    async with client(ClientCredentialsToken(settings())) as http:
+        with pytest.raises(errors.PlatformUnavailableError, match="try again later"):
+            await http.post_json(API, {}, idempotent=True)

@@ -87,6 +87,11 @@ class ClientCredentialsToken(GrantedToken):
         )
 
     def read_grant(self, response: httpx.Response) -> tuple[str, datetime | None]:
+        if response.status_code == 429 or response.status_code >= 500:
+            raise errors.PlatformUnavailableError(
+                f"{self._store}: Shopify's token endpoint is unavailable (HTTP {response.status_code}) after retries: "
+                "try again later", store=self._store,
+            )
         if response.status_code != 200:
             raise grant_error(
                 response, self._store, "client credentials grant",

@@ -24,6 +24,7 @@ from winback.config import ClientConfig, EmailSection
 from winback.connectors.base import Capabilities, InviteMode
 from winback.errors import (
     AuthenticationError,
+    TokenGrantError,
     ConnectorError,
     MissingScopeError,
     StoreNotFoundError,
@@ -98,6 +99,14 @@ class ClientCheck:
 
 def _connector_fix(exc: BaseException, config: ClientConfig, label: str) -> tuple[str, ...]:
     profile = config.connector_class().profile
+    mode = getattr(config.store.settings, "auth_mode", None)
+    if isinstance(exc, TokenGrantError) or (isinstance(exc, AuthenticationError) and mode == "client-credentials"):
+        where = config.source_of("store.client_secret")
+        return (f"Shopify refused the app's client credentials for {label}: check store.client_id and "
+                f"{where.describe()} against the Dev Dashboard (your app → Settings) and that the app is installed on {label}",)
+    if isinstance(exc, AuthenticationError) and mode == "authorization-code":
+        return (f"the saved token for {label} was rejected (the app was uninstalled, or its secret rotated): run "
+                f"`winback connect --config {config.path}` again",)
     if isinstance(exc, AuthenticationError):
         where = config.source_of(f"store.{profile.credential_setting}")
         verb = "put it in" if where.env else "set"
@@ -142,12 +151,14 @@ async def check_store(
                 CheckItem("access", Status.SKIPPED, "not checked: the connection failed"),
                 CheckItem("capabilities", Status.SKIPPED, "not checked: the connection failed"),
             ]
+        auth = connector.describe_auth()
         items.append(
             CheckItem(
                 "connect",
                 Status.OK,
-                f"{label}: {info.name} ({info.currency})",
-                data={"name": info.name, "currency": info.currency, "url": info.url, "store_id": info.store_id},
+                f"{label}: {info.name} ({info.currency})" + (f"; auth: {auth}" if auth else ""),
+                data={"name": info.name, "currency": info.currency, "url": info.url, "store_id": info.store_id,
+                      **({"auth": auth} if auth else {})},
             )
         )
         try:

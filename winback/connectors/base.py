@@ -96,6 +96,25 @@ class AccessReport:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthChoice:
+    """One way a merchant may hold credentials for the platform, as ``winback init --auth`` offers it."""
+
+    name: str
+    """The ``--auth`` value, e.g. ``client-credentials``."""
+    question: str
+    """How ``init`` describes it when asking which one the merchant has."""
+    store_lines: tuple[str, ...] = ()
+    """``[store]`` lines in place of the credential line; ``{client_id}``, ``{secret_env}`` and
+    ``{token_env}`` are filled in. Empty: the profile's usual credential line."""
+    needs_client_id: bool = False
+    exports: tuple[str, ...] = ("token_env",)
+    """Which variables the merchant exports before running winback: ``token_env``, ``secret_env``."""
+    secrets_file: bool = False
+    """``init`` names a secrets file and creates it empty (mode 0600): a command writes into it later."""
+    next_step: str = "winback check --config {config}"
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectorProfile:
     """What a platform's connector tells the rest of winback about the platform itself.
 
@@ -128,6 +147,9 @@ class ConnectorProfile:
     """``winback init``'s default file name (without ``.toml``); ``{platform}``, ``{handle}``
     (the store's first name part, e.g. ``acme`` of ``acme.myshopify.com``)."""
     token_env: str = "{PLATFORM}_{HANDLE}_TOKEN"
+    auth_choices: tuple[AuthChoice, ...] = ()
+    """Ways to authenticate ``winback init`` asks about (the first is the default off a terminal);
+    empty: only the credential setting."""
     """``winback init``'s default variable for the credential; upper-case fields upper-cased."""
 
     def defaults_for(self, platform: str, store: str) -> tuple[str, str]:
@@ -211,6 +233,11 @@ class Connector(abc.ABC):
 
     @abc.abstractmethod
     async def aclose(self) -> None: ...
+
+    def describe_auth(self) -> str | None:
+        """How this connector authenticates, for ``winback check`` (e.g. the auth mode and how long
+        the current token lives); ``None``: nothing worth saying. Never includes a secret."""
+        return None
 
     # --- description -------------------------------------------------------------------------
 

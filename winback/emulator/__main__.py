@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bucket-size", type=float, default=2000.0, help="Shopify: bucket size in points")
     parser.add_argument("--customer-accounts", choices=["NEW_CUSTOMER_ACCOUNTS", "CLASSIC"],
                         default="NEW_CUSTOMER_ACCOUNTS", help="Shopify: CLASSIC is a legacy shop (invites work)")
+    parser.add_argument("--token-lifetime", type=int, default=86399, metavar="SECONDS",
+                        help="Shopify: how long a client-credentials token lives (then 401)")
     parser.add_argument("--requests-per-minute", type=int, default=600, help="Ecwid: per-token rate limit")
     return parser
 
@@ -74,8 +76,10 @@ def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str,
             restore_rate=args.restore_rate,
             bucket_size=args.bucket_size,
             customer_accounts=args.customer_accounts,
+            token_lifetime=args.token_lifetime,
         )
         settings = {"shop": shop.shop_domain, "access_token": shop.access_token, "base_url": server.url}
+        info_extra = {"client_id": shop.oauth.client_id, "client_secret": shop.oauth.client_secret}
     else:
         from winback.emulator.ecwid import start_ecwid_emulator
 
@@ -83,6 +87,7 @@ def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str,
             world, faults=faults, host=args.host, port=args.port, requests_per_minute=args.requests_per_minute
         )
         settings = {"store_id": str(ecwid.store_id), "token": ecwid.token, "base_url": f"{server.url}/api/v3"}
+        info_extra = {}
     info = {
         "platform": args.platform,
         "url": server.url,
@@ -90,6 +95,7 @@ def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str,
         "customers": len(world.customers),
         "orders": len(world.orders),
         "products": len(world.products),
+        **({"oauth": info_extra} if info_extra else {}),
     }
     return server, info
 

@@ -27,7 +27,7 @@ from winback.connectors.base import (
     Page,
     Resource,
 )
-from winback.connectors.http import AmbiguousWriteError, Auth, HttpClient, RetryPolicy, StaticToken, create_at_most_once
+from winback.connectors.http import AmbiguousWriteError, Auth, HttpClient, RetryPolicy, create_at_most_once
 from winback.connectors.shopify import documents as docs
 from winback.connectors.shopify import inputs, parse
 from winback.connectors.shopify.bulk import BulkExporter, bulk_wanted, download_client
@@ -36,6 +36,7 @@ from winback.connectors.shopify.paging import complete_line_items, page_size, pa
 from winback.connectors.shopify.profile import SHOPIFY
 from winback.connectors.shopify.settings import ShopifySettings, normalise_shop
 from winback.connectors.shopify.throttle import CostBucket
+from winback.connectors.shopify.tokens import describe_auth, token_provider_for
 from winback.model import (
     Customer,
     DiscountCode,
@@ -68,20 +69,12 @@ class ShopifyConnector(Connector):
     ) -> None:
         self.settings = settings
         if token_provider is None:
-            if settings.access_token is None:
-                raise errors.ConfigError(
-                    f"{settings.shop}: no access_token is configured; give the Admin API access token of "
-                    f"the app installed on the shop (or a token provider).",
-                    key="access_token",
-                )
-            token_provider = StaticToken(
-                settings.access_token.get_secret_value(), header="X-Shopify-Access-Token", prefix=""
-            )
+            token_provider = token_provider_for(settings)
         self._transport = transport
         self._sleep = sleep
         mapper = make_error_mapper(settings.api_version)
         self.http = HttpClient(
-            base_url=settings.base_url or f"https://{settings.shop}",
+            base_url=settings.base,
             auth=token_provider,
             store_label=settings.shop,
             timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
@@ -130,6 +123,9 @@ class ShopifyConnector(Connector):
     @property
     def store_id(self) -> str:
         return self.settings.shop
+
+    def describe_auth(self) -> str | None:
+        return describe_auth(self.settings, self.http.auth)
 
     async def aclose(self) -> None:
         await self.http.aclose()

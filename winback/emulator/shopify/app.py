@@ -1,7 +1,8 @@
 """The Shopify Admin GraphQL emulator as an HTTP :class:`~winback.emulator.server.App`.
 
-Routes: ``POST /admin/api/{YYYY-MM}/graphql.json`` (the Admin API) and ``GET /bulk/<n>.jsonl``
-(bulk-operation results, streamed). Everything else is 404, except the test hook
+Routes: ``POST /admin/api/{YYYY-MM}/graphql.json`` (the Admin API), ``GET /bulk/<n>.jsonl``
+(bulk-operation results, streamed) and ``/admin/oauth/access_token`` and ``/admin/oauth/authorize``
+(:mod:`winback.emulator.shopify.oauth`). Everything else is 404, except the test hook
 ``GET /_emulator/writes`` (see :meth:`ShopifyEmulator.writes`), which is NOT part of Shopify's API.
 
 Order of checks per request, as Shopify answers them: token (401), shop state (402 frozen, 423
@@ -35,6 +36,7 @@ from winback.emulator.shopify.bulk import BulkOperations, parse_bulk_number
 from winback.emulator.shopify.cost import MAX_QUERY_COST, CostCalculator, LeakyBucket
 from winback.emulator.shopify.ids import iso
 from winback.emulator.shopify.mutations import build_mutation_resolvers
+from winback.emulator.shopify.oauth import OAuthEndpoints
 from winback.emulator.shopify.resolvers import Context, attach_resolvers
 from winback.emulator.shopify.schema import SCHEMA_PATH
 from winback.emulator.shopify.state import Record, ShopState
@@ -64,7 +66,9 @@ class ShopifyEmulator:
     ``bucket_size``, ``restore_rate``, ``throttled_status`` (200 or 429 for THROTTLED answers),
     ``customer_accounts`` (``NEW_CUSTOMER_ACCOUNTS``, the only choice for new stores since February
     2026: buyers sign in with a one-time code and the account invite is refused; or ``CLASSIC``,
-    a legacy shop where the invite works), ``shop_state`` (``active``,
+    a legacy shop where the invite works), ``client_id``, ``client_secret``, ``token_lifetime`` (seconds
+    a client-credentials token lives; expired tokens get a 401) and ``redirect_uris`` (the app's
+    allowed install redirects; ``None``: any) for the OAuth endpoints (:mod:`.oauth`), ``shop_state`` (``active``,
     ``frozen`` -> 402, ``locked`` -> 423), ``bulk_polls_to_complete`` and ``bulk_complete_after_s``.
 
     Test hooks: :meth:`touch_orders`, :meth:`corrupt_record`, and read access to what is served
@@ -90,6 +94,10 @@ class ShopifyEmulator:
         iana_timezone: str = "Etc/UTC",
         bulk_polls_to_complete: int = 2,
         bulk_complete_after_s: float = 2.0,
+        client_id: str = "emulator-client-id",
+        client_secret: str = "emulator-client-secret",
+        token_lifetime: int = 86399,
+        redirect_uris: Iterable[str] | None = None,
     ) -> None:
         if customer_accounts not in ("CLASSIC", "NEW_CUSTOMER_ACCOUNTS"):
             raise ValueError("customer_accounts must be CLASSIC or NEW_CUSTOMER_ACCOUNTS")
@@ -115,6 +123,13 @@ class ShopifyEmulator:
         self.schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
         attach_resolvers(self.schema, self, build_mutation_resolvers(self))
         self.graphql_requests = 0
+        self.unauthorized_requests = 0
+        """GraphQL requests answered 401 (wrong or expired token), for tests."""
+        self.oauth = OAuthEndpoints(
+            shop_domain=shop_domain, scopes=self.scopes, static_token=access_token, client_id=client_id,
+            client_secret=client_secret, token_lifetime=token_lifetime,
+            redirect_uris=tuple(redirect_uris) if redirect_uris is not None else None,
+        )
 
     # --- knobs and hooks -------------------------------------------------------------------------
 
@@ -217,11 +232,14 @@ class ShopifyEmulator:
             return self._writes_hook(request)
         if request.method == "GET" and request.path.startswith("/bulk/"):
             return self._bulk_file(request)
+        if request.path.startswith("/admin/oauth/"):
+            return self.oauth.handle(request)
         if not _GRAPHQL_PATH.match(request.path):
             return Response.json({"errors": "Not Found"}, status=404)
         if request.method != "POST":
             return Response.json({"errors": "Not Found"}, status=404)
-        if request.headers.get("x-shopify-access-token") != self.access_token:
+        if not self.oauth.token_valid(request.headers.get("x-shopify-access-token")):
+            self.unauthorized_requests += 1
             return Response.json(
                 {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, status=401
             )

@@ -10,7 +10,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from winback.connectors.base import Connector, Resource
 from winback.model import normalize_email
@@ -88,6 +88,12 @@ class EmailSection(_Table):
     """The HMAC key for ``{token}`` in ``unsubscribe_url``; shared with the merchant's endpoint."""
     templates_dir: Path | None = None
     """Per-client email template overrides; relative to the config file's directory."""
+    public_url: str | None = None
+    """The public https address of ``winback serve`` (``https://winback.example.com``): marketing mail
+    then links to its one-click unsubscribe (RFC 8058) instead of ``unsubscribe_url``. Plain http
+    only for 127.0.0.1 / localhost (tests)."""
+    _oneclick: tuple[str, Path] | None = PrivateAttr(default=None)
+    """(client, config directory) for one-click links; set by :func:`winback.rules.engine.email_settings`."""
 
     @model_validator(mode="after")
     def _consistent(self) -> EmailSection:
@@ -96,6 +102,29 @@ class EmailSection(_Table):
         if self.smtp_ssl and self.smtp_starttls:
             raise ValueError("smtp_ssl and smtp_starttls exclude each other: choose one")
         return self
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if (parts.scheme != "https" and not loopback) or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"public_url {value!r} must be an https:// address such as https://winback.example.com")
+        return value
+
+    @property
+    def oneclick(self) -> tuple[str, Path] | None:
+        return self._oneclick
+
+    def with_oneclick(self, client: str, directory: Path) -> EmailSection:
+        copy = self.model_copy()
+        copy._oneclick = (client, directory)
+        return copy
 
     @field_validator("unsubscribe_url")
     @classmethod

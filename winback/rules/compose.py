@@ -18,7 +18,7 @@ from typing import Any
 
 from winback.config import EmailSection
 from winback.errors import NotifyError
-from winback.notify import RenderedEmail, build_message, render_email, unsubscribe_link
+from winback.notify import RenderedEmail, build_message, oneclick, render_email, unsubscribe_link
 from winback.rules.base import PlannedAction, StoreFacts
 
 
@@ -67,11 +67,19 @@ def email_context(
     if not action.marketing:
         context["unsubscribe_url"] = None
     elif "unsubscribe_url" not in context:
-        link = unsubscribe_link(settings, action.email)
+        link = oneclick_link(settings, action.email) or unsubscribe_link(settings, action.email)
         if link is None:
             link = f"mailto:{sender_address(settings, facts)[1]}?subject=unsubscribe"
         context["unsubscribe_url"] = link
     return str(spec["template"]), context
+
+
+def oneclick_link(settings: EmailSection, email: str) -> str | None:
+    """The ``winback serve`` one-click link of ``email`` when ``public_url`` is set, else ``None``."""
+    if not settings.public_url or settings.oneclick is None:
+        return None
+    client, directory = settings.oneclick
+    return oneclick.link(settings.public_url, oneclick.install_secret(directory), client, email)
 
 
 def sender_address(settings: EmailSection, facts: StoreFacts) -> tuple[str | None, str]:
@@ -93,7 +101,8 @@ def compose_email(
     template, context = email_context(action, facts, refs, settings)
     rendered = render_email(template, context, overrides_dir=settings.templates_dir)
     from_name, from_address = sender_address(settings, facts)
-    url = context.get("unsubscribe_url") if action.marketing and settings.unsubscribe_url else None
+    hosted = settings.unsubscribe_url or (settings.public_url and settings.oneclick)
+    url = context.get("unsubscribe_url") if action.marketing and hosted else None
     mailto = settings.unsubscribe_mailto if action.marketing else None
     if action.marketing and not url and not mailto:
         mailto = from_address

@@ -68,7 +68,12 @@ def no_rule_enabled(config: ClientConfig) -> str | None:
 
 
 def email_settings(config: ClientConfig) -> EmailSection:
-    return config.email or EmailSection()
+    """The client's ``[email]``; with ``public_url`` set it knows the client and directory its
+    one-click unsubscribe links are made for (see :mod:`winback.notify.oneclick`)."""
+    section = config.email or EmailSection()
+    if section.public_url:
+        section = section.with_oneclick(config.path.stem, config.path.parent)
+    return section
 
 
 def dry_run_outbox(config: ClientConfig) -> Path:

@@ -23,6 +23,7 @@ from winback.connectors.base import (
     AccessReport,
     Capabilities,
     Connector,
+    ConsentWrite,
     InviteMode,
     Page,
     Resource,
@@ -364,3 +365,7 @@ class ShopifyConnector(Connector):
                 field=inputs.user_error_field(first),
             )
 
+    async def set_email_marketing(self, email: str, subscribed: bool) -> ConsentWrite:
+        from winback.connectors.shopify import consent
+
+        return await consent.set_email_marketing(self, email, subscribed)

@@ -179,6 +179,8 @@ class ShopifyEmulator:
                 ],
                 "customers_created": [{"id": c["id"], "email": c["email"]} for c in self.state.customers_created],
                 "invites_sent": [dict(invite) for invite in self.state.invites_sent],
+                "consent_updates": [dict(update) for update in self.state.consent_updates],
+                "webhook_subscriptions": [dict(sub) for sub in self.state.webhook_subscriptions],
             }
 
     def touch_orders(self, fraction: float, seed: int = 0) -> list[str]:

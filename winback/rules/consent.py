@@ -144,10 +144,11 @@ class ConsentQueue:
 
 
 async def push_pending(store: LocalStore, store_key: str, connector: Connector,
-                       now: datetime | None = None) -> PushReport:
+                       now: datetime | None = None, base_wait: timedelta = timedelta(seconds=5)) -> PushReport:
     """Send every due change of the store through ``connector`` (see the module docstring).
 
-    A platform error leaves the change pending with a growing wait (at most an hour); a platform
+    A platform error leaves the change pending with a growing wait (``base_wait`` doubling, at most
+    an hour); a platform
     that cannot take consent writes ends the change as done with that noted (the local list holds).
     """
     import asyncio
@@ -165,7 +166,7 @@ async def push_pending(store: LocalStore, store_key: str, connector: Connector,
                                     last_error=str(exc)[:500], finished_at=moment)
             continue
         except WinbackError as exc:
-            wait = min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** min(attempts, 12)))
+            wait = min(MAX_BACKOFF, base_wait * 2 ** min(attempts - 1, 12))
             await asyncio.to_thread(queue._mark, change["id"], status="pending", last_error=str(exc)[:500],
                                     next_attempt_at=moment + wait)
             report.failed += 1

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +188,8 @@ class Hub:
                 if await asyncio.to_thread(disconnected_at, store, config.store_key) is not None:
                     continue
                 async with config.build_connector() as connector:
-                    report = await push_pending(store, config.store_key, connector)
+                    report = await push_pending(store, config.store_key, connector,
+                                                base_wait=timedelta(seconds=self.options.retry_interval_s))
                 if report.failed:
                     log.info("%s: %d consent change(s) wait for the platform", config.name, report.failed)
             except WinbackError as exc:

@@ -262,6 +262,20 @@ def test_ecwid_webhook_is_verified_deduped_and_syncs(served: dict[str, Any]) -> 
     assert len([e for e in _events(served, "ecwid") if e["event_id"] == "ev-1"]) == 1
 
 
+def test_webhooks_register_subscribes_the_api_topics_once(served: dict[str, Any]) -> None:
+    config = str(served["folder"] / "acme.toml")
+    first = CliRunner().invoke(cli, ["webhooks", "register", "--config", config,
+                                     "--public-url", "https://winback.example.com"])
+    assert first.exit_code == 0, first.output
+    assert "privacy topics" in first.output and "shopify.app.toml" in first.output
+    again = CliRunner().invoke(cli, ["webhooks", "register", "--config", config,
+                                     "--public-url", "https://winback.example.com"])
+    assert again.exit_code == 0 and "already subscribed" in again.output
+    subs = _shop_writes(served)["webhook_subscriptions"]
+    assert sorted(s["topic"] for s in subs) == ["APP_UNINSTALLED", "CUSTOMERS_UPDATE", "ORDERS_CREATE", "ORDERS_UPDATED"]
+    assert {s["uri"] for s in subs} == {"https://winback.example.com/webhooks/shopify"}
+
+
 # --- last: uninstall and shop/redact (they end the store's life in this module) -----------------
 
 

@@ -92,11 +92,21 @@ class EmailSection(_Table):
     """The public https address of ``winback serve`` (``https://winback.example.com``): marketing mail
     then links to its one-click unsubscribe (RFC 8058) instead of ``unsubscribe_url``. Plain http
     only for 127.0.0.1 / localhost (tests)."""
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_private_key_file: Path | None = None
+    """A PEM private key (0600, like the secrets file), relative to the config file's directory.
+    With ``dkim_selector`` and ``dkim_domain``, winback signs each message (DKIM, covering the
+    List-Unsubscribe headers); leave them out when the mail server or provider signs."""
     _oneclick: tuple[str, Path] | None = PrivateAttr(default=None)
+    _postal_address: str | None = PrivateAttr(default=None)
     """(client, config directory) for one-click links; set by :func:`winback.rules.engine.email_settings`."""
 
     @model_validator(mode="after")
     def _consistent(self) -> EmailSection:
+        dkim = (self.dkim_selector, self.dkim_domain, self.dkim_private_key_file)
+        if any(v is not None for v in dkim) and not all(v is not None for v in dkim):
+            raise ValueError("DKIM signing needs all of dkim_selector, dkim_domain and dkim_private_key_file")
         if self.sender == "smtp" and not self.smtp_host:
             raise ValueError("sender = 'smtp' needs smtp_host")
         if self.smtp_ssl and self.smtp_starttls:
@@ -121,9 +131,15 @@ class EmailSection(_Table):
     def oneclick(self) -> tuple[str, Path] | None:
         return self._oneclick
 
-    def with_oneclick(self, client: str, directory: Path) -> EmailSection:
+    @property
+    def postal_address(self) -> str | None:
+        """``[store] postal_address`` of the client, which wins over the platform's address."""
+        return self._postal_address
+
+    def with_oneclick(self, client: str, directory: Path, postal_address: str | None = None) -> EmailSection:
         copy = self.model_copy()
         copy._oneclick = (client, directory)
+        copy._postal_address = postal_address
         return copy
 
     @field_validator("unsubscribe_url")

@@ -82,6 +82,7 @@ stores = Table(
     Column("email", Email),
     Column("timezone", String(64)),
     Column("logo_url", Text),
+    Column("postal_address", Text, comment="added by 0004"),
     Column("last_sync_started", UtcDateTime),
     Column("last_sync_finished", UtcDateTime),
     Column("last_error", Text),

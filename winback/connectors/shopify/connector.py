@@ -159,6 +159,7 @@ class ShopifyConnector(Connector):
             url=shop.get("url") or f"https://{shop.get('myshopifyDomain') or self.store_label}",
             email=shop.get("email"),
             timezone=shop.get("ianaTimezone"),
+            postal_address=parse.postal_address(shop.get("shopAddress")),
         )
 
     async def capabilities(self) -> Capabilities:

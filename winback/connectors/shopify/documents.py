@@ -110,6 +110,7 @@ query ShopInfo {
   shop {
     name currencyCode url myshopifyDomain email ianaTimezone
     customerAccountsV2 { customerAccountsVersion }
+    shopAddress { formatted(withCompany: true) }
   }
 }
 """,

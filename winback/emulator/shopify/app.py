@@ -130,6 +130,11 @@ class ShopifyEmulator:
             "url": f"https://{self.shop_domain}",
             "currencyCode": self.world.currency,
             "ianaTimezone": self.iana_timezone,
+            "shopAddress": {
+                "id": "gid://shopify/ShopAddress/60000000001", "company": self.world.store_name,
+                "city": "Portland", "zip": "97201", "country": "United States",
+                "formatted": [self.world.store_name, "100 Main Street", "Portland OR 97201", "United States"],
+            },
             "customerAccountsV2": {
                 "customerAccountsVersion": self.customer_accounts,
                 "loginLinksVisibleOnStorefrontAndCheckout": True,

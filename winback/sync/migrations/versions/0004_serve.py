@@ -6,7 +6,8 @@ Create Date: 2026-12-02
 
 ``consent_changes`` is the durable queue of unsubscribes (and undos) waiting to reach the
 platform; ``webhook_events`` dedupes deliveries by their id and holds each payload until it is
-handled; ``store_connections`` remembers an ``app/uninstalled``. See winback.rules.consent and
+handled; ``store_connections`` remembers an ``app/uninstalled``; ``stores.postal_address`` keeps
+the sender's address the platform gives (CAN-SPAM footers). See winback.rules.consent and
 winback.web.
 """
 
@@ -27,6 +28,8 @@ _JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgre
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('stores') as batch:
+        batch.add_column(sa.Column('postal_address', sa.Text(), nullable=True, comment='added by 0004'))
     op.create_table('consent_changes',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('store_key', sa.String(length=300), nullable=False),
@@ -70,3 +73,5 @@ def downgrade() -> None:
     op.drop_table('webhook_events')
     op.drop_index('ix_consent_changes_status', table_name='consent_changes')
     op.drop_table('consent_changes')
+    with op.batch_alter_table('stores') as batch:
+        batch.drop_column('postal_address')

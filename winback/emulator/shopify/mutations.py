@@ -238,6 +238,9 @@ def build_mutation_resolvers(emulator: ShopifyEmulator) -> dict[str, Callable[..
             state.touch(customer, state.customers)
             state.consent_updates.append({"customer_id": customer["id"], "email": customer["email"],
                                           "marketing_state": wanted})
+        emulator.emit("customers/update", {"id": int(str(customer["id"]).rsplit("/", 1)[-1]),
+                                           "admin_graphql_api_id": customer["id"], "email": customer["email"],
+                                           "email_marketing_consent": {"state": wanted.lower()}})
         return {"customer": customer, "userErrors": []}
 
     def webhook_subscription_create(_root: Any, info: GraphQLResolveInfo, topic: str,

@@ -46,3 +46,14 @@ def test_emulator_webhooks_are_retried_until_the_server_answers(tmp_path: Path) 
         if shop.webhooks is not None:
             shop.webhooks.close()
         server.stop()
+
+
+def test_demo_serve_shows_a_webhook_and_an_unsubscribe_flowing_back(tmp_path: Path) -> None:
+    import asyncio
+
+    from winback.demo_serve import run_serve_demo
+
+    lines = asyncio.run(run_serve_demo(tmp_path, customers=40))
+    assert any("orders/updated webhook" in line for line in lines)
+    assert any("synced the store in the background" in line for line in lines)
+    assert lines[-1].startswith("suppressed locally at once; the emulated Shopify now holds it UNSUBSCRIBED")

@@ -158,7 +158,7 @@ async def check_store(
                 Status.OK,
                 f"{label}: {info.name} ({info.currency})" + (f"; auth: {auth}" if auth else ""),
                 data={"name": info.name, "currency": info.currency, "url": info.url, "store_id": info.store_id,
-                      **({"auth": auth} if auth else {})},
+                      "postal_address": info.postal_address, **({"auth": auth} if auth else {})},
             )
         )
         try:
@@ -345,7 +345,8 @@ def check_rules(config: ClientConfig, *, now: datetime | None = None) -> list[Ch
     items = [CheckItem("rules", Status.OK, f"enabled: {', '.join(names)}" if names else no_rule_enabled(config) or "",
                        data={"enabled": names})]
     facts = sample_facts(config.name, config.platform, f"{config.platform}:sample")
-    problems, rendered = email_problems(rules, facts, email_settings(config), now or datetime.now(UTC))
+    problems, rendered = email_problems(rules, facts, email_settings(config), now or datetime.now(UTC),
+                                        require_postal_address=False)  # see winback.check_mail
     templates_dir = email_settings(config).templates_dir
     where = f" (overrides from {templates_dir})" if templates_dir else ""
     if problems:
@@ -374,6 +375,10 @@ async def check_client(
     result.store, store_items = await check_store(config, connector_options=connector_options)
     result.items += store_items
     result.items.append(await asyncio.to_thread(check_email, config.email, timeout=smtp_timeout))
+    from winback.check_mail import check_dkim, check_postal_address
+
+    result.items.append(await asyncio.to_thread(check_postal_address, config, store_items))
+    result.items.append(await asyncio.to_thread(check_dkim, config))
     if databases is not None and config.database.url in databases:
         result.items.append(databases[config.database.url])
     else:

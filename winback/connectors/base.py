@@ -72,6 +72,17 @@ class InviteMode(StrEnum):
     code or link (Shopify customer accounts, Ecwid): nothing to create or invite."""
 
 
+class ConsentWrite(StrEnum):
+    """What :meth:`Connector.set_email_marketing` did."""
+
+    WRITTEN = "written"
+    """The platform said otherwise and was changed."""
+    ALREADY = "already"
+    """The platform already said so: nothing written."""
+    NO_CUSTOMER = "no_customer"
+    """The platform holds no customer with that email: nothing to change (the local list holds)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """What this connector can do for this store; rules consult it instead of guessing."""
@@ -292,3 +303,14 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     async def send_account_invite(self, customer_id: str) -> None:
         """Ask the platform to email an account invite; :class:`NotSupportedError` if it cannot."""
+
+    async def set_email_marketing(self, email: str, subscribed: bool) -> ConsentWrite:
+        """Make the platform's own email-marketing consent of ``email`` say ``subscribed``.
+
+        Reads first and writes only when the platform says otherwise, so a push repeated after a
+        crash (the write made, its result never recorded) writes nothing the second time. A
+        platform without such a write raises :class:`~winback.errors.NotSupportedError`.
+        """
+        from winback.errors import NotSupportedError
+
+        raise NotSupportedError(f"{type(self).__name__} cannot change a customer's marketing consent")

@@ -23,6 +23,7 @@ from winback.connectors.base import (
     AccessReport,
     Capabilities,
     Connector,
+    ConsentWrite,
     InviteMode,
     Page,
     Resource,
@@ -154,6 +155,7 @@ class ShopifyConnector(Connector):
             url=shop.get("url") or f"https://{shop.get('myshopifyDomain') or self.store_label}",
             email=shop.get("email"),
             timezone=shop.get("ianaTimezone"),
+            postal_address=parse.postal_address(shop.get("shopAddress")),
         )
 
     async def capabilities(self) -> Capabilities:
@@ -360,3 +362,7 @@ class ShopifyConnector(Connector):
                 field=inputs.user_error_field(first),
             )
 
+    async def set_email_marketing(self, email: str, subscribed: bool) -> ConsentWrite:
+        from winback.connectors.shopify import consent
+
+        return await consent.set_email_marketing(self, email, subscribed)

@@ -67,6 +67,12 @@ class ShopifySettings(BaseModel):
     """Where ``winback connect`` receives the install callback; must be one of the app's redirect URLs."""
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     """Access scopes ``winback connect`` asks for on the install page."""
+    webhook_secret: SecretStr | None = None
+    """The app's client secret, which signs its webhooks (``X-Shopify-Hmac-Sha256``); a
+    ``client_secret`` key, where accepted, serves too. Only ``winback serve`` needs it."""
+    postal_address: str | None = None
+    """The sender's postal address for the footer of marketing mail (CAN-SPAM), when the shop's
+    own address should not be used."""
     api_version: str = "2026-07"
     base_url: str | None = None
     page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE

@@ -32,6 +32,7 @@ from graphql import (
 )
 
 from winback.emulator.server import EmulatorServer, FaultPlan, Request, Response, iter_jsonl
+from winback.emulator.webhooks import WebhookEmitter, shopify_sender
 from winback.emulator.shopify.bulk import BulkOperations, parse_bulk_number
 from winback.emulator.shopify.cost import MAX_QUERY_COST, CostCalculator, LeakyBucket
 from winback.emulator.shopify.ids import iso
@@ -98,6 +99,9 @@ class ShopifyEmulator:
         client_secret: str = "emulator-client-secret",
         token_lifetime: int = 86399,
         redirect_uris: Iterable[str] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_retry_base_s: float = 0.5,
     ) -> None:
         if customer_accounts not in ("CLASSIC", "NEW_CUSTOMER_ACCOUNTS"):
             raise ValueError("customer_accounts must be CLASSIC or NEW_CUSTOMER_ACCOUNTS")
@@ -130,6 +134,13 @@ class ShopifyEmulator:
             client_secret=client_secret, token_lifetime=token_lifetime,
             redirect_uris=tuple(redirect_uris) if redirect_uris is not None else None,
         )
+        self.webhooks: WebhookEmitter | None = None
+        """Set with ``webhook_url`` and ``webhook_secret``: order and customer changes are sent,
+        signed, to that URL (see :mod:`winback.emulator.webhooks`)."""
+        self._emit: Any = None
+        if webhook_url and webhook_secret:
+            self.webhooks = WebhookEmitter(webhook_url, retry_base_s=webhook_retry_base_s)
+            self._emit = shopify_sender(self.webhooks, webhook_secret, shop_domain)
 
     # --- knobs and hooks -------------------------------------------------------------------------
 
@@ -145,6 +156,11 @@ class ShopifyEmulator:
             "url": f"https://{self.shop_domain}",
             "currencyCode": self.world.currency,
             "ianaTimezone": self.iana_timezone,
+            "shopAddress": {
+                "id": "gid://shopify/ShopAddress/60000000001", "company": self.world.store_name,
+                "city": "Portland", "zip": "97201", "country": "United States",
+                "formatted": [self.world.store_name, "100 Main Street", "Portland OR 97201", "United States"],
+            },
             "customerAccountsV2": {
                 "customerAccountsVersion": self.customer_accounts,
                 "loginLinksVisibleOnStorefrontAndCheckout": True,
@@ -194,11 +210,21 @@ class ShopifyEmulator:
                 ],
                 "customers_created": [{"id": c["id"], "email": c["email"]} for c in self.state.customers_created],
                 "invites_sent": [dict(invite) for invite in self.state.invites_sent],
+                "consent_updates": [dict(update) for update in self.state.consent_updates],
+                "webhook_subscriptions": [dict(sub) for sub in self.state.webhook_subscriptions],
             }
 
     def touch_orders(self, fraction: float, seed: int = 0) -> list[str]:
-        """Bump ``updatedAt`` of that share of orders to the write clock; returns their ids."""
-        return [order["id"] for order in self.state.touch_orders(fraction, seed)]
+        """Bump ``updatedAt`` of that share of orders to the write clock; returns their ids
+        (and sends ``orders/updated`` for each when webhooks are on)."""
+        touched = self.state.touch_orders(fraction, seed)
+        for order in touched:
+            self.emit("orders/updated", order_webhook(order))
+        return [order["id"] for order in touched]
+
+    def emit(self, topic: str, payload: dict[str, Any]) -> str | None:
+        """Send a webhook (when configured); its ``X-Shopify-Webhook-Id``."""
+        return None if self._emit is None else str(self._emit(topic, payload))
 
     def corrupt_record(self, collection: str, key: int) -> Record:
         """Make one record's payload malformed in a way a client can detect (an amount that is not a
@@ -362,6 +388,12 @@ def _execution_error(error: GraphQLError) -> dict[str, Any]:
     elif error.original_error is not None and not isinstance(error.original_error, GraphQLError):
         shaped["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
     return shaped
+
+
+def order_webhook(order: Record) -> dict[str, Any]:
+    """The REST-shaped ``orders/*`` payload: numeric id plus the GraphQL id, email, updated_at."""
+    return {"id": int(str(order["id"]).rsplit("/", 1)[-1]), "admin_graphql_api_id": order["id"],
+            "email": order.get("email"), "updated_at": order.get("updatedAt"), "name": order.get("name")}
 
 
 def start_shopify_emulator(

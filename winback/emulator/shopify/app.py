@@ -31,6 +31,7 @@ from graphql import (
 )
 
 from winback.emulator.server import EmulatorServer, FaultPlan, Request, Response, iter_jsonl
+from winback.emulator.shopify import deletions
 from winback.emulator.shopify.bulk import BulkOperations, parse_bulk_number
 from winback.emulator.shopify.cost import MAX_QUERY_COST, CostCalculator, LeakyBucket
 from winback.emulator.shopify.ids import iso
@@ -180,6 +181,15 @@ class ShopifyEmulator:
                 "customers_created": [{"id": c["id"], "email": c["email"]} for c in self.state.customers_created],
                 "invites_sent": [dict(invite) for invite in self.state.invites_sent],
             }
+
+    def delete_record(self, resource: str, key: int | str) -> Record:
+        """Delete an order, customer or product (GID or world key) as the merchant would in the
+        admin; ``events`` then lists its ``destroy`` event (see :mod:`.deletions`)."""
+        return deletions.delete_record(self.state, resource, key)
+
+    @property
+    def events(self) -> list[Record]:
+        return list(self.state.events.index("ID")[1])
 
     def touch_orders(self, fraction: float, seed: int = 0) -> list[str]:
         """Bump ``updatedAt`` of that share of orders to the write clock; returns their ids."""

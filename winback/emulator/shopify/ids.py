@@ -23,6 +23,7 @@ ID_BASE = {
     "DiscountCodeNode": 1_200_000_000_000,
     "DiscountRedeemCode": 19_000_000_000_000,
     "BulkOperation": 4_000_000_000_000,
+    "BasicEvent": 98_000_000_000_000,
 }
 
 

@@ -54,6 +54,10 @@ class SyncProgress:
     """Pages of ``resource`` committed so far in this run."""
     records: int
     """Records of ``resource`` read so far in this run, rejected ones not counted."""
+    deletion_pages: int = 0
+    """Pages of ``resource``'s deletions committed so far in this run (sent after each one)."""
+    deleted: int = 0
+    """Stored records of ``resource`` removed so far in this run because the platform deleted them."""
 
 
 ProgressCallback = Callable[[SyncProgress], None]
@@ -169,7 +173,9 @@ async def sync_store(
                 connector, store, key, resource, full=full, overlap=overlap, progress=progress
             )
             if resource in connector.deletion_resources:
-                await _sync_deletions(connector, store, key, report.resources[resource], full=full, overlap=overlap)
+                await _sync_deletions(
+                    connector, store, key, report.resources[resource], full=full, overlap=overlap, progress=progress
+                )
         report.finished_at = datetime.now(timezone.utc)
         await asyncio.to_thread(store.mark_sync_finished, key, report.finished_at)
     except errors.WinbackError as exc:
@@ -247,7 +253,14 @@ def _newest_deletion(page: DeletionPage) -> datetime | None:
 
 
 async def _sync_deletions(
-    connector: Connector, store: LocalStore, key: str, report: ResourceReport, *, full: bool, overlap: timedelta
+    connector: Connector,
+    store: LocalStore,
+    key: str,
+    report: ResourceReport,
+    *,
+    full: bool,
+    overlap: timedelta,
+    progress: ProgressCallback | None,
 ) -> None:
     """Read ``report.resource``'s deletions since its deletion cursor and apply them page by page."""
     resource = report.resource
@@ -263,6 +276,12 @@ async def _sync_deletions(
             cursor = result.cursor
             pages += 1
             report.deleted += result.removed
+            report.deletion_cursor = cursor
+            if progress is not None:
+                progress(SyncProgress(
+                    resource=resource, pages=report.pages, records=report.upserted + report.skipped,
+                    deletion_pages=pages, deleted=report.deleted,
+                ))
     report.deletion_cursor = cursor
     log.info(
         "%s %s: %d deleted on the platform removed (%d pages of deletions); deletion cursor %s",

@@ -309,6 +309,7 @@ def client_status(config: ClientConfig, store: LocalStore | None) -> dict[str, A
         "last_sync_finished": None,
         "last_error": None,
         "cursors": {},
+        "deletion_cursors": {},
         "counts": dict.fromkeys((*COUNTED, "quarantined"), 0),
     }
     if store is not None:
@@ -322,17 +323,27 @@ def client_status(config: ClientConfig, store: LocalStore | None) -> dict[str, A
         last_sync_started=_iso(info["last_sync_started"]),
         last_sync_finished=_iso(info["last_sync_finished"]),
         last_error=info["last_error"],
-        cursors={
-            row["resource"]: {
-                "cursor": _iso(row["cursor_updated_at"]),
-                "last_run_at": _iso(row["last_run_at"]),
-                "records_seen": row["records_seen"],
-            }
-            for row in store.cursors(key)
-        },
+        cursors=_cursors(store, key, deletions=False),
+        deletion_cursors=_cursors(store, key, deletions=True),
         counts={**{name: store.count(key, name) for name in COUNTED}, "quarantined": store.count(key, "quarantine")},
     )
     return status
+
+
+def _cursors(store: LocalStore, key: str, *, deletions: bool) -> dict[str, Any]:
+    """Record cursors by resource, or (``deletions``) the deletion feeds' cursors by resource
+    (kept as ``{resource}.deleted``; their ``cursor`` is the newest deletion time applied)."""
+    found: dict[str, Any] = {}
+    for row in store.cursors(key):
+        resource, _, kind = str(row["resource"]).partition(".")
+        if (kind == "deleted") != deletions:
+            continue
+        found[resource] = {
+            "cursor": _iso(row["cursor_updated_at"]),
+            "last_run_at": _iso(row["last_run_at"]),
+            "records_seen": row["records_seen"],
+        }
+    return found
 
 
 def _iso(value: datetime | None) -> str | None:

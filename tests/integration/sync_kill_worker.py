@@ -29,7 +29,8 @@ async def run(platform: str, settings: dict[str, Any], url: str) -> None:
     def progress(event: SyncProgress) -> None:
         nonlocal pages
         pages += 1
-        _say({"page": pages, "resource": event.resource.value, "records": event.records})
+        _say({"page": pages, "resource": event.resource.value, "records": event.records,
+              "deletion_pages": event.deletion_pages})
 
     store = open_store(url)
     try:
@@ -42,7 +43,8 @@ async def run(platform: str, settings: dict[str, Any], url: str) -> None:
         "report": {
             "store_key": report.store_key,
             "resources": {
-                resource.value: {"since": r.since, "upserted": r.upserted, "pages": r.pages, "rejected": r.rejected}
+                resource.value: {"since": r.since, "upserted": r.upserted, "pages": r.pages, "rejected": r.rejected,
+                                 "deleted": r.deleted}
                 for resource, r in report.resources.items()
             },
         },

@@ -159,6 +159,11 @@ def test_deleted_endpoints_list_deletions(client: httpx.Client, running) -> None
     assert gone["id"] == customer["id"]
     assert client.get("/customers/deleted", params={"from_date": 4_000_000_000}).json()["total"] == 0
     assert client.get("/customers/deleted", params={"from_date": "yesterday"}).status_code == 400
+    product = app.state.snapshot("products")[0]
+    app.delete_record("products", product["id"])
+    [removed] = client.get("/products/deleted").json()["items"]
+    assert set(removed) == {"id", "date"} and removed["id"] == product["id"]
+    assert client.get(f"/products/{product['id']}").status_code == 404
 
 
 def test_a_missing_record_answers_404_in_ecwids_words(client: httpx.Client) -> None:

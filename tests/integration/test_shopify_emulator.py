@@ -392,3 +392,33 @@ def test_all_scopes_are_granted_by_default(start: Any) -> None:
     handles = [s["handle"] for s in shop.data("{ currentAppInstallation { accessScopes { handle } } }")
                ["currentAppInstallation"]["accessScopes"]]
     assert handles == list(ALL_SCOPES)
+
+
+def test_deleting_records_leaves_destroy_events(start: Any) -> None:
+    from winback.connectors.shopify.documents import DELETION_EVENTS
+
+    shop = start()
+    emulator = shop.emulator
+    order = next(o for o in emulator.orders if o["customer"] is not None)
+    owner = order["customer"]
+    before = int(owner["numberOfOrders"])
+    product = emulator.products[0]
+    with pytest.raises(ValueError, match="orders"):
+        emulator.delete_record("customers", owner["id"])
+    emulator.delete_record("orders", order["id"])
+    emulator.delete_record("products", product["_num"])
+
+    assert shop.data("query($id: ID!) { order(id: $id) { id } }", {"id": order["id"]})["order"] is None
+    assert int(owner["numberOfOrders"]) == before - 1
+    assert all(line["product"] is not product for o in emulator.orders for line in o["_lines"])
+    query = DELETION_EVENTS.text
+    events = shop.data(query, {"first": 10, "query": "action:destroy AND subject_type:ORDER"})["events"]
+    assert [(e["action"], e["subjectId"], e["subjectType"]) for e in events["nodes"]] == [
+        ("destroy", order["id"], "ORDER")
+    ]
+    both = shop.data(query, {"first": 1, "query": "action:destroy"})["events"]
+    assert both["pageInfo"]["hasNextPage"] and both["nodes"][0]["subjectType"] == "ORDER"
+    rest = shop.data(query, {"first": 5, "after": both["pageInfo"]["endCursor"], "query": "action:destroy"})
+    assert [e["subjectId"] for e in rest["events"]["nodes"]] == [product["id"]]
+    later = shop.data(query, {"first": 5, "query": "action:destroy AND created_at:>='2999-01-01T00:00:00Z'"})
+    assert later["events"]["nodes"] == []

@@ -109,7 +109,8 @@ def _summary(results: list[ClientRun], *, config_errors: int = 0) -> None:
         from rich.table import Table
 
         table = Table(title=cell(line))
-        for column in ("client", "store", "result", "customers", "orders", "products", "rejected", "requests", "seconds"):
+        for column in ("client", "store", "result", "customers", "orders", "products", "rejected", "deleted",
+                       "requests", "seconds"):
             table.add_column(column, justify="right" if column not in ("client", "store", "result") else "left")
         for r in results:
             counts, report = _counts(r), r.sync
@@ -119,6 +120,7 @@ def _summary(results: list[ClientRun], *, config_errors: int = 0) -> None:
                 "[green]ok[/green]" if r.ok else f"[red]FAILED: {cell(r.error)}[/red]",
                 *(str(counts.get(name, "")) for name in ("customers", "orders", "products")),
                 "" if report is None else str(report.rejected),
+                "" if report is None else str(report.deleted),
                 "" if report is None or report.requests is None else str(report.requests),
                 "" if report is None else f"{report.duration:.1f}",
             )
@@ -128,8 +130,9 @@ def _summary(results: list[ClientRun], *, config_errors: int = 0) -> None:
         if r.ok and r.sync is not None:
             counts = " ".join(f"{name}={count}" for name, count in _counts(r).items())
             requests = "" if r.sync.requests is None else f" requests={r.sync.requests}"
+            deleted = f" deleted={r.sync.deleted}" if r.sync.deleted else ""
             say(
-                f"ok      {r.client} ({r.store}): {counts} rejected={r.sync.rejected}{requests} "
+                f"ok      {r.client} ({r.store}): {counts} rejected={r.sync.rejected}{deleted}{requests} "
                 f"{r.sync.duration:.1f}s"
             )
         else:

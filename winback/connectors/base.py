@@ -59,6 +59,27 @@ class Page(Generic[T]):
     newest_updated_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """One record the platform says was deleted: its id as the reads give it, and when."""
+
+    resource: Resource
+    record_id: str
+    deleted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeletionPage:
+    """One page of deletions, oldest first. ``newest_deleted_at`` is the largest ``deleted_at`` on
+    the page (the deletion cursor once the page is committed); ``skipped`` counts entries the
+    connector could not read (logged, never fatal: a deletion missed is re-read by the next
+    overlapping read or stays a stale row, never a wrong write)."""
+
+    deletions: list[Deletion]
+    newest_deleted_at: datetime | None = None
+    skipped: int = 0
+
+
 class InviteMode(StrEnum):
     """How a guest buyer gets an account on this store."""
 
@@ -175,6 +196,11 @@ class ConnectorProfile:
         return self.scope_remedy.format(scope=scope, reason=reason, store=store)
 
 
+async def _no_deletions() -> AsyncIterator[DeletionPage]:
+    return
+    yield  # pragma: no cover - makes this an async generator
+
+
 class Connector(abc.ABC):
     """Base class of every connector. Use as an async context manager: one HTTP client per store."""
 
@@ -279,6 +305,19 @@ class Connector(abc.ABC):
 
     @abc.abstractmethod
     def products(self) -> AsyncIterator[Page[Product]]: ...
+
+    def deletions(self, resource: Resource, deleted_since: datetime | None = None) -> AsyncIterator[DeletionPage]:
+        """Records of ``resource`` deleted on the platform at or after ``deleted_since`` (all the
+        platform still lists when ``None``), oldest first, in pages.
+
+        The default lists nothing: a platform without a deletion feed keeps deleted records until
+        the merchant resyncs into a fresh database. A connector that reads one overrides this and
+        names the covered resources in :attr:`deletion_resources`.
+        """
+        return _no_deletions()
+
+    deletion_resources: ClassVar[frozenset[Resource]] = frozenset()
+    """The resources whose deletions :meth:`deletions` reports."""
 
     # --- writes ------------------------------------------------------------------------------
 

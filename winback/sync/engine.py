@@ -9,6 +9,13 @@ Cursor semantics
     records are upserted, so resuming loses nothing and duplicates nothing. Products have no
     ``updated`` filter in the protocol and are read in full every run.
 
+Deletions
+    After a resource's records, the records the platform deleted are read from the connector's
+    deletion feed (:meth:`~winback.connectors.base.Connector.deletions`, for the resources in its
+    ``deletion_resources``) with their own cursor (``{resource}.deleted``, the newest deletion
+    time committed) and the same overlap. Each page of deletions is committed with that cursor in
+    one transaction, exactly like a page of records (see :mod:`winback.sync.deletions`).
+
 Memory stays flat: one page is held at a time.
 """
 
@@ -24,7 +31,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from winback import errors
-from winback.connectors.base import Connector, Page, Resource
+from winback.connectors.base import Connector, DeletionPage, Page, Resource
+from winback.sync.deletions import cursor_name
 from winback.sync.store import LocalStore
 from winback.sync.tables import store_key as make_store_key
 
@@ -46,6 +54,10 @@ class SyncProgress:
     """Pages of ``resource`` committed so far in this run."""
     records: int
     """Records of ``resource`` read so far in this run, rejected ones not counted."""
+    deletion_pages: int = 0
+    """Pages of ``resource``'s deletions committed so far in this run (sent after each one)."""
+    deleted: int = 0
+    """Stored records of ``resource`` removed so far in this run because the platform deleted them."""
 
 
 ProgressCallback = Callable[[SyncProgress], None]
@@ -62,6 +74,9 @@ class ResourceReport:
     skipped: int = 0
     """Records older than the stored copy, left alone."""
     rejected: int = 0
+    deleted: int = 0
+    """Stored records removed because the platform deleted them."""
+    deletion_cursor: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -85,6 +100,10 @@ class SyncReport:
     @property
     def rejected(self) -> int:
         return sum(r.rejected for r in self.resources.values())
+
+    @property
+    def deleted(self) -> int:
+        return sum(r.deleted for r in self.resources.values())
 
     @property
     def newest_cursor(self) -> datetime | None:
@@ -153,6 +172,10 @@ async def sync_store(
             report.resources[resource] = await _sync_resource(
                 connector, store, key, resource, full=full, overlap=overlap, progress=progress
             )
+            if resource in connector.deletion_resources:
+                await _sync_deletions(
+                    connector, store, key, report.resources[resource], full=full, overlap=overlap, progress=progress
+                )
         report.finished_at = datetime.now(timezone.utc)
         await asyncio.to_thread(store.mark_sync_finished, key, report.finished_at)
     except errors.WinbackError as exc:
@@ -166,8 +189,8 @@ async def sync_store(
         report.duration = time.monotonic() - clock
         report.requests = requests_sent(connector)
     log.info(
-        "synced %s: %d pages, %d records, %d rejected in %.1f s",
-        key, report.pages, report.upserted, report.rejected, report.duration,
+        "synced %s: %d pages, %d records, %d rejected, %d deleted in %.1f s",
+        key, report.pages, report.upserted, report.rejected, report.deleted, report.duration,
         extra={"store": key},
     )
     return report
@@ -221,3 +244,47 @@ async def _sync_resource(
         extra={"store": key, "resource": resource.value},
     )
     return report
+
+
+def _newest_deletion(page: DeletionPage) -> datetime | None:
+    if page.newest_deleted_at is not None:
+        return page.newest_deleted_at
+    return max((item.deleted_at for item in page.deletions), default=None)
+
+
+async def _sync_deletions(
+    connector: Connector,
+    store: LocalStore,
+    key: str,
+    report: ResourceReport,
+    *,
+    full: bool,
+    overlap: timedelta,
+    progress: ProgressCallback | None,
+) -> None:
+    """Read ``report.resource``'s deletions since its deletion cursor and apply them page by page."""
+    resource = report.resource
+    cursor = await asyncio.to_thread(store.get_cursor, key, cursor_name(resource))
+    since = None if full or cursor is None else cursor - overlap
+    pages = 0
+    async with aclosing(connector.deletions(resource, since)) as feed:
+        async for page in feed:
+            newest = _newest_deletion(page)
+            if newest is not None and (cursor is None or newest > cursor):
+                cursor = newest
+            result = await asyncio.to_thread(store.commit_deletions, key, resource, page, cursor)
+            cursor = result.cursor
+            pages += 1
+            report.deleted += result.removed
+            report.deletion_cursor = cursor
+            if progress is not None:
+                progress(SyncProgress(
+                    resource=resource, pages=report.pages, records=report.upserted + report.skipped,
+                    deletion_pages=pages, deleted=report.deleted,
+                ))
+    report.deletion_cursor = cursor
+    log.info(
+        "%s %s: %d deleted on the platform removed (%d pages of deletions); deletion cursor %s",
+        key, resource.value, report.deleted, pages, "-" if cursor is None else cursor.isoformat(timespec="seconds"),
+        extra={"store": key, "resource": resource.value},
+    )

@@ -20,8 +20,8 @@ from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from winback import errors, model
-from winback.connectors.base import Page, Resource
-from winback.sync import redact, rows, tables, writes
+from winback.connectors.base import DeletionPage, Page, Resource
+from winback.sync import deletions, redact, rows, tables, writes
 from winback.sync.tables import store_key as make_store_key
 
 P = ParamSpec("P")
@@ -67,6 +67,16 @@ class PageResult:
     """Records quarantined."""
     cursor: datetime | None
     """The resource's cursor after the commit (never earlier than before)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeletionResult:
+    """What :meth:`LocalStore.commit_deletions` did with one page of deletions."""
+
+    removed: int
+    """Stored records removed (deletions of records never stored only leave a tombstone)."""
+    cursor: datetime | None
+    """The resource's deletion cursor after the commit (never earlier than before)."""
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -219,6 +229,30 @@ class LocalStore:
                 conn, store_key, resource.value, cursor, len(page.records) + len(page.rejected)
             )
         return PageResult(upserted=upserted, skipped=skipped, rejected=len(page.rejected), cursor=new_cursor)
+
+    @_wrap_db_errors
+    def commit_deletions(
+        self, store_key: str, resource: Resource | str, page: DeletionPage, cursor: datetime | None
+    ) -> DeletionResult:
+        """Apply one page of platform deletions and move ``resource``'s deletion cursor, atomically
+        (see :mod:`winback.sync.deletions`). Idempotent, like :meth:`commit_page`."""
+        resource = Resource(resource)
+        with self.writing() as conn:
+            removed = deletions.apply_deletions(conn, store_key, page.deletions)
+            new_cursor = writes.move_cursor(
+                conn, store_key, deletions.cursor_name(resource), cursor, len(page.deletions) + page.skipped
+            )
+        return DeletionResult(removed=removed, cursor=new_cursor)
+
+    @_wrap_db_errors
+    def deleted(self, store_key: str, resource: Resource | str | None = None) -> list[dict[str, Any]]:
+        """The tombstones of one store (optionally of one resource), oldest deletion first."""
+        table = tables.deletions
+        query = select(table).where(table.c.store_key == store_key).order_by(table.c.deleted_at, table.c.record_id)
+        if resource is not None:
+            query = query.where(table.c.resource == Resource(resource).value)
+        with self.reading() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
 
     @_wrap_db_errors
     def quarantined(self, store_key: str, *, include_resolved: bool = False) -> list[dict[str, Any]]:

@@ -204,6 +204,16 @@ redactions = _per_store(
     Column("redacted_at", UtcDateTime, nullable=False),
 )
 
+deletions = _per_store(
+    "deletions",
+    Column("resource", String(32), primary_key=True),
+    Column("record_id", Id, primary_key=True),
+    Column("deleted_at", UtcDateTime, nullable=False, comment="when the platform deleted it"),
+    Column("applied_at", UtcDateTime, nullable=False, comment="when winback removed its copy"),
+)
+"""Records deleted on the platform (their rows are gone; see :mod:`winback.sync.deletions`). A copy
+read later that is not newer than ``deleted_at`` is refused, so a stale read cannot resurrect it."""
+
 sync_cursors = _per_store(
     "sync_cursors",
     Column("resource", String(32), primary_key=True),

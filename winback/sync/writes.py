@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from winback import model
 from winback.connectors.base import Page, Resource
-from winback.sync import derive, rows, tables
+from winback.sync import deletions, derive, rows, tables
 from winback.sync.derive import chunks
 
 log = logging.getLogger("winback.sync.store")
@@ -140,9 +140,9 @@ def latest_by_id(records: Iterable[Any]) -> list[Any]:
 
 
 def write_customers(conn: Connection, store_key: str, records: list[model.Customer]) -> tuple[int, int]:
-    records = latest_by_id(records)
+    records, refused = deletions.refuse_deleted(conn, store_key, Resource.CUSTOMERS, latest_by_id(records))
     if not records:
-        return 0, 0
+        return 0, refused
     existing = stored_rows(
         conn, tables.customers, store_key, [c.id for c in records], "updated_at", "lower_email", "redacted"
     )
@@ -165,13 +165,13 @@ def write_customers(conn: Connection, store_key: str, records: list[model.Custom
     ids, emails = expand(conn, store_key, {v["id"] for v in kept}, emails)
     derive.recompute_customers(conn, store_key, ids)
     derive.recompute_buyers(conn, store_key, emails)
-    return len(kept), len(values) - len(kept)
+    return len(kept), len(values) - len(kept) + refused
 
 
 def write_orders(conn: Connection, store_key: str, records: list[model.Order]) -> tuple[int, int]:
-    records = latest_by_id(records)
+    records, refused = deletions.refuse_deleted(conn, store_key, Resource.ORDERS, latest_by_id(records))
     if not records:
-        return 0, 0
+        return 0, refused
     existing = stored_rows(
         conn, tables.orders, store_key, [o.id for o in records], "updated_at", "lower_email", "customer_id"
     )
@@ -218,14 +218,14 @@ def write_orders(conn: Connection, store_key: str, records: list[model.Order]) -
     ids, emails = expand(conn, store_key, ids, emails)
     derive.recompute_customers(conn, store_key, ids)
     derive.recompute_buyers(conn, store_key, emails)
-    return len(kept), len(values) - len(kept)
+    return len(kept), len(values) - len(kept) + refused
 
 
 def write_products(conn: Connection, store_key: str, records: list[model.Product]) -> tuple[int, int]:
-    records = latest_by_id(records)
+    records, refused = deletions.refuse_deleted(conn, store_key, Resource.PRODUCTS, latest_by_id(records))
     values = [rows.product_row(store_key, p) for p in records]
     upsert(conn, tables.products, values)
-    return len(values), 0
+    return len(values), refused
 
 
 def quarantine(conn: Connection, store_key: str, resource: Resource, page: Page[Any]) -> None:

@@ -26,12 +26,13 @@ from winback.connectors.base import (
     Connector,
     ConnectorProfile,
     ConsentWrite,
+    DeletionPage,
     InviteMode,
     Page,
     RejectedRecord,
     Resource,
 )
-from winback.connectors.ecwid import inputs, parse
+from winback.connectors.ecwid import deleted, inputs, parse
 from winback.connectors.ecwid.http_errors import map_error
 from winback.connectors.ecwid.profile import ECWID, normalise_store_id
 from winback.connectors.ecwid.reader import WindowedReader
@@ -313,6 +314,21 @@ class EcwidConnector(Connector):
         reader = self._reader("/products", ts_of, {"sortBy": "ADDED_TIME_ASC"})
         async for raws in reader.pages(0):
             yield await self._translate(Resource.PRODUCTS, raws, parse.parse_product, ts_of)
+
+    deletion_resources: ClassVar[frozenset[Resource]] = frozenset(Resource)
+
+    async def deletions(self, resource: Resource, deleted_since: datetime | None = None) -> AsyncIterator[DeletionPage]:
+        """``GET /{resource}/deleted?from_date=`` (UNIX seconds, inclusive), oldest first.
+
+        Ecwid documents no order for these lists, so every entry since ``deleted_since`` is read
+        (ids and dates only: small) and sorted before the first page is handed out; a cursor
+        taken from any committed page then never skips an earlier deletion. An entry without an
+        id or a date is logged and skipped. A missing scope (403) is raised like any read.
+        """
+        async for page in deleted.deletion_pages(
+            self._search, resource, deleted_since, page_size=self.settings.page_size, store_label=self.store_label
+        ):
+            yield page
 
     # --- writes ------------------------------------------------------------------------------
 

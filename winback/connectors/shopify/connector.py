@@ -24,6 +24,7 @@ from winback.connectors.base import (
     Capabilities,
     Connector,
     ConsentWrite,
+    DeletionPage,
     InviteMode,
     Page,
     Resource,
@@ -32,6 +33,7 @@ from winback.connectors.http import AmbiguousWriteError, Auth, HttpClient, Retry
 from winback.connectors.shopify import documents as docs
 from winback.connectors.shopify import inputs, parse
 from winback.connectors.shopify.bulk import BulkExporter, bulk_wanted, download_client
+from winback.connectors.shopify.deletions import deletion_pages
 from winback.connectors.shopify.graphql import REQUIRED_SCOPES, GraphQLClient, make_error_mapper
 from winback.connectors.shopify.paging import complete_line_items, page_size, paged, search_since, to_page
 from winback.connectors.shopify.profile import SHOPIFY
@@ -214,6 +216,16 @@ class ShopifyConnector(Connector):
             pages = self._read(
                 docs.ORDERS_PAGE, variables, "orders", Resource.ORDERS, parser, updated_since, with_line_items=True
             )
+        async for page in pages:
+            yield page
+
+    deletion_resources: ClassVar[frozenset[Resource]] = frozenset(Resource)
+
+    async def deletions(self, resource: Resource, deleted_since: datetime | None = None) -> AsyncIterator[DeletionPage]:
+        """``destroy`` events of ``resource`` (see :mod:`.deletions` for what they cover)."""
+        pages = deletion_pages(
+            self.gql, resource, deleted_since, wanted=self.settings.page_size, store=self.store_label
+        )
         async for page in pages:
             yield page
 

@@ -202,6 +202,24 @@ query ProductsPage($first: Int!, $after: String) {
     + PRODUCT_FIELDS,
 )
 
+DELETION_EVENTS = Document(
+    "DeletionEvents",
+    """
+query DeletionEvents($first: Int!, $after: String, $query: String) {
+  events(first: $first, after: $after, sortKey: CREATED_AT, query: $query) {
+    nodes {
+      id action createdAt
+      ... on BasicEvent { subjectId subjectType }
+    }
+    %s
+  }
+}
+"""
+    % _PAGE_INFO,
+)
+"""``destroy`` events, oldest first: what Shopify keeps of a deleted order, customer or product
+(``events`` replaces the deprecated ``deletionEvents``, which covered products only)."""
+
 # --- lookups and writes ------------------------------------------------------------------------
 
 CUSTOMER_BY_EMAIL = Document(
@@ -350,6 +368,7 @@ ALL_DOCUMENTS: list[Document] = [
     ORDER_LINE_ITEMS,
     ORDERS_COUNT,
     PRODUCTS_PAGE,
+    DELETION_EVENTS,
     CUSTOMER_BY_EMAIL,
     DISCOUNT_BY_CODE,
     DISCOUNT_CODE_BASIC_CREATE,

@@ -2,7 +2,7 @@
 
 Routes (under ``/api/v3/{storeId}``): ``GET /profile``, ``GET /orders``, ``/orders/deleted`` and
 ``/orders/{id}``, ``GET|POST /customers``, ``GET /customers/deleted`` and ``/customers/{id}``,
-``GET /products`` and ``/products/{id}``, ``GET|POST /discount_coupons`` and
+``GET /products``, ``/products/deleted`` and ``/products/{id}``, ``GET|POST /discount_coupons`` and
 ``GET /discount_coupons/{id or code}``. Outside ``/api/v3``, the test hook
 ``GET /_emulator/writes`` (see :meth:`EcwidEmulator.writes`) is NOT part of Ecwid's API.
 
@@ -220,6 +220,8 @@ class EcwidEmulator:
             self._need("read_catalog")
             if len(parts) == 1:
                 return reads.search_products(self.state, request)
+            if parts[1:] == ["deleted"]:
+                return reads.search_deleted(self.state, "products", request)
             if len(parts) == 2:
                 return reads.get_by_int(self.state, self.state.products, parts[1], "Product")
         if head == "discount_coupons":

@@ -196,7 +196,7 @@ def get_by_int(state: EcwidState, table: dict[int, Record], key: str, what: str)
 
 
 def search_deleted(state: EcwidState, resource: str, request: Request) -> Response:
-    """``GET /orders/deleted`` or ``/customers/deleted``: ``{id, orderId, date}`` or ``{id, date}``
+    """``GET /{orders,customers,products}/deleted``: ``{id, orderId, date}`` or ``{id, date}``
     entries, oldest first, filtered by ``from_date``/``to_date`` (UNIX seconds, inclusive)."""
     low, high = request.param("from_date"), request.param("to_date")
     start = unix_param(low, "from_date") if low else None

@@ -50,8 +50,9 @@ class EcwidState:
     products: dict[int, Record] = field(default_factory=dict)
     discount_coupons: dict[int, Record] = field(default_factory=dict)
     deleted: dict[str, list[tuple[int, dict[str, Any]]]] = field(
-        default_factory=lambda: {"orders": [], "customers": []})
-    """What ``/orders/deleted`` and ``/customers/deleted`` list: (UNIX seconds, entry), oldest first."""
+        default_factory=lambda: {"orders": [], "customers": [], "products": []})
+    """What ``/orders/deleted``, ``/customers/deleted`` and ``/products/deleted`` list: (UNIX
+    seconds, entry), oldest first."""
     lock: threading.RLock = field(default_factory=threading.RLock)
     _next_customer_id: int = 0
     _next_coupon_id: int = 300_000_000
@@ -253,8 +254,9 @@ class EcwidState:
             return [self.orders[key].body["id"] for key in chosen]
 
     def delete_record(self, resource: str, key: int | str) -> None:
-        """Delete an order (public ``id`` or ``internalId``) or a customer (``id``) as the merchant
-        would in Ecwid's admin: it leaves the searches and is listed by ``/{resource}/deleted``."""
+        """Delete an order (public ``id`` or ``internalId``), a customer or a product (``id``) as the
+        merchant would in Ecwid's admin: it leaves the searches and is listed by
+        ``/{resource}/deleted`` (``{id, orderId, date}`` for orders, ``{id, date}`` otherwise)."""
         with self.lock:
             when = self.tick()
             entry: dict[str, Any]
@@ -264,8 +266,8 @@ class EcwidState:
                     raise KeyError(key)
                 del self.orders[record.body["internalId"]]
                 entry = {"id": record.body["internalId"], "orderId": record.body["id"]}
-            elif resource == "customers":
-                del self.customers[int(key)]
+            elif resource in ("customers", "products"):
+                del getattr(self, resource)[int(key)]
                 entry = {"id": int(key)}
             else:
                 raise ValueError(f"cannot delete {resource!r}")

@@ -33,6 +33,7 @@ from graphql import (
 
 from winback.emulator.server import EmulatorServer, FaultPlan, Request, Response, iter_jsonl
 from winback.emulator.webhooks import WebhookEmitter, shopify_sender
+from winback.emulator.shopify import deletions
 from winback.emulator.shopify.bulk import BulkOperations, parse_bulk_number
 from winback.emulator.shopify.cost import MAX_QUERY_COST, CostCalculator, LeakyBucket
 from winback.emulator.shopify.ids import iso
@@ -213,6 +214,15 @@ class ShopifyEmulator:
                 "consent_updates": [dict(update) for update in self.state.consent_updates],
                 "webhook_subscriptions": [dict(sub) for sub in self.state.webhook_subscriptions],
             }
+
+    def delete_record(self, resource: str, key: int | str) -> Record:
+        """Delete an order, customer or product (GID or world key) as the merchant would in the
+        admin; ``events`` then lists its ``destroy`` event (see :mod:`.deletions`)."""
+        return deletions.delete_record(self.state, resource, key)
+
+    @property
+    def events(self) -> list[Record]:
+        return list(self.state.events.index("ID")[1])
 
     def touch_orders(self, fraction: float, seed: int = 0) -> list[str]:
         """Bump ``updatedAt`` of that share of orders to the write clock; returns their ids

@@ -24,6 +24,7 @@ ID_BASE = {
     "DiscountRedeemCode": 19_000_000_000_000,
     "BulkOperation": 4_000_000_000_000,
     "WebhookSubscription": 1_500_000_000_000,
+    "BasicEvent": 98_000_000_000_000,
 }
 
 

@@ -239,6 +239,9 @@ def build_query_resolvers(emulator: ShopifyEmulator) -> dict[str, Callable[..., 
         _require(info, "read_orders")
         return paginate(state.orders, "Order", info, args, _order_visible(info.context))
 
+    def events(_root: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+        return paginate(state.events, "BasicEvent", info, args)
+
     def order(_root: Any, info: GraphQLResolveInfo, id: str) -> Record | None:  # noqa: A002
         _require(info, "read_orders")
         key = parse_gid(id, "Order")
@@ -274,6 +277,7 @@ def build_query_resolvers(emulator: ShopifyEmulator) -> dict[str, Callable[..., 
         "customer": customer,
         "customerByIdentifier": customer_by_identifier,
         "customersCount": customers_count,
+        "events": events,
         "orders": orders,
         "order": order,
         "ordersCount": orders_count,

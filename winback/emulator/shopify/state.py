@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from winback.emulator.shopify.deletions import init_events
 from winback.emulator.shopify.ids import gid, iso, money, money_bag
 from winback.emulator.shopify.search import Field
 from winback.emulator.world import WAddress, WCustomer, World
@@ -144,6 +145,9 @@ class ShopState:
         self.customers = Collection("customers")
         self.orders = Collection("orders")
         self.products = Collection("products")
+        self.events = Collection("events")
+        """``BasicEvent`` dicts of deletions (see :mod:`.deletions`)."""
+        init_events(self.events)
         self.customers_by_email: dict[str, Record] = {}
         self.discounts_by_code: dict[str, Record] = {}
         """Lower-cased code -> DiscountCodeNode dict."""

@@ -1,7 +1,7 @@
 """winback serve: consent change queue, webhook receipts, store connections
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-02
 
 ``consent_changes`` is the durable queue of unsubscribes (and undos) waiting to reach the
@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from winback.sync.types import UtcDateTime
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

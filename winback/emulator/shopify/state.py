@@ -262,6 +262,7 @@ class ShopState:
                 "test": o.test,
                 "customer": customer,
                 "customerAcceptsMarketing": o.accepts_marketing,
+                "discountCodes": list(o.discount_codes),
                 "displayFinancialStatus": o.financial_status,
                 "currencyCode": currency,
                 "presentmentCurrencyCode": currency,

@@ -54,7 +54,7 @@ DEMO_RULES: dict[str, dict[str, Any]] = {
 }
 """The demo clients' ``[rules.*]`` tables, in the order the planner runs them."""
 
-OUTCOMES = ("done", "skipped", "failed", "needs review", "held")
+OUTCOMES = ("done", "skipped", "failed", "needs review", "held", "held out")
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from winback.rules.base import PlannedAction, Step
 from winback.rules.ledger import DONE, SKIPPED, Ledger
 from winback.sync import LocalStore, tables
 
-STORE_KEY = "fake:tiny"
+STORE_KEY = "ecwid:4242"
 
 
 def day(text: str) -> datetime:
@@ -26,7 +26,7 @@ def order(oid: str, email: str, when: str, total: str, **extra: Any) -> model.Or
     moment = day(when)
     refunded = extra.pop("refunded", None)
     return model.Order(
-        platform="fake", store_id="tiny", id=oid, email=email, customer_id=None, created_at=moment,
+        platform="ecwid", store_id="4242", id=oid, email=email, customer_id=None, created_at=moment,
         updated_at=moment, total=model.Money(amount=Decimal(total), currency="EUR"),
         refunded=None if refunded is None else model.Money(amount=Decimal(refunded), currency="EUR"),
         financial_status=extra.pop("status", model.FinancialStatus.PAID), **extra,
@@ -34,7 +34,7 @@ def order(oid: str, email: str, when: str, total: str, **extra: Any) -> model.Or
 
 
 def seed(store: LocalStore, orders: list[model.Order]) -> None:
-    store.upsert_store(model.Store(platform="fake", store_id="tiny", name="Tiny Shop", currency="EUR"))
+    store.upsert_store(model.Store(platform="ecwid", store_id="4242", name="Tiny Shop", currency="EUR"))
     store.commit_page(STORE_KEY, Resource.ORDERS, Page(records=orders), None)
 
 

@@ -23,6 +23,7 @@ default for stores of 500 orders or more), as it should for a store of that size
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -31,30 +32,39 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
 
 from winback.config import load_config
 from winback.connectors.registry import load_connector_class
 from winback.emulator.ecwid import start_ecwid_emulator
 from winback.emulator.generate import generate_world
+from winback.emulator.respond import Reminder, responses
 from winback.emulator.server import EmulatorServer
 from winback.emulator.shopify import start_shopify_emulator
 from winback.notify.outbox_index import HTML_DIR, INDEX_NAME, write_outbox_index
 from winback.clients import ClientRun, run_clients
+from winback.report import build_report
+from winback.report.render import render_html
 from winback.rules.runner import Outcome
 from winback.sync import SyncReport, open_store, sync_store
+from winback.sync import tables
 
 DEMO_RULES: dict[str, dict[str, Any]] = {
     "auto_create_accounts": {"enabled": True},
-    "back_to_bestsellers": {"after_days": 180, "discount": {"kind": "percentage", "value": 10}},
-    "discount_codes": {"segment": {"min_orders": 3}, "kind": "percentage", "value": 15},
+    "back_to_bestsellers": {"after_days": 180, "discount": {"kind": "percentage", "value": 10}, "holdout": 0.2},
+    "discount_codes": {"segment": {"min_orders": 3}, "kind": "percentage", "value": 15, "holdout": 0.2},
 }
 """The demo clients' ``[rules.*]`` tables, in the order the planner runs them."""
 
-OUTCOMES = ("done", "skipped", "failed", "needs review", "held")
+REPORT_DAYS = 31
+"""The demo's report looks this many days past the run, so every reminder's 30-day window has ended."""
+
+OUTCOMES = ("done", "skipped", "failed", "needs review", "held", "held out")
 
 
 @dataclass(slots=True)
@@ -71,6 +81,9 @@ class DemoStore:
     held: Counter[str] = field(default_factory=Counter)
     """Held actions by reason (no consent, capped, ...)."""
     error: str | None = None
+    returned: int = 0
+    """Orders placed by reminded or held-out customers after the run (:mod:`winback.emulator.respond`)."""
+    third: SyncReport | None = None
 
 
 @dataclass(slots=True)
@@ -85,6 +98,8 @@ class DemoSummary:
     index: Path | None = None
     emails: int = 0
     rules_seconds: float = 0.0
+    report: Path | None = None
+    lifts: list[str] = field(default_factory=list)
 
     def render(self) -> str:
         lines = [f"winback demo finished in {self.seconds:.1f} s", ""]
@@ -125,6 +140,13 @@ class DemoSummary:
             lines.append(f"emails: {self.emails} in the outbox {self.outbox} (one .eml each, nothing was sent)")
         if self.index is not None:
             lines.append(f"open in a browser: {self.index.resolve().as_uri()}")
+        if self.report is not None:
+            lines.append("")
+            for store in self.stores:
+                lines.append(f"{store.label}: {store.returned} orders from reminded and held-out customers in the "
+                             f"{REPORT_DAYS} days after the run, synced ({store.third.upserted if store.third else 0} records)")
+            lines += self.lifts
+            lines.append(f"report: {self.report.resolve().as_uri()}")
         configs = [store.config for store in self.stores if store.config is not None]
         if configs:
             lines.append(f"client configs: {', '.join(str(path) for path in configs)}")
@@ -208,6 +230,17 @@ async def run_demo(workdir: Path, *, customers: int = 2000, seed: int = 1) -> De
                 [load_config(path) for path in configs], sync=False, concurrency=1, now=shopify_world.now
             )
         summary.rules_seconds = time.monotonic() - rules_started
+        worlds = [(shopify_world, lambda o: shop.state.place_order(o)),
+                  (ecwid_world, lambda o: ecwid.state.place_order(
+                      o, ecwid_world.customer(o.customer_key) if o.customer_key is not None else None))]
+        with open_store(f"sqlite:///{database}") as store:
+            for demo_store, target, (world, place) in zip(summary.stores, targets, worlds, strict=True):
+                placed = responses(world, _reminders(store, demo_store.store_key), seed=seed)
+                for order in placed:
+                    place(order)
+                demo_store.returned = len(placed)
+                async with load_connector_class(target.platform).from_settings(target.settings) as connector:
+                    demo_store.third = await sync_store(connector, store)
     finally:
         for server in servers:
             server.stop()
@@ -218,10 +251,61 @@ async def run_demo(workdir: Path, *, customers: int = 2000, seed: int = 1) -> De
         _tally(demo_store, run)
         labels.update(_labels(demo_store, run))
     summary.outbox = outbox
+    summary.report, summary.lifts = _write_report(workdir, database, summary)
     summary.emails = sum(1 for _ in outbox.glob("*.eml"))
     summary.index = write_outbox_index(outbox, labels=labels, title="winback demo outbox")
     summary.seconds = time.monotonic() - started
     return summary
+
+
+# --- customers respond, and the report -----------------------------------------------------------
+
+
+def _reminders(store: Any, store_key: str) -> list[Reminder]:
+    """One reminder per customer from the ledger: sent emails of the marketing rules (with their
+    codes) and held-out customers; a customer both sent and held out counts as sent."""
+    ledger = tables.action_ledger
+    query = select(ledger.c.email, ledger.c.holdout, ledger.c.created_ref, ledger.c.email_started_at,
+                   ledger.c.created_at, ledger.c.status).where(
+        ledger.c.store_key == store_key, ledger.c.rule.in_(("back_to_bestsellers", "discount_codes")))
+    chosen: dict[str, Reminder] = {}
+    with store.reading() as conn:
+        for row in conn.execute(query.order_by(ledger.c.id)).mappings():
+            sent = row["status"] == "done" and row["email_started_at"] is not None
+            if not (sent or row["holdout"]) or not row["email"]:
+                continue
+            code = (row["created_ref"] or {}).get("discount_code")
+            reminder = Reminder(row["email"], row["email_started_at"] or row["created_at"], bool(row["holdout"]), code)
+            key = row["email"].strip().lower()
+            if key not in chosen or (chosen[key].held_out and sent):
+                chosen[key] = reminder
+    return list(chosen.values())
+
+
+def _write_report(workdir: Path, database: Path, summary: DemoSummary) -> tuple[Path, list[str]]:
+    """``report.html`` over the stores, REPORT_DAYS past the run; the lift lines for the summary."""
+    assert summary.now is not None
+    end = summary.now + timedelta(days=REPORT_DAYS)
+    after_days = {name: int(options["after_days"]) for name, options in DEMO_RULES.items() if "after_days" in options}
+    lines = []
+    with open_store(f"sqlite:///{database}") as store:
+        reports = [build_report(store, s.store_key, end=end, rules_after_days=after_days, label=s.label)
+                   for s in summary.stores]
+    for demo_store, report in zip(summary.stores, reports, strict=True):
+        for rule in report["rules"]:
+            lift = rule["lift"]
+            if "return_rate_lift" not in lift:
+                continue
+            d = lift["return_rate_lift"]
+            lines.append(
+                f"{demo_store.label} {rule['rule']}: came back {lift['sent_return_rate']['estimate']:.0%} of "
+                f"{lift['sent_n']} sent vs {lift['held_out_return_rate']['estimate']:.0%} of {lift['held_out_n']} held "
+                f"out, lift {d['estimate'] * 100:+.1f} points (95 % CI {d['low'] * 100:+.1f} to {d['high'] * 100:+.1f})"
+                f": {lift['verdict']}")
+    path = workdir / "report.html"
+    path.write_text(render_html(reports, title="winback demo report"), encoding="utf-8")
+    (workdir / "report.json").write_text(json.dumps(reports, indent=2, default=str), encoding="utf-8")
+    return path, lines
 
 
 # --- configs ------------------------------------------------------------------------------------

@@ -193,6 +193,9 @@ class Order(_Record):
     line_items: tuple[LineItem, ...] = ()
     billing_address: Address | None = None
     accepts_marketing: bool | None = None
+    discount_codes: tuple[str, ...] = ()
+    """The discount codes the buyer used (Shopify ``discountCodes``, Ecwid ``discountCoupon.code``),
+    so a redemption links to the code a rule created (see :mod:`winback.report`)."""
 
     @property
     def is_guest(self) -> bool:

@@ -226,3 +226,36 @@ def test_one_email_of_each_rule_renders_with_its_content(chromium: Path, demo: D
         assert colours > 100, f"the {rule} email's screenshot looks blank ({colours} distinct colours): {shot}"
         assert any(h.startswith("https://") for h in hrefs(dom)), f"the {rule} email has no link to the store"
         assert page.read_text(encoding="utf-8").count("<table") >= 1
+
+
+REPORT_CHARTS = ("cohort-heatmap", "return-rate", "reorder-histogram", "revenue-over-time")
+PHONE = (412, 2000)
+
+
+def test_demo_report_renders_every_chart_offline_on_a_phone(chromium: Path, demo: DemoSummary, tmp_path: Path) -> None:
+    """The demo's report.html in Chromium at a phone's width: the page and each of its charts
+    (screenshotted alone, as the report draws it) are not blank, and nothing is fetched."""
+    assert demo.report is not None and demo.report.is_file(), demo.render()
+    html = demo.report.read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "the report must not load anything"
+    assert "<script" not in html
+
+    page = tmp_path / "report.png"
+    run_chromium(chromium, tmp_path / "report.profile", f"--screenshot={page}",
+                 f"--window-size={PHONE[0]},{PHONE[1]}", demo.report.resolve().as_uri())
+    width, height, colours = distinct_colours(page)
+    assert (width, height) == PHONE and colours > 200, f"the report looks blank ({colours} colours): {page}"
+
+    dom = dump_dom(chromium, demo.report, tmp_path / "report-dom")
+    for name in REPORT_CHARTS:
+        assert f'data-chart="{name}"' in dom, name
+        chart = re.search(rf'<svg class="chart" data-chart="{name}".*?</svg>', html, flags=re.DOTALL)
+        assert chart is not None, name
+        alone = tmp_path / f"{name}.html"
+        alone.write_text(f'<!doctype html><meta charset="utf-8"><body style="margin:0;width:400px">{chart.group(0)}',
+                         encoding="utf-8")
+        shot = tmp_path / f"{name}.png"
+        run_chromium(chromium, tmp_path / f"{name}.profile", f"--screenshot={shot}", "--window-size=400,500",
+                     alone.resolve().as_uri())
+        _, _, chart_colours = distinct_colours(shot)
+        assert chart_colours > 20, f"chart {name} looks blank ({chart_colours} colours): {shot}"

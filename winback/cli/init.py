@@ -132,6 +132,7 @@ def render_config(a: Answers) -> str:
         "# One table per rule; each rule checks its own options.",
         "# [rules.back_to_bestsellers]",
         "# after_days = 180",
+        "# holdout = 0.1   # keep 10 % back as a control group so `winback report` can measure the lift",
         "",
         "[schedule]",
         "# Used by `winback schedule` (else its --every); minute hour day-of-month month day-of-week.",

@@ -97,6 +97,7 @@ from winback.cli.suppress import suppress  # noqa: E402
 from winback.cli.sync import sync  # noqa: E402
 from winback.cli.connect import connect  # noqa: E402
 from winback.cli.serve import serve, webhooks  # noqa: E402
+from winback.cli.report import report  # noqa: E402
 
 cli.add_command(sync)
 cli.add_command(status)
@@ -112,6 +113,7 @@ cli.add_command(check)
 cli.add_command(connect)
 cli.add_command(serve)
 cli.add_command(webhooks)
+cli.add_command(report)
 
 
 def main() -> None:

@@ -102,6 +102,8 @@ class WOrder:
     refunded_amount: Decimal
     accepts_marketing: bool
     billing_address: WAddress | None
+    discount_codes: list[str] = field(default_factory=list)
+    """Codes the buyer entered at checkout (a reminded customer redeeming one, see respond.py)."""
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from winback.connectors.base import Capabilities
 from winback.sync.store import LocalStore
@@ -45,6 +45,9 @@ class RuleOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
+    holdout: float = Field(default=0.0, ge=0.0, le=0.5)
+    """Share of would-be recipients kept as a control group (no message, no code), 0 to 0.5;
+    off by default. See :mod:`winback.rules.holdout` and ``winback report``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,9 @@ class PlannedAction:
     """Marketing mail: needs consent, counts toward the per-customer cap and quiet hours."""
     payload: Mapping[str, Any] = field(default_factory=dict)
     """JSON-serialisable data for the steps (see :class:`Step`)."""
+    holdout: bool = False
+    """Held out as a control group: recorded in the ledger, nothing done (see
+    :mod:`winback.rules.holdout`)."""
 
 
 def idempotency_key(rule: str, *parts: object) -> str:

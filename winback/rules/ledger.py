@@ -142,6 +142,7 @@ class Ledger:
             "step_states": {},
             "created_ref": {},
             "marketing": action.marketing,
+            "holdout": action.holdout,
             "created_at": now,
             "updated_at": now,
         }

@@ -4,7 +4,8 @@ Planning reads the local store and the ledger and writes nothing, so ``winback p
 any time. Guard rails, in order: already settled in the ledger (done, skipped, or waiting for a
 person) → suppressed address → marketing without SUBSCRIBED consent → quiet hours → the
 per-customer marketing cap (ledger emails in the window plus earlier actions in this plan) → the
-per-run maximum.
+rule's holdout (:mod:`winback.rules.holdout`: a held-out action stays in :attr:`Plan.actions`
+with no steps, so the executor records it) → the per-run maximum.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from winback.rules.guards import (
     subscribed_emails,
 )
 from winback.model import normalize_email
+from winback.rules.holdout import as_held_out, is_held_out
 from winback.rules.ledger import SETTLED, Ledger
 from winback.rules.suppressions import SuppressionList
 from winback.sync import LocalStore
@@ -70,9 +72,11 @@ def plan_client(
     context = RuleContext(store=store, facts=facts, now=now, capabilities=capabilities)
     proposed: list[PlannedAction] = []
     seen: set[str] = set()
+    holdouts: dict[str, float] = {}
     for rule in rules:
         if not rule.options.enabled:
             continue
+        holdouts[rule.name] = rule.options.holdout
         try:
             for action in rule.plan(context):
                 if action.idempotency_key not in seen and action.store_key == facts.store_key:
@@ -96,6 +100,7 @@ def plan_client(
     capped_emails = {a.email for a in proposed if sends_marketing_email(a)}
     sent_before = ledger.marketing_email_times(facts.store_key, capped_emails, window_start) if capped_emails else {}
     sent_in_plan: Counter[str] = Counter()
+    held_out = 0
 
     def hold(action: PlannedAction, reason: HoldReason, detail: str, until: datetime | None = None) -> None:
         plan.held.append(HeldAction(action, reason, detail, until))
@@ -133,7 +138,11 @@ def plan_client(
                     until,
                 )
                 continue
-        if len(plan.actions) >= limits.max_actions_per_run:
+        if is_held_out(action, holdouts.get(action.rule, 0.0)):
+            plan.actions.append(as_held_out(action))
+            held_out += 1
+            continue
+        if len(plan.actions) - held_out >= limits.max_actions_per_run:
             hold(action, HoldReason.OVER_LIMIT, f"over {limits.max_actions_per_run} actions per run: next run")
             continue
         if sends_marketing_email(action):

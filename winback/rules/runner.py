@@ -66,6 +66,8 @@ class Outcome(StrEnum):
     """Dry run."""
     NOT_RUN = "not run"
     """Left for a later run after a store-wide error."""
+    HELD_OUT = "held out"
+    """Recorded as a control-group member; nothing sent or created."""
 
 
 @dataclass(slots=True)
@@ -115,6 +117,9 @@ class ActionRunner:
             return ActionResult(action, Outcome.ALREADY_DONE, f"{entry.status} earlier", entry.created_ref)
         if entry.needs_review:
             return ActionResult(action, Outcome.NEEDS_REVIEW, entry.error or "waiting for review", entry.created_ref)
+        if action.holdout:
+            await self._db(self.ledger.finish, entry.id, SKIPPED, self.now, error=action.reason)
+            return ActionResult(action, Outcome.HELD_OUT, action.reason)
         if not action.steps:
             # The rule's way of saying "nothing to do, and here is why" (e.g. new customer accounts).
             await self._db(self.ledger.finish, entry.id, SKIPPED, self.now, error=action.reason)
@@ -315,6 +320,8 @@ class ActionRunner:
         entry = await self._db(self.ledger.get, action.store_key, action.idempotency_key)
         if entry is not None and entry.status in SETTLED:
             return ActionResult(action, Outcome.ALREADY_DONE, f"{entry.status} earlier", entry.created_ref)
+        if action.holdout:
+            return ActionResult(action, Outcome.HELD_OUT, action.reason)
         unsendable = await self._unsendable(action, None)
         if unsendable is not None:
             return ActionResult(action, Outcome.SKIPPED, unsendable)

@@ -102,6 +102,7 @@ def order_row(store_key: str, order: Order) -> dict[str, Any]:
         "ordered_at": order.processed_at or order.created_at,
         "net_total": net,
         "counts_as_purchase": order.counts_as_purchase,
+        "discount_codes": list(order.discount_codes),
     }
 
 
@@ -223,6 +224,7 @@ def order_dict(
         "ordered_at": row["ordered_at"],
         "net_total": _money(row["net_total"], currency),
         "counts_as_purchase": row["counts_as_purchase"],
+        "discount_codes": list(row["discount_codes"] or ()),
     }
 
 

@@ -142,6 +142,8 @@ orders = _per_store(
     Column("ordered_at", UtcDateTime, nullable=False, comment="processed_at, else created_at"),
     Column("net_total", Amount, nullable=False, comment="current_total, else total - refunded"),
     Column("counts_as_purchase", Boolean, nullable=False),
+    # added by 0005: codes the buyer used, to link redemptions to the ledger (winback.report)
+    Column("discount_codes", Json),
     Index("ix_orders_store_customer", "store_key", "customer_id"),
     Index("ix_orders_store_lower_email", "store_key", "lower_email"),
     Index("ix_orders_store_updated", "store_key", "updated_at"),
@@ -266,6 +268,8 @@ action_ledger = Table(
     Column("needs_review", Boolean, nullable=False, server_default=false()),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("finished_at", UtcDateTime),
+    # added by 0005: a would-be recipient kept out as a control (no message, no code; winback.report)
+    Column("holdout", Boolean, nullable=False, server_default=false()),
     _store_fk(),
     UniqueConstraint("store_key", "idempotency_key", name="uq_action_ledger_idempotency_key"),
     Index("ix_action_ledger_store_rule_status", "store_key", "rule", "status"),

@@ -300,7 +300,14 @@ def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
         line_items=tuple(lines),
         billing_address=address(raw.get("billingPerson")),
         accepts_marketing=may_email(accept),
+        discount_codes=_coupon_codes(raw.get("discountCoupon")),
     )
+
+
+def _coupon_codes(coupon: Any) -> tuple[str, ...]:
+    """Ecwid carries at most one coupon per order (``discountCoupon{code, ...}``)."""
+    code = coupon.get("code") if isinstance(coupon, Mapping) else None
+    return (str(code),) if isinstance(code, str | int) and str(code) else ()
 
 
 def parse_customer(raw: Any, *, store_id: str, currency: str) -> Customer:

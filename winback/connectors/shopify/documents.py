@@ -58,7 +58,7 @@ LINE_ITEM_FIELDS = "\nfragment LineItemFields on LineItem {%s}\n" % _LINE_ITEM_B
 
 _ORDER_BODY = """
   id name email createdAt updatedAt processedAt cancelledAt test displayFinancialStatus
-  currencyCode customerAcceptsMarketing
+  currencyCode customerAcceptsMarketing discountCodes
   customer { id }
   totalPriceSet { shopMoney { %(m)s } }
   currentTotalPriceSet { shopMoney { %(m)s } }

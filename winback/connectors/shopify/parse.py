@@ -211,6 +211,7 @@ def parse_order(
         line_items=tuple(parse_line_item(item) for item in items),
         billing_address=address(node.get("billingAddress")),
         accepts_marketing=node.get("customerAcceptsMarketing"),
+        discount_codes=tuple(str(code) for code in node.get("discountCodes") or () if code),
     )
 
 

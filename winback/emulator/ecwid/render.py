@@ -252,6 +252,11 @@ def render_order(o: WOrder, *, customer: WCustomer | None) -> dict[str, Any]:
         out["customerGroup"] = "General"
     if o.billing_address is not None:
         out["billingPerson"] = person(o.billing_address)
+    if o.discount_codes:
+        # Ecwid applies at most one coupon to an order; the order carries a copy of it.
+        code = o.discount_codes[0]
+        out["discountCoupon"] = {"name": code, "code": code, "discountType": "PERCENT", "status": "ACTIVE",
+                                 "usesLimit": "ONCEPERCUSTOMER"}
     return out
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from winback.emulator.ecwid import render
 from winback.emulator.names import ascii_fold
-from winback.emulator.world import World, WOrder
+from winback.emulator.world import WCustomer, World, WOrder
 
 RESOURCES = ("orders", "customers", "products", "discount_coupons")
 
@@ -236,6 +236,14 @@ class EcwidState:
             ts = render.unix(when)
             self.discount_coupons[coupon_id] = Record(ts, ts, record_body)
             return coupon_id
+
+    def place_order(self, o: WOrder, customer: WCustomer | None) -> dict[str, Any]:
+        """A buyer places ``o`` (a reminded customer coming back, :mod:`winback.emulator.respond`)."""
+        with self.lock:
+            body = render.render_order(o, customer=customer)
+            self.orders[body["internalId"]] = Record(render.unix(o.created_at), render.unix(o.updated_at), body)
+            self._last_tick = max(self._last_tick, render.unix(o.updated_at))
+            return body
 
     # --- knobs -------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from typing import Any
 from winback.emulator.shopify.deletions import init_events
 from winback.emulator.shopify.ids import gid, iso, money, money_bag
 from winback.emulator.shopify.search import Field
-from winback.emulator.world import WAddress, WCustomer, World
+from winback.emulator.world import WAddress, WCustomer, WOrder, World
 
 Record = dict[str, Any]
 
@@ -249,61 +249,7 @@ class ShopState:
         stats: dict[int, list[Any]] = {}
         for o in world.orders:
             customer = customers.get(o.customer_key) if o.customer_key is not None else None
-            current_total = o.total - o.refunded_amount
-            order: Record = {
-                "_num": o.key,
-                "_key": o.key,
-                "_created": o.created_at,
-                "_updated": o.updated_at,
-                "_processed": o.processed_at,
-                "id": gid("Order", o.key),
-                "name": f"#{o.number}",
-                "email": o.email,
-                "createdAt": iso(o.created_at),
-                "updatedAt": iso(o.updated_at),
-                "processedAt": iso(o.processed_at),
-                "cancelledAt": iso(o.cancelled_at),
-                "cancelReason": "CUSTOMER" if o.cancelled_at else None,
-                "closed": o.cancelled_at is not None,
-                "closedAt": iso(o.cancelled_at),
-                "test": o.test,
-                "customer": customer,
-                "customerAcceptsMarketing": o.accepts_marketing,
-                "displayFinancialStatus": o.financial_status,
-                "currencyCode": currency,
-                "presentmentCurrencyCode": currency,
-                "totalPriceSet": money_bag(o.total, currency),
-                "subtotalPriceSet": money_bag(o.subtotal, currency),
-                "currentTotalPriceSet": money_bag(current_total, currency),
-                "totalRefundedSet": money_bag(o.refunded_amount, currency),
-                "billingAddress": _address(o.billing_address, 1_000_000 + o.key),
-                "note": None,
-                "tags": [],
-                "sourceName": "web",
-            }
-            lines = []
-            for line in o.lines:
-                line_number += 1
-                product = products.get(line.product_key) if line.product_key is not None else None
-                current = line.quantity - line.refunded_quantity
-                lines.append(
-                    {
-                        "_num": line_number,
-                        "id": gid("LineItem", line_number),
-                        "title": line.title,
-                        "name": line.title,
-                        "variantTitle": None,
-                        "quantity": line.quantity,
-                        "currentQuantity": current,
-                        "refundableQuantity": current,
-                        "nonFulfillableQuantity": 0,
-                        "sku": line.sku,
-                        "product": product,
-                        "variant": product["_variant"] if product is not None else None,
-                        "originalUnitPriceSet": money_bag(line.unit_price, currency),
-                    }
-                )
-            order["_lines"] = lines
+            order, current_total, line_number = self._order_record(o, customer, products, line_number)
             self.orders.add(order)
             if customer is not None:
                 entry = stats.setdefault(o.customer_key, [0, Decimal("0"), None])
@@ -403,6 +349,86 @@ class ShopState:
             self.customers_by_email[customer["_email"]] = customer
         self.customers.add(customer)
         return customer
+
+    def _order_record(self, o: WOrder, customer: Record | None, products: dict[int, Record],
+                      line_number: int) -> tuple[Record, Decimal, int]:
+        """One order as the Admin API serves it; returns it, its current total and the last line number."""
+        currency = self.currency
+        current_total = o.total - o.refunded_amount
+        order: Record = {
+            "_num": o.key,
+            "_key": o.key,
+            "_created": o.created_at,
+            "_updated": o.updated_at,
+            "_processed": o.processed_at,
+            "id": gid("Order", o.key),
+            "name": f"#{o.number}",
+            "email": o.email,
+            "createdAt": iso(o.created_at),
+            "updatedAt": iso(o.updated_at),
+            "processedAt": iso(o.processed_at),
+            "cancelledAt": iso(o.cancelled_at),
+            "cancelReason": "CUSTOMER" if o.cancelled_at else None,
+            "closed": o.cancelled_at is not None,
+            "closedAt": iso(o.cancelled_at),
+            "test": o.test,
+            "customer": customer,
+            "customerAcceptsMarketing": o.accepts_marketing,
+            "discountCodes": list(o.discount_codes),
+            "displayFinancialStatus": o.financial_status,
+            "currencyCode": currency,
+            "presentmentCurrencyCode": currency,
+            "totalPriceSet": money_bag(o.total, currency),
+            "subtotalPriceSet": money_bag(o.subtotal, currency),
+            "currentTotalPriceSet": money_bag(current_total, currency),
+            "totalRefundedSet": money_bag(o.refunded_amount, currency),
+            "billingAddress": _address(o.billing_address, 1_000_000 + o.key),
+            "note": None,
+            "tags": [],
+            "sourceName": "web",
+        }
+        lines = []
+        for line in o.lines:
+            line_number += 1
+            product = products.get(line.product_key) if line.product_key is not None else None
+            current = line.quantity - line.refunded_quantity
+            lines.append(
+                {
+                    "_num": line_number,
+                    "id": gid("LineItem", line_number),
+                    "title": line.title,
+                    "name": line.title,
+                    "variantTitle": None,
+                    "quantity": line.quantity,
+                    "currentQuantity": current,
+                    "refundableQuantity": current,
+                    "nonFulfillableQuantity": 0,
+                    "sku": line.sku,
+                    "product": product,
+                    "variant": product["_variant"] if product is not None else None,
+                    "originalUnitPriceSet": money_bag(line.unit_price, currency),
+                }
+            )
+        order["_lines"] = lines
+        return order, current_total, line_number
+
+    def place_order(self, o: WOrder) -> Record:
+        """A buyer places ``o`` (e.g. a reminded customer coming back, :mod:`winback.emulator.respond`):
+        the order appears in searches and its customer's order count and last order move."""
+        with self.lock:
+            customer = self.customers_by_email.get((o.email or "").lower())
+            products = {record["_key"]: record for record in self.products.by_num.values()}
+            line_number = max((int(line["id"].rsplit("/", 1)[1]) for r in self.orders.by_num.values()
+                               for line in r["_lines"]), default=0)
+            order, current_total, _ = self._order_record(o, customer, products, line_number)
+            self.orders.add(order)
+            if customer is not None:
+                customer["numberOfOrders"] = str(int(customer.get("numberOfOrders") or 0) + 1)
+                spent = Decimal(customer["amountSpent"]["amount"]) + current_total
+                customer["amountSpent"] = money(spent, self.currency)
+                customer["lastOrder"] = order
+                self.touch(customer, self.customers, o.updated_at)
+            return order
 
     # --- writes (all under the lock) --------------------------------------------------------------
 

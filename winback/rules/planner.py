@@ -44,6 +44,9 @@ class Plan:
     held: list[HeldAction] = field(default_factory=list)
     rule_errors: dict[str, str] = field(default_factory=dict)
     """Rules whose planning failed (the others still planned), by name."""
+    rules_held: dict[str, str] = field(default_factory=dict)
+    """Enabled rules that need something the credentials cannot reach, with why and the remedy;
+    their actions are held (:attr:`HoldReason.UNREACHABLE`), never failed at a first write."""
 
     def held_counts(self) -> Counter[str]:
         return Counter(held.reason.value for held in self.held)
@@ -70,9 +73,19 @@ def plan_client(
     context = RuleContext(store=store, facts=facts, now=now, capabilities=capabilities)
     proposed: list[PlannedAction] = []
     seen: set[str] = set()
+    unreachable = dict(capabilities.unreachable) if capabilities is not None else {}
+    by_name = {rule.name: rule for rule in rules}
+
+    def out_of_reach(needs: frozenset[str]) -> str | None:
+        missing = sorted(need for need in needs if need in unreachable)
+        return "; ".join(f"cannot {need}: {unreachable[need]}" for need in missing) or None
+
     for rule in rules:
         if not rule.options.enabled:
             continue
+        why = out_of_reach(frozenset(rule.needs))
+        if why is not None:
+            plan.rules_held[rule.name] = why
         try:
             for action in rule.plan(context):
                 if action.idempotency_key not in seen and action.store_key == facts.store_key:
@@ -108,6 +121,12 @@ def plan_client(
             continue
         if entry is not None and entry.needs_review:
             hold(action, HoldReason.NEEDS_REVIEW, entry.error or "interrupted: check before retrying")
+            continue
+        owner = by_name.get(action.rule)
+        why = out_of_reach(owner.needs_of(action)) if owner is not None and unreachable else None
+        if why is not None:
+            plan.rules_held.setdefault(action.rule, why)
+            hold(action, HoldReason.UNREACHABLE, why)
             continue
         if email in suppressed:
             hold(action, HoldReason.SUPPRESSED, "on the suppression list")

@@ -123,10 +123,13 @@ def plan_client(
             hold(action, HoldReason.NEEDS_REVIEW, entry.error or "interrupted: check before retrying")
             continue
         owner = by_name.get(action.rule)
-        why = out_of_reach(owner.needs_of(action)) if owner is not None and unreachable else None
+        needs = owner.needs_of(action) if owner is not None and unreachable else frozenset()
+        why = out_of_reach(needs)
         if why is not None:
+            # The remedy is said once per rule (``rules_held``); each action names what it lacks.
             plan.rules_held.setdefault(action.rule, why)
-            hold(action, HoldReason.UNREACHABLE, why)
+            lacking = ", ".join(sorted(need for need in needs if need in unreachable))
+            hold(action, HoldReason.UNREACHABLE, f"the store's credentials cannot {lacking} (see rule {action.rule} held)")
             continue
         if email in suppressed:
             hold(action, HoldReason.SUPPRESSED, "on the suppression list")

@@ -10,7 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from winback.emulator.ecwid import ALL_SCOPES, EcwidEmulator, start_ecwid_emulator
+from winback.emulator.ecwid import ALL_SCOPES, DEFAULT_SCOPES, EcwidEmulator, start_ecwid_emulator
 from winback.emulator.ecwid.sample import tiny_world
 from winback.emulator.server import EmulatorServer, FaultPlan
 
@@ -223,6 +223,25 @@ def test_auth_errors(running) -> None:
     assert httpx.get(f"{base}/1003/orders", params={"token": TOKEN}).status_code == 200
     unknown = httpx.get(f"{base}/999/orders", headers={"Authorization": f"Bearer {TOKEN}"})
     assert unknown.status_code == 404 and unknown.json()["errorMessage"]
+
+
+def test_a_new_custom_apps_token_reaches_only_orders_and_products() -> None:
+    """Ecwid's default custom-app scopes; customers and coupons answer 403 as Ecwid documents."""
+    server, app = start_ecwid_emulator(tiny_world())
+    try:
+        assert app.scopes == DEFAULT_SCOPES
+        h = {"Authorization": f"Bearer {TOKEN}"}
+        for path in ("profile", "orders", "products"):
+            assert httpx.get(f"{server.url}/api/v3/1003/{path}", headers=h).status_code == 200
+        for path, scope in (("customers", "read_customers"), ("discount_coupons", "read_discount_coupons")):
+            denied = httpx.get(f"{server.url}/api/v3/1003/{path}", headers=h)
+            assert denied.status_code == 403
+            assert denied.json()["errorMessage"] == f"Access token doesn't have {scope} scope"
+        posted = httpx.post(f"{server.url}/api/v3/1003/discount_coupons", headers=h, json={"name": "X", "code": "X"})
+        assert posted.status_code == 403 and "create_discount_coupons" in posted.json()["errorMessage"]
+        assert app.writes()["discount_coupons"] == []
+    finally:
+        server.stop()
 
 
 def test_missing_scope_and_suspended_store() -> None:

@@ -39,7 +39,7 @@ def new_app_token(httpx_mock: HTTPXMock) -> None:
         httpx_mock.add_response(url=f"{BASE}/{path}?limit=1", json=EMPTY, is_optional=True)
     for path, scope in (("customers", "read_customers"), ("discount_coupons", "read_discount_coupons")):
         httpx_mock.add_response(url=f"{BASE}/{path}?limit=1", status_code=403, is_optional=True,
-                                json={"errorMessage": f"Token doesn't have required scope: {scope}",
+                                json={"errorMessage": f"Access token doesn't have {scope} scope",
                                       "errorCode": "ACCESS_DENIED"})
 
 
@@ -75,7 +75,7 @@ def spec() -> DiscountCodeSpec:
 
 async def test_a_refused_create_is_remembered_as_missing(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(method="POST", url=f"{BASE}/discount_coupons", status_code=403,
-                            json={"errorMessage": "Token doesn't have required scope: create_discount_coupons"})
+                            json={"errorMessage": "Access token doesn't have create_discount_coupons scope"})
     httpx_mock.add_response(method="GET", json=EMPTY, is_reusable=True)
     async with connector() as c:
         with pytest.raises(errors.MissingScopeError, match="ask Ecwid"):

@@ -243,7 +243,9 @@ class EcwidEmulator:
 
     def _need(self, scope: str) -> None:
         if scope not in self.scopes:
-            raise ApiError(403, f"Token doesn't have required scope: {scope}", "ACCESS_DENIED")
+            # Ecwid's documented meaning of this 403 ("Access token doesn't have `read_discount_coupons`
+            # scope", ecwid-api-docs includes/_coupons.md); the same status as a wrong token.
+            raise ApiError(403, f"Access token doesn't have {scope} scope", "ACCESS_DENIED")
 
 
 def start_ecwid_emulator(

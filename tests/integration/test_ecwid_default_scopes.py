@@ -96,4 +96,5 @@ def test_a_new_apps_token_is_checked_synced_in_part_and_its_rules_held(ecwid: tu
 
     ran = runner.invoke(cli, ["run", "--config", str(path), "--no-sync"])
     assert ran.exit_code == 0, ran.output
+    assert "rule discount_codes held: cannot create discount codes" in ran.output
     assert app.writes() == {"discount_coupons": [], "customers_created": []}

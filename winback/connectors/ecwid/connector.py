@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self
 
 import httpx
 from pydantic import BaseModel
@@ -26,14 +26,14 @@ from winback.connectors.base import (
     Connector,
     ConnectorProfile,
     InviteMode,
-    Need,
     Page,
     RejectedRecord,
     Resource,
 )
 from winback.connectors.ecwid import inputs, parse
+from winback.connectors.ecwid.access import NEED_SCOPES, ScopeProbe
 from winback.connectors.ecwid.http_errors import map_error
-from winback.connectors.ecwid.profile import ECWID, READ_PROBES, SCOPES, WRITE_SCOPES, normalise_store_id
+from winback.connectors.ecwid.profile import ECWID, normalise_store_id
 from winback.connectors.ecwid.reader import WindowedReader
 from winback.connectors.ecwid.settings import EcwidSettings
 from winback.connectors.http import HttpClient, create_at_most_once
@@ -51,17 +51,8 @@ from winback.model import (
 
 log = logging.getLogger("winback.connectors.ecwid")
 
-NEED_SCOPES: Mapping[Need, str] = {
-    Need.READ_ORDERS: "read_orders",
-    Need.READ_PRODUCTS: "read_catalog",
-    Need.READ_CUSTOMERS: "read_customers",
-    Need.READ_DISCOUNT_CODES: "read_discount_coupons",
-    Need.CREATE_DISCOUNT_CODES: "create_discount_coupons",
-    Need.CREATE_CUSTOMERS: "create_customers",
-}
-"""Each platform-neutral need as the Ecwid scope that grants it (scopes and why: the profile)."""
 _LOOKUP_PAGES = 20
-T = TypeVar("T")
+__all__ = ["NEED_SCOPES", "EcwidConnector"]
 
 
 def _seconds(value: datetime | None) -> int:
@@ -111,9 +102,7 @@ class EcwidConnector(Connector):
         )
         self._store: Store | None = None
         self._store_lock = asyncio.Lock()
-        self._probed: dict[str, bool] = {}
-        self.refused_scopes: set[str] = set()
-        """Scopes a write was refused for (403) by this connector: write scopes cannot be probed."""
+        self.access = ScopeProbe(self._http, self.store_label, self.profile)
 
     @classmethod
     def from_settings(
@@ -211,63 +200,13 @@ class EcwidConnector(Connector):
 
     async def capabilities(self) -> Capabilities:
         """Ecwid gives every buyer's email an account after an order (sign-in by an emailed one-time
-        link): nothing to create or invite (:attr:`InviteMode.NOT_NEEDED`).
-
-        ``unreachable`` comes from read-only probes of customers and coupons (a new custom app's
-        token reaches neither) and from write scopes a create was refused for."""
-        unreachable: dict[str, str] = {}
-        for need, scope in NEED_SCOPES.items():
-            if scope in READ_PROBES and not await self._reaches(scope):
-                unreachable[need.value] = self._lacks(scope)
-            elif scope in self.refused_scopes:
-                unreachable[need.value] = self._lacks(scope)
-        # Creating a coupon first looks it up (at most once), so it needs the read scope too.
-        for write, read in ((Need.CREATE_DISCOUNT_CODES, Need.READ_DISCOUNT_CODES),
-                            (Need.CREATE_CUSTOMERS, Need.READ_CUSTOMERS)):
-            if read.value in unreachable and write.value not in unreachable:
-                unreachable[write.value] = unreachable[read.value]
+        link): nothing to create or invite (:attr:`InviteMode.NOT_NEEDED`). ``unreachable`` comes
+        from read-only scope probes and refused writes (:class:`ScopeProbe`)."""
         return Capabilities(invite_mode=InviteMode.NOT_NEEDED, discount_codes=True, customer_locked_codes=False,
-                            unreachable=unreachable)
-
-    def _lacks(self, scope: str) -> str:
-        return f"{self.store_label}'s token lacks the {scope} scope. {self.profile.scope_fix(scope, self.store_label)}"
-
-    async def _reaches(self, scope: str) -> bool:
-        """GET the scope's endpoint with ``limit=1`` once per connector; a 403 naming no bad token
-        means the scope is missing. Any other failure is raised: nothing can be judged."""
-        if scope not in self._probed:
-            path = READ_PROBES[scope]
-            params = {} if path == "/profile" else {"limit": 1}
-            response = await self._http.request("GET", path, params=params, idempotent=True, raise_for_status=False)
-            if not response.is_success:
-                error = self._http.error_for(response)
-                # A 403 is a missing scope, unless Ecwid says the token itself is wrong ("Invalid
-                # token"): then no scope can be judged, and the merchant must replace the token.
-                if response.status_code != 403 or isinstance(error, errors.AuthenticationError):
-                    raise error
-            self._probed[scope] = response.is_success
-        return self._probed[scope]
+                            unreachable=await self.access.unreachable())
 
     async def check_access(self) -> AccessReport:
-        """Probe each read endpoint with ``limit=1``; a 403 means the scope is missing.
-
-        No Ecwid call lists a token's scopes, and the create scopes cannot be probed without a
-        write: they are ``unknown`` until a create is refused (then missing).
-        """
-        granted = {scope for scope in READ_PROBES if await self._reaches(scope)}
-        return AccessReport(
-            granted=frozenset(granted),
-            required=frozenset(SCOPES),
-            unknown=frozenset(WRITE_SCOPES - self.refused_scopes),
-        )
-
-    async def _refusal_noted(self, scope: str, write: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await write()
-        except errors.MissingScopeError as exc:
-            if not isinstance(exc, errors.AuthenticationError):
-                self.refused_scopes.add(exc.scope or scope)
-            raise
+        return await self.access.report()
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -391,7 +330,7 @@ class EcwidConnector(Connector):
             found = await self.find_discount_code(spec.code)
             return found if found is not None and found.matches(spec, customer_locked=False) else None
 
-        return await self._refusal_noted("create_discount_coupons", lambda: create_at_most_once(create=create, lookup=adopt))
+        return await self.access.noting_refusal("create_discount_coupons", lambda: create_at_most_once(create=create, lookup=adopt))
 
     async def find_customer_by_email(self, email: str) -> Customer | None:
         currency = await self._currency()
@@ -433,7 +372,7 @@ class EcwidConnector(Connector):
                 return found
             return parse.parse_customer(raw, store_id=self.store_id, currency=currency)
 
-        return await self._refusal_noted(
+        return await self.access.noting_refusal(
             "create_customers", lambda: create_at_most_once(create=create, lookup=lambda: self.find_customer_by_email(spec.email)))
 
     async def send_account_invite(self, customer_id: str) -> None:

@@ -24,6 +24,7 @@ from winback.config import ClientConfig, EmailSection
 from winback.connectors.base import Capabilities, InviteMode
 from winback.errors import (
     AuthenticationError,
+    TokenGrantError,
     ConnectorError,
     MissingScopeError,
     StoreNotFoundError,
@@ -98,6 +99,14 @@ class ClientCheck:
 
 def _connector_fix(exc: BaseException, config: ClientConfig, label: str) -> tuple[str, ...]:
     profile = config.connector_class().profile
+    mode = getattr(config.store.settings, "auth_mode", None)
+    if isinstance(exc, TokenGrantError) or (isinstance(exc, AuthenticationError) and mode == "client-credentials"):
+        where = config.source_of("store.client_secret")
+        return (f"Shopify refused the app's client credentials for {label}: check store.client_id and "
+                f"{where.describe()} against the Dev Dashboard (your app → Settings) and that the app is installed on {label}",)
+    if isinstance(exc, AuthenticationError) and mode == "authorization-code":
+        return (f"the saved token for {label} was rejected (the app was uninstalled, or its secret rotated): run "
+                f"`winback connect --config {config.path}` again",)
     if isinstance(exc, AuthenticationError):
         where = config.source_of(f"store.{profile.credential_setting}")
         verb = "put it in" if where.env else "set"
@@ -142,12 +151,14 @@ async def check_store(
                 CheckItem("access", Status.SKIPPED, "not checked: the connection failed"),
                 CheckItem("capabilities", Status.SKIPPED, "not checked: the connection failed"),
             ]
+        auth = connector.describe_auth()
         items.append(
             CheckItem(
                 "connect",
                 Status.OK,
-                f"{label}: {info.name} ({info.currency})",
-                data={"name": info.name, "currency": info.currency, "url": info.url, "store_id": info.store_id},
+                f"{label}: {info.name} ({info.currency})" + (f"; auth: {auth}" if auth else ""),
+                data={"name": info.name, "currency": info.currency, "url": info.url, "store_id": info.store_id,
+                      "postal_address": info.postal_address, **({"auth": auth} if auth else {})},
             )
         )
         try:
@@ -342,7 +353,8 @@ def check_rules(config: ClientConfig, *, now: datetime | None = None) -> list[Ch
     items = [CheckItem("rules", Status.OK, f"enabled: {', '.join(names)}" if names else no_rule_enabled(config) or "",
                        data={"enabled": names})]
     facts = sample_facts(config.name, config.platform, f"{config.platform}:sample")
-    problems, rendered = email_problems(rules, facts, email_settings(config), now or datetime.now(UTC))
+    problems, rendered = email_problems(rules, facts, email_settings(config), now or datetime.now(UTC),
+                                        require_postal_address=False)  # see winback.check_mail
     templates_dir = email_settings(config).templates_dir
     where = f" (overrides from {templates_dir})" if templates_dir else ""
     if problems:
@@ -371,6 +383,10 @@ async def check_client(
     result.store, store_items = await check_store(config, connector_options=connector_options)
     result.items += store_items
     result.items.append(await asyncio.to_thread(check_email, config.email, timeout=smtp_timeout))
+    from winback.check_mail import check_dkim, check_postal_address
+
+    result.items.append(await asyncio.to_thread(check_postal_address, config, store_items))
+    result.items.append(await asyncio.to_thread(check_dkim, config))
     if databases is not None and config.database.url in databases:
         result.items.append(databases[config.database.url])
     else:

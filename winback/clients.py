@@ -33,7 +33,9 @@ from winback.rules.engine import client_rules, dry_run_outbox, email_settings, l
 from winback.rules.executor import RunReport, run_actions, stored_facts
 from winback.rules.locks import DEFAULT_WAIT_S, astore_lock
 from winback.rules.planner import Plan, plan_client
+from winback.rules.consent import ConsentQueue, PushReport, push_pending
 from winback.rules.preflight import email_problems
+from winback.sync.connections import disconnected_at
 from winback.sync import LocalStore, SyncProgress, SyncReport, open_store, sync_store
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ class ClientRun:
     report: RunReport | None = None
     outbox: Path | None = None
     """Where a dry run wrote its emails."""
+    consent: PushReport | None = None
+    """Unsubscribes pushed to the platform's consent this run (see :mod:`winback.rules.consent`)."""
 
     def fail(self, message: str) -> ClientRun:
         self.ok = False
@@ -118,6 +122,12 @@ async def run_client(
     result = ClientRun(config.name, config.path, config.store_label, config.store_key)
     act = act and plan
     try:
+        gone = await asyncio.to_thread(disconnected_at, store, result.store_key)
+        if gone is not None and (sync or act):
+            return result.fail(
+                f"disconnected: the app was uninstalled from the store on {gone:%Y-%m-%d %H:%M} UTC; reinstall it, "
+                f"then run `winback webhooks reconnect --config {config.path}`"
+            )
         rules = client_rules(config) if plan else []
         lock = astore_lock(store, result.store_key, wait=lock_wait) if act else nullcontext()
         async with config.build_connector(**(connector_options or {})) as connector, lock:
@@ -126,6 +136,8 @@ async def run_client(
                     result.sync = await _sync(config, store, connector, full, resources, progress)
                 except WinbackError as exc:  # sync_store has logged it
                     return result.fail(("sync failed, no actions taken: " if plan else "") + str(exc))
+            if act and not dry_run and connect:
+                result.consent = await push_pending(store, result.store_key, connector)
             if plan:
                 await _plan_and_act(result, config, store, connector, rules, act=act, connect=connect,
                                     dry_run=dry_run, now=now or datetime.now(UTC))
@@ -299,6 +311,10 @@ def client_status(config: ClientConfig, store: LocalStore | None) -> dict[str, A
         "cursors": {},
         "counts": dict.fromkeys((*COUNTED, "quarantined"), 0),
     }
+    if store is not None:
+        gone = disconnected_at(store, key)
+        status["disconnected_at"] = _iso(gone)
+        status["consent_pending"] = ConsentQueue(store).pending_count(key)
     if info is None or store is None:
         return status
     status.update(

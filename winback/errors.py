@@ -166,3 +166,30 @@ class SenderUnavailableError(EmailNotSentError):
     """The sender can send nothing now (outbox not writable, SMTP server unreachable or login
     refused): every other email of the run would fail the same way, so the client's run stops
     once with this message and the unsent actions are tried again next run."""
+
+
+# --- connecting a store (issue 10: Shopify auth modes) -------------------------------------------
+
+
+class SettingValueError(ValueError):
+    """Raised inside a settings model's validator to blame one key of ``[store]`` (``key``), so the
+    config loader can name that key and its line instead of the whole table. A ``ValueError`` so
+    pydantic reports it like any other invalid value."""
+
+    def __init__(self, message: str, *, key: str) -> None:
+        self.key = key
+        super().__init__(message)
+
+
+class TokenGrantError(AuthenticationError):
+    """The platform refused to issue a token (client credentials or authorization code grant):
+    the client id or secret is wrong, the app is not installed on the store, or the code is used."""
+
+
+class OAuthCallbackError(WinbackError):
+    """An install callback that must not be trusted (forged ``hmac``, unknown or reused ``state``,
+    another shop, stale timestamp) or that reports a refusal; nothing was written."""
+
+
+class CallbackTimeoutError(WinbackError):
+    """No install callback arrived in time; nothing was written."""

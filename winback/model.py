@@ -122,6 +122,8 @@ class Store(_Frozen):
     email: str | None = None
     timezone: str | None = None
     logo_url: str | None = None
+    postal_address: str | None = None
+    """The sender's postal address as the platform holds it (one line), for marketing footers."""
 
 
 class _Record(_Frozen):

@@ -156,7 +156,8 @@ def test_all_good_exits_0(env, shopify, ecwid, smtp_server, tmp_path: Path) -> N
     assert document["ok"] is True and document["config_errors"] == []
     by_client = {c["client"]: {item["name"]: item for item in c["checks"]} for c in document["clients"]}
     assert set(by_client["acme"]) == {
-        "config", "secrets", "rules", "templates", "connect", "access", "capabilities", "email", "database"
+        "config", "secrets", "rules", "templates", "connect", "access", "capabilities", "email", "database",
+        "address", "dkim",
     }
     assert by_client["acme"]["capabilities"]["data"]["invites_needed"] is False
     assert by_client["beta"]["capabilities"]["data"]["invite_mode"] == "not_needed"  # Ecwid keeps guests' accounts

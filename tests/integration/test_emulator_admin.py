@@ -66,7 +66,8 @@ def test_shopify_writes_lists_every_accepted_write_in_order(world: World, server
         assert "errors" not in answer, answer
         return next(iter(answer["data"].values()))
 
-    assert http.get("/_emulator/writes").json() == {"discount_codes": [], "customers_created": [], "invites_sent": []}
+    assert http.get("/_emulator/writes").json() == {"discount_codes": [], "customers_created": [], "invites_sent": [],
+                                                     "consent_updates": [], "webhook_subscriptions": []}
     existing = shop.customers[0]["id"]
     first = gql(CREATE_DISCOUNT, _discount("BACK-1", [existing]))["codeDiscountNode"]["id"]
     assert gql(CREATE_DISCOUNT, _discount("back-1", [existing]))["userErrors"] == [{"code": "TAKEN"}]
@@ -95,7 +96,7 @@ def test_ecwid_writes_lists_every_accepted_write_in_order(world: World, servers:
                        headers={"Authorization": f"Bearer {ecwid.token}"})
     hook = f"{server.url}/_emulator/writes"
 
-    assert httpx.get(hook).json() == {"discount_coupons": [], "customers_created": []}
+    assert httpx.get(hook).json() == {"discount_coupons": [], "customers_created": [], "customers_updated": []}
     first = api.post("/discount_coupons", json={"name": "Back", "code": "BACK-1", "discount": 10}).json()["id"]
     assert api.post("/discount_coupons", json={"name": "Back", "code": "back-1"}).status_code == 409
     second = api.post("/discount_coupons", json={"name": "Back", "code": "BACK-2", "discount": 10}).json()["id"]
@@ -107,6 +108,7 @@ def test_ecwid_writes_lists_every_accepted_write_in_order(world: World, servers:
     assert writes == {
         "discount_coupons": [{"id": first, "code": "BACK-1"}, {"id": second, "code": "BACK-2"}],
         "customers_created": [{"id": customer, "email": "new.buyer@example.com"}],
+        "customers_updated": [],
     }
     assert writes == ecwid.writes()
 
@@ -131,7 +133,7 @@ def test_writes_hook_from_a_winback_emulator_process() -> None:
         assert process.stdout is not None
         info = json.loads(process.stdout.readline())
         assert httpx.get(f"{info['url']}/_emulator/writes", timeout=10).json() == {
-            "discount_coupons": [], "customers_created": []}
+            "discount_coupons": [], "customers_created": [], "customers_updated": []}
     finally:
         process.terminate()
         process.wait(timeout=10)

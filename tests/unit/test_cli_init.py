@@ -83,6 +83,7 @@ def test_prompts_build_the_same_kind_of_config(tmp_path: Path, monkeypatch) -> N
             "shopify",               # platform
             "not a shop!",           # rejected, asked again
             "beta-books",            # shop
+            "access-token",          # auth: an admin-created app's token
             "",                      # token env: default BETA_BOOKS_SHOPIFY_TOKEN
             "sqlite:///" + str(tmp_path / "beta.db"),
             "smtp",

@@ -137,4 +137,5 @@ def test_the_context_has_one_owner_for_store_and_customer() -> None:
     _template, context = email_context(discount_action(), FACTS, {}, EmailSection())
     assert context["store"] == {
         "name": "Acme", "url": "https://acme.example", "logo_url": None, "currency": "EUR", "email": "hello@acme.example",
+        "postal_address": None,
     }

@@ -7,6 +7,7 @@ The file never holds a secret: tokens and passwords are ``${ENV_VAR}`` reference
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from winback.connectors.base import Connector
+from winback.connectors.base import AuthChoice, Connector
 from winback.connectors.registry import available_platforms, load_connector_class
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -41,6 +42,11 @@ class Answers:
     smtp_username: str | None = None
     smtp_password_env: str | None = None
     base_url: str | None = None
+    auth: str | None = None
+    """One of the profile's :attr:`~winback.connectors.base.ConnectorProfile.auth_choices`; ``None``: the credential line."""
+    client_id: str | None = None
+    secret_env: str | None = None
+    secrets_file: str | None = None
 
 
 def _q(value: str) -> str:
@@ -60,12 +66,11 @@ def render_config(a: Answers) -> str:
         "# or put many such files in one directory and use --config-dir DIR (*.secrets.toml are skipped).",
         "#",
         "# No secret is written here: ${NAME} values are read from the environment when loading.",
-        f"# Before running winback: export {a.token_env}=..."
-        + (f" {a.smtp_password_env}=..." if a.email_sender == "smtp" and a.smtp_password_env else ""),
+        "# Before running winback: " + " ".join(f"export {env}=..." for env in exports(a)),
         "",
         "# Optional: a TOML file of plain `key = value` pairs merged into [store], relative to this file.",
         "# Keep it private (chmod 600); winback warns when others can read it.",
-        '# secrets_file = "client.secrets.toml"',
+        f"secrets_file = {_q(a.secrets_file)}" if a.secrets_file else '# secrets_file = "client.secrets.toml"',
         "",
         "[client]",
         _c(f"name = {_q(a.name)}" if a.name else '# name = "Acme Apparel"', "label in logs and tables; default: this file's name"),
@@ -75,9 +80,16 @@ def render_config(a: Answers) -> str:
         "# Every other key here is checked by the platform's own settings model.",
     ]
     profile = load_connector_class(a.platform).profile
+    choice = _auth_choice(a)
+    credential = (
+        [line.format(client_id=a.client_id or "", secret_env=a.secret_env or "", token_env=a.token_env)
+         for line in choice.store_lines]
+        if choice is not None and choice.store_lines
+        else [_c(f'{profile.credential_setting} = "${{{a.token_env}}}"', profile.credential_comment)]
+    )
     lines += [
         _c(f"{profile.store_setting} = {_q(a.store)}", profile.store_comment),
-        _c(f'{profile.credential_setting} = "${{{a.token_env}}}"', profile.credential_comment),
+        *credential,
         *profile.config_notes,
     ]
     lines.append(
@@ -127,6 +139,22 @@ def render_config(a: Answers) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _auth_choice(a: Answers) -> AuthChoice | None:
+    if a.auth is None:
+        return None
+    return next(c for c in load_connector_class(a.platform).profile.auth_choices if c.name == a.auth)
+
+
+def exports(a: Answers) -> list[str]:
+    """The variables the merchant exports before running winback with this config."""
+    choice = _auth_choice(a)
+    names = {"token_env": a.token_env, "secret_env": a.secret_env}
+    found = [names[key] for key in choice.exports] if choice is not None else [a.token_env]
+    if a.email_sender == "smtp" and a.smtp_password_env:
+        found.append(a.smtp_password_env)
+    return [name for name in found if name]
 
 
 def default_token_env(platform: str, store: str) -> str:
@@ -185,6 +213,9 @@ def _callback(check):  # type: ignore[no-untyped-def]
 @click.option("--smtp-username", help="SMTP login name.")
 @click.option("--smtp-password-env", callback=_callback(_env_name), help="Environment variable holding the SMTP password.")
 @click.option("--base-url", help="API base URL for emulators and compatible servers.")
+@click.option("--auth", help="How the store is reached (Shopify: access-token, client-credentials or authorization-code).")
+@click.option("--client-id", help="The Dev Dashboard app's client ID (client-credentials, authorization-code).")
+@click.option("--client-secret-env", callback=_callback(_env_name), help="Environment variable holding the app's client secret.")
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 @click.option(
     "--interactive/--no-interactive",
@@ -207,6 +238,9 @@ def init(
     smtp_username: str | None,
     smtp_password_env: str | None,
     base_url: str | None,
+    auth: str | None,
+    client_id: str | None,
+    client_secret_env: str | None,
     force: bool,
     interactive: bool | None,
 ) -> None:
@@ -236,9 +270,18 @@ def init(
     else:
         flag = f"--store (the {profile.display_name} {profile.store_setting})"
         store = _required(ask, profile.store_prompt, flag, lambda value: _store_value(connector, value))
-    token_env = token_env or _optional(
-        ask, "Environment variable holding the access token", default_token_env(platform, store), _env_name
-    )
+    choice = _choose_auth(profile.auth_choices, auth, ask, profile.display_name)
+    secret_env = None
+    if choice is not None and choice.needs_client_id:
+        client_id = client_id or _required(ask, "Client ID of the app (Dev Dashboard → your app → Settings)", "--client-id", _client_id)
+        default_secret = default_token_env(platform, store).removesuffix("_TOKEN") + "_CLIENT_SECRET"
+        secret_env = client_secret_env or _optional(ask, "Environment variable holding the client secret", default_secret, _env_name)
+    if choice is None or "token_env" in choice.exports:
+        token_env = token_env or _optional(
+            ask, "Environment variable holding the access token", default_token_env(platform, store), _env_name
+        )
+    else:
+        token_env = token_env or default_token_env(platform, store)
     database = database or _optional(ask, "Database (SQLAlchemy URL or SQLite path)", "winback.db", str)
     if email_sender is None:
         email_sender = click.prompt("Email sender", type=click.Choice(["outbox", "smtp"]), default="outbox") if ask else "outbox"
@@ -265,18 +308,53 @@ def init(
         smtp_username=smtp_username,
         smtp_password_env=smtp_password_env,
         base_url=base_url,
+        auth=choice.name if choice is not None else None,
+        client_id=client_id,
+        secret_env=secret_env,
     )
-    text = render_config(answers)
-    tomllib.loads(text)  # a template bug must not reach the merchant's disk
     target = path or default_path(platform, store)
     if ask and path is None:
         target = Path(click.prompt("Write the config to", default=str(target)))
+    if choice is not None and choice.secrets_file:
+        answers = dataclasses.replace(answers, secrets_file=f"{target.stem}.secrets.toml")
+    text = render_config(answers)
+    tomllib.loads(text)  # a template bug must not reach the merchant's disk
     write_private(target, text, force=force)
     click.echo(f"wrote {target} (mode 0600)")
-    secrets = [token_env] + ([smtp_password_env] if email_sender == "smtp" and smtp_password_env else [])
+    if answers.secrets_file:
+        secrets_path = target.parent / answers.secrets_file
+        if not secrets_path.exists():
+            write_private(secrets_path, f"# Secrets merged into [store] of {target.name}; keep this file private.\n", force=False)
+            click.echo(f"wrote {secrets_path} (mode 0600, empty: `winback connect` saves the token there)")
     click.echo("next:")
-    click.echo("  " + " ".join(f"export {env}=..." for env in secrets))
-    click.echo(f"  winback check --config {target}")
+    click.echo("  " + " ".join(f"export {env}=..." for env in exports(answers)))
+    click.echo("  " + (choice.next_step if choice is not None else "winback check --config {config}").format(config=target))
+
+
+def _choose_auth(choices: tuple[AuthChoice, ...], auth: str | None, ask: bool, platform: str) -> AuthChoice | None:
+    """The auth choice from ``--auth`` or asked; off a terminal the first (the classic credential)."""
+    names = [choice.name for choice in choices]
+    if not choices:
+        if auth is not None:
+            raise click.UsageError(f"--auth is not a {platform} setting: give the credential with --token-env")
+        return None
+    if auth is None:
+        if not ask:
+            return choices[0]
+        click.echo(f"How does winback reach the {platform} store? You have:")
+        for choice in choices:
+            click.echo(f"  {choice.name:<20} {choice.question}")
+        auth = click.prompt("Auth", type=click.Choice(names), default=names[1] if len(names) > 1 else names[0])
+    if auth not in names:
+        raise click.UsageError(f"--auth {auth!r} is not known for {platform}: choose one of {', '.join(names)}")
+    return choices[names.index(auth)]
+
+
+def _client_id(value: str) -> str:
+    value = value.strip()
+    if not value or any(c.isspace() or c in "\"'\\" for c in value):
+        raise click.BadParameter("give the app's client ID as shown in the Dev Dashboard (no spaces or quotes)")
+    return value
 
 
 def _required(ask: bool, prompt: str, flag: str, check):  # type: ignore[no-untyped-def]

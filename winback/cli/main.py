@@ -68,12 +68,20 @@ def cli(ctx: click.Context, json_log: bool, quiet: bool, verbose: bool) -> None:
 )
 @click.option("--customers", default=2000, show_default=True, help="Customers per emulated store.")
 @click.option("--seed", default=1, show_default=True, help="Seed of the emulated stores' data.")
-def demo(workdir: Path, customers: int, seed: int) -> None:
+@click.option("--serve", "with_serve", is_flag=True,
+              help="Then show winback serve: a webhook landing an order change, an unsubscribe flowing back.")
+def demo(workdir: Path, customers: int, seed: int, with_serve: bool) -> None:
     """Run the whole job against built-in Shopify and Ecwid emulators (no credentials, no network)."""
     from winback.demo import run_demo
 
     summary = asyncio.run(run_demo(workdir, customers=customers, seed=seed))
     click.echo(summary.render())
+    if with_serve:
+        from winback.demo_serve import run_serve_demo
+
+        click.echo("\nwinback serve:")
+        for line in asyncio.run(run_serve_demo(workdir, seed=seed)):
+            click.echo(f"  {line}")
 
 
 from winback.cli.export import export  # noqa: E402  (commands register after the group exists)
@@ -87,6 +95,8 @@ from winback.cli.schedule import schedule  # noqa: E402
 from winback.cli.status import status  # noqa: E402
 from winback.cli.suppress import suppress  # noqa: E402
 from winback.cli.sync import sync  # noqa: E402
+from winback.cli.connect import connect  # noqa: E402
+from winback.cli.serve import serve, webhooks  # noqa: E402
 
 cli.add_command(sync)
 cli.add_command(status)
@@ -99,6 +109,9 @@ cli.add_command(review)
 cli.add_command(schedule)
 cli.add_command(init)
 cli.add_command(check)
+cli.add_command(connect)
+cli.add_command(serve)
+cli.add_command(webhooks)
 
 
 def main() -> None:

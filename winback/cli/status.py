@@ -120,6 +120,13 @@ def _table(statuses: list[dict[str, Any]]) -> None:
         )
     Console().print(table)
     for entry in statuses:
+        if entry.get("disconnected_at"):
+            Console().print(printable(f"{entry['client']}: disconnected (app uninstalled {_short(entry['disconnected_at'])})"),
+                            markup=False, highlight=False)
+        if entry.get("consent_pending"):
+            Console().print(printable(f"{entry['client']}: {entry['consent_pending']} consent change(s) pending "
+                                      "for the platform (pushed by winback serve or the next run)"),
+                            markup=False, highlight=False)
         for line in _actions_lines(entry.get("actions")):
             Console().print(printable(f"{entry['client']}:{line}"), markup=False, highlight=False)
 

@@ -63,6 +63,7 @@ Errors
 """
 
 from winback.config._load import SECRETS_SUFFIX, load_config, load_config_dir
+from winback.config._secrets_write import save_secret, secrets_file_of
 from winback.config._models import (
     ClientConfig,
     ClientSection,
@@ -78,6 +79,8 @@ from winback.config._models import (
 
 __all__ = [
     "SECRETS_SUFFIX",
+    "save_secret",
+    "secrets_file_of",
     "ClientConfig",
     "ClientSection",
     "ConfigWarning",

@@ -27,7 +27,7 @@ from winback.config._models import (
 )
 from winback.config._warnings import ENV_REF, readable_literal_secrets, readable_secrets_file
 from winback.connectors.registry import available_platforms, load_connector_class
-from winback.errors import ConfigError, ConnectorNotFoundError
+from winback.errors import ConfigError, ConnectorNotFoundError, SettingValueError
 from winback.secrets import register_secret
 
 log = logging.getLogger(__name__)
@@ -74,13 +74,14 @@ class _Source:
         return ConfigError(message, path=str(self.path), line=line_of(self.text, parts) if parts else None, key=dotted)
 
 
-def load_config(path: str | os.PathLike[str]) -> ClientConfig:
+def load_config(path: str | os.PathLike[str], *, missing_secrets_ok: bool = False) -> ClientConfig:
     """Read and validate one client config file.
 
     Raises exactly one :class:`~winback.errors.ConfigError` naming the file, the line and the
     key, whatever is wrong. Secrets found in the file are registered for redaction. Secrets other
     users can read (a readable secrets file, secrets written out in a readable config file) do
     not stop loading: they are logged and listed in :attr:`ClientConfig.warnings`.
+    ``missing_secrets_ok`` reads an absent secrets file as empty (``winback connect`` creates it).
     """
     path = Path(path)
     text = _read(path)
@@ -92,7 +93,8 @@ def load_config(path: str | os.PathLike[str]) -> ClientConfig:
 
     secrets_file = data.get("secrets_file")
     if isinstance(secrets_file, str) and isinstance(data.get("store"), dict):
-        data["store"] = _merge_secrets(data["store"], path.parent / secrets_file, source)
+        if not (missing_secrets_ok and not (path.parent / secrets_file).exists()):
+            data["store"] = _merge_secrets(data["store"], path.parent / secrets_file, source)
 
     try:
         file = FileModel.model_validate(data)
@@ -330,6 +332,9 @@ def _first_error(
     problems = sorted(exc.errors(include_url=False), key=lambda p: _error_order(p, source, prefix))
     problem = problems[0]
     loc = tuple(problem["loc"])
+    blamed = (problem.get("ctx") or {}).get("error")
+    if isinstance(blamed, SettingValueError):
+        loc = (*loc, blamed.key)
     key = (*prefix, *loc)
     last = str(loc[-1]) if loc else ""
     kind = problem["type"]

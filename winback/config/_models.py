@@ -10,7 +10,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from winback.connectors.base import Connector, Resource
 from winback.model import normalize_email
@@ -88,14 +88,59 @@ class EmailSection(_Table):
     """The HMAC key for ``{token}`` in ``unsubscribe_url``; shared with the merchant's endpoint."""
     templates_dir: Path | None = None
     """Per-client email template overrides; relative to the config file's directory."""
+    public_url: str | None = None
+    """The public https address of ``winback serve`` (``https://winback.example.com``): marketing mail
+    then links to its one-click unsubscribe (RFC 8058) instead of ``unsubscribe_url``. Plain http
+    only for 127.0.0.1 / localhost (tests)."""
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    dkim_private_key_file: Path | None = None
+    """A PEM private key (0600, like the secrets file), relative to the config file's directory.
+    With ``dkim_selector`` and ``dkim_domain``, winback signs each message (DKIM, covering the
+    List-Unsubscribe headers); leave them out when the mail server or provider signs."""
+    _oneclick: tuple[str, Path] | None = PrivateAttr(default=None)
+    _postal_address: str | None = PrivateAttr(default=None)
+    """(client, config directory) for one-click links; set by :func:`winback.rules.engine.email_settings`."""
 
     @model_validator(mode="after")
     def _consistent(self) -> EmailSection:
+        dkim = (self.dkim_selector, self.dkim_domain, self.dkim_private_key_file)
+        if any(v is not None for v in dkim) and not all(v is not None for v in dkim):
+            raise ValueError("DKIM signing needs all of dkim_selector, dkim_domain and dkim_private_key_file")
         if self.sender == "smtp" and not self.smtp_host:
             raise ValueError("sender = 'smtp' needs smtp_host")
         if self.smtp_ssl and self.smtp_starttls:
             raise ValueError("smtp_ssl and smtp_starttls exclude each other: choose one")
         return self
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if (parts.scheme != "https" and not loopback) or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"public_url {value!r} must be an https:// address such as https://winback.example.com")
+        return value
+
+    @property
+    def oneclick(self) -> tuple[str, Path] | None:
+        return self._oneclick
+
+    @property
+    def postal_address(self) -> str | None:
+        """``[store] postal_address`` of the client, which wins over the platform's address."""
+        return self._postal_address
+
+    def with_oneclick(self, client: str, directory: Path, postal_address: str | None = None) -> EmailSection:
+        copy = self.model_copy()
+        copy._oneclick = (client, directory)
+        copy._postal_address = postal_address
+        return copy
 
     @field_validator("unsubscribe_url")
     @classmethod

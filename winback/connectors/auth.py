@@ -52,6 +52,18 @@ class TokenAuth(httpx.Auth):
 
 
 @dataclass
+class NoToken(TokenAuth):
+    """No credentials at all: for the OAuth endpoints themselves, where the client proves who it is
+    in the request body."""
+
+    async def headers(self) -> dict[str, str]:
+        return {}
+
+    async def refresh(self) -> bool:
+        return False
+
+
+@dataclass
 class StaticToken(TokenAuth):
     """A token that never changes, sent in ``header`` with an optional prefix (``Bearer ``)."""
 
@@ -76,14 +88,11 @@ TokenFetcher = Callable[[], Awaitable[tuple[str, datetime | None]]]
 """Returns a fresh token and when it expires (``None``: unknown)."""
 
 
-@dataclass
-class RefreshingToken(TokenAuth):
-    """A token provider for expiring tokens (Shopify Dev Dashboard apps: 24 h; public apps: 1 h).
+@dataclass(kw_only=True)
+class _ExpiringToken(TokenAuth):
+    """The state every expiring token shares: the token, when it expires, and one lock so that
+    concurrent requests renew it once."""
 
-    The fetcher is called lazily, again shortly before expiry, and once after a 401.
-    """
-
-    fetch: TokenFetcher
     header: str = "Authorization"
     prefix: str = "Bearer "
     refresh_margin_s: float = 60.0
@@ -91,18 +100,43 @@ class RefreshingToken(TokenAuth):
     _expires_at: datetime | None = field(default=None, repr=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
-    async def _renew(self) -> None:
-        token, expires_at = await self.fetch()
+    def _accept(self, token: str, expires_at: datetime | None) -> None:
         register_secret(token)
         self._token, self._expires_at = token, expires_at
+
+    def _margin(self) -> float:
+        return self.refresh_margin_s
 
     def _stale(self) -> bool:
         if self._token is None:
             return True
         if self._expires_at is None:
             return False
-        remaining = (self._expires_at - datetime.now(timezone.utc)).total_seconds()
-        return remaining <= self.refresh_margin_s
+        return self.remaining_s() <= self._margin()  # type: ignore[operator]
+
+    def remaining_s(self) -> float | None:
+        """Seconds the current token has left; ``None`` when it never expires or none is held yet."""
+        if self._token is None or self._expires_at is None:
+            return None
+        return (self._expires_at - datetime.now(timezone.utc)).total_seconds()
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return self._expires_at
+
+
+@dataclass
+class RefreshingToken(_ExpiringToken):
+    """A token provider for expiring tokens whose source is a coroutine (anything but HTTP through
+    this client: a vault, a file another process renews).
+
+    The fetcher is called lazily, again shortly before expiry, and once after a 401.
+    """
+
+    fetch: TokenFetcher
+
+    async def _renew(self) -> None:
+        self._accept(*await self.fetch())
 
     async def headers(self) -> dict[str, str]:
         async with self._lock:
@@ -115,3 +149,67 @@ class RefreshingToken(TokenAuth):
             old = self._token
             await self._renew()
             return self._token != old
+
+
+@dataclass(kw_only=True)
+class GrantedToken(_ExpiringToken):
+    """An expiring token the auth flow itself asks for with an HTTP request (an OAuth grant).
+
+    The grant request goes through the same client as the API calls (same transport, retries and
+    redacted logging), which only an ``httpx.Auth`` flow allows: it yields the grant request, reads
+    the answer, then yields the API request. A token is asked for lazily, again shortly before it
+    expires (the margin is at most a tenth of its lifetime, so short-lived tokens stay usable), and
+    once after a 401 unless another request already renewed it. Tokens live in memory only.
+
+    Subclasses supply :meth:`grant_request` and :meth:`read_grant`.
+    """
+
+    _lifetime_s: float | None = field(default=None, repr=False)
+
+    def grant_request(self) -> httpx.Request:
+        raise NotImplementedError
+
+    def read_grant(self, response: httpx.Response) -> tuple[str, datetime | None]:
+        """The token and its expiry from the grant's answer; raises a :mod:`winback.errors` error."""
+        raise NotImplementedError
+
+    def _accept(self, token: str, expires_at: datetime | None) -> None:
+        super()._accept(token, expires_at)
+        self._lifetime_s = None if expires_at is None else (expires_at - datetime.now(timezone.utc)).total_seconds()
+
+    def _margin(self) -> float:
+        if self._lifetime_s is None:
+            return self.refresh_margin_s
+        return min(self.refresh_margin_s, self._lifetime_s / 10)
+
+    async def headers(self) -> dict[str, str]:
+        if self._token is None:
+            raise RuntimeError("GrantedToken gets its token inside the auth flow; send a request first")
+        return {self.header: f"{self.prefix}{self._token}"}
+
+    async def refresh(self) -> bool:  # pragma: no cover - the flow below renews by itself
+        return False
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if self._stale():
+            async with self._lock:
+                if self._stale():
+                    response = yield self.grant_request()
+                    await response.aread()
+                    self._accept(*self.read_grant(response))
+        sent = self._token
+        request.headers[self.header] = f"{self.prefix}{sent}"
+        response = yield request
+        if response.status_code != 401:
+            return
+        async with self._lock:
+            if self._token == sent:
+                grant = yield self.grant_request()
+                await grant.aread()
+                self._accept(*self.read_grant(grant))
+        again = httpx.Request(
+            request.method, request.url, headers=request.headers, stream=request.stream,
+            extensions=dict(request.extensions),
+        )
+        again.headers[self.header] = f"{self.prefix}{self._token}"
+        yield again

@@ -94,6 +94,17 @@ class InviteMode(StrEnum):
     code or link (Shopify customer accounts, Ecwid): nothing to create or invite."""
 
 
+class ConsentWrite(StrEnum):
+    """What :meth:`Connector.set_email_marketing` did."""
+
+    WRITTEN = "written"
+    """The platform said otherwise and was changed."""
+    ALREADY = "already"
+    """The platform already said so: nothing written."""
+    NO_CUSTOMER = "no_customer"
+    """The platform holds no customer with that email: nothing to change (the local list holds)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """What this connector can do for this store; rules consult it instead of guessing."""
@@ -121,6 +132,25 @@ class AccessReport:
     @property
     def missing(self) -> frozenset[str]:
         return self.required - self.granted - self.unknown
+
+
+@dataclass(frozen=True, slots=True)
+class AuthChoice:
+    """One way a merchant may hold credentials for the platform, as ``winback init --auth`` offers it."""
+
+    name: str
+    """The ``--auth`` value, e.g. ``client-credentials``."""
+    question: str
+    """How ``init`` describes it when asking which one the merchant has."""
+    store_lines: tuple[str, ...] = ()
+    """``[store]`` lines in place of the credential line; ``{client_id}``, ``{secret_env}`` and
+    ``{token_env}`` are filled in. Empty: the profile's usual credential line."""
+    needs_client_id: bool = False
+    exports: tuple[str, ...] = ("token_env",)
+    """Which variables the merchant exports before running winback: ``token_env``, ``secret_env``."""
+    secrets_file: bool = False
+    """``init`` names a secrets file and creates it empty (mode 0600): a command writes into it later."""
+    next_step: str = "winback check --config {config}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +186,9 @@ class ConnectorProfile:
     """``winback init``'s default file name (without ``.toml``); ``{platform}``, ``{handle}``
     (the store's first name part, e.g. ``acme`` of ``acme.myshopify.com``)."""
     token_env: str = "{PLATFORM}_{HANDLE}_TOKEN"
+    auth_choices: tuple[AuthChoice, ...] = ()
+    """Ways to authenticate ``winback init`` asks about (the first is the default off a terminal);
+    empty: only the credential setting."""
     """``winback init``'s default variable for the credential; upper-case fields upper-cased."""
 
     def defaults_for(self, platform: str, store: str) -> tuple[str, str]:
@@ -240,6 +273,11 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     async def aclose(self) -> None: ...
 
+    def describe_auth(self) -> str | None:
+        """How this connector authenticates, for ``winback check`` (e.g. the auth mode and how long
+        the current token lives); ``None``: nothing worth saying. Never includes a secret."""
+        return None
+
     # --- description -------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -293,3 +331,14 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     async def send_account_invite(self, customer_id: str) -> None:
         """Ask the platform to email an account invite; :class:`NotSupportedError` if it cannot."""
+
+    async def set_email_marketing(self, email: str, subscribed: bool) -> ConsentWrite:
+        """Make the platform's own email-marketing consent of ``email`` say ``subscribed``.
+
+        Reads first and writes only when the platform says otherwise, so a push repeated after a
+        crash (the write made, its result never recorded) writes nothing the second time. A
+        platform without such a write raises :class:`~winback.errors.NotSupportedError`.
+        """
+        from winback.errors import NotSupportedError
+
+        raise NotSupportedError(f"{type(self).__name__} cannot change a customer's marketing consent")

@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--bucket-size", type=float, default=2000.0, help="Shopify: bucket size in points")
     parser.add_argument("--customer-accounts", choices=["NEW_CUSTOMER_ACCOUNTS", "CLASSIC"],
                         default="NEW_CUSTOMER_ACCOUNTS", help="Shopify: CLASSIC is a legacy shop (invites work)")
+    parser.add_argument("--token-lifetime", type=int, default=86399, metavar="SECONDS",
+                        help="Shopify: how long a client-credentials token lives (then 401)")
     parser.add_argument("--requests-per-minute", type=int, default=600, help="Ecwid: per-token rate limit")
     parser.add_argument(
         "--scopes", type=_scopes, default=None, metavar="SCOPE,...|all",
@@ -92,8 +94,10 @@ def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str,
             restore_rate=args.restore_rate,
             bucket_size=args.bucket_size,
             customer_accounts=args.customer_accounts,
+            token_lifetime=args.token_lifetime,
         )
         settings = {"shop": shop.shop_domain, "access_token": shop.access_token, "base_url": server.url}
+        info_extra = {"client_id": shop.oauth.client_id, "client_secret": shop.oauth.client_secret}
     else:
         from winback.emulator.ecwid import start_ecwid_emulator
 
@@ -103,6 +107,7 @@ def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str,
             **knobs,
         )
         settings = {"store_id": str(ecwid.store_id), "token": ecwid.token, "base_url": f"{server.url}/api/v3"}
+        info_extra = {}
     info: dict[str, Any] = {
         "platform": args.platform,
         "url": server.url,
@@ -110,6 +115,7 @@ def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str,
         "customers": len(world.customers),
         "orders": len(world.orders),
         "products": len(world.products),
+        **({"oauth": info_extra} if info_extra else {}),
     }
     if args.platform == "ecwid":
         info["scopes"] = sorted(ecwid.scopes)

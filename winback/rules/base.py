@@ -69,6 +69,8 @@ class StoreFacts:
     timezone: str | None = None
     logo_url: str | None = None
     email: str | None = None
+    postal_address: str | None = None
+    """The sender's postal address (config ``[store] postal_address``, else the platform's)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from winback.config import EmailSection
 from winback.errors import NotifyError
-from winback.notify import RenderedEmail, build_message, render_email, unsubscribe_link
+from winback.notify import RenderedEmail, build_message, dkim_sign, oneclick, render_email, unsubscribe_link
 from winback.rules.base import PlannedAction, StoreFacts
 
 
@@ -30,6 +30,7 @@ def store_context(facts: StoreFacts) -> dict[str, Any]:
         "logo_url": facts.logo_url,
         "currency": facts.currency,
         "email": facts.email,
+        "postal_address": facts.postal_address,
     }
 
 
@@ -53,6 +54,8 @@ def email_context(
         raise NotifyError(f"the {action.rule} action for {action.email} has no email template in its payload")
     context: dict[str, Any] = dict(spec.get("context") or {})
     context["store"] = store_context(facts)
+    if settings.postal_address:
+        context["store"]["postal_address"] = settings.postal_address
     if "customer" not in context:
         first, _, last = (action.recipient_name or "").partition(" ")
         context["customer"] = customer_context(action.email, first or None, last or None)
@@ -67,11 +70,29 @@ def email_context(
     if not action.marketing:
         context["unsubscribe_url"] = None
     elif "unsubscribe_url" not in context:
-        link = unsubscribe_link(settings, action.email)
+        link = oneclick_link(settings, action.email) or unsubscribe_link(settings, action.email)
         if link is None:
             link = f"mailto:{sender_address(settings, facts)[1]}?subject=unsubscribe"
         context["unsubscribe_url"] = link
     return str(spec["template"]), context
+
+
+def postal_address_problem(action: PlannedAction, facts: StoreFacts, settings: EmailSection) -> str | None:
+    """Why ``action``'s email may not be sent for want of the sender's postal address (CAN-SPAM
+    requires one in every commercial email), or ``None``."""
+    if not action.marketing or settings.postal_address or facts.postal_address:
+        return None
+    return (f"marketing email needs the sender's postal address (CAN-SPAM) and {facts.name} has none: "
+            "set postal_address under [store] in the client's config, or fill in the store's address on "
+            "the platform and sync")
+
+
+def oneclick_link(settings: EmailSection, email: str) -> str | None:
+    """The ``winback serve`` one-click link of ``email`` when ``public_url`` is set, else ``None``."""
+    if not settings.public_url or settings.oneclick is None:
+        return None
+    client, directory = settings.oneclick
+    return oneclick.link(settings.public_url, oneclick.install_secret(directory), client, email)
 
 
 def sender_address(settings: EmailSection, facts: StoreFacts) -> tuple[str | None, str]:
@@ -93,11 +114,12 @@ def compose_email(
     template, context = email_context(action, facts, refs, settings)
     rendered = render_email(template, context, overrides_dir=settings.templates_dir)
     from_name, from_address = sender_address(settings, facts)
-    url = context.get("unsubscribe_url") if action.marketing and settings.unsubscribe_url else None
+    hosted = settings.unsubscribe_url or (settings.public_url and settings.oneclick)
+    url = context.get("unsubscribe_url") if action.marketing and hosted else None
     mailto = settings.unsubscribe_mailto if action.marketing else None
     if action.marketing and not url and not mailto:
         mailto = from_address
-    return build_message(
+    message = build_message(
         rendered,
         from_address=from_address,
         from_name=from_name,
@@ -110,6 +132,21 @@ def compose_email(
         marketing=action.marketing,
         date=now,
     )
+    key = dkim_key(settings)
+    if key is not None:
+        assert settings.dkim_selector and settings.dkim_domain
+        dkim_sign.sign(message, settings.dkim_selector, settings.dkim_domain, key)
+    return message
+
+
+def dkim_key(settings: EmailSection) -> bytes | None:
+    """The DKIM key when ``[email]`` asks winback to sign, else ``None``."""
+    if settings.dkim_private_key_file is None:
+        return None
+    path = settings.dkim_private_key_file
+    if not path.is_absolute() and settings.oneclick is not None:
+        path = settings.oneclick[1] / path
+    return dkim_sign.load_key(path)
 
 
 def render_for_preview(

@@ -68,7 +68,11 @@ def no_rule_enabled(config: ClientConfig) -> str | None:
 
 
 def email_settings(config: ClientConfig) -> EmailSection:
-    return config.email or EmailSection()
+    """The client's ``[email]``; with ``public_url`` set it knows the client and directory its
+    one-click unsubscribe links are made for (see :mod:`winback.notify.oneclick`)."""
+    section = config.email or EmailSection()
+    postal = getattr(config.store.settings, "postal_address", None)
+    return section.with_oneclick(config.path.stem, config.path.parent, postal)
 
 
 def dry_run_outbox(config: ClientConfig) -> Path:

@@ -110,6 +110,7 @@ def stored_facts(store: LocalStore, store_key: str) -> StoreFacts:
     return StoreFacts(
         store_key=store_key, platform=info["platform"], name=info["name"], currency=info["currency"],
         url=info["url"], timezone=info["timezone"], logo_url=info["logo_url"], email=info["email"],
+        postal_address=info.get("postal_address"),
     )
 
 

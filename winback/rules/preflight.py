@@ -18,12 +18,13 @@ from winback.config import EmailSection
 from winback.display import printable
 from winback.errors import WinbackError
 from winback.rules.base import Rule, RuleContext, Step, StoreFacts
-from winback.rules.compose import compose_email
+from winback.rules.compose import compose_email, postal_address_problem
 from winback.sync import LocalStore
 
 
 def email_problems(
-    rules: Sequence[Rule], facts: StoreFacts, settings: EmailSection, now: datetime
+    rules: Sequence[Rule], facts: StoreFacts, settings: EmailSection, now: datetime, *,
+    require_postal_address: bool = True,
 ) -> tuple[list[str], int]:
     """(problems, emails rendered): one problem line per rule whose sample email cannot be built."""
     # Samples never read the store: they are built from the made-up buyer alone.
@@ -38,6 +39,10 @@ def email_problems(
             continue
         for action in actions:
             if Step.SEND_EMAIL not in action.steps:
+                continue
+            missing = postal_address_problem(action, facts, settings) if require_postal_address else None
+            if missing is not None:
+                problems.append(f"rule {rule.name}: {missing}")
                 continue
             try:
                 compose_email(action, facts, _refs(action.payload), settings, now)

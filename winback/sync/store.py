@@ -125,6 +125,7 @@ class LocalStore:
                         "email": info.email,
                         "timezone": info.timezone,
                         "logo_url": info.logo_url,
+                        "postal_address": info.postal_address,
                     }
                 ],
             )

@@ -82,6 +82,7 @@ stores = Table(
     Column("email", Email),
     Column("timezone", String(64)),
     Column("logo_url", Text),
+    Column("postal_address", Text, comment="added by 0004"),
     Column("last_sync_started", UtcDateTime),
     Column("last_sync_finished", UtcDateTime),
     Column("last_error", Text),
@@ -273,3 +274,46 @@ suppressions = Table(
 )
 
 LEDGER_STATUSES = ("planned", "running", "done", "failed", "skipped")
+
+# --- added by 0004: what ``winback serve`` keeps (see winback.rules.consent, winback.web) --------
+
+consent_changes = Table(
+    "consent_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("store_key", StoreKey, nullable=False),
+    Column("lower_email", Email, nullable=False),
+    Column("subscribed", Boolean, nullable=False, comment="the consent the platform must end up with"),
+    Column("source", String(32), nullable=False, comment="one-click | page | undo"),
+    Column("status", String(16), nullable=False, comment="pending | pushing | done | cancelled"),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("result", String(16), comment="written | already | no_customer"),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Index("ix_consent_changes_status", "status", "store_key"),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("source", String(16), primary_key=True, comment="shopify | ecwid"),
+    Column("event_id", String(255), primary_key=True, comment="X-Shopify-Webhook-Id; Ecwid eventId"),
+    Column("store_key", StoreKey, nullable=False),
+    Column("topic", String(64), nullable=False),
+    Column("payload", Json, comment="kept until handled, then dropped (it may hold personal data)"),
+    Column("status", String(16), nullable=False, comment="received | done | failed"),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("error", Text),
+    Index("ix_webhook_events_status", "status"),
+)
+
+store_connections = Table(
+    "store_connections",
+    metadata,
+    Column("store_key", StoreKey, primary_key=True),
+    Column("disconnected_at", UtcDateTime, comment="app/uninstalled received; NULL: connected"),
+    Column("reason", Text),
+)

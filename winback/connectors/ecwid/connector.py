@@ -25,6 +25,7 @@ from winback.connectors.base import (
     Capabilities,
     Connector,
     ConnectorProfile,
+    ConsentWrite,
     InviteMode,
     Page,
     RejectedRecord,
@@ -40,6 +41,7 @@ from winback.connectors.http import HttpClient, create_at_most_once
 from winback.connectors.ratelimit import RateLimiter
 from winback.connectors.retry import RetryPolicy
 from winback.model import (
+    ConsentState,
     Customer,
     DiscountCode,
     DiscountCodeSpec,
@@ -382,3 +384,17 @@ class EcwidConnector(Connector):
             f"(invite mode {InviteMode.NOT_NEEDED.value}).",
             store=self.store_label,
         )
+
+    async def set_email_marketing(self, email: str, subscribed: bool) -> ConsentWrite:
+        """``PUT /customers/{id}`` with ``acceptMarketing`` (scope update_customers); only
+        ``false`` forbids promotions on Ecwid, so an unsubscribe already made reads back false."""
+        customer = await self.find_customer_by_email(email)
+        if customer is None:
+            return ConsentWrite.NO_CUSTOMER
+        wanted = ConsentState.SUBSCRIBED if subscribed else ConsentState.NOT_SUBSCRIBED
+        if customer.consent.state == wanted:
+            return ConsentWrite.ALREADY
+        body = inputs.encode({"acceptMarketing": subscribed})
+        await self._http.request("PUT", f"/customers/{customer.id}", content=body,
+                                 headers={"Content-Type": "application/json"}, idempotent=True)
+        return ConsentWrite.WRITTEN

@@ -400,4 +400,17 @@ def parse_profile(raw: Any, *, store_id: str) -> Store:
         email=_text(company.get("email")) or _text(account.get("accountEmail")),
         timezone=_text(formats.get("timezone")),
         logo_url=_text(starter.get("storeLogoUrl")) or _text(settings.get("emailLogoUrl")),
+        postal_address=_company_address(company),
     )
+
+
+def _company_address(company: Mapping[str, Any]) -> str | None:
+    """The store's company address (``company`` of the profile) as one line, if it has a street."""
+    street = _text(company.get("street"))
+    if not street:
+        return None
+    area = " ".join(p for p in (_text(company.get("city")), _text(company.get("stateOrProvinceCode")),
+                                _text(company.get("postalCode"))) if p)
+    parts = [_text(company.get("companyName")), street.replace("\n", ", "), area,
+             _text(company.get("countryCode"))]
+    return ", ".join(p for p in parts if p) or None

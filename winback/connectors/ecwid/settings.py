@@ -19,6 +19,11 @@ class EcwidSettings(BaseModel):
 
     store_id: str = Field(pattern=r"^[0-9]+$")
     token: SecretStr
+    webhook_secret: SecretStr | None = None
+    """The app's ``client_secret`` (not the ``secret_…`` token), which signs its webhooks
+    (``X-Ecwid-Webhook-Signature``); a ``client_secret`` key, where accepted, serves too."""
+    postal_address: str | None = None
+    """The sender's postal address for the footer of marketing mail (CAN-SPAM)."""
     base_url: str = DEFAULT_BASE_URL
     requests_per_minute: int = Field(default=600, gt=0)
     page_size: int = Field(default=100, ge=1, le=100)

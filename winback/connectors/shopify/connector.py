@@ -23,11 +23,12 @@ from winback.connectors.base import (
     AccessReport,
     Capabilities,
     Connector,
+    ConsentWrite,
     InviteMode,
     Page,
     Resource,
 )
-from winback.connectors.http import AmbiguousWriteError, Auth, HttpClient, RetryPolicy, StaticToken, create_at_most_once
+from winback.connectors.http import AmbiguousWriteError, Auth, HttpClient, RetryPolicy, create_at_most_once
 from winback.connectors.shopify import documents as docs
 from winback.connectors.shopify import inputs, parse
 from winback.connectors.shopify.bulk import BulkExporter, bulk_wanted, download_client
@@ -36,6 +37,7 @@ from winback.connectors.shopify.paging import complete_line_items, page_size, pa
 from winback.connectors.shopify.profile import SHOPIFY
 from winback.connectors.shopify.settings import ShopifySettings, normalise_shop
 from winback.connectors.shopify.throttle import CostBucket
+from winback.connectors.shopify.tokens import describe_auth, token_provider_for
 from winback.model import (
     Customer,
     DiscountCode,
@@ -68,20 +70,12 @@ class ShopifyConnector(Connector):
     ) -> None:
         self.settings = settings
         if token_provider is None:
-            if settings.access_token is None:
-                raise errors.ConfigError(
-                    f"{settings.shop}: no access_token is configured; give the Admin API access token of "
-                    f"the app installed on the shop (or a token provider).",
-                    key="access_token",
-                )
-            token_provider = StaticToken(
-                settings.access_token.get_secret_value(), header="X-Shopify-Access-Token", prefix=""
-            )
+            token_provider = token_provider_for(settings)
         self._transport = transport
         self._sleep = sleep
         mapper = make_error_mapper(settings.api_version)
         self.http = HttpClient(
-            base_url=settings.base_url or f"https://{settings.shop}",
+            base_url=settings.base,
             auth=token_provider,
             store_label=settings.shop,
             timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
@@ -131,6 +125,9 @@ class ShopifyConnector(Connector):
     def store_id(self) -> str:
         return self.settings.shop
 
+    def describe_auth(self) -> str | None:
+        return describe_auth(self.settings, self.http.auth)
+
     async def aclose(self) -> None:
         await self.http.aclose()
         if self._download is not None:
@@ -158,6 +155,7 @@ class ShopifyConnector(Connector):
             url=shop.get("url") or f"https://{shop.get('myshopifyDomain') or self.store_label}",
             email=shop.get("email"),
             timezone=shop.get("ianaTimezone"),
+            postal_address=parse.postal_address(shop.get("shopAddress")),
         )
 
     async def capabilities(self) -> Capabilities:
@@ -364,3 +362,7 @@ class ShopifyConnector(Connector):
                 field=inputs.user_error_field(first),
             )
 
+    async def set_email_marketing(self, email: str, subscribed: bool) -> ConsentWrite:
+        from winback.connectors.shopify import consent
+
+        return await consent.set_email_marketing(self, email, subscribed)

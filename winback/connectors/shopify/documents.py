@@ -110,6 +110,7 @@ query ShopInfo {
   shop {
     name currencyCode url myshopifyDomain email ianaTimezone
     customerAccountsV2 { customerAccountsVersion }
+    shopAddress { formatted(withCompany: true) }
   }
 }
 """,
@@ -316,6 +317,31 @@ def bulk_orders_query(search: str | None = None) -> str:
     )
 
 
+
+CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE = Document(
+    "CustomerEmailMarketingConsentUpdate",
+    """
+mutation CustomerEmailMarketingConsentUpdate($input: CustomerEmailMarketingConsentUpdateInput!) {
+  customerEmailMarketingConsentUpdate(input: $input) {
+    customer { id defaultEmailAddress { emailAddress marketingState marketingUpdatedAt } }
+    userErrors { field message code }
+  }
+}
+""",
+)
+
+WEBHOOK_SUBSCRIPTION_CREATE = Document(
+    "WebhookSubscriptionCreate",
+    """
+mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $uri: String!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: {uri: $uri, format: JSON}) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}
+""",
+)
+
 ALL_DOCUMENTS: list[Document] = [
     SHOP_INFO,
     ACCESS_SCOPES,
@@ -329,6 +355,8 @@ ALL_DOCUMENTS: list[Document] = [
     DISCOUNT_CODE_BASIC_CREATE,
     CUSTOMER_CREATE,
     CUSTOMER_SEND_ACCOUNT_INVITE,
+    CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE,
+    WEBHOOK_SUBSCRIPTION_CREATE,
     BULK_RUN_QUERY,
     BULK_OPERATION,
 ]

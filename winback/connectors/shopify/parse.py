@@ -330,3 +330,11 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, KeyError):
         return f"unexpected value or missing field {exc.args[0]!r}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def postal_address(address: Any) -> str | None:
+    """``shopAddress.formatted`` (lines such as company, street, city and zip, country) as one line."""
+    if not isinstance(address, Mapping):
+        return None
+    lines = [str(line).strip() for line in address.get("formatted") or () if str(line).strip()]
+    return ", ".join(lines) or None

@@ -3,7 +3,7 @@ the app needs and why, how to grant one, and the account mode to assume offline.
 
 from __future__ import annotations
 
-from winback.connectors.base import ConnectorProfile, InviteMode
+from winback.connectors.base import AuthChoice, ConnectorProfile, InviteMode
 
 SCOPES = {
     "read_customers": "winback reads customers to find who to win back",
@@ -14,6 +14,39 @@ SCOPES = {
     "write_discounts": "winback creates the discount codes offered in emails",
     "read_discounts": "winback looks up discount codes before creating them",
 }
+
+AUTH_CHOICES = (
+    AuthChoice(
+        name="access-token",
+        question="an app created in the Shopify admin before 2026, with its Admin API access token (shpat_...)",
+    ),
+    AuthChoice(
+        name="client-credentials",
+        question="a Dev Dashboard app installed on a store of your own organization (client ID and secret)",
+        store_lines=(
+            'auth = "client-credentials"            # winback asks Shopify for 24 h tokens itself',
+            'client_id = "{client_id}"',
+            'client_secret = "${{{secret_env}}}"',
+        ),
+        needs_client_id=True,
+        exports=("secret_env",),
+    ),
+    AuthChoice(
+        name="authorization-code",
+        question="an agency's Dev Dashboard app to install on a client's store (winback connect)",
+        store_lines=(
+            'auth = "authorization-code"            # `winback connect` installs the app and saves the token',
+            'client_id = "{client_id}"',
+            'client_secret = "${{{secret_env}}}"',
+            '# redirect_uri = "http://127.0.0.1:8788/winback/callback"  # must be an allowed redirection URL of the app',
+            "# access_token is read from the secrets file, where `winback connect` saves it",
+        ),
+        needs_client_id=True,
+        exports=("secret_env",),
+        secrets_file=True,
+        next_step="winback connect --config {config}",
+    ),
+)
 
 SHOPIFY = ConnectorProfile(
     display_name="Shopify",
@@ -37,4 +70,5 @@ SHOPIFY = ConnectorProfile(
     ),
     config_stem="{handle}",
     token_env="{HANDLE}_SHOPIFY_TOKEN",
+    auth_choices=AUTH_CHOICES,
 )

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from winback.errors import SettingValueError
 
 _SHOP_HANDLE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _API_VERSION = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+AuthMode = Literal["access-token", "client-credentials", "authorization-code"]
+AUTH_MODES: tuple[str, ...] = ("access-token", "client-credentials", "authorization-code")
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8788/winback/callback"
+DEFAULT_SCOPES = (
+    "read_customers", "write_customers", "read_orders", "read_all_orders",
+    "read_products", "read_discounts", "write_discounts",
+)
 
 MAX_PAGE_SIZE = 250
 """Shopify's ceiling for ``first`` on any connection."""
@@ -46,7 +56,23 @@ class ShopifySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     shop: str
+    auth: AuthMode | None = None
+    """How winback gets its token; left out, it follows from the keys given (see :attr:`auth_mode`)."""
     access_token: SecretStr | None = None
+    """An admin-created app's ``shpat_…`` token, or the offline token ``winback connect`` saved."""
+    client_id: str | None = None
+    """The Dev Dashboard app's client ID (client credentials and authorization code grants)."""
+    client_secret: SecretStr | None = None
+    redirect_uri: str = DEFAULT_REDIRECT_URI
+    """Where ``winback connect`` receives the install callback; must be one of the app's redirect URLs."""
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
+    """Access scopes ``winback connect`` asks for on the install page."""
+    webhook_secret: SecretStr | None = None
+    """The app's client secret, which signs its webhooks (``X-Shopify-Hmac-Sha256``); a
+    ``client_secret`` key, where accepted, serves too. Only ``winback serve`` needs it."""
+    postal_address: str | None = None
+    """The sender's postal address for the footer of marketing mail (CAN-SPAM), when the shop's
+    own address should not be used."""
     api_version: str = "2026-07"
     base_url: str | None = None
     page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE
@@ -89,6 +115,68 @@ class ShopifySettings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"base_url {value!r} must start with http:// or https://")
         return value
+
+    @field_validator("redirect_uri")
+    @classmethod
+    def _redirect_uri(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError(f"redirect_uri {value!r} must be an http(s) URL without query or fragment")
+        return value
+
+    @model_validator(mode="after")
+    def _one_auth_mode(self) -> ShopifySettings:
+        """Exactly one way to get a token; each error names the key to change."""
+        has_token = self.access_token is not None
+        has_id, has_secret = self.client_id is not None, self.client_secret is not None
+        mode = self.auth
+        if mode is None:
+            if has_token and (has_id or has_secret):
+                raise SettingValueError(
+                    "access_token and client credentials are both set: keep access_token for an "
+                    "admin-created app, or client_id and client_secret for a Dev Dashboard app; set "
+                    'auth = "authorization-code" if the token came from `winback connect`',
+                    key="client_id" if has_id else "client_secret",
+                )
+            if has_token or not (has_id or has_secret):
+                return self  # no credentials: the connector asks for them (or takes a token provider)
+            mode = "client-credentials"
+        if mode == "access-token":
+            if has_id or has_secret:
+                raise SettingValueError(
+                    'is not used with auth = "access-token": remove it, or choose another auth mode',
+                    key="client_id" if has_id else "client_secret",
+                )
+            if not has_token:
+                raise SettingValueError('required with auth = "access-token": add access_token = "${NAME}"', key="access_token")
+            return self
+        if not has_id:
+            raise SettingValueError(f'required with auth = "{mode}": the app\'s client ID from the Dev Dashboard (app → Settings)', key="client_id")
+        if not has_secret:
+            raise SettingValueError(
+                f'required with auth = "{mode}": the app\'s client secret, as "${{NAME}}" or in the secrets_file',
+                key="client_secret",
+            )
+        if mode == "client-credentials" and has_token:
+            raise SettingValueError(
+                'is not used with client credentials: winback fetches short-lived tokens itself; remove it',
+                key="access_token",
+            )
+        return self
+
+    @property
+    def auth_mode(self) -> str:
+        """``access-token``, ``client-credentials`` or ``authorization-code``."""
+        if self.auth is not None:
+            return self.auth
+        if self.access_token is None and (self.client_id is not None or self.client_secret is not None):
+            return "client-credentials"
+        return "access-token"
+
+    @property
+    def base(self) -> str:
+        """``https://{shop}`` or ``base_url``: where the Admin API and the OAuth endpoints live."""
+        return self.base_url or f"https://{self.shop}"
 
     @property
     def endpoint(self) -> str:

@@ -61,6 +61,7 @@ ALL_SCOPES = frozenset(
         "read_orders",
         "read_customers",
         "create_customers",
+        "update_customers",
         "read_catalog",
         "read_discount_coupons",
         "create_discount_coupons",
@@ -111,7 +112,9 @@ class EcwidEmulator:
         self.limiter = SlidingWindowLimiter(requests_per_minute, clock=clock)
         self.lockout = BadTokenLockout(clock=clock)
         self.requests_by_path: dict[str, int] = {}
-        self._accepted: dict[str, list[dict[str, Any]]] = {"discount_coupons": [], "customers_created": []}
+        self._accepted: dict[str, list[dict[str, Any]]] = {
+            "discount_coupons": [], "customers_created": [], "customers_updated": [],
+        }
 
     def writes(self) -> dict[str, list[dict[str, Any]]]:
         """Every accepted create, in order, as served by ``GET /_emulator/writes``.
@@ -215,6 +218,9 @@ class EcwidEmulator:
             if method == "POST" and len(parts) == 1:
                 self._need("create_customers")
                 return writes.create_customer(self.state, self._accepted, request)
+            if method == "PUT" and len(parts) == 2:
+                self._need("update_customers")
+                return writes.update_customer(self.state, self._accepted, request, parts[1])
         if head == "products" and method == "GET":
             self._need("read_catalog")
             if len(parts) == 1:

@@ -73,7 +73,9 @@ def profile(st: EcwidState) -> dict[str, Any]:
                     "accountEmail": st.email},
         "settings": {"closed": False, "storeName": st.store_name,
                      "emailLogoUrl": f"{st.store_url}/email-logo.png"},
-        "company": {"companyName": st.store_name, "email": st.email},
+        "company": {"companyName": st.store_name, "email": st.email, "street": "100 Main Street",
+                    "city": "Portland", "countryCode": "US", "postalCode": "97201",
+                    "stateOrProvinceCode": "OR"},
         "formatsAndUnits": {"currency": st.currency, "currencyPrefix": "", "currencySuffix": "",
                             "currencyPrecision": 2, "timezone": "UTC"},
     }

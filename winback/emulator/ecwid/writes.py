@@ -35,6 +35,33 @@ def create_customer(state: EcwidState, accepted: Accepted, request: Request) -> 
     return ok({"id": cid})
 
 
+_UPDATABLE_CUSTOMER_FIELDS = {"acceptMarketing", "billingPerson", "lang", "privateAdminNotes", "taxExempt"}
+
+
+def update_customer(state: EcwidState, accepted: Accepted, request: Request, key: str) -> Response:
+    """``PUT /customers/{id}``: changes the fields given (winback sends only ``acceptMarketing``);
+    answers ``{"updateCount": 1}`` as Ecwid documents."""
+    body = json_body(request)
+    try:
+        cid = int(key)
+    except ValueError:
+        raise ApiError(404, f"Customer #{key} not found", "NOT_FOUND") from None
+    if "acceptMarketing" in body and not isinstance(body["acceptMarketing"], bool):
+        raise ApiError(400, "Field 'acceptMarketing' must be a boolean", "INVALID_PARAMETER")
+    with state.lock:
+        record = state.customers.get(cid)
+        if record is None:
+            raise ApiError(404, f"Customer #{key} not found", "NOT_FOUND")
+        when = state.tick()
+        for field in _UPDATABLE_CUSTOMER_FIELDS & body.keys():
+            record.body[field] = body[field]
+        record.body["updated"] = render.ecwid_date(when)
+        record.updated = render.unix(when)
+        accepted["customers_updated"].append({"id": cid, "email": record.body.get("email"),
+                                              **{k: body[k] for k in sorted(_UPDATABLE_CUSTOMER_FIELDS & body.keys())}})
+    return ok({"updateCount": 1})
+
+
 def create_coupon(state: EcwidState, accepted: Accepted, request: Request) -> Response:
     body = json_body(request)
     name, code = body.get("name"), body.get("code")

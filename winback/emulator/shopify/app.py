@@ -1,7 +1,8 @@
 """The Shopify Admin GraphQL emulator as an HTTP :class:`~winback.emulator.server.App`.
 
-Routes: ``POST /admin/api/{YYYY-MM}/graphql.json`` (the Admin API) and ``GET /bulk/<n>.jsonl``
-(bulk-operation results, streamed). Everything else is 404, except the test hook
+Routes: ``POST /admin/api/{YYYY-MM}/graphql.json`` (the Admin API), ``GET /bulk/<n>.jsonl``
+(bulk-operation results, streamed) and ``/admin/oauth/access_token`` and ``/admin/oauth/authorize``
+(:mod:`winback.emulator.shopify.oauth`). Everything else is 404, except the test hook
 ``GET /_emulator/writes`` (see :meth:`ShopifyEmulator.writes`), which is NOT part of Shopify's API.
 
 Order of checks per request, as Shopify answers them: token (401), shop state (402 frozen, 423
@@ -31,10 +32,12 @@ from graphql import (
 )
 
 from winback.emulator.server import EmulatorServer, FaultPlan, Request, Response, iter_jsonl
+from winback.emulator.webhooks import WebhookEmitter, shopify_sender
 from winback.emulator.shopify.bulk import BulkOperations, parse_bulk_number
 from winback.emulator.shopify.cost import MAX_QUERY_COST, CostCalculator, LeakyBucket
 from winback.emulator.shopify.ids import iso
 from winback.emulator.shopify.mutations import build_mutation_resolvers
+from winback.emulator.shopify.oauth import OAuthEndpoints
 from winback.emulator.shopify.resolvers import Context, attach_resolvers
 from winback.emulator.shopify.schema import SCHEMA_PATH
 from winback.emulator.shopify.state import Record, ShopState
@@ -64,7 +67,9 @@ class ShopifyEmulator:
     ``bucket_size``, ``restore_rate``, ``throttled_status`` (200 or 429 for THROTTLED answers),
     ``customer_accounts`` (``NEW_CUSTOMER_ACCOUNTS``, the only choice for new stores since February
     2026: buyers sign in with a one-time code and the account invite is refused; or ``CLASSIC``,
-    a legacy shop where the invite works), ``shop_state`` (``active``,
+    a legacy shop where the invite works), ``client_id``, ``client_secret``, ``token_lifetime`` (seconds
+    a client-credentials token lives; expired tokens get a 401) and ``redirect_uris`` (the app's
+    allowed install redirects; ``None``: any) for the OAuth endpoints (:mod:`.oauth`), ``shop_state`` (``active``,
     ``frozen`` -> 402, ``locked`` -> 423), ``bulk_polls_to_complete`` and ``bulk_complete_after_s``.
 
     Test hooks: :meth:`touch_orders`, :meth:`corrupt_record`, and read access to what is served
@@ -90,6 +95,13 @@ class ShopifyEmulator:
         iana_timezone: str = "Etc/UTC",
         bulk_polls_to_complete: int = 2,
         bulk_complete_after_s: float = 2.0,
+        client_id: str = "emulator-client-id",
+        client_secret: str = "emulator-client-secret",
+        token_lifetime: int = 86399,
+        redirect_uris: Iterable[str] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_retry_base_s: float = 0.5,
     ) -> None:
         if customer_accounts not in ("CLASSIC", "NEW_CUSTOMER_ACCOUNTS"):
             raise ValueError("customer_accounts must be CLASSIC or NEW_CUSTOMER_ACCOUNTS")
@@ -115,6 +127,20 @@ class ShopifyEmulator:
         self.schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
         attach_resolvers(self.schema, self, build_mutation_resolvers(self))
         self.graphql_requests = 0
+        self.unauthorized_requests = 0
+        """GraphQL requests answered 401 (wrong or expired token), for tests."""
+        self.oauth = OAuthEndpoints(
+            shop_domain=shop_domain, scopes=self.scopes, static_token=access_token, client_id=client_id,
+            client_secret=client_secret, token_lifetime=token_lifetime,
+            redirect_uris=tuple(redirect_uris) if redirect_uris is not None else None,
+        )
+        self.webhooks: WebhookEmitter | None = None
+        """Set with ``webhook_url`` and ``webhook_secret``: order and customer changes are sent,
+        signed, to that URL (see :mod:`winback.emulator.webhooks`)."""
+        self._emit: Any = None
+        if webhook_url and webhook_secret:
+            self.webhooks = WebhookEmitter(webhook_url, retry_base_s=webhook_retry_base_s)
+            self._emit = shopify_sender(self.webhooks, webhook_secret, shop_domain)
 
     # --- knobs and hooks -------------------------------------------------------------------------
 
@@ -130,6 +156,11 @@ class ShopifyEmulator:
             "url": f"https://{self.shop_domain}",
             "currencyCode": self.world.currency,
             "ianaTimezone": self.iana_timezone,
+            "shopAddress": {
+                "id": "gid://shopify/ShopAddress/60000000001", "company": self.world.store_name,
+                "city": "Portland", "zip": "97201", "country": "United States",
+                "formatted": [self.world.store_name, "100 Main Street", "Portland OR 97201", "United States"],
+            },
             "customerAccountsV2": {
                 "customerAccountsVersion": self.customer_accounts,
                 "loginLinksVisibleOnStorefrontAndCheckout": True,
@@ -179,11 +210,21 @@ class ShopifyEmulator:
                 ],
                 "customers_created": [{"id": c["id"], "email": c["email"]} for c in self.state.customers_created],
                 "invites_sent": [dict(invite) for invite in self.state.invites_sent],
+                "consent_updates": [dict(update) for update in self.state.consent_updates],
+                "webhook_subscriptions": [dict(sub) for sub in self.state.webhook_subscriptions],
             }
 
     def touch_orders(self, fraction: float, seed: int = 0) -> list[str]:
-        """Bump ``updatedAt`` of that share of orders to the write clock; returns their ids."""
-        return [order["id"] for order in self.state.touch_orders(fraction, seed)]
+        """Bump ``updatedAt`` of that share of orders to the write clock; returns their ids
+        (and sends ``orders/updated`` for each when webhooks are on)."""
+        touched = self.state.touch_orders(fraction, seed)
+        for order in touched:
+            self.emit("orders/updated", order_webhook(order))
+        return [order["id"] for order in touched]
+
+    def emit(self, topic: str, payload: dict[str, Any]) -> str | None:
+        """Send a webhook (when configured); its ``X-Shopify-Webhook-Id``."""
+        return None if self._emit is None else str(self._emit(topic, payload))
 
     def corrupt_record(self, collection: str, key: int) -> Record:
         """Make one record's payload malformed in a way a client can detect (an amount that is not a
@@ -217,11 +258,14 @@ class ShopifyEmulator:
             return self._writes_hook(request)
         if request.method == "GET" and request.path.startswith("/bulk/"):
             return self._bulk_file(request)
+        if request.path.startswith("/admin/oauth/"):
+            return self.oauth.handle(request)
         if not _GRAPHQL_PATH.match(request.path):
             return Response.json({"errors": "Not Found"}, status=404)
         if request.method != "POST":
             return Response.json({"errors": "Not Found"}, status=404)
-        if request.headers.get("x-shopify-access-token") != self.access_token:
+        if not self.oauth.token_valid(request.headers.get("x-shopify-access-token")):
+            self.unauthorized_requests += 1
             return Response.json(
                 {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}, status=401
             )
@@ -344,6 +388,12 @@ def _execution_error(error: GraphQLError) -> dict[str, Any]:
     elif error.original_error is not None and not isinstance(error.original_error, GraphQLError):
         shaped["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
     return shaped
+
+
+def order_webhook(order: Record) -> dict[str, Any]:
+    """The REST-shaped ``orders/*`` payload: numeric id plus the GraphQL id, email, updated_at."""
+    return {"id": int(str(order["id"]).rsplit("/", 1)[-1]), "admin_graphql_api_id": order["id"],
+            "email": order.get("email"), "updated_at": order.get("updatedAt"), "name": order.get("name")}
 
 
 def start_shopify_emulator(

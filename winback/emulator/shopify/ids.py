@@ -23,6 +23,7 @@ ID_BASE = {
     "DiscountCodeNode": 1_200_000_000_000,
     "DiscountRedeemCode": 19_000_000_000_000,
     "BulkOperation": 4_000_000_000_000,
+    "WebhookSubscription": 1_500_000_000_000,
 }
 
 

@@ -213,10 +213,58 @@ def build_mutation_resolvers(emulator: ShopifyEmulator) -> dict[str, Callable[..
     def bulk_operation_cancel(_root: Any, info: GraphQLResolveInfo, id: str) -> Record:  # noqa: A002
         return emulator.bulk.cancel(id)
 
+    def customer_email_marketing_consent_update(_root: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> Record:  # noqa: A002
+        _require(info, "write_customers")
+        key = parse_gid(input.get("customerId") or "", "Customer")
+        customer = state.customers.by_num.get(key) if key is not None else None
+        if customer is None:
+            return {"customer": None, "userErrors": [_error(["input", "customerId"], "Customer not found", "INVALID")]}
+        consent = input.get("emailMarketingConsent") or {}
+        wanted = consent.get("marketingState")
+        if wanted not in ("SUBSCRIBED", "UNSUBSCRIBED", "PENDING"):
+            return {"customer": None, "userErrors": [_error(
+                ["input", "emailMarketingConsent", "marketingState"],
+                f"Marketing state {wanted} cannot be set", "INCLUSION")]}
+        with state.lock:
+            if not customer.get("defaultEmailAddress"):
+                return {"customer": None, "userErrors": [_error(["input", "customerId"],
+                        "Customer must have an email address", "INVALID")]}
+            moment = _as_datetime(consent.get("consentUpdatedAt")) or state.now()
+            level = consent.get("marketingOptInLevel") or ("SINGLE_OPT_IN" if wanted != "UNSUBSCRIBED" else None)
+            customer["defaultEmailAddress"].update(
+                marketingState=wanted, marketingOptInLevel=level, marketingUpdatedAt=iso(moment))
+            customer["emailMarketingConsent"] = {
+                "marketingState": wanted, "marketingOptInLevel": level, "consentUpdatedAt": iso(moment)}
+            state.touch(customer, state.customers)
+            state.consent_updates.append({"customer_id": customer["id"], "email": customer["email"],
+                                          "marketing_state": wanted})
+        emulator.emit("customers/update", {"id": int(str(customer["id"]).rsplit("/", 1)[-1]),
+                                           "admin_graphql_api_id": customer["id"], "email": customer["email"],
+                                           "email_marketing_consent": {"state": wanted.lower()}})
+        return {"customer": customer, "userErrors": []}
+
+    def webhook_subscription_create(_root: Any, info: GraphQLResolveInfo, topic: str,
+                                    webhookSubscription: dict[str, Any]) -> Record:  # noqa: N803
+        uri = (webhookSubscription.get("uri") or "").strip()
+        if not uri.startswith("https://") and not uri.startswith("http://127.0.0.1"):
+            return {"webhookSubscription": None, "userErrors": [_error(["webhookSubscription", "uri"],
+                    "Address is invalid")]}
+        with state.lock:
+            for existing in state.webhook_subscriptions:
+                if existing["topic"] == topic and existing["uri"] == uri:
+                    return {"webhookSubscription": None, "userErrors": [_error(["webhookSubscription", "uri"],
+                            "Address for this topic has already been taken")]}
+            node = {"id": gid("WebhookSubscription", len(state.webhook_subscriptions) + 1),
+                    "topic": topic, "uri": uri, "format": webhookSubscription.get("format") or "JSON"}
+            state.webhook_subscriptions.append(node)
+        return {"webhookSubscription": node, "userErrors": []}
+
     return {
         "discountCodeBasicCreate": discount_code_basic_create,
         "customerCreate": customer_create,
         "customerSendAccountInviteEmail": customer_send_account_invite_email,
+        "customerEmailMarketingConsentUpdate": customer_email_marketing_consent_update,
+        "webhookSubscriptionCreate": webhook_subscription_create,
         "bulkOperationRunQuery": bulk_operation_run_query,
         "bulkOperationCancel": bulk_operation_cancel,
     }

@@ -148,6 +148,9 @@ class ShopState:
         self.discounts_by_code: dict[str, Record] = {}
         """Lower-cased code -> DiscountCodeNode dict."""
         self.invites_sent: list[dict[str, Any]] = []
+        self.consent_updates: list[dict[str, Any]] = []
+        """Accepted ``customerEmailMarketingConsentUpdate`` writes, in order."""
+        self.webhook_subscriptions: list[dict[str, Any]] = []
         self.customers_created: list[Record] = []
         self.discounts_created: list[Record] = []
         self._next_customer_key = len(world.customers) + 1

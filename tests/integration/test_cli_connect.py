@@ -1,0 +1,273 @@
+"""``winback connect`` end to end, as its own process against the Shopify emulator over loopback:
+the install approved in headless Chromium (driven through the DevTools protocol) ends with the
+offline token in the secrets file (mode 0600) and a working ``winback check``; forged, mismatched,
+replayed and missing callbacks end with a clear error and nothing written.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from winback.emulator.generate import generate_world
+from winback.emulator.shopify import start_shopify_emulator
+from winback.emulator.shopify.oauth import callback_hmac
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+SECRET_ENV = "ACME_SHOPIFY_CLIENT_SECRET"
+WINBACK = [str(Path(sys.executable).with_name("winback"))]
+
+
+@pytest.fixture(scope="module")
+def shopify() -> Iterator[tuple[Any, Any]]:
+    server, shop = start_shopify_emulator(generate_world(3, customers=20), throttle=False)
+    try:
+        yield server, shop
+    finally:
+        server.stop()
+
+
+def _config(directory: Path, server: Any, shop: Any) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "acme.toml"
+    path.write_text(
+        f"""secrets_file = "acme.secrets.toml"
+
+[store]
+platform = "shopify"
+shop = "{shop.shop_domain}"
+auth = "authorization-code"
+client_id = "{shop.oauth.client_id}"
+client_secret = "${{{SECRET_ENV}}}"
+base_url = "{server.url}"
+redirect_uri = "http://127.0.0.1:0/winback/callback"
+
+[database]
+url = "winback.db"
+""",
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    return path
+
+
+class Connect:
+    """A running ``winback connect``: the install URL and the redirect it printed."""
+
+    def __init__(self, config: Path, shop: Any, *, timeout: float = 30) -> None:
+        env = {**os.environ, SECRET_ENV: shop.oauth.client_secret}
+        self.process = subprocess.Popen(
+            [*WINBACK, "connect", "--config", str(config), "--no-browser", "--timeout", str(timeout)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        assert self.process.stdout is not None
+        lines = [self.process.stdout.readline() for _ in range(3)]
+        self.install_url = lines[1].strip()
+        found = re.search(r"returns to (\S+) on this machine", lines[2])
+        assert found and self.install_url.startswith("http"), lines
+        self.redirect = found.group(1)
+        self.state = re.search(r"[?&]state=([^&]+)", self.install_url).group(1)  # type: ignore[union-attr]
+
+    def finish(self) -> tuple[int, str, str]:
+        out, err = self.process.communicate(timeout=60)
+        return self.process.returncode, out, err
+
+
+def _approve_with_http(connect: Connect, server: Any) -> str:
+    """What a browser does: load the install page, submit Approve, follow to the redirect."""
+    with httpx.Client(timeout=10) as browser:
+        page = browser.get(connect.install_url)
+        fields = {name: html.unescape(value) for name, value in re.findall(r'name="([^"]+)" value="([^"]*)"', page.text)}
+        approved = browser.post(f"{server.url}/admin/oauth/authorize", data=fields)
+        assert approved.status_code == 302
+        location = approved.headers["location"]
+        assert browser.get(location).status_code == 200
+        return location
+
+
+def _callback(connect: Connect, params: dict[str, str]) -> httpx.Response:
+    return httpx.get(f"{connect.redirect}?{urlencode(params)}", timeout=10)
+
+
+def _signed(secret: str, **params: str) -> dict[str, str]:
+    return {**params, "hmac": callback_hmac(params, secret)}
+
+
+@pytest.mark.parametrize("case", ["forged", "other shop"])
+def test_a_forged_or_mismatched_callback_is_refused_and_nothing_is_written(
+    shopify: tuple[Any, Any], tmp_path: Path, case: str
+) -> None:
+    server, shop = shopify
+    config = _config(tmp_path, server, shop)
+    connect = Connect(config, shop)
+    now = str(int(time.time()))
+    if case == "forged":
+        params = {"code": "guessed", "shop": shop.shop_domain, "state": connect.state, "timestamp": now, "hmac": "ab" * 32}
+        words = "hmac does not match"
+    else:
+        params = _signed(shop.oauth.client_secret, code="c", shop="other-store.myshopify.com", state=connect.state,
+                         timestamp=now)
+        words = "not the configured store"
+
+    page = _callback(connect, params)
+    code, _, err = connect.finish()
+
+    assert page.status_code == 400 and "Not connected" in page.text
+    assert code == 1 and words in err and "nothing was saved" in err
+    assert not (tmp_path / "acme.secrets.toml").exists()
+    assert shop.oauth.client_secret not in err
+
+
+def test_a_replayed_callback_is_refused_and_the_saved_token_stays(shopify: tuple[Any, Any], tmp_path: Path) -> None:
+    server, shop = shopify
+    config = _config(tmp_path, server, shop)
+    first = Connect(config, shop)
+    genuine = _approve_with_http(first, server)
+    code, out, err = first.finish()
+    assert code == 0, err
+    saved = (tmp_path / "acme.secrets.toml").read_text()
+
+    second = Connect(config, shop)
+    replayed = httpx.get(second.redirect + "?" + genuine.split("?", 1)[1], timeout=10)
+    code, _, err = second.finish()
+
+    assert replayed.status_code == 400
+    assert code == 1 and "does not belong to this install" in err
+    assert (tmp_path / "acme.secrets.toml").read_text() == saved
+
+
+def test_no_callback_times_out_and_writes_nothing(shopify: tuple[Any, Any], tmp_path: Path) -> None:
+    server, shop = shopify
+    connect = Connect(_config(tmp_path, server, shop), shop, timeout=1)
+    code, _, err = connect.finish()
+    assert code == 1 and "no install callback" in err
+    assert not (tmp_path / "acme.secrets.toml").exists()
+
+
+# --- the install in a real browser ---------------------------------------------------------------
+
+
+class DevTools:
+    """A minimal Chrome DevTools protocol client over ``--remote-debugging-pipe`` (fd 3 in, fd 4 out,
+    NUL-terminated JSON), enough to open a page, evaluate JavaScript in it and close the browser."""
+
+    def __init__(self, profile: Path) -> None:
+        to_browser_r, self._to_browser = os.pipe()
+        self._from_browser, from_browser_w = os.pipe()
+
+        def wire() -> None:
+            os.dup2(to_browser_r, 3)
+            os.dup2(from_browser_w, 4)
+
+        self.process = subprocess.Popen(
+            [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
+            preexec_fn=wire, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._buffer = b""
+        self._next_id = 0
+
+    def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> dict[str, Any]:
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" not in self._buffer:
+                chunk = os.read(self._from_browser, 65536)
+                assert chunk, "chromium closed the DevTools pipe"
+                self._buffer += chunk
+            raw, self._buffer = self._buffer.split(b"\0", 1)
+            reply = json.loads(raw)
+            if reply.get("id") == self._next_id:
+                assert "error" not in reply, reply
+                return reply["result"]
+
+    def evaluate(self, session: str, expression: str) -> Any:
+        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session)
+        return result["result"].get("value")
+
+    def wait_for(self, session: str, expression: str, timeout: float = 20) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.evaluate(session, expression)
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {expression}")
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close")
+        except (AssertionError, OSError):
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        os.close(self._to_browser)
+        os.close(self._from_browser)
+
+
+@pytest.fixture
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        why = "Debian's chromium is not installed (/usr/bin/chromium): apt-get install chromium"
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}; CI must have it (.ci/run installs it)")
+        pytest.skip(why)
+    return CHROMIUM
+
+
+def test_the_install_flow_in_chromium_from_the_printed_url_to_the_saved_token(
+    shopify: tuple[Any, Any], tmp_path: Path, chromium: Path
+) -> None:
+    server, shop = shopify
+    config = _config(tmp_path, server, shop)
+    connect = Connect(config, shop)
+    browser = DevTools(tmp_path / "profile")
+    try:
+        target = browser.send("Target.createTarget", {"url": connect.install_url})["targetId"]
+        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        browser.wait_for(session, "document.readyState === 'complete' && !!document.getElementById('approve')")
+        assert "read_all_orders" in browser.evaluate(session, "document.body.innerText")
+        browser.evaluate(session, "document.getElementById('approve').click()")
+        shown = browser.wait_for(session, "document.title === 'Connected' && document.body.innerText")
+    finally:
+        browser.close()
+    code, out, err = connect.finish()
+
+    assert code == 0, err
+    assert "You can close this tab" in shown
+    secrets = tmp_path / "acme.secrets.toml"
+    assert f"saved access_token in {secrets} (mode 0600)" in out
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    token = tomllib.loads(secrets.read_text())["access_token"]
+    assert token.startswith("shpat_") and token not in out and token not in err
+    assert [g["grant_type"] for g in shop.oauth.grants][-1] == "authorization_code"
+
+    env = {**os.environ, SECRET_ENV: shop.oauth.client_secret}
+    check = subprocess.run([*WINBACK, "check", "--config", str(config)], capture_output=True, text=True, env=env,
+                           timeout=120)
+    assert "auth: authorization-code" in check.stdout, check.stdout + check.stderr
+    assert "ok   access" in check.stdout and token not in check.stdout

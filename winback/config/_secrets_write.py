@@ -1,0 +1,65 @@
+"""Write one value into a client's secrets file, the only place winback itself ever stores a secret.
+
+``winback connect`` saves the offline token it obtained there. The file is replaced atomically
+(a crash leaves the old file or the new one, never half of each), created with mode 0600 and
+written with mode 0600 whatever its mode was; every other line (keys, comments) is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import tomllib
+from pathlib import Path
+
+from winback.errors import ConfigError
+
+_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def secrets_file_of(config_path: Path) -> Path | None:
+    """The secrets file ``config_path`` names (``secrets_file = ...``), resolved; ``None`` if it names none."""
+    try:
+        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    name = data.get("secrets_file")
+    return config_path.parent / name if isinstance(name, str) and name else None
+
+
+def save_secret(path: Path, key: str, value: str) -> None:
+    """Set ``key = "value"`` in the secrets file ``path`` (created if absent), keeping everything else."""
+    if not _KEY.match(key):
+        raise ValueError(f"not a plain TOML key: {key!r}")
+    try:
+        old = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        old = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot be read, so the new {key} was not saved: {exc}", path=str(path)) from None
+    try:
+        tomllib.loads(old)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"is not valid TOML ({exc}), so the new {key} was not saved: fix it first", path=str(path)) from None
+    line = f"{key} = {json.dumps(value)}"
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=.*$", re.MULTILINE)
+    if pattern.search(old):
+        text = pattern.sub(lambda _: line, old, count=1)
+    else:
+        text = old + ("" if not old or old.endswith("\n") else "\n") + line + "\n"
+    tomllib.loads(text)  # a bug here must not reach the merchant's disk
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise

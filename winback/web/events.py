@@ -1,0 +1,95 @@
+"""What each webhook topic does, run by :class:`winback.web.hub.Hub` after the answer was sent.
+
+Order and customer changes start a debounced incremental sync of that store (the sync engine
+already knows how to read, translate and commit a change; a webhook only says *when*).
+``app/uninstalled`` marks the store disconnected. The privacy topics answer for the local copy:
+``customers/data_request`` writes a JSON file for the merchant, ``customers/redact`` forgets the
+customer, ``shop/redact`` erases the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from winback.config import ClientConfig
+from winback.sync import LocalStore, privacy
+from winback.sync.connections import mark_disconnected
+
+if TYPE_CHECKING:
+    from winback.web.hub import Hub
+
+log = logging.getLogger("winback.web")
+
+SYNC_TOPICS = {
+    "shopify": {"orders/create", "orders/updated", "customers/update", "customers/create"},
+    "ecwid": {"order.created", "order.updated", "customer.created", "customer.updated"},
+}
+UNINSTALL_TOPICS = {"shopify": {"app/uninstalled"}, "ecwid": {"application.uninstalled"}}
+DATA_REQUESTS_DIR = "data_requests"
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+async def handle_event(hub: Hub, config: ClientConfig, store: LocalStore, source: str, topic: str,
+                       payload: Mapping[str, Any], event_id: str) -> None:
+    if topic in SYNC_TOPICS.get(source, ()):
+        hub.schedule_sync(config)
+    elif topic in UNINSTALL_TOPICS.get(source, ()):
+        await asyncio.to_thread(mark_disconnected, store, config.store_key, datetime.now(UTC), topic)
+        log.warning("%s: the app was uninstalled from %s; runs stop until it is reinstalled",
+                    config.name, config.store_label)
+    elif source == "shopify" and topic == "customers/data_request":
+        path = await asyncio.to_thread(write_data_request, hub.config_dir, config, store, payload, event_id)
+        log.info("%s: customer data request answered in %s", config.name, path.name)
+    elif source == "shopify" and topic == "customers/redact":
+        customer_id, email = _customer_of(payload)
+        await asyncio.to_thread(store.redact_customer, config.store_key, customer_id, email=email)
+        if email:
+            await asyncio.to_thread(privacy.erase_consent_history, store, config.store_key, email)
+        log.info("%s: a customer's personal data was erased (customers/redact)", config.name)
+    elif source == "shopify" and topic == "shop/redact":
+        counts = await asyncio.to_thread(privacy.erase_store, store, config.store_key)
+        log.info("%s: the store's data was erased (shop/redact): %d rows", config.name, sum(counts.values()))
+    else:
+        log.info("%s: webhook topic %s needs nothing from winback", config.name, topic)
+
+
+def _customer_of(payload: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    customer = payload.get("customer") if isinstance(payload.get("customer"), Mapping) else {}
+    raw_id = customer.get("id")
+    # Webhook payloads carry the numeric (REST) id; the local store keeps the GraphQL gid.
+    customer_id = None if raw_id in (None, "") else (
+        str(raw_id) if str(raw_id).startswith("gid://") else f"gid://shopify/Customer/{raw_id}")
+    email = customer.get("email") or None
+    return customer_id, (str(email) if email else None)
+
+
+def write_data_request(config_dir: Path, config: ClientConfig, store: LocalStore,
+                       payload: Mapping[str, Any], event_id: str) -> Path:
+    """``<config dir>/data_requests/<client>-<request>.json`` (0600): what winback holds on the
+    customer, for the merchant to hand over. Named by the request, so a redelivery rewrites it."""
+    customer_id, email = _customer_of(payload)
+    request = payload.get("data_request") if isinstance(payload.get("data_request"), Mapping) else {}
+    request_id = _SAFE.sub("-", str(request.get("id") or event_id))[:80]
+    data = privacy.customer_data(store, config.store_key, customer_id, email)
+    document = {
+        "client": config.name, "store": config.store_label, "request_id": request.get("id"),
+        "customer": {"id": customer_id, "email": email}, "orders_requested": payload.get("orders_requested"),
+        "created_at": datetime.now(UTC).isoformat(), "held_by_winback": data,
+    }
+    folder = config_dir / DATA_REQUESTS_DIR
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / f"{_SAFE.sub('-', config.path.stem)}-{request_id}.json"
+    temp = path.with_suffix(".tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2, ensure_ascii=False, default=str)
+    os.replace(temp, path)
+    return path

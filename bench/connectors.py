@@ -40,7 +40,7 @@ SCRIPT = Path(__file__).resolve()
 RUNS = {
     "shopify-paged": ("shopify", ["--no-throttle"], {"bulk_threshold": None}),
     "shopify-bulk": ("shopify", ["--no-throttle"], {"bulk_threshold": 0}),
-    "ecwid": ("ecwid", ["--requests-per-minute", "1000000"], {"requests_per_minute": 1_000_000}),
+    "ecwid": ("ecwid", ["--requests-per-minute", "1000000", "--scopes", "all"], {"requests_per_minute": 1_000_000}),
 }
 
 

@@ -226,10 +226,10 @@ def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
         unlimited = {"requests_per_minute": 1_000_000}
         if "ecwid" in wanted:
             for n in sizes:
-                full(f"ecwid {n:,}", "ecwid", n, ["--requests-per-minute", "1000000"], unlimited, mode="paged")
+                full(f"ecwid {n:,}", "ecwid", n, ["--requests-per-minute", "1000000", "--scopes", "all"], unlimited, mode="paged")
         if "ecwid-limited" in wanted:
             n = args.limited_orders
-            full(f"ecwid 600/min {n:,}", "ecwid", n, ["--requests-per-minute", "600"], {"requests_per_minute": 600}, mode="paged")
+            full(f"ecwid 600/min {n:,}", "ecwid", n, ["--requests-per-minute", "600", "--scopes", "all"], {"requests_per_minute": 600}, mode="paged")
     return specs
 
 

@@ -167,19 +167,25 @@ async def check_store(
             items.append(CheckItem("access", Status.FAIL, _describe(exc, label), _connector_fix(exc, config, label)))
         else:
             missing = sorted(report.missing)
-            data = {"granted": sorted(report.granted), "required": sorted(report.required), "missing": missing}
+            unknown = sorted(report.unknown)
+            data = {"granted": sorted(report.granted), "required": sorted(report.required), "missing": missing,
+                    "unknown": unknown}
+            # Scopes only a write can reveal are named, so the merchant knows to ask for them too.
+            untold = f"; not known until the first write: {', '.join(unknown)}" if unknown else ""
             if missing:
                 items.append(
                     CheckItem(
                         "access",
                         Status.FAIL,
-                        f"{label}: missing {', '.join(missing)}",
+                        f"{label}: missing {', '.join(missing)}{untold}",
                         tuple(connector.profile.scope_fix(scope, label) for scope in missing),
                         data,
                     )
                 )
             else:
-                items.append(CheckItem("access", Status.OK, f"{label}: all {len(report.required)} required scopes granted", data=data))
+                granted = len(report.required) - len(unknown)
+                items.append(CheckItem("access", Status.OK, f"{label}: all {granted} readable scopes granted{untold}"
+                                       if unknown else f"{label}: all {granted} required scopes granted", data=data))
         try:
             capabilities = await connector.capabilities()
         except Exception as exc:  # noqa: BLE001
@@ -199,6 +205,8 @@ def describe_capabilities(capabilities: Capabilities) -> str:
     codes = "discount codes" if capabilities.discount_codes else "no discount codes"
     if capabilities.discount_codes and capabilities.customer_locked_codes:
         codes += " (locked to one customer)"
+    if capabilities.unreachable:
+        return f"{accounts}; {codes}; out of reach: {', '.join(capabilities.unreachable)}"
     return f"{accounts}; {codes}"
 
 

@@ -147,7 +147,9 @@ def emulator_process(platform: str, *args: str) -> Any:
     """``winback-emulator PLATFORM ARGS`` in its own process; yields the JSON line it printed."""
     script = BIN / "winback-emulator"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "winback.emulator"]
-    return _announcing([*command, platform, *args], f"winback-emulator {platform}")
+    # Tests read customers and coupons: grant every scope (a new Ecwid app's token has fewer).
+    scopes = ["--scopes", "all"] if platform == "ecwid" and "--scopes" not in args else []
+    return _announcing([*command, platform, *args, *scopes], f"winback-emulator {platform}")
 
 
 def smtp_capture_process(out: Path, *, delay_ms: int = 0) -> Any:

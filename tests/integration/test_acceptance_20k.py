@@ -10,7 +10,7 @@ import pytest
 from winback.connectors.ecwid import EcwidConnector, EcwidSettings
 from winback.connectors.retry import RetryPolicy
 from winback.connectors.registry import load_connector_class
-from winback.emulator.ecwid import start_ecwid_emulator
+from winback.emulator.ecwid import ALL_SCOPES, start_ecwid_emulator
 from winback.emulator.generate import generate_world
 from winback.emulator.server import FaultPlan
 from winback.emulator.shopify import start_shopify_emulator
@@ -103,7 +103,7 @@ async def test_shopify_20k_orders_with_faults_equal_emulator(world, bulk_thresho
 
 async def test_ecwid_20k_orders_with_faults_equal_emulator(world) -> None:
     server, app = start_ecwid_emulator(
-        world, faults=_faults(12), requests_per_minute=6_000, fault_retry_after=0.05
+        world, scopes=ALL_SCOPES, faults=_faults(12), requests_per_minute=6_000, fault_retry_after=0.05
     )
     try:
         settings = EcwidSettings(

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from winback.cli.main import cli
-from winback.emulator.ecwid import start_ecwid_emulator
+from winback.emulator.ecwid import ALL_SCOPES, start_ecwid_emulator
 from winback.emulator.generate import generate_world
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ EVIL_NAME = "Evil\r\nok   database      forged line\x1b[31m"
 @pytest.fixture(scope="module")
 def ecwid() -> Iterator[Any]:
     server, app = start_ecwid_emulator(
-        generate_world(77, customers=30, store_name=EVIL_NAME), token=TOKEN, requests_per_minute=100_000
+        generate_world(77, customers=30, store_name=EVIL_NAME), scopes=ALL_SCOPES, token=TOKEN, requests_per_minute=100_000
     )
     try:
         yield server, app

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from winback.cli.main import cli
+from winback.emulator.ecwid import ALL_SCOPES as ECWID_SCOPES
 from winback.emulator.ecwid import start_ecwid_emulator
 from winback.emulator.generate import generate_world
 from winback.emulator.shopify import ALL_SCOPES, start_shopify_emulator
@@ -49,7 +50,7 @@ def shopify_no_all_orders(world: Any) -> Iterator[tuple[Any, Any]]:
 
 @pytest.fixture(scope="module")
 def ecwid(world: Any) -> Iterator[tuple[Any, Any]]:
-    server, app = start_ecwid_emulator(world)
+    server, app = start_ecwid_emulator(world, scopes=ECWID_SCOPES)
     try:
         yield server, app
     finally:

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from winback.cli.main import cli
-from winback.emulator.ecwid import start_ecwid_emulator
+from winback.emulator.ecwid import ALL_SCOPES, start_ecwid_emulator
 from winback.emulator.generate import generate_world
 from winback.emulator.shopify import start_shopify_emulator
 from winback.model import Order
@@ -57,7 +57,7 @@ class Emulators:
 def emulators() -> Iterator[Emulators]:
     world = generate_world(2027, customers=300)
     shopify_server, shop = start_shopify_emulator(world, restore_rate=1000, bucket_size=20000)
-    ecwid_server, ecwid = start_ecwid_emulator(world, requests_per_minute=100000)
+    ecwid_server, ecwid = start_ecwid_emulator(world, scopes=ALL_SCOPES, requests_per_minute=100000)
     try:
         yield Emulators(shopify_server, shop, ecwid_server, ecwid)
     finally:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from winback.emulator.ecwid import start_ecwid_emulator
+from winback.emulator.ecwid import ALL_SCOPES, start_ecwid_emulator
 from winback.emulator.generate import generate_world
 from winback.sync import open_store
 
@@ -49,7 +49,7 @@ def ecwid_stores() -> Iterator[list[Platform]]:
     try:
         for n in range(1 + SHARED_PG_CLIENTS):
             world = generate_world(300 + n, customers=40, products=12)
-            server, app = start_ecwid_emulator(world, store_id=5000 + n, token=TOKEN, requests_per_minute=1_000_000)
+            server, app = start_ecwid_emulator(world, scopes=ALL_SCOPES, store_id=5000 + n, token=TOKEN, requests_per_minute=1_000_000)
             platforms.append(Platform(server, app))
         yield platforms
     finally:

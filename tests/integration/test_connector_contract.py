@@ -18,7 +18,7 @@ from winback.connectors.base import Resource
 from winback.connectors.ecwid import EcwidConnector, EcwidSettings
 from winback.connectors.http import RetryPolicy
 from winback.connectors.shopify import ShopifyConnector
-from winback.emulator.ecwid import EcwidEmulator, start_ecwid_emulator
+from winback.emulator.ecwid import ALL_SCOPES, EcwidEmulator, start_ecwid_emulator
 from winback.emulator.generate import generate_world
 from winback.emulator.server import EmulatorServer, FaultPlan, Request
 from winback.emulator.shopify.app import ShopifyEmulator, start_shopify_emulator
@@ -132,7 +132,7 @@ class TestEcwidContract(ConnectorContract):
         self.server: EmulatorServer
         self.app: EcwidEmulator
         self.server, self.app = start_ecwid_emulator(
-            world, token=self.TOKEN, requests_per_minute=100_000, fault_retry_after=0
+            world, scopes=ALL_SCOPES, token=self.TOKEN, requests_per_minute=100_000, fault_retry_after=0
         )
         yield
         self.server.stop()

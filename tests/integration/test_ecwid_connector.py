@@ -12,7 +12,7 @@ import pytest
 from winback import errors
 from winback.connectors.ecwid import EcwidConnector, EcwidSettings
 from winback.connectors.retry import RetryPolicy
-from winback.emulator.ecwid import EcwidEmulator, start_ecwid_emulator
+from winback.emulator.ecwid import ALL_SCOPES, EcwidEmulator, start_ecwid_emulator
 from winback.emulator.generate import generate_world
 from winback.emulator.server import EmulatorServer, FaultPlan
 from winback.model import ConsentState, DiscountCodeSpec, DiscountKind, NewCustomer
@@ -30,7 +30,7 @@ def world():
 
 def _start(world, faults: FaultPlan | None = None, **knobs) -> tuple[EmulatorServer, EcwidEmulator]:
     knobs.setdefault("requests_per_minute", 100_000)
-    return start_ecwid_emulator(world, faults=faults, fault_retry_after=0, **knobs)
+    return start_ecwid_emulator(world, faults=faults, fault_retry_after=0, **{"scopes": ALL_SCOPES, **knobs})
 
 
 def _connector(server: EmulatorServer, **overrides) -> EcwidConnector:

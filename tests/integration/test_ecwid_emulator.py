@@ -10,7 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from winback.emulator.ecwid import EcwidEmulator, start_ecwid_emulator
+from winback.emulator.ecwid import ALL_SCOPES, DEFAULT_SCOPES, EcwidEmulator, start_ecwid_emulator
 from winback.emulator.ecwid.sample import tiny_world
 from winback.emulator.server import EmulatorServer, FaultPlan
 
@@ -21,7 +21,7 @@ TOKEN = "secret_emulator_token"
 
 @pytest.fixture
 def running() -> Iterator[tuple[EmulatorServer, EcwidEmulator]]:
-    server, app = start_ecwid_emulator(tiny_world(), requests_per_minute=10_000)
+    server, app = start_ecwid_emulator(tiny_world(), scopes=ALL_SCOPES, requests_per_minute=10_000)
     try:
         yield server, app
     finally:
@@ -88,7 +88,7 @@ def test_guest_buyers_have_the_basic_account_ecwid_creates(client: httpx.Client)
 
 def test_a_store_without_guest_accounts_lists_registered_customers_only() -> None:
     world = tiny_world()
-    server, _ = start_ecwid_emulator(world, guest_accounts=False)
+    server, _ = start_ecwid_emulator(world, scopes=ALL_SCOPES, guest_accounts=False)
     try:
         with httpx.Client(base_url=f"{server.url}/api/v3/1003", headers={"Authorization": f"Bearer {TOKEN}"}) as c:
             assert len(_all(c, "/customers")) == sum(1 for w in world.customers if w.registered)
@@ -230,6 +230,25 @@ def test_auth_errors(running) -> None:
     assert unknown.status_code == 404 and unknown.json()["errorMessage"]
 
 
+def test_a_new_custom_apps_token_reaches_only_orders_and_products() -> None:
+    """Ecwid's default custom-app scopes; customers and coupons answer 403 as Ecwid documents."""
+    server, app = start_ecwid_emulator(tiny_world())
+    try:
+        assert app.scopes == DEFAULT_SCOPES
+        h = {"Authorization": f"Bearer {TOKEN}"}
+        for path in ("profile", "orders", "products"):
+            assert httpx.get(f"{server.url}/api/v3/1003/{path}", headers=h).status_code == 200
+        for path, scope in (("customers", "read_customers"), ("discount_coupons", "read_discount_coupons")):
+            denied = httpx.get(f"{server.url}/api/v3/1003/{path}", headers=h)
+            assert denied.status_code == 403
+            assert denied.json()["errorMessage"] == f"Access token doesn't have {scope} scope"
+        posted = httpx.post(f"{server.url}/api/v3/1003/discount_coupons", headers=h, json={"name": "X", "code": "X"})
+        assert posted.status_code == 403 and "create_discount_coupons" in posted.json()["errorMessage"]
+        assert app.writes()["discount_coupons"] == []
+    finally:
+        server.stop()
+
+
 def test_missing_scope_and_suspended_store() -> None:
     server, _ = start_ecwid_emulator(tiny_world(), scopes={"read_orders"})
     try:
@@ -239,7 +258,7 @@ def test_missing_scope_and_suspended_store() -> None:
         assert denied.status_code == 403 and "read_customers" in denied.json()["errorMessage"]
     finally:
         server.stop()
-    server, _ = start_ecwid_emulator(tiny_world(), store_state="suspended")
+    server, _ = start_ecwid_emulator(tiny_world(), scopes=ALL_SCOPES, store_state="suspended")
     try:
         r = httpx.get(f"{server.url}/api/v3/1003/profile", headers={"Authorization": f"Bearer {TOKEN}"})
         assert r.status_code == 402
@@ -248,7 +267,7 @@ def test_missing_scope_and_suspended_store() -> None:
 
 
 def test_rate_limit_answers_429_with_retry_after() -> None:
-    server, _ = start_ecwid_emulator(tiny_world(), requests_per_minute=3)
+    server, _ = start_ecwid_emulator(tiny_world(), scopes=ALL_SCOPES, requests_per_minute=3)
     try:
         h = {"Authorization": f"Bearer {TOKEN}"}
         statuses = [httpx.get(f"{server.url}/api/v3/1003/profile", headers=h) for _ in range(5)]
@@ -301,7 +320,7 @@ def test_scripted_fault_is_answered_in_ecwid_shape() -> None:
     from collections import deque
 
     plan = FaultPlan(script=deque(["503", "429", None]))
-    server, _ = start_ecwid_emulator(tiny_world(), faults=plan, fault_retry_after=0)
+    server, _ = start_ecwid_emulator(tiny_world(), scopes=ALL_SCOPES, faults=plan, fault_retry_after=0)
     try:
         h = {"Authorization": f"Bearer {TOKEN}"}
         first = httpx.get(f"{server.url}/api/v3/1003/profile", headers=h)

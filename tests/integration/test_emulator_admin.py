@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from winback.emulator.ecwid import start_ecwid_emulator
+from winback.emulator.ecwid import ALL_SCOPES, start_ecwid_emulator
 from winback.emulator.generate import generate_world
 from winback.emulator.server import EmulatorServer
 from winback.emulator.shopify import graphql_url, start_shopify_emulator
@@ -90,7 +90,7 @@ def test_shopify_writes_lists_every_accepted_write_in_order(world: World, server
 
 
 def test_ecwid_writes_lists_every_accepted_write_in_order(world: World, servers: list[EmulatorServer]) -> None:
-    server, ecwid = start_ecwid_emulator(world, requests_per_minute=100000)
+    server, ecwid = start_ecwid_emulator(world, scopes=ALL_SCOPES, requests_per_minute=100000)
     servers.append(server)
     api = httpx.Client(base_url=f"{server.url}/api/v3/{ecwid.store_id}", timeout=10,
                        headers={"Authorization": f"Bearer {ecwid.token}"})
@@ -115,7 +115,7 @@ def test_ecwid_writes_lists_every_accepted_write_in_order(world: World, servers:
 
 def test_writes_hook_is_get_only_and_refuses_non_loopback_hosts(world: World, servers: list[EmulatorServer]) -> None:
     shopify_server, _ = start_shopify_emulator(world)
-    ecwid_server, _ = start_ecwid_emulator(world)
+    ecwid_server, _ = start_ecwid_emulator(world, scopes=ALL_SCOPES)
     servers.extend([shopify_server, ecwid_server])
     for server in (shopify_server, ecwid_server):
         url = f"{server.url}/_emulator/writes"
@@ -128,7 +128,7 @@ def test_writes_hook_is_get_only_and_refuses_non_loopback_hosts(world: World, se
 def test_writes_hook_from_a_winback_emulator_process() -> None:
     script = Path(sys.executable).with_name("winback-emulator")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "winback.emulator"]
-    process = subprocess.Popen([*command, "ecwid", "--customers", "20"], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([*command, "ecwid", "--customers", "20", "--scopes", "all"], stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         info = json.loads(process.stdout.readline())

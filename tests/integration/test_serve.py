@@ -24,7 +24,7 @@ from tests.integration.serve_harness import (
     wait_for,
 )
 from winback.cli.main import cli
-from winback.emulator.ecwid import start_ecwid_emulator
+from winback.emulator.ecwid import ALL_SCOPES, start_ecwid_emulator
 from winback.emulator.generate import generate_world
 from winback.emulator.shopify import start_shopify_emulator
 from winback.notify import oneclick
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def emulators() -> Iterator[dict[str, Any]]:
     shop_server, shop = start_shopify_emulator(generate_world(1101, customers=40), restore_rate=1000, bucket_size=20000)
-    ecwid_server, ecwid = start_ecwid_emulator(generate_world(1102, customers=30))
+    ecwid_server, ecwid = start_ecwid_emulator(generate_world(1102, customers=30), scopes=ALL_SCOPES)
     try:
         yield {"shop_server": shop_server, "shop": shop, "ecwid_server": ecwid_server, "ecwid": ecwid}
     finally:

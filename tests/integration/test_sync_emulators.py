@@ -14,7 +14,7 @@ from sqlalchemy import text
 from tests.integration import sync_compare as compare
 from winback.connectors.base import Resource
 from winback.connectors.registry import load_connector_class
-from winback.emulator.ecwid import start_ecwid_emulator
+from winback.emulator.ecwid import ALL_SCOPES, start_ecwid_emulator
 from winback.emulator.generate import generate_world
 from winback.emulator.server import EmulatorServer, FaultPlan
 from winback.emulator.shopify import start_shopify_emulator
@@ -120,7 +120,7 @@ def start(platform: str, world: World, *, faults: FaultPlan | None = None, shop_
         }
         return Emulated(platform, server, shop, settings)
     server, app = start_ecwid_emulator(
-        world, faults=faults, requests_per_minute=60_000, fault_retry_after=0.05,
+        world, scopes=ALL_SCOPES, faults=faults, requests_per_minute=60_000, fault_retry_after=0.05,
         **({"store_id": store_id} if store_id else {}),
     )
     settings = {

@@ -38,7 +38,7 @@ BIN = Path(sys.executable).parent
 FAULTS = ["--fault-rate", "0.02", "--fault-kinds", "500,502,503,drop,malformed", "--fault-seed", "4"]
 EMULATOR_FLAGS = {
     "shopify": ["--no-throttle"],
-    "ecwid": ["--requests-per-minute", "100000"],
+    "ecwid": ["--requests-per-minute", "100000", "--scopes", "all"],
 }
 FAST_SETTINGS: dict[str, dict[str, Any]] = {
     "shopify": {"page_size": 50, "bulk_threshold": -1, "timeout_s": 5.0, "max_attempts": 12,

@@ -103,7 +103,8 @@ async def test_post_5xx_then_lookup_finds_it_no_second_post(httpx_mock: HTTPXMoc
     httpx_mock.add_response(method="POST", status_code=502, json=error_body("bad gateway"))
     httpx_mock.add_response(method="GET", json={**EMPTY, "total": 2, "count": 2, "items": [
         {"id": 5, "code": "BACK10X", "discountType": "ABS", "discount": 1},
-        {"id": 6, "code": "back10", "discountType": "PERCENT", "discount": 10.5, "usesLimit": "ONCEPERCUSTOMER"},
+        {"id": 6, "code": "back10", "name": "Back", "discountType": "PERCENT", "discount": 10.5,
+         "usesLimit": "ONCEPERCUSTOMER", "launchDate": "2026-01-31 12:00:00 +0000"},
     ]})
     async with connector() as c:
         created = await c.create_discount_code(_spec())

@@ -87,7 +87,8 @@ async def test_products_ask_for_a_stable_order(httpx_mock: HTTPXMock) -> None:
     assert searches and all(r.url.params["sortBy"] == "ADDED_TIME_ASC" for r in searches)
 
 
-async def test_ecwid_needs_no_account_creation_or_invite() -> None:
+async def test_ecwid_needs_no_account_creation_or_invite(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(method="GET", json=envelope([]), is_reusable=True)  # the scope probes
     async with connector() as c:
         assert (await c.capabilities()).invite_mode is InviteMode.NOT_NEEDED
         with pytest.raises(errors.NotSupportedError, match="one-time link"):
@@ -95,8 +96,6 @@ async def test_ecwid_needs_no_account_creation_or_invite() -> None:
     assert EcwidConnector.offline_capabilities().invite_mode is InviteMode.NOT_NEEDED
 
 
-@pytest.mark.xfail(strict=True, reason="needs the record-404 rule in winback/connectors/ecwid/http_errors.py "
-                                       "(owned by the HTTP refactor); remove this mark when it lands")
 @pytest.mark.parametrize(("path", "message"), [
     ("/orders/EBJFT", "Order #EBJFT not found"),
     ("/customers/5", "Customer #5 not found"),

@@ -45,3 +45,15 @@ def test_shopify_shops_have_customer_accounts_unless_asked_for_a_legacy_shop() -
         assert isinstance(server.app, ShopifyEmulator) and server.app.customer_accounts == "CLASSIC"
     finally:
         server.stop()
+
+
+def test_ecwid_scopes_default_to_a_new_custom_apps_and_all_grants_every_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from winback.emulator.ecwid import ALL_SCOPES
+
+    assert _parser().parse_args(["ecwid"]).scopes is None  # the emulator's default: orders and products
+    assert set(_parser().parse_args(["ecwid", "--scopes", "all"]).scopes) == ALL_SCOPES
+    assert _parser().parse_args(["ecwid", "--scopes", "read_orders, read_customers"]).scopes == (
+        "read_orders", "read_customers")
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["ecwid", "--scopes", "read_everything"])
+    assert "unknown Ecwid scope 'read_everything'" in capsys.readouterr().err

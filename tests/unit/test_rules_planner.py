@@ -174,3 +174,28 @@ def test_consent_safety_net_follows_a_guests_newest_order(store: LocalStore) -> 
     store.commit_page(KEY, Resource.ORDERS, Page(records=orders), None)
     emails = ["guest.yes@example.com", "guest.no@example.com", "guest.changed@example.com", "di@example.com", "ann@example.com"]
     assert subscribed_emails(store, KEY, emails) == {"guest.yes@example.com", "ann@example.com"}
+
+
+def test_actions_needing_what_the_credentials_cannot_reach_are_held_with_the_reason(store: LocalStore) -> None:
+    from winback.connectors.base import Capabilities, InviteMode, Need
+
+    class NeedsCustomers(EmailEveryone):
+        name = "needs_customers"
+        needs = frozenset({Need.READ_CUSTOMERS})
+
+    caps = Capabilities(invite_mode=InviteMode.NOT_NEEDED,
+                        unreachable={Need.READ_DISCOUNT_CODES: "no coupon scope: ask Ecwid",
+                                     Need.CREATE_DISCOUNT_CODES: "no coupon scope: ask Ecwid"})
+    rules = [EmailEveryone({"discount": True}), EmailEveryoneAgain(), NeedsCustomers({"marketing": False})]
+    plan = plan_client(store, facts(store), rules, NOW, Limits(), caps)
+    # Codes are out of reach: the discount rule's actions are held, whatever consent says.
+    assert {h.action.rule for h in plan.held if h.reason is HoldReason.UNREACHABLE} == {"email_everyone"}
+    assert plan.rules_held == {"email_everyone": "cannot create discount codes: no coupon scope: ask Ecwid; "
+                                                  "cannot read discount codes: no coupon scope: ask Ecwid"}
+    # A rule whose needs are reachable plans as before.
+    assert {a.rule for a in plan.actions} == {"email_everyone_again", "needs_customers"}
+
+    blocked = Capabilities(invite_mode=InviteMode.NOT_NEEDED, unreachable={Need.READ_CUSTOMERS: "ask Ecwid"})
+    plan = plan_client(store, facts(store), [NeedsCustomers()], NOW, Limits(), blocked)
+    assert plan.actions == [] and plan.rules_held == {"needs_customers": "cannot read customers: ask Ecwid"}
+    assert {h.reason for h in plan.held} == {HoldReason.UNREACHABLE}

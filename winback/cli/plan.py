@@ -86,6 +86,7 @@ def plan_json(result: ClientRun, note: str | None = None) -> dict[str, Any]:
             for h in plan.held
         ],
         "note": note,
+        "rules_held": {} if plan is None else dict(plan.rules_held),
     }
 
 
@@ -136,5 +137,7 @@ def _print(result: ClientRun, note: str | None = None) -> None:
             click.echo("  " + "\t".join(printable(field) for field in fields))
     if note:
         say(f"  {note}", fg="yellow")
+    for name, why in plan.rules_held.items():
+        say(f"  rule {name} held: {why}", fg="yellow")
     for name, why in plan.rule_errors.items():
         say(f"  rule {name} failed: {why}", fg="red")

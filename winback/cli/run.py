@@ -131,5 +131,8 @@ def _summary(
             say(f"{word:<7} {r.client} ({r.store_key or r.store}): {'; '.join(parts)}")
         say(title)
     for r in results:
+        for name, why in (r.plan.rules_held.items() if r.plan is not None else ()):
+            say(f"{r.client}: rule {name} held: {why}", fg="yellow")
+    for r in results:
         if r.outbox is not None:
             say(f"{r.client}: dry-run emails in {r.outbox}")

@@ -95,7 +95,15 @@ def _progress(enabled: bool) -> Iterator[ClientProgress | None]:
 def _counts(result: ClientRun) -> dict[str, int]:
     if result.sync is None:
         return {}
-    return {resource.value: report.upserted for resource, report in result.sync.resources.items()}
+    return {resource.value: report.upserted for resource, report in result.sync.resources.items()
+            if report.unreachable is None}
+
+
+def _partial(result: ClientRun) -> str:
+    """``partial: customers unreachable (why and the remedy)``, or empty for a whole sync."""
+    if result.sync is None or not result.sync.unreachable:
+        return ""
+    return "partial: " + "; ".join(f"{resource.value} unreachable ({why})" for resource, why in result.sync.unreachable.items())
 
 
 def _summary(results: list[ClientRun], *, config_errors: int = 0) -> None:
@@ -117,7 +125,8 @@ def _summary(results: list[ClientRun], *, config_errors: int = 0) -> None:
             table.add_row(
                 cell(r.client),
                 cell(r.store),
-                "[green]ok[/green]" if r.ok else f"[red]FAILED: {cell(r.error)}[/red]",
+                (f"[yellow]{cell(_partial(r))}[/yellow]" if _partial(r) else "[green]ok[/green]")
+                if r.ok else f"[red]FAILED: {cell(r.error)}[/red]",
                 *(str(counts.get(name, "")) for name in ("customers", "orders", "products")),
                 "" if report is None else str(report.rejected),
                 "" if report is None else str(report.deleted),
@@ -131,9 +140,10 @@ def _summary(results: list[ClientRun], *, config_errors: int = 0) -> None:
             counts = " ".join(f"{name}={count}" for name, count in _counts(r).items())
             requests = "" if r.sync.requests is None else f" requests={r.sync.requests}"
             deleted = f" deleted={r.sync.deleted}" if r.sync.deleted else ""
+            partial = _partial(r)
             say(
-                f"ok      {r.client} ({r.store}): {counts} rejected={r.sync.rejected}{deleted}{requests} "
-                f"{r.sync.duration:.1f}s"
+                f"{'partial' if partial else 'ok':<7} {r.client} ({r.store}): {counts} rejected={r.sync.rejected}{deleted}{requests} "
+                f"{r.sync.duration:.1f}s" + (f"\n        {partial}" if partial else "")
             )
         else:
             say(f"FAILED  {r.client} ({r.store}): {r.error}")

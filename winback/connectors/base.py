@@ -80,6 +80,28 @@ class DeletionPage:
     skipped: int = 0
 
 
+class Need(StrEnum):
+    """What a rule or a resource needs from the platform, in words that hold on every platform.
+
+    A connector maps each to its own permission (an Ecwid scope, a Shopify scope) and says in
+    :attr:`Capabilities.unreachable` which it cannot reach; rules declare theirs in ``Rule.needs``.
+    """
+
+    READ_ORDERS = "read orders"
+    READ_PRODUCTS = "read products"
+    READ_CUSTOMERS = "read customers"
+    READ_DISCOUNT_CODES = "read discount codes"
+    CREATE_DISCOUNT_CODES = "create discount codes"
+    CREATE_CUSTOMERS = "create customers"
+
+
+RESOURCE_NEEDS: Mapping[Resource, Need] = {
+    Resource.CUSTOMERS: Need.READ_CUSTOMERS,
+    Resource.ORDERS: Need.READ_ORDERS,
+    Resource.PRODUCTS: Need.READ_PRODUCTS,
+}
+
+
 class InviteMode(StrEnum):
     """How a guest buyer gets an account on this store."""
 
@@ -113,6 +135,9 @@ class Capabilities:
     customer_locked_codes: bool = False
     """Codes can be restricted to one customer on the platform itself."""
     bulk_export: bool = False
+    unreachable: Mapping[str, str] = field(default_factory=dict)
+    """:class:`Need` values the credentials cannot reach, each with why and the remedy (a rule
+    needing one is held in ``plan`` with that text instead of failing at its first write)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +146,13 @@ class AccessReport:
 
     granted: frozenset[str]
     required: frozenset[str]
+    unknown: frozenset[str] = frozenset()
+    """Required scopes that cannot be found out without writing (Ecwid's create scopes), unless a
+    write was already refused."""
 
     @property
     def missing(self) -> frozenset[str]:
-        return self.required - self.granted
+        return self.required - self.granted - self.unknown
 
 
 @dataclass(frozen=True, slots=True)

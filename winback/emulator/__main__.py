@@ -27,6 +27,19 @@ def _fault_kinds(text: str) -> tuple[str, ...]:
     return kinds
 
 
+def _scopes(text: str) -> tuple[str, ...]:
+    """``"all"`` → every scope the Ecwid emulator checks; otherwise a comma list of scope names."""
+    from winback.emulator.ecwid import ALL_SCOPES
+
+    if text.strip() == "all":
+        return tuple(sorted(ALL_SCOPES))
+    scopes = tuple(scope.strip() for scope in text.split(",") if scope.strip())
+    unknown = [scope for scope in scopes if scope not in ALL_SCOPES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown Ecwid scope {unknown[0]!r}: choose from {', '.join(sorted(ALL_SCOPES))}")
+    return scopes
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="winback-emulator", description=__doc__.splitlines()[0])
     parser.add_argument("platform", choices=["shopify", "ecwid"])
@@ -53,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-lifetime", type=int, default=86399, metavar="SECONDS",
                         help="Shopify: how long a client-credentials token lives (then 401)")
     parser.add_argument("--requests-per-minute", type=int, default=600, help="Ecwid: per-token rate limit")
+    parser.add_argument(
+        "--scopes", type=_scopes, default=None, metavar="SCOPE,...|all",
+        help="Ecwid: the token's access scopes (default: a new custom app's, orders and products only; "
+             "'all' grants every scope winback uses)",
+    )
     return parser
 
 
@@ -83,12 +101,14 @@ def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str,
     else:
         from winback.emulator.ecwid import start_ecwid_emulator
 
+        knobs: dict[str, Any] = {} if args.scopes is None else {"scopes": args.scopes}
         server, ecwid = start_ecwid_emulator(
-            world, faults=faults, host=args.host, port=args.port, requests_per_minute=args.requests_per_minute
+            world, faults=faults, host=args.host, port=args.port, requests_per_minute=args.requests_per_minute,
+            **knobs,
         )
         settings = {"store_id": str(ecwid.store_id), "token": ecwid.token, "base_url": f"{server.url}/api/v3"}
         info_extra = {}
-    info = {
+    info: dict[str, Any] = {
         "platform": args.platform,
         "url": server.url,
         "settings": settings,
@@ -97,6 +117,8 @@ def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str,
         "products": len(world.products),
         **({"oauth": info_extra} if info_extra else {}),
     }
+    if args.platform == "ecwid":
+        info["scopes"] = sorted(ecwid.scopes)
     return server, info
 
 

@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy import and_, exists, or_, select
 
-from winback.connectors.base import InviteMode
+from winback.connectors.base import InviteMode, Need
 from winback.model import NewCustomer
 from winback.rules import queries, samples
 from winback.rules.base import (
@@ -71,6 +71,9 @@ class AutoCreateAccounts(Rule):
     """Recent guest buyers hear once how to sign in (or get the platform's invite or an account)."""
 
     name = "auto_create_accounts"
+    needs = frozenset({Need.READ_CUSTOMERS})
+    """Whether a buyer has an account is told by the customer list: without it every guest would
+    look account-less and be skipped for good."""
     options_model = AutoCreateAccountsOptions
     description = "tell recent guest buyers how to sign in to their account (invite or create where needed)"
 

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field, model_validator
 from sqlalchemy import and_, or_, select
 
+from winback.connectors.base import Need
 from winback.rules import queries, samples
 from winback.rules.base import (
     PlannedAction,
@@ -67,6 +68,7 @@ class BackToBestsellers(Rule):
     """Lapsed subscribed buyers (guests included) get the store's current bestsellers."""
 
     name = "back_to_bestsellers"
+    needs = frozenset({Need.READ_PRODUCTS})
     options_model = BackToBestsellersOptions
     description = "email buyers who have not ordered for a while the store's bestsellers"
 

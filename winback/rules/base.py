@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from winback.connectors.base import Capabilities
+from winback.connectors.base import Capabilities, Need
 from winback.sync.store import LocalStore
 
 
@@ -37,6 +37,16 @@ class Step(StrEnum):
     """Platform-sent account invite; payload ``customer_id``."""
     SEND_EMAIL = "send_email"
     """Payload ``email``: ``{"template": name, "context": {...}}`` rendered by :mod:`winback.notify`."""
+
+
+STEP_NEEDS: Mapping[Step, frozenset[Need]] = {
+    # A code is looked up before it is created (at most once, adopted only if it is ours).
+    Step.CREATE_DISCOUNT_CODE: frozenset({Need.CREATE_DISCOUNT_CODES, Need.READ_DISCOUNT_CODES}),
+    Step.CREATE_ACCOUNT: frozenset({Need.CREATE_CUSTOMERS, Need.READ_CUSTOMERS}),
+    Step.SEND_INVITE: frozenset({Need.READ_CUSTOMERS}),
+    Step.SEND_EMAIL: frozenset(),
+}
+"""What each step needs from the platform, so a rule declares only what it reads."""
 
 
 class RuleOptions(BaseModel):
@@ -121,6 +131,14 @@ class Rule(abc.ABC):
     name: ClassVar[str]
     options_model: ClassVar[type[RuleOptions]] = RuleOptions
     description: ClassVar[str] = ""
+    needs: ClassVar[frozenset[Need]] = frozenset()
+    """What the rule reads from the platform's data beyond orders (e.g. customers); what its
+    actions' steps write is added per action (:data:`STEP_NEEDS`). The planner holds the rule's
+    actions, with the connector's reason, when the credentials cannot reach one of them."""
+
+    def needs_of(self, action: PlannedAction) -> frozenset[Need]:
+        """Everything ``action`` needs: the rule's reads and its steps' writes."""
+        return self.needs.union(*(STEP_NEEDS.get(step, frozenset()) for step in action.steps))
 
     def __init__(self, options: RuleOptions | Mapping[str, Any] | None = None) -> None:
         if options is None or isinstance(options, Mapping):

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import exists, select
 
+from winback.connectors.base import Need
 from winback.model import DiscountKind
 from winback.rules import queries, samples
 from winback.rules.base import (
@@ -103,6 +104,8 @@ class DiscountCodes(Rule):
     """Buyers who reach a segment get a personal one-use discount code by email."""
 
     name = "discount_codes"
+    needs = frozenset({Need.CREATE_DISCOUNT_CODES, Need.READ_DISCOUNT_CODES})
+    """Every action creates a code (looked up first, so it is made at most once)."""
     options_model = DiscountCodesOptions
     description = "send a personal discount code to buyers who reach a segment"
 

@@ -34,6 +34,8 @@ class HoldReason(StrEnum):
     QUIET_HOURS = "quiet hours"
     CAPPED = "capped"
     OVER_LIMIT = "over limit"
+    UNREACHABLE = "unreachable"
+    """The platform credentials cannot reach what the action needs (a missing scope)."""
 
 
 DEFERRED = frozenset({HoldReason.QUIET_HOURS, HoldReason.CAPPED, HoldReason.OVER_LIMIT})

@@ -46,6 +46,9 @@ class Plan:
     held: list[HeldAction] = field(default_factory=list)
     rule_errors: dict[str, str] = field(default_factory=dict)
     """Rules whose planning failed (the others still planned), by name."""
+    rules_held: dict[str, str] = field(default_factory=dict)
+    """Enabled rules that need something the credentials cannot reach, with why and the remedy;
+    their actions are held (:attr:`HoldReason.UNREACHABLE`), never failed at a first write."""
 
     def held_counts(self) -> Counter[str]:
         return Counter(held.reason.value for held in self.held)
@@ -73,10 +76,20 @@ def plan_client(
     proposed: list[PlannedAction] = []
     seen: set[str] = set()
     holdouts: dict[str, float] = {}
+    unreachable = dict(capabilities.unreachable) if capabilities is not None else {}
+    by_name = {rule.name: rule for rule in rules}
+
+    def out_of_reach(needs: frozenset[str]) -> str | None:
+        missing = sorted(need for need in needs if need in unreachable)
+        return "; ".join(f"cannot {need}: {unreachable[need]}" for need in missing) or None
+
     for rule in rules:
         if not rule.options.enabled:
             continue
         holdouts[rule.name] = rule.options.holdout
+        why = out_of_reach(frozenset(rule.needs))
+        if why is not None:
+            plan.rules_held[rule.name] = why
         try:
             for action in rule.plan(context):
                 if action.idempotency_key not in seen and action.store_key == facts.store_key:
@@ -113,6 +126,15 @@ def plan_client(
             continue
         if entry is not None and entry.needs_review:
             hold(action, HoldReason.NEEDS_REVIEW, entry.error or "interrupted: check before retrying")
+            continue
+        owner = by_name.get(action.rule)
+        needs = owner.needs_of(action) if owner is not None and unreachable else frozenset()
+        why = out_of_reach(needs)
+        if why is not None:
+            # The remedy is said once per rule (``rules_held``); each action names what it lacks.
+            plan.rules_held.setdefault(action.rule, why)
+            lacking = ", ".join(sorted(need for need in needs if need in unreachable))
+            hold(action, HoldReason.UNREACHABLE, f"the store's credentials cannot {lacking} (see rule {action.rule} held)")
             continue
         if email in suppressed:
             hold(action, HoldReason.SUPPRESSED, "on the suppression list")

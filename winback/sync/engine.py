@@ -77,6 +77,9 @@ class ResourceReport:
     deleted: int = 0
     """Stored records removed because the platform deleted them."""
     deletion_cursor: datetime | None = None
+    unreachable: str | None = None
+    """Why the credentials could not read this resource (a missing scope, with the remedy);
+    the other resources were still read and their cursors moved."""
 
 
 @dataclass(slots=True)
@@ -104,6 +107,11 @@ class SyncReport:
     @property
     def deleted(self) -> int:
         return sum(r.deleted for r in self.resources.values())
+
+    @property
+    def unreachable(self) -> dict[Resource, str]:
+        """Resources the credentials cannot read, with why: a partial sync when not empty."""
+        return {r: report.unreachable for r, report in self.resources.items() if report.unreachable}
 
     @property
     def newest_cursor(self) -> datetime | None:
@@ -169,9 +177,18 @@ async def sync_store(
         report.store_key = key
         await asyncio.to_thread(store.mark_sync_started, key, started)
         for resource in wanted:
-            report.resources[resource] = await _sync_resource(
-                connector, store, key, resource, full=full, overlap=overlap, progress=progress
-            )
+            try:
+                report.resources[resource] = await _sync_resource(
+                    connector, store, key, resource, full=full, overlap=overlap, progress=progress
+                )
+            except errors.MissingScopeError as exc:
+                # One resource out of the token's reach (Ecwid's default custom-app token reads
+                # orders and products only) is a partial sync, not a failed one.
+                log.warning("%s %s: unreachable, not synced: %s", key, resource.value, exc,
+                            extra={"store": key, "resource": resource.value})
+                cursor = await asyncio.to_thread(store.get_cursor, key, resource)
+                report.resources[resource] = ResourceReport(resource=resource, cursor_after=cursor, unreachable=str(exc))
+                continue
             if resource in connector.deletion_resources:
                 await _sync_deletions(
                     connector, store, key, report.resources[resource], full=full, overlap=overlap, progress=progress
@@ -189,8 +206,9 @@ async def sync_store(
         report.duration = time.monotonic() - clock
         report.requests = requests_sent(connector)
     log.info(
-        "synced %s: %d pages, %d records, %d rejected, %d deleted in %.1f s",
-        key, report.pages, report.upserted, report.rejected, report.deleted, report.duration,
+        "synced %s%s: %d pages, %d records, %d rejected, %d deleted in %.1f s",
+        key, f" partially ({', '.join(r.value for r in report.unreachable)} unreachable)" if report.unreachable else "",
+        report.pages, report.upserted, report.rejected, report.deleted, report.duration,
         extra={"store": key},
     )
     return report

@@ -33,6 +33,7 @@ from winback.connectors.base import (
     Resource,
 )
 from winback.connectors.ecwid import deleted, inputs, parse
+from winback.connectors.ecwid.access import NEED_SCOPES, ScopeProbe
 from winback.connectors.ecwid.http_errors import map_error
 from winback.connectors.ecwid.profile import ECWID, normalise_store_id
 from winback.connectors.ecwid.reader import WindowedReader
@@ -53,14 +54,8 @@ from winback.model import (
 
 log = logging.getLogger("winback.connectors.ecwid")
 
-READ_SCOPES = {
-    "read_store_profile": "/profile",
-    "read_orders": "/orders",
-    "read_customers": "/customers",
-    "read_catalog": "/products",
-    "read_discount_coupons": "/discount_coupons",
-}
 _LOOKUP_PAGES = 20
+__all__ = ["NEED_SCOPES", "EcwidConnector"]
 
 
 def _seconds(value: datetime | None) -> int:
@@ -110,6 +105,7 @@ class EcwidConnector(Connector):
         )
         self._store: Store | None = None
         self._store_lock = asyncio.Lock()
+        self.access = ScopeProbe(self._http, self.store_label, self.profile)
 
     @classmethod
     def from_settings(
@@ -207,29 +203,13 @@ class EcwidConnector(Connector):
 
     async def capabilities(self) -> Capabilities:
         """Ecwid gives every buyer's email an account after an order (sign-in by an emailed one-time
-        link): nothing to create or invite (:attr:`InviteMode.NOT_NEEDED`)."""
-        return Capabilities(invite_mode=InviteMode.NOT_NEEDED, discount_codes=True, customer_locked_codes=False)
+        link): nothing to create or invite (:attr:`InviteMode.NOT_NEEDED`). ``unreachable`` comes
+        from read-only scope probes and refused writes (:class:`ScopeProbe`)."""
+        return Capabilities(invite_mode=InviteMode.NOT_NEEDED, discount_codes=True, customer_locked_codes=False,
+                            unreachable=await self.access.unreachable())
 
     async def check_access(self) -> AccessReport:
-        """Probe each read endpoint with ``limit=1``; a 403 means the scope is missing.
-
-        Ecwid's profile does not list a token's scopes. Write scopes (``create_discount_coupons``)
-        cannot be probed without side effects; a missing one surfaces as
-        :class:`~winback.errors.MissingScopeError` naming it on the first write.
-        """
-        granted: set[str] = set()
-        for scope, path in READ_SCOPES.items():
-            params = {} if path == "/profile" else {"limit": 1}
-            response = await self._http.request("GET", path, params=params, idempotent=True, raise_for_status=False)
-            if response.is_success:
-                granted.add(scope)
-                continue
-            error = self._http.error_for(response)
-            # A 403 is a missing scope, unless Ecwid says the token itself is wrong ("Invalid token"):
-            # then no scope can be judged, and the merchant must replace the token.
-            if response.status_code != 403 or isinstance(error, errors.AuthenticationError):
-                raise error
-        return AccessReport(granted=frozenset(granted), required=frozenset(READ_SCOPES))
+        return await self.access.report()
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -361,7 +341,14 @@ class EcwidConnector(Connector):
                 )
             return inputs.created_coupon(str(answer["id"]), spec, body, self.store_id)
 
-        return await create_at_most_once(create=create, lookup=lambda: self.find_discount_code(spec.code))
+        async def adopt() -> DiscountCode | None:
+            # After an ambiguous failure, adopt only the coupon winback meant (value, usage, dates,
+            # name; Ecwid has no customer lock), as Shopify's connector does: a merchant's own coupon
+            # with a colliding code is not ours; retrying then meets Ecwid's 409 (code taken).
+            found = await self.find_discount_code(spec.code)
+            return found if found is not None and found.matches(spec, customer_locked=False) else None
+
+        return await self.access.noting_refusal("create_discount_coupons", lambda: create_at_most_once(create=create, lookup=adopt))
 
     async def find_customer_by_email(self, email: str) -> Customer | None:
         currency = await self._currency()
@@ -403,7 +390,8 @@ class EcwidConnector(Connector):
                 return found
             return parse.parse_customer(raw, store_id=self.store_id, currency=currency)
 
-        return await create_at_most_once(create=create, lookup=lambda: self.find_customer_by_email(spec.email))
+        return await self.access.noting_refusal(
+            "create_customers", lambda: create_at_most_once(create=create, lookup=lambda: self.find_customer_by_email(spec.email)))
 
     async def send_account_invite(self, customer_id: str) -> None:
         raise errors.NotSupportedError(

@@ -10,10 +10,17 @@ import re
 from functools import partial
 
 from winback import errors
+from winback.connectors.ecwid.profile import SCOPE_REMEDY
 from winback.connectors.http_errors import ErrorRule, ErrorTable, Failure, platform_message
 
 _SCOPE_RE = re.compile(r"\b((?:read|create|update|delete|customize)_[a-z_]+)\b")
 _BAD_TOKEN_RE = re.compile(r"token", re.IGNORECASE)
+_RECORD_PATH_RE = re.compile(r"/api/v3/[^/]+/[a-z_]+/[^/]+$")
+"""``/api/v3/{storeId}/{resource}/{id}``: a 404 there is a missing record, not a missing store."""
+
+
+def _names_a_record(failure: Failure) -> bool:
+    return bool(_RECORD_PATH_RE.search(failure.path)) and "store with id" not in failure.detail.lower()
 
 
 def _names_a_scope(failure: Failure) -> bool:
@@ -42,7 +49,7 @@ map_error = ErrorTable(
         ErrorRule(
             errors.MissingScopeError,
             "{store} refused the request (HTTP {status}): the access token lacks the {scope} scope. "
-            "Reinstall the app or issue a token with {scope}. Ecwid said: {detail}",
+            + SCOPE_REMEDY + " Ecwid said: {detail}",
             status={401, 403},
             when=_names_a_scope,
             keeps=("scope",),
@@ -58,7 +65,8 @@ map_error = ErrorTable(
         ErrorRule(
             errors.MissingScopeError,
             "{store} refused access (HTTP {status}): the token is wrong or lacks a permission for {path}. "
-            "Check the token and its scopes. Ecwid said: {detail}",
+            "Check the token; a missing scope is added by Ecwid, not by a new token (see the app's "
+            "Details in Ecwid admin → Apps → My apps). Ecwid said: {detail}",
             status={403},
         ),
         ErrorRule(
@@ -66,6 +74,13 @@ map_error = ErrorTable(
             "{store} refused API access (HTTP 402): the store's plan doesn't allow API access or the store "
             "is suspended. The merchant must upgrade or reactivate the plan. Ecwid said: {detail}",
             status={402},
+        ),
+        ErrorRule(
+            errors.PlatformRejectedError,
+            "{store} has no such record (HTTP 404): {detail}",
+            status={404},
+            when=_names_a_record,
+            extra={"code": "NOT_FOUND"},
         ),
         ErrorRule(
             errors.StoreNotFoundError,

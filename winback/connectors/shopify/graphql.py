@@ -28,14 +28,14 @@ from winback.connectors.http import HttpClient
 from winback.connectors.http_errors import ErrorMapper, ErrorRule, ErrorTable, Failure, error_for, platform_message
 from winback.connectors.retry import RETRYABLE_STATUSES, AmbiguousWriteError, parse_retry_after
 from winback.connectors.shopify.documents import Document
+from winback.connectors.shopify.profile import SCOPES
 from winback.connectors.shopify.throttle import CostBucket, estimate_cost
 from winback.secrets import redact
 
 log = logging.getLogger("winback.connectors.shopify")
 
-REQUIRED_SCOPES = frozenset(
-    {"read_customers", "write_customers", "read_orders", "read_all_orders", "read_products", "write_discounts"}
-)
+REQUIRED_SCOPES = frozenset(SCOPES)
+"""The profile's table is the one source (a write scope grants its read scope on Shopify)."""
 _SCOPE_IN_TEXT = re.compile(r"\b((?:read|write|unauthenticated_read|unauthenticated_write)_[a-z_]+)\b")
 
 

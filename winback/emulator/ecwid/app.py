@@ -49,6 +49,7 @@ from winback.emulator.world import World
 
 __all__ = [
     "ALL_SCOPES",
+    "DEFAULT_SCOPES",
     "WRITES_PATH",
     "EcwidEmulator",
     "start_ecwid_emulator",
@@ -66,6 +67,9 @@ ALL_SCOPES = frozenset(
         "create_discount_coupons",
     }
 )
+DEFAULT_SCOPES = frozenset({"read_store_profile", "read_orders", "read_catalog"})
+"""A new custom app's token as Ecwid issues it: the store profile (always granted), orders and
+products. Customers, coupons and creating customers need Ecwid to extend the app's scopes."""
 _ROUTE = re.compile(r"^/api/v3/(?P<store>[^/]+)(?P<rest>/.*)?$")
 WRITES_PATH = "/_emulator/writes"
 """Test hook, not Ecwid's API: every write the emulator accepted, for tests in other processes."""
@@ -76,7 +80,8 @@ class EcwidEmulator:
     """An :class:`~winback.emulator.server.App` answering like ``app.ecwid.com/api/v3``.
 
     ``store_state`` is ``"active"`` or ``"suspended"`` (every call answers 402). ``scopes``
-    limits what the token may do (403 naming the scope otherwise). ``fault_retry_after`` is the
+    limits what the token may do (403 naming the scope otherwise); the default is a new custom
+    app's (:data:`DEFAULT_SCOPES`), tests that read customers or coupons pass :data:`ALL_SCOPES`. ``fault_retry_after`` is the
     ``Retry-After`` sent with injected 429 faults. ``guest_accounts=False`` models a store where
     Ecwid does not create accounts for guest buyers (a German company address, or the legacy
     password sign-in). Test hooks: :meth:`writes`, :meth:`touch_orders`, :meth:`corrupt_record`,
@@ -91,7 +96,7 @@ class EcwidEmulator:
         token: str = "secret_emulator_token",
         requests_per_minute: int = 600,
         store_state: str = "active",
-        scopes: Iterable[str] = ALL_SCOPES,
+        scopes: Iterable[str] = DEFAULT_SCOPES,
         fault_retry_after: float = 1.0,
         guest_accounts: bool = True,
         clock: Callable[[], float] = time.monotonic,
@@ -246,7 +251,9 @@ class EcwidEmulator:
 
     def _need(self, scope: str) -> None:
         if scope not in self.scopes:
-            raise ApiError(403, f"Token doesn't have required scope: {scope}", "ACCESS_DENIED")
+            # Ecwid's documented meaning of this 403 ("Access token doesn't have `read_discount_coupons`
+            # scope", ecwid-api-docs includes/_coupons.md); the same status as a wrong token.
+            raise ApiError(403, f"Access token doesn't have {scope} scope", "ACCESS_DENIED")
 
 
 def start_ecwid_emulator(

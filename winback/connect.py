@@ -71,7 +71,8 @@ def serve_redirect_uri(public_url: str) -> str:
     parts = urlsplit(value)
     loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
     if (parts.scheme != "https" and not loopback) or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigError(f"public_url {value!r} must be the https:// address of `winback serve`", key="public_url")
+        raise ConfigError(f"{value!r} must be the https:// address of `winback serve` (http:// only on loopback)",
+                          key="public_url")
     return value + CALLBACK_PATH
 
 

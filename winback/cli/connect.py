@@ -74,6 +74,9 @@ def connect(config_path: Path, no_browser: bool, redirect_uri: str | None, timeo
     listener, checks its hmac, state and shop, exchanges the code for an offline token and writes
     it as access_token into the client's secrets file (mode 0600). A forged, replayed or
     mismatched callback is refused and nothing is written.
+
+    With --via-serve the approval goes to `winback serve` instead ({public_url}/oauth/shopify/callback):
+    this command leaves a one-use pending install next to the config, prints the URL and exits.
     """
     config = load_config(config_path, missing_secrets_ok=True)
     settings = settings_for_connect(config)

@@ -18,44 +18,12 @@ from pathlib import Path
 
 import click
 
-from winback.config import ClientConfig, load_config, save_secret, secrets_file_of
+from winback.config import load_config
+from winback.connect import PendingConnect, finish_install, secrets_path_for, serve_redirect_uri, settings_for_connect
 from winback.connectors.callback_listener import CallbackListener
-from winback.connectors.shopify.oauth import InstallRequest, exchange_code, verify_callback
+from winback.connectors.shopify.oauth import InstallRequest
 from winback.connectors.shopify.settings import ShopifySettings
-from winback.errors import ConfigError, OAuthCallbackError, WinbackError
-from winback.secrets import register_secret
-
-
-def _settings_for_connect(config: ClientConfig) -> ShopifySettings:
-    settings = config.store.settings
-    if config.platform != "shopify" or not isinstance(settings, ShopifySettings):
-        raise ConfigError(f"`winback connect` installs Shopify apps; this store's platform is {config.platform}",
-                          path=str(config.path), key="store.platform")
-    if settings.auth_mode != "authorization-code":
-        raise ConfigError(
-            f'`winback connect` is for auth = "authorization-code" (this store uses {settings.auth_mode}): set '
-            'auth = "authorization-code", client_id and client_secret under [store] (see `winback init --auth`)',
-            path=str(config.path), key="store.auth",
-        )
-    return settings
-
-
-def _secrets_path(config: ClientConfig) -> Path:
-    path = secrets_file_of(config.path)
-    if path is None:
-        name = f"{config.path.stem}.secrets.toml"
-        raise ConfigError(
-            f'`winback connect` saves the token in the secrets file: add secrets_file = "{name}" at the top '
-            "of this file (winback creates it, mode 0600)",
-            path=str(config.path), key="secrets_file",
-        )
-    source = config.sources.get("store.access_token")
-    if config.store.settings.access_token is not None and (source is None or source.path != str(path)):  # type: ignore[attr-defined]
-        raise ConfigError(
-            "access_token is set in this file; remove it so the token `winback connect` gets is read from the "
-            f"secrets file {path}", path=str(config.path), key="store.access_token",
-        )
-    return path
+from winback.errors import OAuthCallbackError, WinbackError
 
 
 def _desktop() -> bool:
@@ -77,17 +45,13 @@ async def run_connect(
             webbrowser.open(install.url)
         callback = await listener.wait(timeout)
         try:
-            code = verify_callback(callback.params, install)
+            scope = await finish_install(callback.params, install, secrets_path)
         except OAuthCallbackError as exc:
             await callback.respond(400, "Not connected", f"{exc}")
             raise
-        try:
-            token, scope = await exchange_code(settings, code)
         except WinbackError as exc:
             await callback.respond(502, "Not connected", f"{exc}")
             raise
-        register_secret(token)
-        save_secret(secrets_path, "access_token", token)
         await callback.respond(200, "Connected", f"winback saved the token for {settings.shop}. You can close this tab.")
     return scope
 
@@ -98,25 +62,51 @@ async def run_connect(
 @click.option("--no-browser", is_flag=True, help="Only print the install URL; do not open a browser.")
 @click.option("--redirect-uri", help="Override [store] redirect_uri (a loopback http:// URL; port 0 = any free port).")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=300.0, show_default=True,
-              help="Seconds to wait for the approval.")
-def connect(config_path: Path, no_browser: bool, redirect_uri: str | None, timeout: float) -> None:
+              help="Seconds to wait for the approval (with --via-serve: how long the install URL stays valid).")
+@click.option("--via-serve", is_flag=True,
+              help="Let `winback serve` receive the approval at {public_url}/oauth/shopify/callback; print the URL and exit.")
+@click.option("--public-url", help="With --via-serve: the https address of `winback serve`; default: [email] public_url.")
+def connect(config_path: Path, no_browser: bool, redirect_uri: str | None, timeout: float, via_serve: bool,
+            public_url: str | None) -> None:
     """Install the app on a client's Shopify store (authorization code grant) and save its token.
 
     Prints the install URL (and opens it on a desktop), receives the approval on a one-shot local
     listener, checks its hmac, state and shop, exchanges the code for an offline token and writes
     it as access_token into the client's secrets file (mode 0600). A forged, replayed or
     mismatched callback is refused and nothing is written.
+
+    With --via-serve the approval goes to `winback serve` instead ({public_url}/oauth/shopify/callback):
+    this command leaves a one-use pending install next to the config, prints the URL and exits.
     """
     config = load_config(config_path, missing_secrets_ok=True)
-    settings = _settings_for_connect(config)
+    settings = settings_for_connect(config)
     if redirect_uri:
         try:
             settings = ShopifySettings.model_validate({**settings.model_dump(), "redirect_uri": redirect_uri})
         except ValueError as exc:
             raise click.BadParameter(str(exc).splitlines()[-1], param_hint="--redirect-uri") from None
-    secrets_path = _secrets_path(config)
+    secrets_path = secrets_path_for(config)
+    if via_serve or public_url:
+        base = public_url or (config.email.public_url if config.email else None)
+        if not base:
+            raise click.UsageError("--via-serve needs --public-url (or public_url under [email] in the config)")
+        _connect_via_serve(config_path, settings, serve_redirect_uri(base), secrets_path, timeout, not no_browser)
+        return
     scope = asyncio.run(run_connect(settings, secrets_path, timeout=timeout, open_browser=not no_browser))
     click.echo(f"connected {settings.shop}: saved access_token in {secrets_path} (mode 0600)")
     if scope:
         click.echo(f"granted scopes: {scope}")
     click.echo(f"next: winback check --config {config_path}")
+
+
+def _connect_via_serve(config_path: Path, settings: ShopifySettings, redirect_uri: str, secrets_path: Path,
+                       ttl: float, open_browser: bool) -> None:
+    """Leave a pending install for `winback serve` (one use, expires after ``ttl``) and print its URL."""
+    install = InstallRequest(settings.model_copy(update={"redirect_uri": redirect_uri}))
+    pending = PendingConnect.write(config_path, install, ttl)
+    click.echo(f"Open this URL signed in to {settings.shop} and approve the app (valid {ttl:.0f} s, once):")
+    click.echo(f"  {install.url}")
+    click.echo(f"The approval returns to {redirect_uri}: `winback serve` saves the token in {secrets_path} (mode 0600).")
+    click.echo(f"(pending install: {pending.path}; {redirect_uri} must be an allowed redirection URL of the app)")
+    if open_browser and _desktop():
+        webbrowser.open(install.url)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from winback.web import unsubscribe, webhooks
+from winback.web import oauth, unsubscribe, webhooks
 from winback.web.hub import Hub, ServeOptions
 
 
@@ -44,6 +44,7 @@ def create_app(config_dir: Path, options: ServeOptions | None = None) -> Starlet
         Route(address, unsubscribe.act, methods=["POST"]),
         Route("/webhooks/shopify", webhooks.shopify, methods=["POST"]),
         Route("/webhooks/ecwid", webhooks.ecwid, methods=["POST"]),
+        Route("/oauth/shopify/callback", oauth.shopify_callback, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
     app.state.hub = hub

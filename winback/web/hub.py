@@ -73,12 +73,16 @@ class Hub:
                 self.problems.append(result)
                 log.error("skipping a client: %s", result)
                 continue
-            self.clients[result.path.stem] = result
-            settings = result.store.settings
-            if result.platform == "shopify":
-                self.shopify[str(getattr(settings, "shop", "")).lower()] = result
-            elif result.platform == "ecwid":
-                self.ecwid[str(getattr(settings, "store_id", ""))] = result
+            self.add(result)
+
+    def add(self, config: ClientConfig) -> None:
+        """Serve ``config`` (also a client connected while the server runs)."""
+        self.clients[config.path.stem] = config
+        settings = config.store.settings
+        if config.platform == "shopify":
+            self.shopify[str(getattr(settings, "shop", "")).lower()] = config
+        elif config.platform == "ecwid":
+            self.ecwid[str(getattr(settings, "store_id", ""))] = config
 
     @staticmethod
     def webhook_secret(config: ClientConfig) -> bytes | None:

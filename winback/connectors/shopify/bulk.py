@@ -232,7 +232,9 @@ class BulkExporter:
                 if code == "ACCESS_DENIED":
                     raise errors.MissingScopeError(
                         message + ": the app lacks a scope the export needs (read_orders and "
-                        "read_all_orders); add it to the app and re-approve it.",
+                        "read_all_orders); release a new app version whose access scopes include it (Dev Dashboard → "
+                        "the app → Versions) and have the merchant approve the updated scopes (authorization code: "
+                        "run `winback connect` again).",
                         store=self.store,
                         scope="read_all_orders",
                     )

@@ -59,8 +59,11 @@ SHOPIFY_ERRORS = ErrorTable(
         ),
         ErrorRule(
             errors.MissingScopeError,
-            "{store} refused access (HTTP 403): the app's token lacks {permission}. Add it to the app's "
-            "Admin API access scopes, reinstall or re-approve the app, and update the token. "
+            "{store} refused access (HTTP 403): the app's token lacks {permission}. Add it to the app: "
+            "for a Dev Dashboard app release a new app version (Dev Dashboard → the app → Versions) whose "
+            "access scopes include it and have the merchant approve the updated scopes (authorization code: "
+            "run `winback connect` again; client credentials: the next token carries it); for a pre-2026 "
+            "admin-created app add it under Configuration → Admin API access scopes. "
             "Shopify said: {detail}",
             status={403},
             keeps=("scope",),
@@ -97,8 +100,11 @@ GRAPHQL_ERRORS = ErrorTable(
     (
         ErrorRule(
             errors.MissingScopeError,
-            "{store} denied {operation}: the app lacks {permission}. Add {needed} to the app's Admin API "
-            "access scopes, re-approve the app on {store}, and try again. Shopify said: {detail}",
+            "{store} denied {operation}: the app lacks {permission}. Add {needed} to the app: release a new "
+            "app version whose access scopes include it (Dev Dashboard → the app → Versions) and have the "
+            "merchant approve the updated scopes on {store} (authorization code: run `winback connect` "
+            "again); for a pre-2026 admin-created app add it under Configuration → Admin API access scopes. "
+            "Shopify said: {detail}",
             code={"ACCESS_DENIED"},
             keeps=("scope",),
         ),

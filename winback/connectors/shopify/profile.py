@@ -15,6 +15,15 @@ SCOPES = {
     "read_discounts": "winback looks up discount codes before creating them",
 }
 
+SCOPE_REMEDY = (
+    "add the {scope} scope to the app: {reason}. Dev Dashboard app (2026): in the Dev Dashboard open the "
+    "app's Versions and release a new version whose access scopes include it, then have the merchant approve "
+    "the updated scopes on {store} (auth = \"authorization-code\": run `winback connect` again; client credentials: the next "
+    "token carries it). An app created in the Shopify admin before 2026: add it under the app's "
+    "Configuration → Admin API access scopes and save"
+)
+"""How a missing Shopify scope is granted since admin-created apps ended (see API_NOTES)."""
+
 AUTH_CHOICES = (
     AuthChoice(
         name="access-token",
@@ -56,10 +65,7 @@ SHOPIFY = ConnectorProfile(
     credential_setting="access_token",
     credential_comment="Admin API token of the app installed on the shop",
     scopes=SCOPES,
-    scope_remedy=(
-        "add the {scope} scope to the app: {reason} (app settings → Configuration → Access scopes; "
-        "then reinstall the app on {store} and put the new token in the config)"
-    ),
+    scope_remedy=SCOPE_REMEDY,
     # Legacy (classic) customer accounts are closed to new stores since February 2026: buyers sign
     # in with a one-time code, nothing to invite. A live check reads the shop's own setting.
     offline_invite_mode=InviteMode.NOT_NEEDED,

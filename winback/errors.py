@@ -166,3 +166,19 @@ class SenderUnavailableError(EmailNotSentError):
     """The sender can send nothing now (outbox not writable, SMTP server unreachable or login
     refused): every other email of the run would fail the same way, so the client's run stops
     once with this message and the unsent actions are tried again next run."""
+
+
+# --- workers (winback.workers) -----------------------------------------------------------------
+
+
+class DistributedStoreError(ConfigError):
+    """A client whose store is SQLite was sent to the workers: refused, naming the client and file
+    (runs on several machines need one shared PostgreSQL database for the ledger and the run lock)."""
+
+
+class BrokerUnavailableError(WinbackError):
+    """The workers' broker (RabbitMQ or Redis) did not answer; names it with its password masked."""
+
+
+class ClientRunFailed(WinbackError):
+    """A client's run on a worker ended with an error: retried with back-off, then reported."""

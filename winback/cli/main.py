@@ -87,6 +87,7 @@ from winback.cli.schedule import schedule  # noqa: E402
 from winback.cli.status import status  # noqa: E402
 from winback.cli.suppress import suppress  # noqa: E402
 from winback.cli.sync import sync  # noqa: E402
+from winback.cli.workers import dispatch, worker  # noqa: E402
 
 cli.add_command(sync)
 cli.add_command(status)
@@ -99,6 +100,8 @@ cli.add_command(review)
 cli.add_command(schedule)
 cli.add_command(init)
 cli.add_command(check)
+cli.add_command(worker)
+cli.add_command(dispatch)
 
 
 def main() -> None:

@@ -3,11 +3,16 @@
 A task is one :func:`winback.clients.run_client`, the same function cron's ``winback run``
 calls. See :mod:`winback.workers.app` for the reliability settings, :mod:`winback.workers.tasks`
 for the outcomes and :mod:`winback.workers.settings` for the broker and the PostgreSQL rule.
+Celery is imported only when a name that needs it is first used, so ``winback status`` (which
+reads the runs table) does not pay for it.
 """
 
-from winback.workers.app import celery_config, create_app
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
 from winback.errors import BrokerUnavailableError, ClientRunFailed, DistributedStoreError
-from winback.workers.dispatch import Dispatched, dispatch_clients, queue_depth
 from winback.workers.runs import last_run, runs_of
 from winback.workers.settings import (
     BROKER_ENV,
@@ -16,7 +21,22 @@ from winback.workers.settings import (
     require_postgres,
     resolve_broker,
 )
-from winback.workers.tasks import TASK_NAME
+
+_LAZY = {
+    "celery_config": "winback.workers.app",
+    "create_app": "winback.workers.app",
+    "Dispatched": "winback.workers.dispatch",
+    "dispatch_clients": "winback.workers.dispatch",
+    "queue_depth": "winback.workers.dispatch",
+    "TASK_NAME": "winback.workers.tasks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'winback.workers' has no attribute {name!r}")
+
 
 __all__ = [
     "BROKER_ENV",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from winback.cli._common import load_configs, say
-from winback.config import ClientConfig
+from winback.cli._common import say
+
+if TYPE_CHECKING:
+    from winback.workers.settings import DispatchEntry
 
 DEFAULT_QUEUE = "winback"
 """winback.workers.DEFAULT_QUEUE, repeated so that `winback --help` does not import Celery."""
@@ -19,8 +22,11 @@ def _queue_option(command):  # type: ignore[no-untyped-def]
                         help="The broker queue the tasks go through.")(command)
 
 
-def _configs(config_dir: Path | None) -> list[ClientConfig]:
-    return load_configs(None, config_dir)[0] if config_dir is not None else []
+def _configs(config_dir: Path | None) -> list[DispatchEntry]:
+    """The configs' broker settings, read without their secrets (a worker expands those per task)."""
+    from winback.workers.settings import read_for_dispatch
+
+    return read_for_dispatch(config_dir)[0] if config_dir is not None else []
 
 
 @click.command()
@@ -82,13 +88,17 @@ def worker(config_dir: Path | None, queue: str, concurrency: int, loglevel: str,
 def dispatch(ctx: click.Context, config_dir: Path, queue: str) -> None:
     """Send one task per client to the workers (the periodic job of a worker deployment).
 
-    A task carries the config file's path and the client's name, never a secret. A client whose
+    A task carries the config file's path and the client's name, never a secret; the configs are
+    read without expanding their secrets (only the workers hold them). A client whose
     store is SQLite is refused (workers need a shared PostgreSQL database); the others are sent.
     Exit status: 0 all sent, 1 some refused, 2 config errors.
     """
     from winback.workers import WorkerSettings, create_app, dispatch_clients, resolve_broker
+    from winback.workers.settings import read_for_dispatch
 
-    configs, problems = load_configs(None, config_dir)
+    configs, problems = read_for_dispatch(config_dir)
+    for problem in problems:
+        click.secho(f"error: {problem}", fg="red", err=True)
     settings = WorkerSettings(broker=resolve_broker(configs), queue=queue)
     sent = dispatch_clients(create_app(settings), settings, configs)
     for item in sent:

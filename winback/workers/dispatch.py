@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 from celery import Celery
 
-from winback.config import ClientConfig
 from winback.errors import BrokerUnavailableError, DistributedStoreError
-from winback.workers.settings import WorkerSettings, require_postgres
+from winback.workers.settings import DispatchEntry, WorkerSettings, require_postgres_url
 from winback.workers.tasks import TASK_NAME
 
 
@@ -22,7 +21,7 @@ class Dispatched:
     """Why the client was not sent (a SQLite store)."""
 
 
-def dispatch_clients(app: Celery, settings: WorkerSettings, configs: Sequence[ClientConfig]) -> list[Dispatched]:
+def dispatch_clients(app: Celery, settings: WorkerSettings, configs: Sequence[DispatchEntry]) -> list[Dispatched]:
     """One task per client whose store is PostgreSQL; the others come back with their refusal.
 
     The message holds the config's absolute path and the client's name: no setting, no secret.
@@ -32,7 +31,7 @@ def dispatch_clients(app: Celery, settings: WorkerSettings, configs: Sequence[Cl
     for config in configs:
         path = str(config.path.resolve())
         try:
-            require_postgres(config)
+            require_postgres_url(config.name, config.path, config.database_url)
         except DistributedStoreError as exc:
             sent.append(Dispatched(config.name, path, error=str(exc)))
             continue

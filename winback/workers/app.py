@@ -55,7 +55,7 @@ def create_app(settings: WorkerSettings) -> Celery:
     app.conf.update(celery_config(settings))
 
     @app.task(
-        name=TASK_NAME, bind=True, autoretry_for=(ClientRunFailed,), max_retries=settings.max_retries,
+        name=TASK_NAME, bind=True, shared=False, autoretry_for=(ClientRunFailed,), max_retries=settings.max_retries,
         retry_backoff=settings.retry_backoff, retry_backoff_max=settings.retry_backoff_max, retry_jitter=False,
         acks_late=True, reject_on_worker_lost=True,
     )

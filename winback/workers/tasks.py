@@ -16,6 +16,8 @@ Outcomes, each a row of the ``runs`` table:
 * ``lost``: the worker died mid-run; the broker gave the task to another worker.
 
 A config that does not load, or a SQLite store, is refused without retry (retrying cannot help).
+A run stopped by the hard time limit (its process is replaced) keeps its row ``running`` until that
+client's next run; the soft limit, earlier, normally ends it as ``retrying``/``failed`` first.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from winback.clients import run_client
 from winback.config import ClientConfig, load_config
-from winback.errors import ClientRunFailed, ConfigError
+from winback.errors import ClientRunFailed, WinbackError
 from winback.rules.engine import client_rules
 from winback.rules.locks import StoreBusyError, store_lock
 from winback.sync import LocalStore, open_store
@@ -65,7 +67,7 @@ def execute(config_path: str, client: str, *, task_id: str | None, worker: str |
         try:
             config = load_client_config(config_path)
             url = require_postgres(config)
-        except ConfigError as exc:
+        except WinbackError as exc:  # a config error, an unknown platform, a SQLite store
             log.error("refused: %s", exc, extra={"client": client, "task_id": task_id})
             return {"client": client, "outcome": "refused", "error": str(exc)}
         store = _store(url)

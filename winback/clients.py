@@ -109,6 +109,7 @@ async def run_client(
     lock_wait: float = DEFAULT_WAIT_S,
     progress: ClientProgress | None = None,
     connector_options: dict[str, Any] | None = None,
+    locked: bool = False,
 ) -> ClientRun:
     """Sync, plan and act for one client with one connector on ``store``.
 
@@ -117,7 +118,8 @@ async def run_client(
     platform's usual capabilities instead of asking it (``winback plan --no-connect``). Acting
     takes the store's run lock first, so two overlapping runs never act twice. Errors of winback's
     tree end the run as the client's one-line error; anything else propagates to
-    :func:`for_each_client`, which isolates it.
+    :func:`for_each_client`, which isolates it. ``locked=True``: the caller already holds the
+    store's run lock (a worker takes it first, to tell "already running" from a failure).
     """
     result = ClientRun(config.name, config.path, config.store_label, config.store_key)
     act = act and plan
@@ -129,7 +131,7 @@ async def run_client(
                 f"then run `winback webhooks reconnect --config {config.path}`"
             )
         rules = client_rules(config) if plan else []
-        lock = astore_lock(store, result.store_key, wait=lock_wait) if act else nullcontext()
+        lock = astore_lock(store, result.store_key, wait=lock_wait) if act and not locked else nullcontext()
         async with config.build_connector(**(connector_options or {})) as connector, lock:
             if sync:
                 try:

@@ -193,3 +193,19 @@ class OAuthCallbackError(WinbackError):
 
 class CallbackTimeoutError(WinbackError):
     """No install callback arrived in time; nothing was written."""
+
+
+# --- workers (winback.workers) -----------------------------------------------------------------
+
+
+class DistributedStoreError(ConfigError):
+    """A client whose store is SQLite was sent to the workers: refused, naming the client and file
+    (runs on several machines need one shared PostgreSQL database for the ledger and the run lock)."""
+
+
+class BrokerUnavailableError(WinbackError):
+    """The workers' broker (RabbitMQ or Redis) did not answer; names it with its password masked."""
+
+
+class ClientRunFailed(WinbackError):
+    """A client's run on a worker ended with an error: retried with back-off, then reported."""

@@ -278,3 +278,51 @@ def systemd_timer(job: Job, *, randomized_delay: str = RANDOMIZED_DELAY) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+# --- workers: a periodic dispatch and the worker service -------------------------------------
+
+
+def dispatch_job(winback: Sequence[str], config_dir: Path, config_crons: Sequence[tuple[Path, str | None]],
+                 default_cron: str) -> tuple[Job, str | None]:
+    """The one periodic ``winback dispatch`` of a worker deployment, and a note when the configs'
+    ``[schedule] cron`` values differ (one dispatch sends every client, so ``default_cron`` is used)."""
+    crons = {cron or default_cron for _, cron in config_crons}
+    cron = next(iter(crons)) if len(crons) == 1 else default_cron
+    note = None if len(crons) <= 1 else (
+        f"the configs ask for different schedules ({', '.join(sorted(crons))}); one dispatch sends every "
+        f"client, so it runs on --every ({default_cron}); split the clients into directories to differ"
+    )
+    command = (*winback, "--quiet", "dispatch", "--config-dir", str(config_dir))
+    return Job("winback-dispatch", cron, command, tuple(str(path) for path, _ in config_crons)), note
+
+
+def worker_service(winback: Sequence[str], config_dir: Path, *, user: str | None = None, concurrency: int = 2) -> str:
+    """A long-running ``winback worker`` unit, restarted if it dies; SIGTERM lets runs finish."""
+    command = (*winback, "--json-log", "worker", "--config-dir", str(config_dir), "--concurrency", str(concurrency),
+               "--hostname", "winback@%H")
+    lines = [
+        "[Unit]",
+        "Description=winback worker: client runs sent by winback dispatch",
+        "Wants=network-online.target",
+        "After=network-online.target",
+        "",
+        "[Service]",
+        "Type=simple",
+    ]
+    if user:
+        lines.append(f"User={user}")
+    lines += [
+        "# The configs' ${VAR} references (and WINBACK_BROKER, if set) from a file only this user can read:",
+        "# EnvironmentFile=/etc/winback/winback.env",
+        f"ExecStart={' '.join(_systemd_quote(part).replace('%%H', '%H') for part in command)}",
+        "Restart=always",
+        "RestartSec=5",
+        "KillMode=mixed",
+        "TimeoutStopSec=3700",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ]
+    return "\n".join(lines)

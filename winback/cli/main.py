@@ -98,6 +98,7 @@ from winback.cli.sync import sync  # noqa: E402
 from winback.cli.connect import connect  # noqa: E402
 from winback.cli.serve import serve, webhooks  # noqa: E402
 from winback.cli.report import report  # noqa: E402
+from winback.cli.workers import dispatch, worker  # noqa: E402
 
 cli.add_command(sync)
 cli.add_command(status)
@@ -114,6 +115,8 @@ cli.add_command(connect)
 cli.add_command(serve)
 cli.add_command(webhooks)
 cli.add_command(report)
+cli.add_command(worker)
+cli.add_command(dispatch)
 
 
 def main() -> None:

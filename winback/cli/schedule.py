@@ -15,10 +15,12 @@ from winback.config import SECRETS_SUFFIX, ScheduleSection
 from winback.errors import ConfigError
 from winback.scheduling import (
     crontab_line,
+    dispatch_job,
     every_to_cron,
     plan_jobs,
     systemd_service,
     systemd_timer,
+    worker_service,
 )
 
 
@@ -41,7 +43,12 @@ from winback.scheduling import (
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the crontab job appends its output and keeps its lock file; default: the config dir.",
 )
-def schedule(config_dir: Path, every: str, user: str | None, log_dir: Path | None) -> None:
+@click.option(
+    "--workers", is_flag=True,
+    help="For Celery workers: a periodic `winback dispatch` (crontab line, service + timer) and a "
+         "winback-worker.service, instead of `winback run` jobs.",
+)
+def schedule(config_dir: Path, every: str, user: str | None, log_dir: Path | None, workers: bool) -> None:
     """Print a crontab line and a systemd winback.service + winback.timer pair.
 
     Each config's [schedule] cron is used when set, else --every. When all configs share one
@@ -55,6 +62,9 @@ def schedule(config_dir: Path, every: str, user: str | None, log_dir: Path | Non
     config_dir = config_dir.resolve()
     crons = _read_crons(config_dir)
     log_dir = (log_dir or config_dir).resolve()
+    if workers:
+        _print_workers(config_dir, crons, default_cron, user, log_dir)
+        return
     jobs = plan_jobs(_winback_command(), config_dir, crons, default_cron)
 
     units = "/etc/systemd/system" if user else "~/.config/systemd/user"
@@ -74,6 +84,27 @@ def schedule(config_dir: Path, every: str, user: str | None, log_dir: Path | Non
         click.echo(systemd_timer(job), nl=False)
     names = " ".join(f"{job.name}.timer" for job in jobs)
     click.echo(f"\n# Then: {systemctl} daemon-reload && {systemctl} enable --now {names}")
+
+
+def _print_workers(config_dir: Path, crons: list[tuple[Path, str | None]], default_cron: str,
+                   user: str | None, log_dir: Path) -> None:
+    """The dispatch job (one machine) and the worker unit (every worker machine)."""
+    job, note = dispatch_job(_winback_command(), config_dir, crons, default_cron)
+    units = "/etc/systemd/system" if user else "~/.config/systemd/user"
+    systemctl = "systemctl" if user else "systemctl --user"
+    if note:
+        click.echo(f"# NOTE: {note}")
+    click.echo("# --- on ONE machine: a periodic dispatch (crontab line, or the service + timer below) ---")
+    click.echo(crontab_line(job, lock=log_dir / f".{job.name}.lock", log=log_dir / f"{job.name}.log", user=user))
+    click.echo(f"\n# --- {units}/{job.name}.service ---")
+    click.echo(systemd_service(job, user=user, workdir=config_dir), nl=False)
+    click.echo(f"\n# --- {units}/{job.name}.timer ---")
+    click.echo(systemd_timer(job), nl=False)
+    click.echo(f"\n# --- on EVERY worker machine: {units}/winback-worker.service ---")
+    click.echo("# The config folder must be mounted at the same path on every worker machine.")
+    click.echo(worker_service(_winback_command(), config_dir, user=user), nl=False)
+    click.echo(f"\n# Then: {systemctl} daemon-reload && {systemctl} enable --now {job.name}.timer (dispatching "
+               f"machine) and {systemctl} enable --now winback-worker.service (each worker machine)")
 
 
 def _read_crons(config_dir: Path) -> list[tuple[Path, str | None]]:

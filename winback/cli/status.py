@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import click
 from winback.cli._common import cell, config_options, load_configs, rich_stdout, say
 from winback.config import ClientConfig
 from winback.display import printable
-from winback.errors import LocalStoreMissingError
+from winback.errors import LocalStoreMissingError, WinbackError
+from winback.workers.runs import last_run
 from winback.clients import StorePool, client_status
 from winback.rules.engine import action_status
 
@@ -20,11 +22,15 @@ from winback.rules.engine import action_status
 @click.command()
 @config_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per client.")
+@click.option("--queue", default="winback", show_default=True,
+              help="The workers' queue whose depth is shown (when a broker is configured).")
 @click.pass_context
-def status(ctx: click.Context, config: Path | None, config_dir: Path | None, as_json: bool) -> None:
-    """Last sync times, cursors, record counts and last error of each client's store."""
+def status(ctx: click.Context, config: Path | None, config_dir: Path | None, as_json: bool, queue: str) -> None:
+    """Last sync times, cursors, record counts and last error of each client's store; with
+    workers, each client's last run (worker, start, end, outcome) and the queue's depth."""
     configs, problems = load_configs(config, config_dir)
     statuses = asyncio.run(_collect(configs))
+    queue_line = _queue_line(configs, queue)
     if as_json:
         click.echo(json.dumps(statuses, indent=2, ensure_ascii=False))
     elif rich_stdout():
@@ -33,6 +39,11 @@ def status(ctx: click.Context, config: Path | None, config_dir: Path | None, as_
         for entry in statuses:
             for line in _plain(entry).splitlines():
                 say(line)
+    if queue_line:
+        if as_json:
+            click.echo(queue_line, err=True)
+        else:
+            say(queue_line)
     if problems:
         ctx.exit(2)
 
@@ -49,6 +60,7 @@ async def _collect(configs: list[ClientConfig]) -> list[dict[str, Any]]:
                 continue
             entry = await asyncio.to_thread(client_status, config, store)
             entry["actions"] = await asyncio.to_thread(action_status, store, entry["store_key"])
+            entry["last_run"] = await asyncio.to_thread(last_run, store, entry["store_key"])
             statuses.append(entry)
         return statuses
     finally:
@@ -64,9 +76,37 @@ def _plain(entry: dict[str, Any]) -> str:
         f"  cursors: {cursors}",
         f"  counts: {counts}",
         f"  last error: {last_error(entry) or '-'}",
+        *_run_lines(entry.get("last_run")),
         *_actions_lines(entry.get("actions")),
     ]
     return "\n".join(lines)
+
+
+def _run_lines(run: dict[str, Any] | None) -> list[str]:
+    """``last worker run: ok on w1@host, 09:20:31 → 09:21:02 UTC (task ...)`` when a worker ran it."""
+    if not run:
+        return []
+    line = (f"  last worker run: {run['outcome']} on {run['worker'] or '?'}, started {run['started']}, "
+            f"finished {run['finished'] or '-'} (task {run['task_id']}, attempt {run['attempt'] + 1})")
+    return [line] + ([f"    {run['error']}"] if run["error"] else [])
+
+
+def _queue_line(configs: list[ClientConfig], queue: str) -> str | None:
+    """``queue winback on redis://...: 3 waiting``; ``None`` when no broker is configured (cron only)."""
+    from winback.errors import ConfigError
+
+    if not os.environ.get("WINBACK_BROKER") and not any(c.workers.broker for c in configs):
+        return None
+    try:
+        from winback.workers import WorkerSettings, create_app, queue_depth, resolve_broker
+
+        settings = WorkerSettings(broker=resolve_broker(configs), queue=queue)
+        depth = queue_depth(create_app(settings), settings)
+    except ModuleNotFoundError:
+        return "queue: unknown (Celery is not installed: pip install 'winback[workers]')"
+    except (ConfigError, WinbackError) as exc:
+        return f"queue {queue}: unknown ({exc})"
+    return f"queue {queue} on {settings.broker_label}: {depth} waiting"
 
 
 def last_error(entry: dict[str, Any]) -> str | None:
@@ -127,7 +167,7 @@ def _table(statuses: list[dict[str, Any]]) -> None:
             Console().print(printable(f"{entry['client']}: {entry['consent_pending']} consent change(s) pending "
                                       "for the platform (pushed by winback serve or the next run)"),
                             markup=False, highlight=False)
-        for line in _actions_lines(entry.get("actions")):
+        for line in [*_actions_lines(entry.get("actions")), *_run_lines(entry.get("last_run"))]:
             Console().print(printable(f"{entry['client']}:{line}"), markup=False, highlight=False)
 
 

@@ -39,6 +39,9 @@ Format (see ``examples/client.toml`` for a commented example)::
     [schedule]
     cron = "17 * * * *"                  # five fields
 
+    [workers]                            # optional; `winback dispatch` (see winback.workers)
+    broker = "redis://127.0.0.1:6379/0"  # or amqp://...; WINBACK_BROKER wins
+
 Secrets
     ``${NAME}`` anywhere in a string value is replaced by the environment variable ``NAME``; a
     missing or empty variable is an error. ``secrets_file`` names a TOML file of plain
@@ -75,6 +78,7 @@ from winback.config._models import (
     StoreConfig,
     SyncSection,
     ValueSource,
+    WorkersSection,
 )
 
 __all__ = [
@@ -91,6 +95,7 @@ __all__ = [
     "StoreConfig",
     "SyncSection",
     "ValueSource",
+    "WorkersSection",
     "load_config",
     "load_config_dir",
 ]

@@ -128,12 +128,13 @@ def load_config(path: str | os.PathLike[str], *, missing_secrets_ok: bool = Fals
         rules=file.rules,
         schedule=file.schedule,
         limits=file.limits,
+        workers=file.workers,
         sources=source.value_sources(),
     )
     for secret in secret_values(settings) + secret_values(config.email):
         register_secret(secret)
-    if config.database.url:
-        for match in _URL_PASSWORD.finditer(config.database.url):
+    for url in (config.database.url, config.workers.broker):
+        for match in _URL_PASSWORD.finditer(url or ""):
             register_secret(match.group(2))
     literal = readable_literal_secrets(path, text, raw, config)
     if literal:

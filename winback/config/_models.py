@@ -233,6 +233,20 @@ class ScheduleSection(_Table):
         return " ".join(fields)
 
 
+class WorkersSection(_Table):
+    """``[workers]``: where ``winback dispatch`` sends this client's runs (see :mod:`winback.workers`)."""
+
+    broker: Annotated[str, Field(min_length=1)] | None = None
+    """``amqp://user:password@host:5672//`` (RabbitMQ) or ``redis://host:6379/0``; ``WINBACK_BROKER`` wins."""
+
+    @field_validator("broker")
+    @classmethod
+    def _broker(cls, value: str | None) -> str | None:
+        if value is not None and value.split("://", 1)[0] not in ("amqp", "amqps", "pyamqp", "redis", "rediss"):
+            raise ValueError("broker must be an amqp:// (RabbitMQ) or redis:// URL, e.g. 'redis://127.0.0.1:6379/0'")
+        return value
+
+
 class FileModel(_Table):
     """The whole file before the platform settings are checked by their connector."""
 
@@ -245,6 +259,7 @@ class FileModel(_Table):
     rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     schedule: ScheduleSection = ScheduleSection()
     limits: LimitsSection = LimitsSection()
+    workers: WorkersSection = WorkersSection()
 
 
 # --- findings that do not stop loading --------------------------------------------------------
@@ -325,6 +340,7 @@ class ClientConfig(BaseModel):
     rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
     schedule: ScheduleSection = ScheduleSection()
     limits: LimitsSection = LimitsSection()
+    workers: WorkersSection = WorkersSection()
     warnings: tuple[ConfigWarning, ...] = ()
     """Secrets other users of the machine can read (see :class:`ConfigWarningKind`); also logged."""
     sources: Mapping[str, ValueSource] = Field(default_factory=dict)
@@ -369,6 +385,7 @@ class ClientConfig(BaseModel):
             "email": None if self.email is None else masked(self.email),
             "rules": masked(self.rules),
             "schedule": masked(self.schedule),
+            "workers": {"broker": None if self.workers.broker is None else mask_url(self.workers.broker)},
         }
 
 

@@ -287,6 +287,25 @@ suppressions = Table(
     Index("ix_suppressions_lower_email", "lower_email", "store_key"),
 )
 
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("store_key", StoreKey, nullable=False),
+    Column("client", String(200), nullable=False),
+    Column("task_id", String(64), comment="the Celery task id; NULL for a run outside the workers"),
+    Column("worker", String(255), comment="the worker's hostname (celery@host)"),
+    Column("attempt", Integer, nullable=False, server_default=text("0")),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("outcome", String(16), nullable=False, comment="running | ok | failed | retrying | busy | lost"),
+    Column("error", Text),
+    Index("ix_runs_store_key_started_at", "store_key", "started_at"),
+    Index("ix_runs_task_id", "task_id"),
+)
+"""One row per client run a worker started (added by 0006; see winback.workers.runs). No foreign
+key: a run is recorded before its first sync creates the store's row."""
+
 LEDGER_STATUSES = ("planned", "running", "done", "failed", "skipped")
 
 # --- added by 0004: what ``winback serve`` keeps (see winback.rules.consent, winback.web) --------

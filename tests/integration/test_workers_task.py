@@ -1,0 +1,55 @@
+"""The task body on a real PostgreSQL store, without a broker: "already running" and refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from winback.config import load_config
+from winback.errors import ClientRunFailed
+from winback.rules.locks import store_lock
+from winback.sync import open_store
+from winback.workers import runs_of
+from winback.workers.tasks import execute
+
+pytestmark = pytest.mark.integration
+
+
+def config_file(tmp_path: Path, database: str) -> Path:
+    path = tmp_path / "acme.toml"
+    path.write_text(
+        '[client]\nname = "acme"\n[store]\nplatform = "shopify"\nshop = "acme.myshopify.com"\n'
+        'access_token = "shpat_unit"\nbase_url = "http://127.0.0.1:1"\n'
+        f'[database]\nurl = "{database}"\n',
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    return path
+
+
+def test_a_client_already_running_is_not_started_twice(tmp_path: Path, sync_postgres_url: str) -> None:
+    path = config_file(tmp_path, sync_postgres_url)
+    config = load_config(path)
+    store = open_store(sync_postgres_url)
+    try:
+        with store_lock(store, config.store_key, wait=0):  # another worker's run holds the store
+            done = execute(str(path), "acme", task_id="t-busy", worker="w9@host", attempt=0, will_retry=True)
+        assert done["outcome"] == "busy"
+        assert [(r["task_id"], r["outcome"], r["worker"]) for r in runs_of(store, config.store_key)] == [
+            ("t-busy", "busy", "w9@host")]
+
+        # Free, the run goes ahead; the platform is unreachable, so it fails and asks to be retried.
+        with pytest.raises(ClientRunFailed):
+            execute(str(path), "acme", task_id="t-2", worker="w9@host", attempt=0, will_retry=True)
+        last = runs_of(store, config.store_key)[-1]
+        assert (last["outcome"], last["finished_at"] is not None) == ("retrying", True) and last["error"]
+    finally:
+        store.close()
+
+
+def test_a_sqlite_client_is_refused_by_the_worker(tmp_path: Path) -> None:
+    path = config_file(tmp_path, "local.db")
+    done = execute(str(path), "acme", task_id="t-sqlite", worker="w1@host", attempt=0, will_retry=True)
+    assert done["outcome"] == "refused" and "SQLite" in done["error"] and str(path) in done["error"]
+    assert not (tmp_path / "local.db").exists()

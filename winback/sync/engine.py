@@ -114,6 +114,14 @@ class SyncReport:
         return {r: report.unreachable for r, report in self.resources.items() if report.unreachable}
 
     @property
+    def partial(self) -> str | None:
+        """``partial: customers unreachable (why)`` when some resource was out of reach, else ``None``;
+        kept as the store's ``last_error`` so ``winback status`` shows a partial sync."""
+        if not self.unreachable:
+            return None
+        return "partial: " + "; ".join(f"{r.value} unreachable ({why})" for r, why in self.unreachable.items())
+
+    @property
     def newest_cursor(self) -> datetime | None:
         cursors = [r.cursor_after for r in self.resources.values() if r.cursor_after is not None]
         return max(cursors, default=None)
@@ -198,7 +206,7 @@ async def sync_store(
                     done = report.resources[resource] = ResourceReport(resource=resource, cursor_after=cursor)
                 done.unreachable = str(exc)
         report.finished_at = datetime.now(timezone.utc)
-        await asyncio.to_thread(store.mark_sync_finished, key, report.finished_at)
+        await asyncio.to_thread(store.mark_sync_finished, key, report.finished_at, report.partial)
     except errors.WinbackError as exc:
         log.error("sync of %s failed: %s", connector.store_label, exc, extra={"store": key})
         try:

@@ -88,3 +88,27 @@ def test_held_out_customers_are_recorded_and_get_nothing(tmp_path: Path) -> None
         assert third.actions == []  # held out for this lapse: never reminded of it later
     finally:
         store.close()
+
+
+def test_actions_with_nothing_to_do_are_never_drawn_into_the_holdout(tmp_path: Path) -> None:
+    """Review item 8: a step-less "skipped: nothing to do" action (e.g. auto_create_accounts for
+    someone who already has an account) is no treatment withheld; recording it as held out
+    would bias the control group."""
+    from dataclasses import replace
+    from typing import ClassVar
+
+    class NothingToDo(EmailEveryone):
+        name: ClassVar[str] = "nothing_to_do"
+
+        def plan(self, context):  # type: ignore[no-untyped-def]
+            for action in super().plan(context):
+                yield replace(action, steps=(), payload={}, marketing=False)
+
+    store = seeded_store(tmp_path / "n.db", [customer(str(i), f"c{i}@example.com") for i in range(20)],
+                         timezone_name=None)
+    try:
+        plan = plan_client(store, facts(store), [NothingToDo({"holdout": 0.5})], NOW, Limits(), None)
+        assert len(plan.actions) == 20
+        assert not any(a.holdout for a in plan.actions)
+    finally:
+        store.close()

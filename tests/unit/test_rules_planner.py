@@ -199,3 +199,28 @@ def test_actions_needing_what_the_credentials_cannot_reach_are_held_with_the_rea
     plan = plan_client(store, facts(store), [NeedsCustomers()], NOW, Limits(), blocked)
     assert plan.actions == [] and plan.rules_held == {"needs_customers": "cannot read customers: ask Ecwid"}
     assert {h.reason for h in plan.held} == {HoldReason.UNREACHABLE}
+
+
+def test_a_registered_buyer_without_a_customer_row_is_not_a_mailable_guest(store: LocalStore) -> None:
+    """Review item 1: a buyer whose orders belong to a customer account we have no row for
+    (deleted, or never synced under a token without customers) has unknown consent, so their
+    order's "accept marketing" must not make them a guest: neither the rules' SQL nor the
+    planner's safety net may mail them."""
+    from sqlalchemy import select
+
+    from tests.unit.rules_fakes import KEY
+    from winback.connectors.base import Page, Resource
+    from winback.rules import queries
+    from winback.rules.guards import subscribed_emails
+
+    registered = _guest_order("r1", "gone@example.com", True, 30).model_copy(update={"customer_id": "c-gone"})
+    orders = [registered, _guest_order("g1", "guest.yes@example.com", True, 30)]
+    store.commit_page(KEY, Resource.ORDERS, Page(records=orders), None)
+    emails = ["gone@example.com", "guest.yes@example.com"]
+    assert subscribed_emails(store, KEY, emails) == {"guest.yes@example.com"}
+    b = queries.buyer
+    with store.reading() as conn:
+        rows = conn.execute(
+            select(b.c.lower_email).where(b.c.store_key == KEY, b.c.lower_email.in_(emails), queries.subscribed())
+        ).scalars().all()
+    assert set(rows) == {"guest.yes@example.com"}

@@ -94,3 +94,19 @@ async def test_an_empty_page_of_skipped_entries_keeps_the_cursor(sync_db: LocalS
     result = sync_db.commit_deletions(KEY, Resource.PRODUCTS, DeletionPage([], None, skipped=2), None)
     assert result.removed == 0 and result.cursor is None
     assert {c["resource"]: c["records_seen"] for c in sync_db.cursors(KEY)}[cursor_name(Resource.PRODUCTS)] == 2
+
+
+async def test_a_deleted_record_settles_its_quarantine_row(sync_db: LocalStore) -> None:
+    """Review (minor): a record the platform deleted cannot come back valid, so its quarantine row
+    must not stay open forever in ``winback status``; other quarantine rows stay."""
+    from tests.unit.test_sync_support import rejected
+
+    await _seed(sync_db)
+    bad = [rejected(Resource.ORDERS, "o9", {"id": "o9"}), rejected(Resource.ORDERS, "o8", {"id": "o8"})]
+    sync_db.commit_page(KEY, Resource.ORDERS, Page(records=[], rejected=bad), at(3))
+    assert {q["record_id"] for q in sync_db.quarantined(KEY)} == {"o9", "o8"}
+
+    sync_db.commit_deletions(KEY, Resource.ORDERS, DeletionPage([_gone(Resource.ORDERS, "o9", 10)]), at(10))
+
+    assert {q["record_id"] for q in sync_db.quarantined(KEY)} == {"o8"}
+    assert {q["record_id"] for q in sync_db.quarantined(KEY, include_resolved=True) if q["resolved"]} == {"o9"}

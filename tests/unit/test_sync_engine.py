@@ -167,3 +167,53 @@ async def test_error_before_the_store_is_known_is_raised(sync_db: LocalStore) ->
     with pytest.raises(errors.AuthenticationError):
         await sync_store(fake, sync_db)
     assert sync_db.list_stores() == []
+
+
+async def test_a_deletion_feed_out_of_reach_is_a_partial_sync(sync_db: LocalStore) -> None:
+    """Review item 11: a 403 on a deletion feed, after the resource's records were committed,
+    marks that resource unreachable and the sync goes on, instead of failing the whole run."""
+    from collections.abc import AsyncIterator
+    from datetime import datetime
+
+    from winback.connectors.base import DeletionPage
+
+    class NoDeletedCustomers(FakeConnector):
+        deletion_resources = frozenset({Resource.CUSTOMERS})
+
+        async def deletions(self, resource: Resource, deleted_since: datetime | None = None) -> AsyncIterator[DeletionPage]:
+            raise errors.MissingScopeError("no customers scope: ask Ecwid", store=self.store_label)
+            yield DeletionPage([])  # pragma: no cover
+
+    fake = NoDeletedCustomers(page_size=3)
+    fake.put(customer("c1", updated=1), order("o1", updated=2, customer_id="c1"), product("p1", updated=3))
+    report = await sync_store(fake, sync_db)
+
+    assert report.unreachable == {Resource.CUSTOMERS: "no customers scope: ask Ecwid"}
+    assert report.resources[Resource.CUSTOMERS].upserted == 1
+    assert report.resources[Resource.PRODUCTS].upserted == 1 and report.finished_at is not None
+    assert {row["id"] for row in sync_db.iter_rows(KEY, "products")} == {"p1"}
+
+
+async def test_a_partial_sync_stays_visible_as_the_stores_last_error(sync_db: LocalStore) -> None:
+    """Review item 10: a sync missing a resource must not look whole: the store's last_error says
+    which resource was unreachable and why; the next whole sync clears it."""
+    from collections.abc import AsyncIterator
+    from datetime import datetime
+
+    from winback.connectors.base import Page
+
+    class NoCustomers(FakeConnector):
+        blocked = True
+
+        def customers(self, updated_since: datetime | None = None) -> AsyncIterator[Page[Customer]]:
+            if self.blocked:
+                raise errors.MissingScopeError("no customers scope: ask Ecwid", store=self.store_label)
+            return super().customers(updated_since)
+
+    fake = NoCustomers()
+    fake.put(customer("c1", updated=1), product("p1", updated=3))
+    await sync_store(fake, sync_db)
+    assert sync_db.get_store(KEY)["last_error"] == "partial: customers unreachable (no customers scope: ask Ecwid)"
+    fake.blocked = False
+    await sync_store(fake, sync_db)
+    assert sync_db.get_store(KEY)["last_error"] is None

@@ -76,10 +76,22 @@ def _plain(entry: dict[str, Any]) -> str:
         f"  cursors: {cursors}",
         f"  counts: {counts}",
         f"  last error: {last_error(entry) or '-'}",
+        *_connection_lines(entry),
         *_run_lines(entry.get("last_run")),
         *_actions_lines(entry.get("actions")),
     ]
     return "\n".join(lines)
+
+
+def _connection_lines(entry: dict[str, Any]) -> list[str]:
+    """The lines the rich view prints under its table: the app uninstalled, consent changes waiting."""
+    lines = []
+    if entry.get("disconnected_at"):
+        lines.append(f"  disconnected: app uninstalled {_short(entry['disconnected_at'])}")
+    if entry.get("consent_pending"):
+        lines.append(f"  consent pending: {entry['consent_pending']} change(s) for the platform "
+                     "(pushed by winback serve or the next run)")
+    return lines
 
 
 def _run_lines(run: dict[str, Any] | None) -> list[str]:

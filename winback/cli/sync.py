@@ -101,9 +101,7 @@ def _counts(result: ClientRun) -> dict[str, int]:
 
 def _partial(result: ClientRun) -> str:
     """``partial: customers unreachable (why and the remedy)``, or empty for a whole sync."""
-    if result.sync is None or not result.sync.unreachable:
-        return ""
-    return "partial: " + "; ".join(f"{resource.value} unreachable ({why})" for resource, why in result.sync.unreachable.items())
+    return "" if result.sync is None else result.sync.partial or ""
 
 
 def _summary(results: list[ClientRun], *, config_errors: int = 0) -> None:

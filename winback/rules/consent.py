@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from winback.connectors.base import Connector
-from winback.errors import NotSupportedError, WinbackError
+from winback.errors import MissingScopeError, NotSupportedError, WinbackError
 from winback.model import normalize_email
 from winback.notify.oneclick import masked
 from winback.rules.suppressions import SuppressionList
@@ -42,6 +42,8 @@ class PushReport:
     already: int = 0
     no_customer: int = 0
     failed: int = 0
+    unreachable: int = 0
+    """Changes ended because the credentials cannot reach the platform's customers."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -150,6 +152,9 @@ async def push_pending(store: LocalStore, store_key: str, connector: Connector,
     A platform error leaves the change pending with a growing wait (``base_wait`` doubling, at most
     an hour); a platform
     that cannot take consent writes ends the change as done with that noted (the local list holds).
+    Credentials that lack the scope (Ecwid's default token reads orders and products only) end it
+    the same way with result ``unreachable``: retrying cannot help until the merchant grants the
+    scope, and the remedy is logged once per push rather than once per change.
     """
     import asyncio
 
@@ -164,6 +169,14 @@ async def push_pending(store: LocalStore, store_key: str, connector: Connector,
         except NotSupportedError as exc:
             await asyncio.to_thread(queue._mark, change["id"], status="done", result="unsupported",
                                     last_error=str(exc)[:500], finished_at=moment)
+            continue
+        except MissingScopeError as exc:
+            await asyncio.to_thread(queue._mark, change["id"], status="done", result="unreachable",
+                                    last_error=str(exc)[:500], finished_at=moment)
+            if not report.unreachable:
+                log.warning("consent changes cannot reach %s, kept in the local suppression list only: %s",
+                            store_key, exc)
+            report.unreachable += 1
             continue
         except WinbackError as exc:
             wait = min(MAX_BACKOFF, base_wait * 2 ** min(attempts - 1, 12))

@@ -125,8 +125,8 @@ def quiet_hours_end(limits: Limits, store_timezone: str | None, now: datetime) -
 def subscribed_emails(store: LocalStore, store_key: str, emails: Iterable[str]) -> set[str]:
     """The addresses among ``emails`` that may get marketing mail, as the rules define it
     (:func:`winback.rules.queries.subscribed`): a live customer row with the address is SUBSCRIBED
-    and none is UNSUBSCRIBED; or there is no customer row at all (an Ecwid guest) and the buyer
-    ticked "accept marketing" on their newest order. The planner re-checks so no rule can bypass
+    and none is UNSUBSCRIBED; or there is no customer row at all and no order from a customer
+    account (a true guest) and the buyer ticked "accept marketing" on their newest order. The planner re-checks so no rule can bypass
     consent."""
     customers = tables.customers
     state: dict[str, set[str]] = {}

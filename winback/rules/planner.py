@@ -160,7 +160,9 @@ def plan_client(
                     until,
                 )
                 continue
-        if is_held_out(action, holdouts.get(action.rule, 0.0)):
+        # Step-less actions ("skipped: nothing to do") are no treatment to withhold: drawing them
+        # would put people who were never candidates into the control group and bias the lift.
+        if action.steps and is_held_out(action, holdouts.get(action.rule, 0.0)):
             plan.actions.append(as_held_out(action))
             held_out += 1
             continue

@@ -123,17 +123,33 @@ def _customer_with_state(state: ConsentState) -> Any:
     )
 
 
+def _registered_order() -> Any:
+    """An ``EXISTS``: some order with the buyer's email belongs to a customer account."""
+    return exists().where(
+        _orders.c.store_key == buyer.c.store_key,
+        _orders.c.lower_email == buyer.c.lower_email,
+        _orders.c.customer_id.is_not(None),
+    )
+
+
+def guest() -> ColumnElement[bool]:
+    """A true guest: no customer row and no order placed from a customer account. A registered
+    buyer whose row we lack (deleted, or never synced because the token cannot read customers)
+    is not a guest: their consent is unknown, so the order's "accept marketing" must not count."""
+    return and_(buyer.c.customer_id.is_(None), not_(_registered_order()))
+
+
 def subscribed() -> ColumnElement[bool]:
     """May get marketing mail: a live customer row with the email is SUBSCRIBED and none is
-    UNSUBSCRIBED; a buyer without any customer row (an Ecwid guest) ticked "accept marketing" on
-    their newest order."""
+    UNSUBSCRIBED; a true guest (:func:`guest`, e.g. an Ecwid guest checkout) ticked "accept
+    marketing" on their newest order."""
     return or_(
         and_(
             buyer.c.customer_id.is_not(None),
             _customer_with_state(ConsentState.SUBSCRIBED),
             not_(_customer_with_state(ConsentState.UNSUBSCRIBED)),
         ),
-        and_(buyer.c.customer_id.is_(None), newest_order(_orders.c.accepts_marketing).is_(True)),
+        and_(guest(), newest_order(_orders.c.accepts_marketing).is_(True)),
     )
 
 

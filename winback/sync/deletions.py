@@ -77,6 +77,8 @@ def apply_deletions(conn: Connection, store_key: str, deletions: Sequence[Deleti
                 conn.execute(delete(lines).where(lines.c.store_key == store_key, lines.c.order_id.in_(chunk)))
             conn.execute(delete(table).where(table.c.store_key == store_key, table.c.id.in_(chunk)))
         removed += len(gone)
+        # A record the platform deleted can never come back valid: its quarantine row is settled.
+        writes.resolve_quarantine(conn, store_key, resource, list(wanted))
         now = writes.utcnow()
         writes.upsert(conn, tables.deletions, [
             {"store_key": store_key, "resource": resource.value, "record_id": record_id, "deleted_at": at,

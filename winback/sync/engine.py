@@ -114,6 +114,14 @@ class SyncReport:
         return {r: report.unreachable for r, report in self.resources.items() if report.unreachable}
 
     @property
+    def partial(self) -> str | None:
+        """``partial: customers unreachable (why)`` when some resource was out of reach, else ``None``;
+        kept as the store's ``last_error`` so ``winback status`` shows a partial sync."""
+        if not self.unreachable:
+            return None
+        return "partial: " + "; ".join(f"{r.value} unreachable ({why})" for r, why in self.unreachable.items())
+
+    @property
     def newest_cursor(self) -> datetime | None:
         cursors = [r.cursor_after for r in self.resources.values() if r.cursor_after is not None]
         return max(cursors, default=None)
@@ -181,20 +189,24 @@ async def sync_store(
                 report.resources[resource] = await _sync_resource(
                     connector, store, key, resource, full=full, overlap=overlap, progress=progress
                 )
+                if resource in connector.deletion_resources:
+                    await _sync_deletions(
+                        connector, store, key, report.resources[resource], full=full, overlap=overlap,
+                        progress=progress,
+                    )
             except errors.MissingScopeError as exc:
-                # One resource out of the token's reach (Ecwid's default custom-app token reads
-                # orders and products only) is a partial sync, not a failed one.
-                log.warning("%s %s: unreachable, not synced: %s", key, resource.value, exc,
+                # One resource (or its deletion feed) out of the token's reach (Ecwid's default
+                # custom-app token reads orders and products only) is a partial sync, not a failed
+                # one: pages already committed stay, the other resources are still read.
+                log.warning("%s %s: unreachable, not fully synced: %s", key, resource.value, exc,
                             extra={"store": key, "resource": resource.value})
-                cursor = await asyncio.to_thread(store.get_cursor, key, resource)
-                report.resources[resource] = ResourceReport(resource=resource, cursor_after=cursor, unreachable=str(exc))
-                continue
-            if resource in connector.deletion_resources:
-                await _sync_deletions(
-                    connector, store, key, report.resources[resource], full=full, overlap=overlap, progress=progress
-                )
+                done = report.resources.get(resource)
+                if done is None:
+                    cursor = await asyncio.to_thread(store.get_cursor, key, resource)
+                    done = report.resources[resource] = ResourceReport(resource=resource, cursor_after=cursor)
+                done.unreachable = str(exc)
         report.finished_at = datetime.now(timezone.utc)
-        await asyncio.to_thread(store.mark_sync_finished, key, report.finished_at)
+        await asyncio.to_thread(store.mark_sync_finished, key, report.finished_at, report.partial)
     except errors.WinbackError as exc:
         log.error("sync of %s failed: %s", connector.store_label, exc, extra={"store": key})
         try:

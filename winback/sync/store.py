@@ -146,9 +146,10 @@ class LocalStore:
         self._update_store(store_key, last_sync_started=at or _utcnow())
 
     @_wrap_db_errors
-    def mark_sync_finished(self, store_key: str, at: datetime | None = None) -> None:
-        """A sync ended well: stamps the time and clears ``last_error``."""
-        self._update_store(store_key, last_sync_finished=at or _utcnow(), last_error=None)
+    def mark_sync_finished(self, store_key: str, at: datetime | None = None, partial: str | None = None) -> None:
+        """A sync ended: stamps the time and clears ``last_error``, or sets it to ``partial`` (what
+        was out of the credentials' reach) so a partial sync stays visible in ``winback status``."""
+        self._update_store(store_key, last_sync_finished=at or _utcnow(), last_error=partial)
 
     @_wrap_db_errors
     def record_error(self, store_key: str, message: str) -> None:

@@ -1,0 +1,92 @@
+"""A failed webhook event is tried again with its payload (review item 2): the platform already
+got its 200 and will not send it again."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from pathlib import Path
+
+from sqlalchemy import select
+
+from winback.sync import tables
+from winback.web.events import DATA_REQUESTS_DIR
+from winback.web.hub import Hub, ServeOptions
+
+
+def _folder(tmp_path: Path) -> Path:
+    path = tmp_path / "acme.toml"
+    path.write_text(textwrap.dedent(f"""\
+        [client]
+        name = "Acme"
+
+        [store]
+        platform = "shopify"
+        shop = "acme.myshopify.com"
+        access_token = "shpat_test_token_0123456789"
+        webhook_secret = "whsec_test_0123456789"
+
+        [database]
+        url = "sqlite:///{tmp_path / 'clients.db'}"
+
+        [email]
+        from_address = "Shop <hello@shop.example>"
+        """), encoding="utf-8")
+    path.chmod(0o600)
+    return tmp_path
+
+
+async def _event(hub: Hub, event_id: str) -> dict:
+    store = await hub.store(hub.clients["acme"])
+    with store.reading() as conn:
+        events = tables.webhook_events
+        return dict(conn.execute(select(events).where(events.c.event_id == event_id)).mappings().one())
+
+
+async def _until(hub: Hub, event_id: str, check, seconds: float = 5.0) -> dict:
+    for _ in range(int(seconds / 0.02)):
+        row = await _event(hub, event_id)
+        if check(row):
+            return row
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"event never reached the expected state: {row}")
+
+
+async def test_a_failed_privacy_event_keeps_its_payload_and_is_retried(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    (folder / DATA_REQUESTS_DIR).write_text("in the way")  # the answer file cannot be written yet
+    hub = Hub(folder, ServeOptions(retry_interval_s=0.05, event_attempts=50))
+    await hub.start()
+    try:
+        payload = {"customer": {"id": 7, "email": "ann@example.com"}, "data_request": {"id": 99}}
+        assert await hub.record_event(hub.clients["acme"], "shopify", "ev-1", "customers/data_request", payload)
+        failed = await _until(hub, "ev-1", lambda row: row["error"])
+        assert failed["status"] == "received" and failed["payload"] == payload
+        (folder / DATA_REQUESTS_DIR).unlink()
+        done = await _until(hub, "ev-1", lambda row: row["status"] == "done")
+        assert done["payload"] is None
+        assert (folder / DATA_REQUESTS_DIR / "acme-99.json").exists()
+    finally:
+        await hub.stop()
+
+
+async def test_a_privacy_event_given_up_is_tried_again_on_the_next_start(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    (folder / DATA_REQUESTS_DIR).write_text("in the way")
+    hub = Hub(folder, ServeOptions(retry_interval_s=0.01, event_attempts=2))
+    await hub.start()
+    try:
+        payload = {"customer": {"id": 7}, "data_request": {"id": 5}}
+        await hub.record_event(hub.clients["acme"], "shopify", "ev-2", "customers/data_request", payload)
+        given_up = await _until(hub, "ev-2", lambda row: row["status"] == "failed")
+        assert given_up["payload"] == payload and given_up["error"].startswith("attempt 2")
+    finally:
+        await hub.stop()
+    (folder / DATA_REQUESTS_DIR).unlink()
+    again = Hub(folder, ServeOptions(retry_interval_s=0.01))
+    await again.start()
+    try:
+        await _until(again, "ev-2", lambda row: row["status"] == "done")
+        assert (folder / DATA_REQUESTS_DIR / "acme-5.json").exists()
+    finally:
+        await again.stop()

@@ -1,5 +1,5 @@
 """A failed webhook event is tried again with its payload (review item 2): the platform already
-got its 200 and will not send it again."""
+got its 200 and will not send it again; and the redact topics remove data request files (item 4)."""
 
 from __future__ import annotations
 
@@ -90,3 +90,35 @@ async def test_a_privacy_event_given_up_is_tried_again_on_the_next_start(tmp_pat
         assert (folder / DATA_REQUESTS_DIR / "acme-5.json").exists()
     finally:
         await again.stop()
+
+
+async def _handled(hub: Hub, event_id: str, topic: str, payload: dict) -> None:
+    await hub.record_event(hub.clients["acme"], "shopify", event_id, topic, payload)
+    await _until(hub, event_id, lambda row: row["status"] == "done")
+
+
+async def test_redact_topics_remove_the_data_request_files(tmp_path: Path) -> None:
+    """Review item 4: a data request file is a full dump of one customer; erasure removes it."""
+    folder = _folder(tmp_path)
+    hub = Hub(folder, ServeOptions(retry_interval_s=0.01))
+    await hub.start()
+    requests = folder / DATA_REQUESTS_DIR
+    config = hub.clients["acme"]
+    with (await hub.store(config)).writing() as conn:  # a synced store
+        conn.execute(tables.stores.insert().values(key=config.store_key, platform="shopify",
+                                                   store_id="acme.myshopify.com", name="Acme", currency="EUR"))
+    try:
+        await _handled(hub, "d1", "customers/data_request", {"customer": {"id": 7, "email": "Ann@example.com"},
+                                                            "data_request": {"id": 1}})
+        await _handled(hub, "d2", "customers/data_request", {"customer": {"id": 8, "email": "bob@example.com"},
+                                                            "data_request": {"id": 2}})
+        other = requests / "acme-eu-3.json"
+        other.write_text('{"client": "Acme EU", "customer": {"id": "gid://shopify/Customer/7"}}')
+        assert sorted(p.name for p in requests.iterdir()) == ["acme-1.json", "acme-2.json", "acme-eu-3.json"]
+
+        await _handled(hub, "r1", "customers/redact", {"customer": {"email": "ann@EXAMPLE.com"}})
+        assert sorted(p.name for p in requests.iterdir()) == ["acme-2.json", "acme-eu-3.json"]
+        await _handled(hub, "r2", "shop/redact", {"shop_domain": "acme.myshopify.com"})
+        assert sorted(p.name for p in requests.iterdir()) == ["acme-eu-3.json"]
+    finally:
+        await hub.stop()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from winback.config import ClientConfig
+from winback.model import normalize_email
 from winback.sync import LocalStore, privacy
 from winback.sync.connections import mark_disconnected
 
@@ -53,10 +54,15 @@ async def handle_event(hub: Hub, config: ClientConfig, store: LocalStore, source
         await asyncio.to_thread(store.redact_customer, config.store_key, customer_id, email=email)
         if email:
             await asyncio.to_thread(privacy.erase_consent_history, store, config.store_key, email)
-        log.info("%s: a customer's personal data was erased (customers/redact)", config.name)
+        files = await asyncio.to_thread(remove_data_requests, hub.config_dir, config, customer_id, email)
+        log.info("%s: a customer's personal data was erased (customers/redact; %d data request file(s))",
+                 config.name, files)
     elif source == "shopify" and topic == "shop/redact":
         counts = await asyncio.to_thread(privacy.erase_store, store, config.store_key)
-        log.info("%s: the store's data was erased (shop/redact): %d rows", config.name, sum(counts.values()))
+        files = await asyncio.to_thread(remove_data_requests, hub.config_dir, config,
+                                        everything=True)
+        log.info("%s: the store's data was erased (shop/redact): %d rows, %d data request file(s)",
+                 config.name, sum(counts.values()), files)
     else:
         log.info("%s: webhook topic %s needs nothing from winback", config.name, topic)
 
@@ -69,6 +75,39 @@ def _customer_of(payload: Mapping[str, Any]) -> tuple[str | None, str | None]:
         str(raw_id) if str(raw_id).startswith("gid://") else f"gid://shopify/Customer/{raw_id}")
     email = customer.get("email") or None
     return customer_id, (str(email) if email else None)
+
+
+def _data_request_files(config_dir: Path, config: ClientConfig) -> list[Path]:
+    folder = config_dir / DATA_REQUESTS_DIR
+    return sorted(folder.glob(f"{_SAFE.sub('-', config.path.stem)}-*.json")) if folder.is_dir() else []
+
+
+def remove_data_requests(config_dir: Path, config: ClientConfig, customer_id: str | None = None,
+                         email: str | None = None, *, everything: bool = False) -> int:
+    """Unlink the client's data request files (each a full dump of one customer): those of the
+    customer (by id or email, read from each file) on ``customers/redact``, all of them with
+    ``everything`` on ``shop/redact``. Returns how many were removed."""
+    if not everything and customer_id is None and email is None:
+        return 0
+    wanted_email = normalize_email(email)
+    removed = 0
+    for path in _data_request_files(config_dir, config):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            whose, client = document.get("customer") or {}, document.get("client")
+        except (OSError, ValueError, AttributeError):
+            whose, client = None, config.name  # unreadable: only erasing everything removes it
+        if client != config.name:  # another client whose file name starts alike ("acme-eu")
+            continue
+        if not everything:
+            same_id = whose is not None and customer_id is not None and whose.get("id") == customer_id
+            same_email = whose is not None and wanted_email is not None and \
+                normalize_email(whose.get("email")) == wanted_email
+            if not (same_id or same_email):
+                continue
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def write_data_request(config_dir: Path, config: ClientConfig, store: LocalStore,

@@ -1,5 +1,5 @@
-"""A failed webhook event is tried again with its payload (review item 2): the platform already
-got its 200 and will not send it again; and the redact topics remove data request files (item 4)."""
+"""What winback serve does with webhook events: a failed one is retried with its payload (review
+item 2), redact topics remove data request files (item 4), delete topics reach the store (item 12)."""
 
 from __future__ import annotations
 
@@ -122,3 +122,30 @@ async def test_redact_topics_remove_the_data_request_files(tmp_path: Path) -> No
         assert sorted(p.name for p in requests.iterdir()) == ["acme-eu-3.json"]
     finally:
         await hub.stop()
+
+
+async def test_delete_webhooks_remove_the_record_from_the_local_store(tmp_path: Path) -> None:
+    """Review item 12: customers/delete and orders/delete (now subscribed) reach the local store."""
+    from tests.unit.test_sync_support import customer, order
+    from winback.connectors.base import Page, Resource
+
+    hub = Hub(_folder(tmp_path), ServeOptions(retry_interval_s=0.01))
+    config = hub.clients["acme"]
+    store = await hub.store(config)
+    with store.writing() as conn:
+        conn.execute(tables.stores.insert().values(key=config.store_key, platform="shopify",
+                                                   store_id="acme.myshopify.com", name="Acme", currency="EUR"))
+    gid = "gid://shopify/{}/{}".format
+    store.commit_page(config.store_key, Resource.CUSTOMERS,
+                      Page(records=[customer(gid("Customer", 7)), customer(gid("Customer", 8))]), None)
+    store.commit_page(config.store_key, Resource.ORDERS, Page(records=[
+        order(gid("Order", 1), customer_id=gid("Customer", 8)), order(gid("Order", 2), customer_id=gid("Customer", 8))]),
+        None)
+    await hub.start()
+    try:
+        await _handled(hub, "x1", "customers/delete", {"id": 7})
+        await _handled(hub, "x2", "orders/delete", {"id": 1})
+    finally:
+        await hub.stop()
+    assert [row["id"] for row in store.iter_rows(config.store_key, "customers")] == [gid("Customer", 8)]
+    assert [row["id"] for row in store.iter_rows(config.store_key, "orders")] == [gid("Order", 2)]

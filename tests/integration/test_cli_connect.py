@@ -152,6 +152,30 @@ def test_a_replayed_callback_is_refused_and_the_saved_token_stays(shopify: tuple
     assert (tmp_path / "acme.secrets.toml").read_text() == saved
 
 
+def test_reinstalling_clears_the_disconnected_mark(shopify: tuple[Any, Any], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review item 5: after app/uninstalled, a reinstall through `winback connect` lets sync run again."""
+    from datetime import UTC, datetime
+
+    from winback.config import load_config
+    from winback.sync import open_store
+    from winback.sync.connections import disconnected_at, mark_disconnected
+
+    server, shop = shopify
+    monkeypatch.setenv(SECRET_ENV, shop.oauth.client_secret)
+    config = _config(tmp_path, server, shop)
+    key = load_config(config, missing_secrets_ok=True).store_key
+    with open_store(str(tmp_path / "winback.db")) as store:
+        mark_disconnected(store, key, datetime.now(UTC), "app/uninstalled")
+    connect = Connect(config, shop)
+    _approve_with_http(connect, server)
+    code, out, err = connect.finish()
+    assert code == 0, err
+    assert "disconnected mark of the earlier uninstall is cleared" in out
+    with open_store(str(tmp_path / "winback.db")) as store:
+        assert disconnected_at(store, key) is None
+
+
 def test_no_callback_times_out_and_writes_nothing(shopify: tuple[Any, Any], tmp_path: Path) -> None:
     server, shop = shopify
     connect = Connect(_config(tmp_path, server, shop), shop, timeout=1)

@@ -272,7 +272,8 @@ def test_webhooks_register_subscribes_the_api_topics_once(served: dict[str, Any]
                                      "--public-url", "https://winback.example.com"])
     assert again.exit_code == 0 and "already subscribed" in again.output
     subs = _shop_writes(served)["webhook_subscriptions"]
-    assert sorted(s["topic"] for s in subs) == ["APP_UNINSTALLED", "CUSTOMERS_UPDATE", "ORDERS_CREATE", "ORDERS_UPDATED"]
+    assert sorted(s["topic"] for s in subs) == ["APP_UNINSTALLED", "CUSTOMERS_DELETE", "CUSTOMERS_UPDATE",
+                                                  "ORDERS_CREATE", "ORDERS_DELETE", "ORDERS_UPDATED"]
     assert {s["uri"] for s in subs} == {"https://winback.example.com/webhooks/shopify"}
 
 

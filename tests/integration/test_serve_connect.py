@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,9 @@ import httpx
 import pytest
 
 from tests.integration.serve_harness import ServeProcess
+from winback.config import load_config
+from winback.sync import open_store
+from winback.sync.connections import disconnected_at, mark_disconnected
 from winback.emulator.generate import generate_world
 from winback.emulator.shopify import start_shopify_emulator
 from winback.emulator.shopify.oauth import callback_hmac
@@ -94,6 +98,9 @@ def _approve(install_url: str, server: Any) -> str:
 def test_connect_via_serve_saves_the_token_once_and_check_passes(world: tuple[Any, Any, ServeProcess, Path]) -> None:
     server, shop, serve, folder = world
     clients_before = httpx.get(f"{serve.url}/healthz").json()["clients"]
+    key = load_config(folder / "acme.toml", missing_secrets_ok=True).store_key
+    with open_store(str(folder / "acme.db")) as store:  # an earlier app/uninstalled (review item 5)
+        mark_disconnected(store, key, datetime.now(UTC), "app/uninstalled")
     install_url = _connect(folder, "acme", serve)
     pending = folder / "acme.connect.json"
     assert stat.S_IMODE(pending.stat().st_mode) == 0o600
@@ -110,6 +117,8 @@ def test_connect_via_serve_saves_the_token_once_and_check_passes(world: tuple[An
     assert not pending.exists()
     assert [g["grant_type"] for g in shop.oauth.grants][-1] == "authorization_code"
     assert httpx.get(f"{serve.url}/healthz").json()["clients"] == clients_before + 1
+    with open_store(str(folder / "acme.db")) as store:
+        assert disconnected_at(store, key) is None
 
     saved = secrets.read_bytes()
     replayed = httpx.get(callback, timeout=30)

@@ -20,6 +20,26 @@ def test_the_secret_is_made_once_private_and_reused(tmp_path: Path) -> None:
     assert oneclick.install_secret(tmp_path) == first and len(first) >= 64
 
 
+def test_a_second_process_never_reads_a_half_written_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review item 14: another process starting while the first is making the key, simulated by
+    calling install_secret from inside the first one's key generation."""
+    seen: list[bytes] = []
+    calls: list[int] = []
+    real = oneclick.secrets.token_hex
+
+    def token_hex(nbytes: int) -> str:
+        calls.append(nbytes)
+        if len(calls) == 1:
+            seen.append(oneclick.install_secret(tmp_path))  # the other process, mid-creation
+        return real(nbytes)
+
+    monkeypatch.setattr(oneclick.secrets, "token_hex", token_hex)
+    first = oneclick.install_secret(tmp_path)
+    assert seen == [first] and len(first) >= 64
+    assert [p.name for p in tmp_path.iterdir()] == [oneclick.SECRET_FILE]  # no temporary file left
+    assert (tmp_path / oneclick.SECRET_FILE).stat().st_mode & 0o777 == 0o600
+
+
 def test_a_link_verifies_for_its_own_client_address_and_purpose_only(tmp_path: Path) -> None:
     secret = oneclick.install_secret(tmp_path)
     url = oneclick.link("https://w.example", secret, "acme", " Chloe@Example.com ")

@@ -206,6 +206,35 @@ async def test_redacted_customer_is_forgotten_and_stays_forgotten(sync_db: Local
     assert _buyers(sync_db) == {}
 
 
+async def test_redaction_scrubs_ledger_payloads_and_open_consent_changes(sync_db: LocalStore) -> None:
+    """Review item 3: the ledger's lower_email and payload, and open consent changes, are personal."""
+    from winback.sync import privacy, tables
+
+    await _register(sync_db)
+    _commit(sync_db, Resource.CUSTOMERS, customer("c1", email="ann@example.com"))
+    now = at(1)
+    with sync_db.writing() as conn:
+        conn.execute(tables.action_ledger.insert(), [
+            {"store_key": KEY, "rule": "r", "idempotency_key": "k1", "kind": "email", "status": "done",
+             "lower_email": "ann@example.com", "created_at": now, "updated_at": now,
+             "payload": {"context": {"customer": {"email": "ann@example.com", "first_name": "Ann"}}}},
+            {"store_key": KEY, "rule": "r", "idempotency_key": "k2", "kind": "email", "status": "done",
+             "lower_email": "bob@example.com", "created_at": now, "updated_at": now, "payload": {"x": 1}},
+        ])
+        conn.execute(tables.consent_changes.insert(), [
+            {"store_key": KEY, "lower_email": "ann@example.com", "subscribed": False, "source": "page",
+             "status": status, "created_at": now} for status in ("pending", "pushing", "done")])
+    sync_db.redact_customer(KEY, None, email="Ann@example.com")
+    assert privacy.erase_consent_history(sync_db, KEY, "ann@example.com") == 3
+
+    held = privacy.customer_data(sync_db, KEY, None, "ann@example.com")
+    assert held["actions"] == [] and held["consent_changes"] == []
+    with sync_db.reading() as conn:
+        ledger = {r["idempotency_key"]: r for r in conn.execute(tables.action_ledger.select()).mappings()}
+    assert (ledger["k1"]["lower_email"], ledger["k1"]["payload"], ledger["k1"]["status"]) == (None, {}, "done")
+    assert ledger["k2"]["lower_email"] == "bob@example.com" and ledger["k2"]["payload"] == {"x": 1}
+
+
 async def test_redacting_an_unknown_customer_leaves_a_stub(sync_db: LocalStore) -> None:
     await _register(sync_db)
     sync_db.redact_customer(KEY, "c404", email="gone@example.com")

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import click
 
-from winback.config import load_config
+from winback.config import ClientConfig, load_config
 from winback.connect import PendingConnect, finish_install, secrets_path_for, serve_redirect_uri, settings_for_connect
 from winback.connectors.callback_listener import CallbackListener
 from winback.connectors.shopify.oauth import InstallRequest
 from winback.connectors.shopify.settings import ShopifySettings
-from winback.errors import OAuthCallbackError, WinbackError
+from winback.errors import LocalStoreMissingError, OAuthCallbackError, WinbackError
 
 
 def _desktop() -> bool:
@@ -94,9 +94,27 @@ def connect(config_path: Path, no_browser: bool, redirect_uri: str | None, timeo
         return
     scope = asyncio.run(run_connect(settings, secrets_path, timeout=timeout, open_browser=not no_browser))
     click.echo(f"connected {settings.shop}: saved access_token in {secrets_path} (mode 0600)")
+    if _clear_disconnected(config):
+        click.echo(f"{config.store_label}: the disconnected mark of the earlier uninstall is cleared")
     if scope:
         click.echo(f"granted scopes: {scope}")
     click.echo(f"next: winback check --config {config_path}")
+
+
+def _clear_disconnected(config: ClientConfig) -> bool:
+    """A reinstall reconnects the store: clear the mark ``app/uninstalled`` left, else ``sync`` and
+    ``run`` keep refusing it. A database that does not exist yet holds no mark (none is created)."""
+    from winback.sync import open_store
+    from winback.sync.connections import mark_connected
+
+    try:
+        store = open_store(config.database.url, create=False)
+    except LocalStoreMissingError:
+        return False
+    try:
+        return mark_connected(store, config.store_key)
+    finally:
+        store.close()
 
 
 def _connect_via_serve(config_path: Path, settings: ShopifySettings, redirect_uri: str, secrets_path: Path,

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,18 +36,28 @@ _TOKEN_CHARS = 32
 def install_secret(directory: Path) -> bytes:
     """The install's unsubscribe key from ``directory/winback-serve.secret``, made (0600) if absent.
 
-    Creation is exclusive, so two processes starting at once end up with the same key.
+    The key is written whole to a private temporary file and then hard-linked into place: the
+    link is atomic and fails if the file exists, so two processes starting at once end up with
+    the same key and neither ever reads a half-written (empty) file.
     """
     path = Path(directory) / SECRET_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise NotifyError(f"cannot create the unsubscribe key {path}: {exc.strerror}") from None
-    else:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
+    if not path.exists():
+        try:
+            fd, temp = tempfile.mkstemp(prefix=f".{SECRET_FILE}.", dir=path.parent)
+        except OSError as exc:
+            raise NotifyError(f"cannot create the unsubscribe key {path}: {exc.strerror}") from None
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:  # mkstemp makes it 0600
+                handle.write(secrets.token_hex(32) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temp, path)
+        except FileExistsError:
+            pass  # another process won the race; its key is complete
+        except OSError as exc:
+            raise NotifyError(f"cannot create the unsubscribe key {path}: {exc.strerror}") from None
+        finally:
+            Path(temp).unlink(missing_ok=True)
     try:
         text = path.read_text(encoding="ascii").strip()
     except OSError as exc:

@@ -1,7 +1,9 @@
 """Whether winback may still reach a store: an ``app/uninstalled`` webhook marks it disconnected.
 
-``winback run`` and ``winback status`` read the mark; reinstalling the app and running
-``winback webhooks reconnect`` (or a successful ``winback sync``) clears it.
+``winback sync``, ``winback run`` and ``winback status`` read the mark (sync and run refuse a
+disconnected store). Reinstalling the app through ``winback connect`` (either way: its own
+listener or ``--via-serve``) clears it; after a reinstall by other means, ``winback webhooks
+reconnect`` does.
 """
 
 from __future__ import annotations

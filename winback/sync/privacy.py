@@ -68,12 +68,14 @@ def customer_data(store: LocalStore, store_key: str, customer_id: str | None, em
 
 @_db_errors
 def erase_consent_history(store: LocalStore, store_key: str, email: str) -> int:
-    """Drop the finished consent changes of ``email`` (a redacted customer keeps no history)."""
+    """Drop every consent change of ``email``, open ones included (a redacted customer keeps no
+    history). An open change would otherwise finish later and keep the email for good; after
+    ``customers/redact`` the platform has erased the customer, so there is nothing left to push,
+    and a push already in flight only updates a row that is gone."""
     key = normalize_email(email)
     cc = tables.consent_changes
     with store.writing() as conn:
-        return conn.execute(delete(cc).where(cc.c.store_key == store_key, cc.c.lower_email == key,
-                                             cc.c.status.in_(("done", "cancelled")))).rowcount or 0
+        return conn.execute(delete(cc).where(cc.c.store_key == store_key, cc.c.lower_email == key)).rowcount or 0
 
 
 @_db_errors

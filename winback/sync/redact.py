@@ -19,7 +19,7 @@ def redact_customer(
     Nulls the customer's name, email, phone, address and tags and flags the row redacted
     (creating a flagged stub if the customer was never synced), scrubs the email and billing
     address of their orders and of guest orders with their email, drops their buyer row and
-    their email from the action ledger, and remembers a hash of the email so later syncs do
+    their email and mail payloads from the action ledger, and remembers a hash of the email so later syncs do
     not bring the data back. Order amounts and dates stay: they are not personal.
     """
     if customer_id is None and email is None:
@@ -70,10 +70,15 @@ def redact_customer(
             )
         )
     ledger = tables.action_ledger
-    ledger_match = [func.lower(ledger.c.email).in_(emails)] if emails else []
+    ledger_match = [func.lower(ledger.c.email).in_(emails), ledger.c.lower_email.in_(emails)] if emails else []
     if ids:
         ledger_match.append(ledger.c.customer_id.in_(ids))
-    conn.execute(update(ledger).where(ledger.c.store_key == store_key, or_(*ledger_match)).values(email=None))
+    # The payload holds the mail's context (email, names); key, status, kind and times stay so
+    # counts and idempotency keep working.
+    conn.execute(
+        update(ledger).where(ledger.c.store_key == store_key, or_(*ledger_match))
+        .values(email=None, lower_email=None, payload={})
+    )
     q = tables.quarantine
     if ids:
         conn.execute(

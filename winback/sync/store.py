@@ -9,7 +9,7 @@ facts and cursor land together or not at all.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from winback import errors, model
-from winback.connectors.base import DeletionPage, Page, Resource
+from winback.connectors.base import Deletion, DeletionPage, Page, Resource
 from winback.sync import deletions, redact, rows, tables, writes
 from winback.sync.tables import store_key as make_store_key
 
@@ -244,6 +244,13 @@ class LocalStore:
                 conn, store_key, deletions.cursor_name(resource), cursor, len(page.deletions) + page.skipped
             )
         return DeletionResult(removed=removed, cursor=new_cursor)
+
+    @_wrap_db_errors
+    def apply_deletions(self, store_key: str, items: Sequence[Deletion]) -> int:
+        """Apply deletions a webhook announced (``customers/delete``, ``orders/delete``) without
+        touching any deletion cursor: the feeds still read their own window. Idempotent."""
+        with self.writing() as conn:
+            return deletions.apply_deletions(conn, store_key, items)
 
     @_wrap_db_errors
     def deleted(self, store_key: str, resource: Resource | str | None = None) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from winback.clients import StorePool, run_client
@@ -30,6 +30,8 @@ from winback.sync import LocalStore, tables
 
 log = logging.getLogger("winback.web")
 _events = tables.webhook_events
+PRIVACY_TOPICS = {"shopify": {"customers/redact", "shop/redact", "customers/data_request"}}
+"""Topics whose payload is never dropped before they succeed: the platform does not send them again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,11 @@ class ServeOptions:
     debounce_s: float = 5.0
     """A burst of order webhooks for one store becomes one incremental sync after this wait."""
     retry_interval_s: float = 60.0
-    """How often pending consent changes are tried again."""
+    """How often pending consent changes are tried again; also the first wait before a failed
+    webhook event is tried again (doubling after each failure)."""
+    event_attempts: int = 5
+    """Tries of a webhook event in one server life before it is given up (privacy topics keep
+    their payload even then, so the next start tries them again)."""
 
 
 class Hub:
@@ -61,6 +67,8 @@ class Hub:
         self._consent_wake = asyncio.Event()
         self._syncs: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._retries: set[asyncio.Task[None]] = set()
+        self._attempts: dict[tuple[str, str], int] = {}
         self.handled = 0
         """Webhook events handled since start (the load bench reads it through /healthz)."""
         self.load()
@@ -135,16 +143,45 @@ class Hub:
                 continue
             store = await self.store(config)
             row = await asyncio.to_thread(_load_event, store, source, event_id)
-            if row is None or row["status"] != "received":
+            if row is None or not (row["status"] == "received" or (row["status"] == "failed" and row["payload"])):
                 continue
             try:
                 await handle_event(self, config, store, source, row["topic"], row["payload"] or {}, event_id)
             except Exception as exc:  # one bad event must not stop the worker
-                log.error("%s: webhook %s %s failed: %s", config.name, source, row["topic"], type(exc).__name__)
-                await asyncio.to_thread(_finish_event, store, source, event_id, "failed", str(exc)[:500])
+                await self._failed(config, store, (stem, source, event_id), row["topic"], exc)
             else:
+                self._attempts.pop((source, event_id), None)
                 await asyncio.to_thread(_finish_event, store, source, event_id, "done", None)
             self.handled += 1
+
+    async def _failed(self, config: ClientConfig, store: LocalStore, item: tuple[str, str, str], topic: str,
+                      exc: Exception) -> None:
+        """The platform already got its 200 and will not send the event again, so a failure keeps
+        the payload and the event ``received`` and tries it later (waits double). After
+        ``event_attempts`` tries it is ``failed``; a privacy topic keeps its payload even then, so
+        the next start tries it again (an erasure must not be dropped)."""
+        _, source, event_id = item
+        attempts = self._attempts.get((source, event_id), 0) + 1
+        self._attempts[(source, event_id)] = attempts
+        error = f"attempt {attempts}: {type(exc).__name__}: {exc}"[:500]
+        if attempts < self.options.event_attempts:
+            log.error("%s: webhook %s %s failed (attempt %d, will retry): %s", config.name, source, topic,
+                      attempts, type(exc).__name__)
+            await asyncio.to_thread(_note_failure, store, source, event_id, error)
+            wait = self.options.retry_interval_s * 2 ** (attempts - 1)
+            task = asyncio.create_task(self._requeue_later(item, wait))
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
+            return
+        self._attempts.pop((source, event_id), None)
+        keep = topic in PRIVACY_TOPICS.get(source, ())
+        log.error("%s: webhook %s %s failed %d times, given up%s: %s", config.name, source, topic, attempts,
+                  " until the next start" if keep else "", type(exc).__name__)
+        await asyncio.to_thread(_finish_event, store, source, event_id, "failed", error, keep_payload=keep)
+
+    async def _requeue_later(self, item: tuple[str, str, str], wait: float) -> None:
+        await asyncio.sleep(wait)
+        self._events.put_nowait(item)
 
     async def _requeue_received(self) -> None:
         for stem, config in self.clients.items():
@@ -215,9 +252,10 @@ class Hub:
         self._tasks = [asyncio.create_task(self._event_worker()), asyncio.create_task(self._consent_loop())]
 
     async def stop(self) -> None:
-        for task in [*self._tasks, *self._syncs.values()]:
+        pending = [*self._tasks, *self._syncs.values(), *self._retries]
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._syncs.values(), return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
         self.pool.close()
 
 
@@ -227,14 +265,27 @@ def _load_event(store: LocalStore, source: str, event_id: str) -> dict[str, Any]
     return dict(row) if row else None
 
 
-def _finish_event(store: LocalStore, source: str, event_id: str, status: str, error: str | None) -> None:
+def _finish_event(store: LocalStore, source: str, event_id: str, status: str, error: str | None, *,
+                  keep_payload: bool = False) -> None:
+    values: dict[str, Any] = {"status": status, "error": error, "finished_at": datetime.now(UTC)}
+    if not keep_payload:
+        values["payload"] = None
     with store.writing() as conn:
-        conn.execute(update(_events).where(_events.c.source == source, _events.c.event_id == event_id).values(
-            status=status, error=error, payload=None, finished_at=datetime.now(UTC)))
+        conn.execute(update(_events).where(_events.c.source == source, _events.c.event_id == event_id).values(**values))
+
+
+def _note_failure(store: LocalStore, source: str, event_id: str, error: str) -> None:
+    with store.writing() as conn:
+        conn.execute(update(_events).where(_events.c.source == source, _events.c.event_id == event_id)
+                     .values(error=error))
 
 
 def _received_events(store: LocalStore, store_key: str) -> list[tuple[str, str]]:
+    """Events to (re)try on start: every ``received`` one, and privacy events given up by an
+    earlier server life (they still hold their payload)."""
+    privacy = [topic for topics in PRIVACY_TOPICS.values() for topic in topics]
+    retry = or_(_events.c.status == "received", and_(_events.c.status == "failed", _events.c.topic.in_(privacy)))
     with store.reading() as conn:
-        rows = conn.execute(select(_events.c.source, _events.c.event_id).where(
-            _events.c.store_key == store_key, _events.c.status == "received").order_by(_events.c.received_at))
-        return [(r[0], r[1]) for r in rows]
+        rows = conn.execute(select(_events.c.source, _events.c.event_id, _events.c.status, _events.c.payload).where(
+            _events.c.store_key == store_key, retry).order_by(_events.c.received_at))
+        return [(r[0], r[1]) for r in rows if r[2] == "received" or r[3]]

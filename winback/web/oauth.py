@@ -23,6 +23,7 @@ from winback.config import load_config
 from winback.connect import PendingConnect, finish_install, secrets_path_for, settings_for_connect
 from winback.connectors.shopify.oauth import InstallRequest
 from winback.errors import ConfigError, OAuthCallbackError, WinbackError
+from winback.sync.connections import mark_connected
 from winback.web.hub import Hub
 from winback.web.unsubscribe import _page
 
@@ -63,6 +64,12 @@ async def shopify_callback(request: Request) -> Response:
         log.error("install callback for %s: %s", record.shop, exc)
         return _refused(str(exc), 502)
     log.info("%s: connected; saved access_token in %s", config.name, secrets_path)
+    try:  # a reinstall after app/uninstalled: sync and run may reach the store again
+        store = await hub.store(config)
+        if await asyncio.to_thread(mark_connected, store, config.store_key):
+            log.info("%s: the disconnected mark of the earlier uninstall is cleared", config.name)
+    except WinbackError as exc:
+        log.error("%s: connected, but the disconnected mark could not be cleared: %s", config.name, exc)
     try:
         hub.add(await asyncio.to_thread(load_config, record.config_path))
     except ConfigError as exc:

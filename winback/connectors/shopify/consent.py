@@ -18,7 +18,8 @@ from winback.model import ConsentState
 if TYPE_CHECKING:
     from winback.connectors.shopify.connector import ShopifyConnector
 
-API_TOPICS = ("ORDERS_CREATE", "ORDERS_UPDATED", "CUSTOMERS_UPDATE", "APP_UNINSTALLED")
+API_TOPICS = ("ORDERS_CREATE", "ORDERS_UPDATED", "CUSTOMERS_UPDATE", "APP_UNINSTALLED", "CUSTOMERS_DELETE",
+              "ORDERS_DELETE")
 """Topics ``webhookSubscriptionCreate`` accepts that winback handles. The privacy topics
 (customers/data_request, customers/redact, shop/redact) are not in ``WebhookSubscriptionTopic``:
 they are set in the app's configuration (``shopify.app.toml`` or the Partner dashboard)."""

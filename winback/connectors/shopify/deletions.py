@@ -11,8 +11,8 @@ a year.
 What this covers and what it does not (see the README): products and orders are deleted with a
 ``destroy`` event. Customers are read the same way, but Shopify does not document that deleting a
 customer emits one; a customer can only be deleted while they have no orders, so a stale customer
-row never counts a purchase or times a reminder, and the ``customers/delete`` webhook (served by
-``winback serve``) is the guaranteed path.
+row never counts a purchase or times a reminder, and the ``customers/delete`` webhook (subscribed
+by ``winback webhooks register``, applied by ``winback serve``) is the guaranteed path.
 """
 
 from __future__ import annotations

@@ -13,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from winback.config import ClientConfig, save_secret, secrets_file_of
+from winback.config._secrets_write import write_private_file
 from winback.connectors.shopify.oauth import InstallRequest, exchange_code, verify_callback
 from winback.connectors.shopify.settings import ShopifySettings
 from winback.errors import ConfigError, OAuthCallbackError
@@ -102,18 +101,7 @@ class PendingConnect:
                      time.time() + ttl_s)
         body = json.dumps({"shop": record.shop, "state_sha256": record.state_sha256,
                            "redirect_uri": record.redirect_uri, "expires_at": record.expires_at})
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
-            raise
+        write_private_file(path, body)
         return record
 
     @classmethod

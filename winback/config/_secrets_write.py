@@ -51,6 +51,12 @@ def save_secret(path: Path, key: str, value: str) -> None:
         text = old + ("" if not old or old.endswith("\n") else "\n") + line + "\n"
     tomllib.loads(text)  # a bug here must not reach the merchant's disk
     path.parent.mkdir(parents=True, exist_ok=True)
+    write_private_file(path, text)
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically, mode 0600 from its first byte: a reader sees the
+    old file or the whole new one, never a half-written or world-readable secret."""
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600)

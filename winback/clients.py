@@ -63,8 +63,13 @@ class ClientRun:
     consent: PushReport | None = None
     """Unsubscribes pushed to the platform's consent this run (see :mod:`winback.rules.consent`)."""
 
-    def fail(self, message: str) -> ClientRun:
+    transient: bool = True
+    """Whether the failure may go away by itself (an outage, a rate limit) rather than needing the
+    merchant (a revoked token, a missing scope, an uninstalled app): workers retry only these."""
+
+    def fail(self, message: str, *, transient: bool = True) -> ClientRun:
         self.ok = False
+        self.transient = transient
         self.error = message if self.store in message else f"{self.store}: {message}"
         return self
 
@@ -128,7 +133,8 @@ async def run_client(
         if gone is not None and (sync or act):
             return result.fail(
                 f"disconnected: the app was uninstalled from the store on {gone:%Y-%m-%d %H:%M} UTC; reinstall it, "
-                f"then run `winback webhooks reconnect --config {config.path}`"
+                f"then run `winback webhooks reconnect --config {config.path}`",
+                transient=False,
             )
         rules = client_rules(config) if plan else []
         lock = astore_lock(store, result.store_key, wait=lock_wait) if act and not locked else nullcontext()
@@ -137,7 +143,8 @@ async def run_client(
                 try:
                     result.sync = await _sync(config, store, connector, full, resources, progress)
                 except WinbackError as exc:  # sync_store has logged it
-                    return result.fail(("sync failed, no actions taken: " if plan else "") + str(exc))
+                    return result.fail(("sync failed, no actions taken: " if plan else "") + str(exc),
+                                       transient=exc.transient)
             if act and not dry_run and connect:
                 result.consent = await push_pending(store, result.store_key, connector)
             if plan:
@@ -146,7 +153,7 @@ async def run_client(
             else:
                 result.ok = True
     except WinbackError as exc:
-        result.fail(str(exc))
+        result.fail(str(exc), transient=exc.transient)
         log.error("%s: %s", config.name, result.error, extra={"client": config.name})
     return result
 
@@ -172,7 +179,7 @@ async def _plan_and_act(
     if act:
         unrenderable, _ = await asyncio.to_thread(email_problems, rules, facts, settings, now)
         if unrenderable:
-            result.fail("no actions taken: " + "; ".join(unrenderable))
+            result.fail("no actions taken: " + "; ".join(unrenderable), transient=False)
             return
     capabilities = await connector.capabilities() if connect else connector.offline_capabilities()
     result.plan = await asyncio.to_thread(plan_client, store, facts, rules, now, limits_of(config), capabilities)

@@ -8,9 +8,16 @@ them from the store label and the platform's error text, never from request head
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class WinbackError(Exception):
     """Root of everything winback raises on purpose."""
+
+    transient: ClassVar[bool] = False
+    """Whether the same run may succeed a few minutes later without anyone changing anything (an
+    outage, a rate limit, a busy database). The workers retry only these: a wrong token, a missing
+    scope or a bad config fails the same way on every attempt, so retrying only delays the report."""
 
 
 # --- configuration -----------------------------------------------------------------------------
@@ -77,13 +84,19 @@ class StoreNotFoundError(ConnectorError):
 class RateLimitedError(ConnectorError):
     """The platform kept refusing us for rate or cost reasons after every retry."""
 
+    transient = True
+
 
 class PlatformUnavailableError(ConnectorError):
     """5xx, timeouts or dropped connections persisted after every retry."""
 
+    transient = True
+
 
 class UnexpectedResponseError(ConnectorError):
     """The platform answered with something we cannot read (malformed JSON, wrong shape)."""
+
+    transient = True
 
 
 class QueryError(ConnectorError):
@@ -132,10 +145,14 @@ class ConnectorNotFoundError(WinbackError):
 class SyncError(WinbackError):
     """The local store could not be read or written."""
 
+    transient = True
+
 
 class LocalStoreMissingError(SyncError):
     """A command that only reads (``plan``, ``status``, ``check``) found no local store yet; it
     does not create one as a side effect."""
+
+    transient = False
 
 
 class RuleError(WinbackError):
@@ -166,6 +183,8 @@ class SenderUnavailableError(EmailNotSentError):
     """The sender can send nothing now (outbox not writable, SMTP server unreachable or login
     refused): every other email of the run would fail the same way, so the client's run stops
     once with this message and the unsent actions are tried again next run."""
+
+    transient = True
 
 
 # --- connecting a store (issue 10: Shopify auth modes) -------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from winback.config import load_config
 from winback.errors import ClientRunFailed
 from winback.rules.locks import store_lock
 from winback.sync import open_store
+from winback.sync.connections import mark_disconnected
 from winback.workers import runs_of
 from winback.workers.tasks import execute
 
@@ -53,3 +55,18 @@ def test_a_sqlite_client_is_refused_by_the_worker(tmp_path: Path) -> None:
     done = execute(str(path), "acme", task_id="t-sqlite", worker="w1@host", attempt=0, will_retry=True)
     assert done["outcome"] == "refused" and "SQLite" in done["error"] and str(path) in done["error"]
     assert not (tmp_path / "local.db").exists()
+
+
+def test_a_failure_only_the_merchant_can_fix_is_not_retried(tmp_path: Path, sync_postgres_url: str) -> None:
+    """An uninstalled app fails the same way on every attempt: one ``failed`` row, no retry."""
+    path = config_file(tmp_path, sync_postgres_url)
+    config = load_config(path)
+    store = open_store(sync_postgres_url)
+    try:
+        mark_disconnected(store, config.store_key, datetime(2026, 11, 30, 8, 0, tzinfo=UTC), "app/uninstalled")
+        done = execute(str(path), "acme", task_id="t-gone", worker="w1@host", attempt=0, will_retry=True)
+        assert done["outcome"] == "failed" and "disconnected" in done["error"]
+        last = runs_of(store, config.store_key)[-1]
+        assert (last["task_id"], last["outcome"]) == ("t-gone", "failed") and "reconnect" in last["error"]
+    finally:
+        store.close()

@@ -10,9 +10,13 @@ Outcomes, each a row of the ``runs`` table:
 * ``busy``: another task holds the store's run lock (the PostgreSQL advisory lock every
   ``winback run`` takes): this one ends at once and is not retried, since the running one does
   the work and the next dispatch comes soon enough.
-* ``retrying`` then ``failed``: the run reported an error (a bad token, a platform outage, a
-  time limit): Celery retries it with exponential back-off, then the last attempt is ``failed``.
-  Retrying never acts twice: every side effect went through the ledger.
+* ``retrying`` then ``failed``: the run reported an error that may pass by itself (a platform
+  outage, a rate limit, a busy database, a time limit): Celery retries it with exponential
+  back-off, then the last attempt is ``failed``. Retrying never acts twice: every side effect went
+  through the ledger.
+* ``failed`` at once: an error only the merchant can fix (a revoked token, a missing scope, an
+  uninstalled app, a template that cannot render; :attr:`winback.errors.WinbackError.transient`
+  is false): retrying would fail the same way and only delay the report.
 * ``lost``: the worker died mid-run; the broker gave the task to another worker.
 
 A config that does not load, or a SQLite store, is refused without retry (retrying cannot help).
@@ -86,9 +90,11 @@ def execute(config_path: str, client: str, *, task_id: str | None, worker: str |
 def _run_locked(config: ClientConfig, store: LocalStore, start: RunStart, *, will_retry: bool) -> dict[str, Any]:
     run_id = record_start(store, start)
     log.info("run of %s started (attempt %d)", config.name, start.attempt + 1)
+    transient = True
     try:
         result = asyncio.run(run_client(config, store, locked=True))
         error = None if result.ok else (result.error or "failed")
+        transient = result.transient
     except SoftTimeLimitExceeded:
         error = "the run passed its time limit and was stopped (the next attempt resumes from the saved cursors)"
     except Exception as exc:  # a plugin's bug: report it like any failure, never take the worker down
@@ -98,6 +104,10 @@ def _run_locked(config: ClientConfig, store: LocalStore, start: RunStart, *, wil
         record_end(store, run_id, "ok")
         log.info("run of %s finished: ok", config.name)
         return {"client": config.name, "outcome": "ok", "error": None}
+    if not transient:
+        record_end(store, run_id, "failed", error)
+        log.error("run of %s failed, not retried (it needs the merchant): %s", config.name, error)
+        return {"client": config.name, "outcome": "failed", "error": error}
     record_end(store, run_id, "retrying" if will_retry else "failed", error)
     if will_retry:
         log.warning("run of %s failed, retried later: %s", config.name, error)

@@ -244,3 +244,36 @@ async def test_bad_token_and_missing_scope(world) -> None:
         assert {"write_discounts", "read_all_orders", "write_customers"} <= report.missing
     finally:
         server.stop()
+
+
+async def test_capabilities_name_the_needs_the_installation_cannot_reach(world) -> None:
+    """The scopes come with the shop (one request): a missing write_discounts makes both discount
+    needs unreachable with the 2026 remedy, so `plan` holds the discount rules instead of failing
+    at the first write; read_discounts is implied by write_discounts, as on Shopify."""
+    from winback.connectors.base import Need
+    from winback.emulator.shopify import ALL_SCOPES
+
+    server, emulator = start_shopify_emulator(world, scopes=[s for s in ALL_SCOPES if s != "write_discounts"])
+    try:
+        async with _connector(server, emulator) as c:
+            capabilities = await c.capabilities()
+    finally:
+        server.stop()
+    assert set(capabilities.unreachable) == {Need.CREATE_DISCOUNT_CODES.value}
+    why = capabilities.unreachable[Need.CREATE_DISCOUNT_CODES.value]
+    assert emulator.shop_domain in why and "write_discounts" in why and "Dev Dashboard" in why
+
+    server, emulator = start_shopify_emulator(world, scopes=["read_orders", "read_all_orders", "write_discounts"])
+    try:
+        async with _connector(server, emulator) as c:
+            assert set((await c.capabilities()).unreachable) == {
+                Need.READ_CUSTOMERS.value, Need.CREATE_CUSTOMERS.value, Need.READ_PRODUCTS.value}
+    finally:
+        server.stop()
+
+    server, emulator = start_shopify_emulator(world)
+    try:
+        async with _connector(server, emulator) as c:
+            assert (await c.capabilities()).unreachable == {}
+    finally:
+        server.stop()

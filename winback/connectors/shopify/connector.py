@@ -36,7 +36,7 @@ from winback.connectors.shopify.bulk import BulkExporter, bulk_wanted, download_
 from winback.connectors.shopify.deletions import deletion_pages
 from winback.connectors.shopify.graphql import REQUIRED_SCOPES, GraphQLClient, make_error_mapper
 from winback.connectors.shopify.paging import complete_line_items, page_size, paged, search_since, to_page
-from winback.connectors.shopify.profile import SHOPIFY
+from winback.connectors.shopify.profile import NEED_SCOPES, SHOPIFY
 from winback.connectors.shopify.settings import ShopifySettings, normalise_shop
 from winback.connectors.shopify.throttle import CostBucket
 from winback.connectors.shopify.tokens import describe_auth, token_provider_for
@@ -97,6 +97,8 @@ class ShopifyConnector(Connector):
         )
         self._download: httpx.AsyncClient | None = None
         self._shop: dict[str, Any] | None = None
+        self._granted: frozenset[str] | None = None
+        """The installation's scopes, read with the shop (``None`` until then or if not said)."""
 
     @classmethod
     def from_settings(
@@ -145,6 +147,9 @@ class ShopifyConnector(Connector):
             if not isinstance(shop, Mapping):
                 raise errors.UnexpectedResponseError(f"{self.store_label} answered ShopInfo without a shop")
             self._shop = dict(shop)
+            installation = data.get("currentAppInstallation")
+            if isinstance(installation, Mapping):
+                self._granted = parse.granted_scopes(installation)
         return self._shop
 
     async def store_info(self) -> Store:
@@ -168,15 +173,24 @@ class ShopifyConnector(Connector):
             invite_mode=invite,
             customer_locked_codes=True,
             bulk_export=True,
+            unreachable=self._unreachable(),
         )
+
+    def _unreachable(self) -> dict[str, str]:
+        """Needs whose scope the installation lacks, each with the remedy; empty when Shopify did
+        not say (then the first refused request names the scope instead)."""
+        if self._granted is None:
+            return {}
+        return {
+            need.value: f"{self.store_label}'s app lacks the {scope} scope. {SHOPIFY.scope_fix(scope, self.store_label)}"
+            for need, scope in NEED_SCOPES.items() if scope not in self._granted
+        }
 
     async def check_access(self) -> AccessReport:
         data = await self.gql.execute(docs.ACCESS_SCOPES)
-        scopes = parse._obj(data, "currentAppInstallation", "accessScopes") or []
-        granted = {str(s["handle"]) for s in scopes if isinstance(s, Mapping) and s.get("handle")}
-        # A write scope implies its read scope on Shopify.
-        granted |= {"read_" + s[len("write_") :] for s in granted if s.startswith("write_")}
-        return AccessReport(granted=frozenset(granted), required=REQUIRED_SCOPES)
+        installation = data.get("currentAppInstallation")
+        granted = parse.granted_scopes(installation) if isinstance(installation, Mapping) else frozenset()
+        return AccessReport(granted=granted, required=REQUIRED_SCOPES)
 
     # --- reads -------------------------------------------------------------------------------
 

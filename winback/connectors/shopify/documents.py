@@ -112,6 +112,7 @@ query ShopInfo {
     customerAccountsV2 { customerAccountsVersion }
     shopAddress { formatted(withCompany: true) }
   }
+  currentAppInstallation { accessScopes { handle } }
 }
 """,
 )

@@ -339,3 +339,11 @@ def postal_address(address: Any) -> str | None:
         return None
     lines = [str(line).strip() for line in address.get("formatted") or () if str(line).strip()]
     return ", ".join(lines) or None
+
+
+def granted_scopes(installation: Mapping[str, Any]) -> frozenset[str]:
+    """The scope handles of ``currentAppInstallation.accessScopes``, each ``write_`` scope adding
+    the ``read_`` scope it implies on Shopify."""
+    scopes = installation.get("accessScopes") or []
+    granted = {str(s["handle"]) for s in scopes if isinstance(s, Mapping) and s.get("handle")}
+    return frozenset(granted | {"read_" + s[len("write_"):] for s in granted if s.startswith("write_")})

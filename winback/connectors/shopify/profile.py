@@ -3,7 +3,9 @@ the app needs and why, how to grant one, and the account mode to assume offline.
 
 from __future__ import annotations
 
-from winback.connectors.base import AuthChoice, ConnectorProfile, InviteMode
+from collections.abc import Mapping
+
+from winback.connectors.base import AuthChoice, ConnectorProfile, InviteMode, Need
 
 SCOPES = {
     "read_customers": "winback reads customers to find who to win back",
@@ -14,6 +16,17 @@ SCOPES = {
     "write_discounts": "winback creates the discount codes offered in emails",
     "read_discounts": "winback looks up discount codes before creating them",
 }
+
+NEED_SCOPES: Mapping[Need, str] = {
+    Need.READ_ORDERS: "read_orders",
+    Need.READ_PRODUCTS: "read_products",
+    Need.READ_CUSTOMERS: "read_customers",
+    Need.READ_DISCOUNT_CODES: "read_discounts",
+    Need.CREATE_DISCOUNT_CODES: "write_discounts",
+    Need.CREATE_CUSTOMERS: "write_customers",
+}
+"""Each platform-neutral need as the Shopify scope that grants it (a ``write_`` scope implies its
+``read_`` one on Shopify)."""
 
 SCOPE_REMEDY = (
     "add the {scope} scope to the app: {reason}. Dev Dashboard app (2026): in the Dev Dashboard open the "

@@ -206,6 +206,28 @@ async def test_redacted_customer_is_forgotten_and_stays_forgotten(sync_db: Local
     assert _buyers(sync_db) == {}
 
 
+async def test_a_redaction_before_the_first_sync_is_kept(sync_db: LocalStore) -> None:
+    """Shopify may send customers/redact before winback ever synced the store: the erasure is
+    recorded on a placeholder store row, and the first sync neither fails nor brings the data back."""
+    sync_db.redact_customer(KEY, "c1", email="Ann@example.com")
+    assert await _register(sync_db) == KEY  # the first sync's store info replaces the placeholder
+    [store_row] = [r for r in _store_rows(sync_db) if r["key"] == KEY]
+    assert store_row["currency"] != "XXX"
+    _commit(sync_db, Resource.CUSTOMERS, customer("c1", email="ann@example.com", updated=50))
+    _commit(sync_db, Resource.ORDERS, order("o1", email="ANN@example.com", created=60, updated=60))
+    assert _customers(sync_db)["c1"]["email"] is None
+    assert [o["email"] for o in sync_db.iter_rows(KEY, "orders")] == [None]
+    assert _buyers(sync_db) == {}
+
+
+def _store_rows(store: LocalStore) -> list[dict]:
+    from sqlalchemy import select
+
+    from winback.sync import tables
+    with store.reading() as conn:
+        return [dict(r) for r in conn.execute(select(tables.stores)).mappings()]
+
+
 async def test_redaction_scrubs_ledger_payloads_and_open_consent_changes(sync_db: LocalStore) -> None:
     """Review item 3: the ledger's lower_email and payload, and open consent changes, are personal."""
     from winback.sync import privacy, tables

@@ -11,6 +11,21 @@ from winback.sync import derive, rows, tables
 from winback.sync.writes import REDACTED_CUSTOMER, REDACTED_ORDER, upsert, utcnow
 
 
+UNKNOWN_CURRENCY = "XXX"
+"""ISO 4217's code for "no currency": a placeholder until the store's first sync says."""
+
+
+def _ensure_store_row(conn: Connection, store_key: str) -> None:
+    """A redaction can arrive before the store's first sync (Shopify sends ``customers/redact`` to
+    any installed app): a placeholder store row lets the erasure and its email hash be recorded,
+    and the first sync's :meth:`~winback.sync.store.LocalStore.upsert_store` fills in the rest."""
+    s = tables.stores
+    if conn.execute(select(s.c.key).where(s.c.key == store_key)).first() is None:
+        platform, _, store_id = store_key.partition(":")
+        conn.execute(s.insert().values(key=store_key, platform=platform, store_id=store_id or store_key,
+                                       name=store_id or store_key, currency=UNKNOWN_CURRENCY))
+
+
 def redact_customer(
     conn: Connection, store_key: str, customer_id: str | None = None, *, email: str | None = None, at: datetime | None = None
 ) -> None:
@@ -25,6 +40,7 @@ def redact_customer(
     if customer_id is None and email is None:
         raise ValueError("redact_customer needs a customer id or an email")
     at = at or utcnow()
+    _ensure_store_row(conn, store_key)
     c, o = tables.customers, tables.orders
     emails = {e for e in [normalize_email(email)] if e}
     if customer_id is not None:

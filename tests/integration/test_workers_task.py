@@ -70,3 +70,24 @@ def test_a_failure_only_the_merchant_can_fix_is_not_retried(tmp_path: Path, sync
         assert (last["task_id"], last["outcome"]) == ("t-gone", "failed") and "reconnect" in last["error"]
     finally:
         store.close()
+
+
+def test_a_run_that_ended_without_a_word_is_marked_lost_by_the_next(tmp_path: Path, sync_postgres_url: str) -> None:
+    """A hard time limit replaces the process before it records anything: the store's next run,
+    holding the run lock, marks that row ``lost``; a run that finds the store busy touches nothing."""
+    from winback.workers.runs import RunStart, record_start
+
+    path = config_file(tmp_path, sync_postgres_url)
+    config = load_config(path)
+    store = open_store(sync_postgres_url)
+    try:
+        record_start(store, RunStart(client="acme", store_key=config.store_key, task_id="t-old", worker="w1@host"))
+        with store_lock(store, config.store_key, wait=0):
+            execute(str(path), "acme", task_id="t-busy2", worker="w2@host", attempt=0, will_retry=True)
+        assert {r["task_id"]: r["outcome"] for r in runs_of(store, config.store_key)}["t-old"] == "running"
+        with pytest.raises(ClientRunFailed):  # the platform is unreachable: retried later
+            execute(str(path), "acme", task_id="t-new", worker="w2@host", attempt=0, will_retry=True)
+        outcomes = {r["task_id"]: r["outcome"] for r in runs_of(store, config.store_key)}
+        assert (outcomes["t-old"], outcomes["t-new"]) == ("lost", "retrying")
+    finally:
+        store.close()

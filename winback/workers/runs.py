@@ -1,9 +1,9 @@
 """The ``runs`` table: which worker ran which client when, and how it ended.
 
 A row is written when a task starts (``running``) and updated when it ends. A worker killed
-mid-run leaves its row ``running``; when the broker hands the same task to another worker, that
-worker marks the orphan ``lost`` before starting its own row, so ``winback status`` tells a dead
-worker's run from a live one.
+mid-run leaves its row ``running``; when the broker hands the same task to another worker, or
+the next run of the store takes its run lock, that run marks the orphan ``lost`` before starting
+its own row, so ``winback status`` tells a dead worker's run from a live one.
 """
 
 from __future__ import annotations
@@ -29,8 +29,14 @@ class RunStart:
     attempt: int = 0
 
 
-def record_start(store: LocalStore, start: RunStart, *, now: datetime | None = None) -> int:
-    """Mark earlier ``running`` rows of the same task ``lost`` and insert this run's row; its id."""
+def record_start(store: LocalStore, start: RunStart, *, now: datetime | None = None,
+                 holding_lock: bool = False) -> int:
+    """Mark orphaned ``running`` rows ``lost`` and insert this run's row; its id.
+
+    Orphans are the earlier rows of the same task (redelivered after its worker died) and, when
+    the caller holds the store's run lock (``holding_lock``), every other ``running`` row of the
+    store: no other run can be going on, so those ended without a word (a hard time limit
+    replaces the process before it can record anything)."""
     now = now or datetime.now(UTC)
     with store.writing() as conn:
         if start.task_id is not None:
@@ -38,6 +44,13 @@ def record_start(store: LocalStore, start: RunStart, *, now: datetime | None = N
                 update(runs)
                 .where(runs.c.task_id == start.task_id, runs.c.outcome == "running")
                 .values(outcome="lost", finished_at=now, error="its worker stopped mid-run; the task was redelivered")
+            )
+        if holding_lock:
+            conn.execute(
+                update(runs)
+                .where(runs.c.store_key == start.store_key, runs.c.outcome == "running")
+                .values(outcome="lost", finished_at=now,
+                        error="ended without recording an outcome (its worker died or passed the hard time limit)")
             )
         row = conn.execute(
             insert(runs).values(

@@ -21,7 +21,8 @@ Outcomes, each a row of the ``runs`` table:
 
 A config that does not load, or a SQLite store, is refused without retry (retrying cannot help).
 A run stopped by the hard time limit (its process is replaced) keeps its row ``running`` until that
-client's next run; the soft limit, earlier, normally ends it as ``retrying``/``failed`` first.
+client's next run takes the store's lock and marks it ``lost``; the soft limit, earlier, normally
+ends it as ``retrying``/``failed`` first.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def execute(config_path: str, client: str, *, task_id: str | None, worker: str |
 
 
 def _run_locked(config: ClientConfig, store: LocalStore, start: RunStart, *, will_retry: bool) -> dict[str, Any]:
-    run_id = record_start(store, start)
+    run_id = record_start(store, start, holding_lock=True)
     log.info("run of %s started (attempt %d)", config.name, start.attempt + 1)
     transient = True
     try:

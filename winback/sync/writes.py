@@ -46,16 +46,31 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
     return sqlite.insert(table)
 
 
+_UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def upsert_statement(conn: Connection, table: Table, columns: Iterable[str]) -> Any:
+    """``INSERT .. ON CONFLICT (primary key) DO UPDATE`` setting ``columns``, built once per
+    dialect, table and column set and then reused: building it (``excluded`` proxies, coercions)
+    costs more than executing it for a page of rows, and a reused construct also hits SQLAlchemy's
+    compiled cache at once."""
+    key = (conn.dialect.name, table.name, tuple(columns))
+    stmt = _UPSERTS.get(key)
+    if stmt is None:
+        stmt = dialect_insert(conn, table)
+        keys = {column.name for column in table.primary_key.columns}
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[column.name for column in table.primary_key.columns],
+            set_={name: stmt.excluded[name] for name in key[2] if name not in keys},
+        )
+        _UPSERTS[key] = stmt
+    return stmt
+
+
 def upsert(conn: Connection, table: Table, values: list[dict[str, Any]]) -> None:
     if not values:
         return
-    stmt = dialect_insert(conn, table)
-    keys = [column.name for column in table.primary_key.columns]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys,
-        set_={name: stmt.excluded[name] for name in values[0] if name not in keys},
-    )
-    conn.execute(stmt, values)
+    conn.execute(upsert_statement(conn, table, values[0]), values)
 
 
 def move_cursor(
@@ -208,17 +223,52 @@ def write_orders(conn: Connection, store_key: str, records: list[model.Order]) -
         emails.update(filter(None, [value["lower_email"]]))
         kept.append(value)
     upsert(conn, tables.orders, kept)
-    written = [v["id"] for v in kept]
-    lines = tables.order_lines
-    for chunk in chunks(written):
-        conn.execute(delete(lines).where(lines.c.store_key == store_key, lines.c.order_id.in_(chunk)))
-    line_values = [line for order_id in written for line in rows.line_rows(store_key, by_id[order_id])]
-    if line_values:
-        conn.execute(lines.insert(), line_values)
+    write_lines(conn, store_key, [by_id[v["id"]] for v in kept], set(existing))
     ids, emails = expand(conn, store_key, ids, emails)
     derive.recompute_customers(conn, store_key, ids)
     derive.recompute_buyers(conn, store_key, emails)
     return len(kept), len(values) - len(kept) + refused
+
+
+_LINE_COLUMNS = tuple(column.name for column in tables.order_lines.columns)
+
+
+def write_lines(conn: Connection, store_key: str, orders: list[model.Order], stored: set[str]) -> None:
+    """Store the lines of ``orders``. A new order's lines are inserted; a stored order's lines are
+    replaced only when they differ from the stored ones (a re-read order rarely changes its lines,
+    and rewriting them costs a delete and an insert per line with their index updates)."""
+    lines = tables.order_lines
+    wanted = {order.id: rows.line_rows(store_key, order) for order in orders}
+    known = [order_id for order_id in wanted if order_id in stored]
+    current: dict[str, list[tuple[Any, ...]]] = {order_id: [] for order_id in known}
+    for chunk in chunks(known):
+        query = (
+            select(*lines.columns)
+            .where(lines.c.store_key == store_key, lines.c.order_id.in_(chunk))
+            .order_by(lines.c.order_id, lines.c.position)
+        )
+        for row in conn.execute(query):
+            current[row.order_id].append(tuple(row))
+    changed = [
+        order_id for order_id in known
+        if current[order_id] != [tuple(line.get(name) for name in _LINE_COLUMNS) for line in wanted[order_id]]
+    ]
+    for chunk in chunks(changed):
+        conn.execute(delete(lines).where(lines.c.store_key == store_key, lines.c.order_id.in_(chunk)))
+    fresh = set(changed).union(order_id for order_id in wanted if order_id not in stored)
+    values = [line for order_id, order_lines in wanted.items() if order_id in fresh for line in order_lines]
+    if values:
+        conn.execute(_insert(lines), values)
+
+
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert(table: Table) -> Any:
+    stmt = _INSERTS.get(table.name)
+    if stmt is None:
+        stmt = _INSERTS[table.name] = table.insert()
+    return stmt
 
 
 def write_products(conn: Connection, store_key: str, records: list[model.Product]) -> tuple[int, int]:
@@ -272,6 +322,18 @@ def quarantine(conn: Connection, store_key: str, resource: Resource, page: Page[
         },
     )
     conn.execute(stmt, list(values.values()))
+
+
+def has_open_quarantine(conn: Connection, store_key: str, resource: Resource) -> bool:
+    """Whether any of ``resource``'s records of the store is quarantined and unresolved: when none
+    is (the usual case) a page has nothing to resolve and the statement is skipped."""
+    table = tables.quarantine
+    query = (
+        select(table.c.record_key)
+        .where(table.c.store_key == store_key, table.c.resource == resource.value, ~table.c.resolved)
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
 
 
 def resolve_quarantine(conn: Connection, store_key: str, resource: Resource, ids: list[str]) -> None:

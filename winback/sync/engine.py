@@ -9,6 +9,12 @@ Cursor semantics
     records are upserted, so resuming loses nothing and duplicates nothing. Products have no
     ``updated`` filter in the protocol and are read in full every run.
 
+Derived facts
+    Each batch records the customers and buyers it touched in ``derived_pending`` (same
+    transaction); their facts are recomputed once, in one transaction, when the sync ends (also
+    when it fails; a killed sync leaves them pending and the next sync recomputes them). So the
+    derived facts are exact when the sync ends, and a page costs no recomputation.
+
 Deletions
     After a resource's records, the records the platform deleted are read from the connector's
     deletion feed (:meth:`~winback.connectors.base.Connector.deletions`, for the resources in its
@@ -221,10 +227,17 @@ async def sync_store(
                     cursor = await asyncio.to_thread(store.get_cursor, key, resource)
                     done = report.resources[resource] = ResourceReport(resource=resource, cursor_after=cursor)
                 done.unreachable = str(exc)
+        await asyncio.to_thread(store.recompute_derived, key)
         report.finished_at = datetime.now(timezone.utc)
         await asyncio.to_thread(store.mark_sync_finished, key, report.finished_at, report.partial)
     except errors.WinbackError as exc:
         log.error("sync of %s failed: %s", connector.store_label, exc, extra={"store": key})
+        try:
+            # The pages committed before the failure stay; their derived facts are made exact now
+            # rather than at the next sync's end.
+            await asyncio.to_thread(store.recompute_derived, key)
+        except errors.SyncError:
+            log.exception("could not recompute the derived facts of %s", key)
         try:
             await asyncio.to_thread(store.record_error, key, str(exc))
         except errors.SyncError:
@@ -272,7 +285,9 @@ async def _sync_resource(
                 newest = _newest(page)
                 if newest is not None and (cursor is None or newest > cursor):
                     cursor = newest
-            result = await asyncio.to_thread(store.commit_pages, key, resource, batch.items, cursor)
+            result = await asyncio.to_thread(
+                store.commit_pages, key, resource, batch.items, cursor, defer_derived=True
+            )
             cursor = result.cursor
             report.upserted += result.upserted
             report.skipped += result.skipped

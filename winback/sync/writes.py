@@ -3,7 +3,9 @@
 Each ``write_*`` function filters the page (newest copy per id; a stored copy with a later
 ``updated_at`` wins; redacted people stay redacted), upserts it, and recomputes the derived facts
 of every customer and buyer the page could have changed: the records' customers and emails, old
-and new (an order whose email changed moves between buyers). See :mod:`winback.sync.derive`.
+and new (an order whose email changed moves between buyers); with ``defer`` it records them in
+``derived_pending`` instead, for the sync to recompute once at its end. See
+:mod:`winback.sync.derive`.
 """
 
 from __future__ import annotations
@@ -154,7 +156,9 @@ def latest_by_id(records: Iterable[Any]) -> list[Any]:
     return list(latest.values())
 
 
-def write_customers(conn: Connection, store_key: str, records: list[model.Customer]) -> tuple[int, int]:
+def write_customers(
+    conn: Connection, store_key: str, records: list[model.Customer], *, defer: bool = False
+) -> tuple[int, int]:
     records, refused = deletions.refuse_deleted(conn, store_key, Resource.CUSTOMERS, latest_by_id(records))
     if not records:
         return 0, refused
@@ -178,12 +182,13 @@ def write_customers(conn: Connection, store_key: str, records: list[model.Custom
         kept.append(value)
     upsert(conn, tables.customers, kept)
     ids, emails = expand(conn, store_key, {v["id"] for v in kept}, emails)
-    derive.recompute_customers(conn, store_key, ids)
-    derive.recompute_buyers(conn, store_key, emails)
+    derive.settle(conn, store_key, ids, emails, defer=defer)
     return len(kept), len(values) - len(kept) + refused
 
 
-def write_orders(conn: Connection, store_key: str, records: list[model.Order]) -> tuple[int, int]:
+def write_orders(
+    conn: Connection, store_key: str, records: list[model.Order], *, defer: bool = False
+) -> tuple[int, int]:
     records, refused = deletions.refuse_deleted(conn, store_key, Resource.ORDERS, latest_by_id(records))
     if not records:
         return 0, refused
@@ -225,8 +230,7 @@ def write_orders(conn: Connection, store_key: str, records: list[model.Order]) -
     upsert(conn, tables.orders, kept)
     write_lines(conn, store_key, [by_id[v["id"]] for v in kept], set(existing))
     ids, emails = expand(conn, store_key, ids, emails)
-    derive.recompute_customers(conn, store_key, ids)
-    derive.recompute_buyers(conn, store_key, emails)
+    derive.settle(conn, store_key, ids, emails, defer=defer)
     return len(kept), len(values) - len(kept) + refused
 
 

@@ -93,23 +93,29 @@ async def _inline(func: Any, /, *args: Any, **kwargs: Any) -> Any:
     return func(*args, **kwargs)
 
 
-WRITE_CPU = [0.0]
+CPU_IN: dict[str, float] = {"commit_pages": 0.0, "recompute_derived": 0.0}
 
 
-def _count_write_cpu() -> None:
-    """Add the CPU the store's page commits take (in their worker threads) to ``WRITE_CPU``."""
+def _count_store_cpu() -> None:
+    """Add the CPU the store's commits and the final recomputation take (in their worker threads)
+    to ``CPU_IN``."""
     from winback.sync.store import LocalStore
 
-    original = LocalStore.commit_pages
+    def timed(name: str) -> None:
+        original = getattr(LocalStore, name)
 
-    def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
-        started = time.thread_time()
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            WRITE_CPU[0] += time.thread_time() - started
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                CPU_IN[name] += time.thread_time() - started
 
-    LocalStore.commit_pages = timed  # type: ignore[method-assign]
+        setattr(LocalStore, name, wrapper)
+
+    for name in CPU_IN:
+        if hasattr(LocalStore, name):
+            timed(name)
 
 
 def _fresh_db(base: str | None, workdir: str, n: int) -> str:
@@ -141,7 +147,7 @@ def main() -> None:
     else:
         extra, settings = ["--requests-per-minute", "1000000", "--scopes", "all"], {"requests_per_minute": 1_000_000}
     label = f"{args.platform}{' ' + args.mode if args.platform == 'shopify' else ''} {args.orders:,} orders"
-    _count_write_cpu()
+    _count_store_cpu()
     with tempfile.TemporaryDirectory(prefix="winback-prof-") as workdir:
         with EmulatorProcess(args.platform, customers=customers, orders=args.orders, extra=extra) as emu:
             recorder = Recorder()
@@ -157,7 +163,8 @@ def main() -> None:
             profiler = cProfile.Profile() if args.profile and n == args.repeat else None
             if profiler:
                 asyncio.to_thread = _inline  # type: ignore[assignment]  # cProfile sees one thread only
-            cpu, wall, WRITE_CPU[0] = time.process_time(), time.perf_counter(), 0.0
+            CPU_IN.update(dict.fromkeys(CPU_IN, 0.0))
+            cpu, wall = time.process_time(), time.perf_counter()
             if profiler:
                 profiler.enable()
             report = asyncio.run(_sync(connector, url))
@@ -168,7 +175,7 @@ def main() -> None:
             orders = report.resources[next(r for r in report.resources if r.value == "orders")].upserted
             print(f"{label}: replay {n}: {cpu:.2f} s CPU, {wall:.2f} s wall, {replayer.requests} requests, "
                   f"{report.upserted} records; {cpu / max(orders, 1) * 1000:.3f} s CPU per 1,000 orders "
-                  f"({WRITE_CPU[0] / max(orders, 1) * 1000:.3f} s of it committing pages)"
+                  f"(of it: {', '.join(f'{k} {v / max(orders, 1) * 1000:.3f}' for k, v in CPU_IN.items())})"
                   f"{' (profiled)' if profiler else ''}", flush=True)
 
 

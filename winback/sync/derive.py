@@ -87,6 +87,8 @@ _DELETE_BUYERS_SQL = "DELETE FROM buyers WHERE store_key = :store_key AND lower_
 _DELETE_BUYERS = _keyed(_DELETE_BUYERS_SQL)
 _DELETE_BUYERS_PENDING = _pending(_DELETE_BUYERS_SQL)
 
+# The owning customer is looked up per buyer through the (store_key, lower_email) index: a LEFT
+# JOIN to a grouped "owners" CTE made SQLite scan that CTE once per order (quadratic in a batch).
 _INSERT_BUYERS_SQL = """
     WITH pairs AS (
       SELECT o.lower_email AS e, o.id, o.email, o.ordered_at, o.counts_as_purchase AS real_order, o.net_total
@@ -97,13 +99,6 @@ _INSERT_BUYERS_SQL = """
       FROM customers c CROSS JOIN orders o
       WHERE c.store_key = :store_key AND c.lower_email IN :emails
         AND o.store_key = c.store_key AND o.customer_id = c.id
-    ),
-    owners AS (
-      SELECT c.lower_email AS e, MIN(c.id) AS customer_id,
-             MAX(CASE WHEN c.is_guest THEN 0 ELSE 1 END) AS registered
-      FROM customers c
-      WHERE c.store_key = :store_key AND c.lower_email IN :emails
-      GROUP BY c.lower_email
     ),
     ranked AS (
       SELECT pairs.*,
@@ -119,15 +114,17 @@ _INSERT_BUYERS_SQL = """
       :store_key,
       r.e,
       COALESCE(MAX(CASE WHEN r.rn_any = 1 THEN r.email END), MAX(r.email), r.e),
-      MAX(ow.customer_id),
-      COALESCE(MAX(ow.registered), 0) = 0,
+      (SELECT MIN(c.id) FROM customers c WHERE c.store_key = :store_key AND c.lower_email = r.e
+       GROUP BY c.lower_email),
+      COALESCE((SELECT MAX(CASE WHEN c.is_guest THEN 0 ELSE 1 END) FROM customers c
+                WHERE c.store_key = :store_key AND c.lower_email = r.e), 0) = 0,
       COUNT(*),
       SUM(CASE WHEN r.real_order THEN 1 ELSE 0 END),
       SUM(CASE WHEN r.real_order THEN r.net_total ELSE 0 END),
       MIN(CASE WHEN r.real_order THEN r.ordered_at END),
       MAX(CASE WHEN r.real_order THEN r.ordered_at END),
       MAX(CASE WHEN r.real_order AND r.rn_real = 1 THEN r.id END)
-    FROM ranked r LEFT JOIN owners ow ON ow.e = r.e
+    FROM ranked r
     GROUP BY r.e
     """
 _INSERT_BUYERS = _keyed(_INSERT_BUYERS_SQL)

@@ -11,7 +11,8 @@ and new (an order whose email changed moves between buyers); with ``defer`` it r
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -69,10 +70,58 @@ def upsert_statement(conn: Connection, table: Table, columns: Iterable[str]) -> 
     return stmt
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A statement compiled once for one dialect, with its parameters' order and the columns'
+    bind processors: executing it costs the driver's ``executemany`` and one Python pass over the
+    values, not SQLAlchemy's per-execution compilation lookup and per-row parameter processing."""
+
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    positional: bool
+
+    @classmethod
+    def of(cls, conn: Connection, stmt: Any, table: Table, columns: Iterable[str]) -> Prepared:
+        columns = list(columns)
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
+        names = tuple(compiled.positiontup) if compiled.positional else tuple(columns)
+        processors = tuple(table.c[name].type._cached_bind_processor(conn.dialect) for name in names)
+        return cls(compiled.string, names, processors, bool(compiled.positional))
+
+    def execute(self, conn: Connection, values: list[dict[str, Any]]) -> None:
+        pairs = tuple(zip(self.names, self.processors, strict=True))
+        rows: list[Any] = [
+            tuple(value[name] if process is None else process(value[name]) for name, process in pairs)
+            for value in values
+        ]
+        if not self.positional:
+            rows = [dict(zip(self.names, row, strict=True)) for row in rows]
+        conn.exec_driver_sql(self.sql, rows)
+
+
+_PREPARED: dict[tuple[str, str, str, tuple[str, ...]], Prepared] = {}
+
+
+def _prepared(conn: Connection, kind: str, table: Table, columns: tuple[str, ...]) -> Prepared:
+    key = (conn.dialect.name, kind, table.name, columns)
+    found = _PREPARED.get(key)
+    if found is None:
+        stmt = upsert_statement(conn, table, columns) if kind == "upsert" else table.insert()
+        found = _PREPARED[key] = Prepared.of(conn, stmt, table, columns)
+    return found
+
+
 def upsert(conn: Connection, table: Table, values: list[dict[str, Any]]) -> None:
-    if not values:
-        return
-    conn.execute(upsert_statement(conn, table, values[0]), values)
+    """Insert ``values`` (dicts with the same keys), updating the rows whose primary key exists."""
+    if values:
+        _prepared(conn, "upsert", table, tuple(values[0])).execute(conn, values)
+
+
+def insert(conn: Connection, table: Table, values: list[dict[str, Any]]) -> None:
+    """Insert ``values`` (dicts with the same keys)."""
+    if values:
+        _prepared(conn, "insert", table, tuple(values[0])).execute(conn, values)
 
 
 def move_cursor(
@@ -262,17 +311,7 @@ def write_lines(conn: Connection, store_key: str, orders: list[model.Order], sto
     fresh = set(changed).union(order_id for order_id in wanted if order_id not in stored)
     values = [line for order_id, order_lines in wanted.items() if order_id in fresh for line in order_lines]
     if values:
-        conn.execute(_insert(lines), values)
-
-
-_INSERTS: dict[str, Any] = {}
-
-
-def _insert(table: Table) -> Any:
-    stmt = _INSERTS.get(table.name)
-    if stmt is None:
-        stmt = _INSERTS[table.name] = table.insert()
-    return stmt
+        insert(conn, lines, values)
 
 
 def write_products(conn: Connection, store_key: str, records: list[model.Product]) -> tuple[int, int]:

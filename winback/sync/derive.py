@@ -44,6 +44,7 @@ def _pending(sql: str) -> TextClause:
         sql = sql.replace(f"IN :{name}", f"IN {subquery}")
     return text(sql)
 
+
 _RESET_CUSTOMERS_SQL = """
     UPDATE customers SET first_order_at = NULL, last_order_at = NULL, real_orders_count = 0, real_amount_spent = 0
     WHERE store_key = :store_key AND id IN :ids

@@ -2,8 +2,8 @@
 
 :func:`winback.sync.database.open_store` opens (creating and migrating as needed) and returns a
 :class:`LocalStore`. Its write methods are synchronous and each runs in one transaction; the sync engine calls
-:meth:`LocalStore.commit_page` once per page so a page's records, quarantined rejects, derived
-facts and cursor land together or not at all.
+:meth:`LocalStore.commit_pages` once per batch of consecutive pages so their records, quarantined
+rejects and cursor land together or not at all (derived facts: see :meth:`LocalStore.recompute_derived`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Every row is keyed by ``store_key`` (``"{platform}:{store_id}"``, see :func:`store_key`) so one
 database holds many stores. Record columns mirror :mod:`winback.model`; columns marked *derived*
-are recomputed by the store after each committed page and must not be written by anyone else.
+are recomputed by the store (after each committed page, or once when a sync ends: see
+``derived_pending``) and must not be written by anyone else.
 
 Buyers by email
     ``buyers`` holds one row per (store, lower-cased email) that has at least one order, whether or

@@ -1,4 +1,4 @@
-"""Writing one page of records inside the caller's transaction.
+"""Writing a page (or a batch of consecutive pages) of records inside the caller's transaction.
 
 Each ``write_*`` function filters the page (newest copy per id; a stored copy with a later
 ``updated_at`` wins; redacted people stay redacted), upserts it, and recomputes the derived facts

@@ -23,6 +23,9 @@ from typing import TypeVar
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 
+from winback.sync import tables
+from winback.sync.statements import insert_new
+
 T = TypeVar("T")
 CHUNK = 500
 _PENDING_SETS = {
@@ -151,12 +154,6 @@ def recompute_buyers(conn: Connection, store_key: str, lower_emails: Collection[
         conn.execute(_INSERT_BUYERS, {"store_key": store_key, "emails": emails})
 
 
-_MARK = text(
-    "INSERT INTO derived_pending (store_key, kind, value) VALUES (:store_key, :kind, :value) "
-    "ON CONFLICT DO NOTHING"
-)
-
-
 def settle(
     conn: Connection, store_key: str, customer_ids: Collection[str], lower_emails: Collection[str], *, defer: bool
 ) -> None:
@@ -168,8 +165,7 @@ def settle(
         return
     marks = [{"store_key": store_key, "kind": "customer", "value": value} for value in customer_ids]
     marks += [{"store_key": store_key, "kind": "buyer", "value": value} for value in lower_emails]
-    if marks:
-        conn.execute(_MARK, marks)
+    insert_new(conn, tables.derived_pending, marks)
 
 
 def recompute_pending(conn: Connection, store_key: str) -> None:

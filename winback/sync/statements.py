@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -54,7 +55,9 @@ class Prepared:
 
     sql: str
     names: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    processed: tuple[tuple[int, Callable[[Any], Any], bool], ...]
+    """``(position, bind processor, whether it must see None)`` for each column that has one; a
+    processor that maps None to None (all but JSON's, which writes ``null``) is skipped for it."""
     positional: bool
 
     @classmethod
@@ -62,17 +65,24 @@ class Prepared:
         columns = list(columns)
         compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
         names = tuple(compiled.positiontup) if compiled.positional else tuple(columns)
-        processors = tuple(table.c[name].type._cached_bind_processor(conn.dialect) for name in names)
-        return cls(compiled.string, names, processors, bool(compiled.positional))
+        processed = []
+        for position, name in enumerate(names):
+            process = table.c[name].type._cached_bind_processor(conn.dialect)
+            if process is not None:
+                processed.append((position, process, process(None) is not None))
+        return cls(compiled.string, names, tuple(processed), bool(compiled.positional))
 
     def execute(self, conn: Connection, values: list[dict[str, Any]]) -> None:
-        pairs = tuple(zip(self.names, self.processors, strict=True))
-        rows: list[Any] = [
-            tuple(value[name] if process is None else process(value[name]) for name, process in pairs)
-            for value in values
-        ]
-        if not self.positional:
-            rows = [dict(zip(self.names, row, strict=True)) for row in rows]
+        take = itemgetter(*self.names)
+        single = len(self.names) == 1
+        rows: list[Any] = []
+        for value in values:
+            row = [take(value)] if single else list(take(value))
+            for position, process, sees_none in self.processed:
+                item = row[position]
+                if item is not None or sees_none:
+                    row[position] = process(item)
+            rows.append(tuple(row) if self.positional else dict(zip(self.names, row, strict=True)))
         conn.exec_driver_sql(self.sql, rows)
 
 
@@ -83,7 +93,12 @@ def _prepared(conn: Connection, kind: str, table: Table, columns: tuple[str, ...
     key = (conn.dialect.name, kind, table.name, columns)
     found = _PREPARED.get(key)
     if found is None:
-        stmt = upsert_statement(conn, table, columns) if kind == "upsert" else table.insert()
+        if kind == "upsert":
+            stmt = upsert_statement(conn, table, columns)
+        elif kind == "insert-new":
+            stmt = dialect_insert(conn, table).on_conflict_do_nothing()
+        else:
+            stmt = table.insert()
         found = _PREPARED[key] = Prepared.of(conn, stmt, table, columns)
     return found
 
@@ -98,3 +113,9 @@ def insert(conn: Connection, table: Table, values: list[dict[str, Any]]) -> None
     """Insert ``values`` (dicts with the same keys)."""
     if values:
         _prepared(conn, "insert", table, tuple(values[0])).execute(conn, values)
+
+
+def insert_new(conn: Connection, table: Table, values: list[dict[str, Any]]) -> None:
+    """Insert those of ``values`` (dicts with the same keys) whose primary key is not stored yet."""
+    if values:
+        _prepared(conn, "insert-new", table, tuple(values[0])).execute(conn, values)

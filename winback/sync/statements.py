@@ -12,18 +12,33 @@ Why
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
+
+T = TypeVar("T")
 
 def dialect_insert(conn: Connection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+_BUILT: dict[Hashable, Any] = {}
+
+
+def built(key: Hashable, build: Callable[[], T]) -> T:
+    """The statement ``build()`` returns, built once per ``key`` and then reused (statements that
+    take their values as bound parameters, expanding ones for id lists, so one construct serves
+    every call and SQLAlchemy's compiled cache finds it without rebuilding)."""
+    found = _BUILT.get(key)
+    if found is None:
+        found = _BUILT[key] = build()
+    return found  # type: ignore[no-any-return]
 
 
 _UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}

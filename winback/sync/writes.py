@@ -15,13 +15,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, select, update
 
 from winback import model
 from winback.connectors.base import Page, Resource
 from winback.sync import deletions, derive, rows, tables
 from winback.sync.derive import chunks
-from winback.sync.statements import dialect_insert, insert, upsert
+from winback.sync.statements import built, dialect_insert, insert, upsert
 
 log = logging.getLogger("winback.sync.store")
 
@@ -71,10 +71,10 @@ def move_cursor(
 def stored_rows(conn: Connection, table: Table, store_key: str, ids: list[str], *columns: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for chunk in chunks(ids):
-        query = select(table.c.id, *(table.c[name] for name in columns)).where(
-            table.c.store_key == store_key, table.c.id.in_(chunk)
-        )
-        for row in conn.execute(query).mappings():
+        query = built(("stored_rows", table.name, columns), lambda: select(
+            table.c.id, *(table.c[name] for name in columns)
+        ).where(table.c.store_key == bindparam("store_key"), table.c.id.in_(bindparam("ids", expanding=True))))
+        for row in conn.execute(query, {"store_key": store_key, "ids": chunk}).mappings():
             found[row["id"]] = row
     return found
 
@@ -86,11 +86,10 @@ def redacted_hashes(conn: Connection, store_key: str, emails: Iterable[str | Non
     table = tables.redactions
     found: set[str] = set()
     for chunk in chunks(hashes):
-        found.update(
-            conn.execute(
-                select(table.c.email_hash).where(table.c.store_key == store_key, table.c.email_hash.in_(chunk))
-            ).scalars()
-        )
+        query = built("redacted_hashes", lambda: select(table.c.email_hash).where(
+            table.c.store_key == bindparam("store_key"), table.c.email_hash.in_(bindparam("ids", expanding=True))
+        ))
+        found.update(conn.execute(query, {"store_key": store_key, "ids": chunk}).scalars())
     return found
 
 
@@ -104,8 +103,10 @@ def expand(conn: Connection, store_key: str, ids: set[str], emails: set[str]) ->
     found_ids, found_emails = set(ids), set(emails)
     for column, values in ((table.c.id, ids), (table.c.lower_email, emails)):
         for chunk in chunks(values):
-            query = select(table.c.id, table.c.lower_email).where(table.c.store_key == store_key, column.in_(chunk))
-            for customer_id, lower_email in conn.execute(query):
+            query = built(("expand", column.name), lambda column=column: select(table.c.id, table.c.lower_email).where(
+                table.c.store_key == bindparam("store_key"), column.in_(bindparam("ids", expanding=True))
+            ))
+            for customer_id, lower_email in conn.execute(query, {"store_key": store_key, "ids": chunk}):
                 found_ids.add(customer_id)
                 if lower_email:
                     found_emails.add(lower_email)
@@ -167,15 +168,12 @@ def write_orders(
     customer_ids = {v["customer_id"] for v in values if v["customer_id"]}
     redacted_customers = set()
     for chunk in chunks(customer_ids):
-        redacted_customers.update(
-            conn.execute(
-                select(tables.customers.c.id).where(
-                    tables.customers.c.store_key == store_key,
-                    tables.customers.c.id.in_(chunk),
-                    tables.customers.c.redacted,
-                )
-            ).scalars()
-        )
+        query = built("redacted_customers", lambda: select(tables.customers.c.id).where(
+            tables.customers.c.store_key == bindparam("store_key"),
+            tables.customers.c.id.in_(bindparam("ids", expanding=True)),
+            tables.customers.c.redacted,
+        ))
+        redacted_customers.update(conn.execute(query, {"store_key": store_key, "ids": chunk}).scalars())
     forgotten = redacted_hashes(conn, store_key, (v["lower_email"] for v in values))
     kept: list[dict[str, Any]] = []
     ids: set[str] = set()
@@ -213,12 +211,12 @@ def write_lines(conn: Connection, store_key: str, orders: list[model.Order], sto
     known = [order_id for order_id in wanted if order_id in stored]
     current: dict[str, list[tuple[Any, ...]]] = {order_id: [] for order_id in known}
     for chunk in chunks(known):
-        query = (
+        query = built("stored_lines", lambda: (
             select(*lines.columns)
-            .where(lines.c.store_key == store_key, lines.c.order_id.in_(chunk))
+            .where(lines.c.store_key == bindparam("store_key"), lines.c.order_id.in_(bindparam("ids", expanding=True)))
             .order_by(lines.c.order_id, lines.c.position)
-        )
-        for row in conn.execute(query):
+        ))
+        for row in conn.execute(query, {"store_key": store_key, "ids": chunk}):
             current[row.order_id].append(tuple(row))
     changed = [
         order_id for order_id in known

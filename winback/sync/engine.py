@@ -4,9 +4,9 @@ Cursor semantics
     A resource's cursor is the newest ``updated_at`` committed so far. Pages are committed in
     batches of consecutive pages, each batch together with the cursor reached after its last page,
     in one transaction, and the cursor never moves backwards. Connectors return records oldest
-    first, so after a crash everything older than the cursor is stored; the next run reads from ``cursor - overlap`` (inclusive), which re-reads
-    records sharing the cursor's timestamp and absorbs clock skew and search-index lag. Re-read
-    records are upserted, so resuming loses nothing and duplicates nothing. Products have no
+    first, so after a crash everything older than the cursor is stored; the next run reads from
+    ``cursor - overlap`` (inclusive), which re-reads records sharing the cursor's timestamp and
+    absorbs clock skew and search-index lag. Re-read records are upserted, so resuming loses nothing and duplicates nothing. Products have no
     ``updated`` filter in the protocol and are read in full every run.
 
 Derived facts

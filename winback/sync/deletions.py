@@ -24,11 +24,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from winback.connectors.base import Deletion, Resource
 from winback.sync import derive, tables
 from winback.sync.derive import chunks
+from winback.sync.statements import built
 
 R = TypeVar("R")
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
@@ -101,10 +102,12 @@ def refuse_deleted(conn: Connection, store_key: str, resource: Resource, records
     table = tables.deletions
     stamps: dict[str, datetime] = {}
     for chunk in chunks({record.id for record in records}):  # type: ignore[attr-defined]
-        query = select(table.c.record_id, table.c.deleted_at).where(
-            table.c.store_key == store_key, table.c.resource == resource.value, table.c.record_id.in_(chunk)
-        )
-        stamps.update({record_id: at for record_id, at in conn.execute(query)})
+        query = built("tombstones", lambda: select(table.c.record_id, table.c.deleted_at).where(
+            table.c.store_key == bindparam("store_key"), table.c.resource == bindparam("resource"),
+            table.c.record_id.in_(bindparam("ids", expanding=True)),
+        ))
+        params = {"store_key": store_key, "resource": resource.value, "ids": chunk}
+        stamps.update({record_id: at for record_id, at in conn.execute(query, params)})
     if not stamps:
         return records, 0
     kept: list[R] = []

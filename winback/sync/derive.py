@@ -21,24 +21,46 @@ from collections.abc import Collection, Iterator
 from typing import TypeVar
 
 from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.sql.elements import TextClause
+
+from winback.sync import tables
+from winback.sync.statements import insert_new
 
 T = TypeVar("T")
 CHUNK = 500
+_PENDING_SETS = {
+    "ids": "(SELECT p.value FROM derived_pending p WHERE p.store_key = :store_key AND p.kind = 'customer')",
+    "emails": "(SELECT p.value FROM derived_pending p WHERE p.store_key = :store_key AND p.kind = 'buyer')",
+}
 
-_RESET_CUSTOMERS = text(
-    """
+
+def _keyed(sql: str) -> TextClause:
+    """The statement for the ids or emails given as an expanding bound list."""
+    names = [name for name in _PENDING_SETS if f":{name}" in sql]
+    return text(sql).bindparams(*(bindparam(name, expanding=True) for name in names))
+
+
+def _pending(sql: str) -> TextClause:
+    """The same statement for every customer or buyer in ``derived_pending`` (one statement
+    whatever their number: no list travels from Python)."""
+    for name, subquery in _PENDING_SETS.items():
+        sql = sql.replace(f"IN :{name}", f"IN {subquery}")
+    return text(sql)
+
+
+_RESET_CUSTOMERS_SQL = """
     UPDATE customers SET first_order_at = NULL, last_order_at = NULL, real_orders_count = 0, real_amount_spent = 0
     WHERE store_key = :store_key AND id IN :ids
     """
-).bindparams(bindparam("ids", expanding=True))
+_RESET_CUSTOMERS = _keyed(_RESET_CUSTOMERS_SQL)
+_RESET_CUSTOMERS_PENDING = _pending(_RESET_CUSTOMERS_SQL)
 
 # Two index-friendly halves joined with UNION ALL instead of one ``customer_id = ... OR
 # lower_email = ...`` condition, which no index can serve and which made every page scan all of the
 # store's orders (quadratic sync time). ``CROSS JOIN`` pins SQLite's join order to "customers by
 # id, then their orders by email"; PostgreSQL plans it freely. (No ``c.lower_email IS NOT NULL``:
 # the equality already drops NULLs, and that filter made SQLite range-scan every customer's email.)
-_RECOMPUTE_CUSTOMERS = text(
-    """
+_RECOMPUTE_CUSTOMERS_SQL = """
     UPDATE customers SET
       first_order_at = agg.first_at,
       last_order_at = agg.last_at,
@@ -62,14 +84,16 @@ _RECOMPUTE_CUSTOMERS = text(
     ) agg
     WHERE customers.store_key = :store_key AND customers.id = agg.cid
     """
-).bindparams(bindparam("ids", expanding=True))
+_RECOMPUTE_CUSTOMERS = _keyed(_RECOMPUTE_CUSTOMERS_SQL)
+_RECOMPUTE_CUSTOMERS_PENDING = _pending(_RECOMPUTE_CUSTOMERS_SQL)
 
-_DELETE_BUYERS = text("DELETE FROM buyers WHERE store_key = :store_key AND lower_email IN :emails").bindparams(
-    bindparam("emails", expanding=True)
-)
+_DELETE_BUYERS_SQL = "DELETE FROM buyers WHERE store_key = :store_key AND lower_email IN :emails"
+_DELETE_BUYERS = _keyed(_DELETE_BUYERS_SQL)
+_DELETE_BUYERS_PENDING = _pending(_DELETE_BUYERS_SQL)
 
-_INSERT_BUYERS = text(
-    """
+# The owning customer is looked up per buyer through the (store_key, lower_email) index: a LEFT
+# JOIN to a grouped "owners" CTE made SQLite scan that CTE once per order (quadratic in a batch).
+_INSERT_BUYERS_SQL = """
     WITH pairs AS (
       SELECT o.lower_email AS e, o.id, o.email, o.ordered_at, o.counts_as_purchase AS real_order, o.net_total
       FROM orders o
@@ -79,13 +103,6 @@ _INSERT_BUYERS = text(
       FROM customers c CROSS JOIN orders o
       WHERE c.store_key = :store_key AND c.lower_email IN :emails
         AND o.store_key = c.store_key AND o.customer_id = c.id
-    ),
-    owners AS (
-      SELECT c.lower_email AS e, MIN(c.id) AS customer_id,
-             MAX(CASE WHEN c.is_guest THEN 0 ELSE 1 END) AS registered
-      FROM customers c
-      WHERE c.store_key = :store_key AND c.lower_email IN :emails
-      GROUP BY c.lower_email
     ),
     ranked AS (
       SELECT pairs.*,
@@ -101,18 +118,21 @@ _INSERT_BUYERS = text(
       :store_key,
       r.e,
       COALESCE(MAX(CASE WHEN r.rn_any = 1 THEN r.email END), MAX(r.email), r.e),
-      MAX(ow.customer_id),
-      COALESCE(MAX(ow.registered), 0) = 0,
+      (SELECT MIN(c.id) FROM customers c WHERE c.store_key = :store_key AND c.lower_email = r.e
+       GROUP BY c.lower_email),
+      COALESCE((SELECT MAX(CASE WHEN c.is_guest THEN 0 ELSE 1 END) FROM customers c
+                WHERE c.store_key = :store_key AND c.lower_email = r.e), 0) = 0,
       COUNT(*),
       SUM(CASE WHEN r.real_order THEN 1 ELSE 0 END),
       SUM(CASE WHEN r.real_order THEN r.net_total ELSE 0 END),
       MIN(CASE WHEN r.real_order THEN r.ordered_at END),
       MAX(CASE WHEN r.real_order THEN r.ordered_at END),
       MAX(CASE WHEN r.real_order AND r.rn_real = 1 THEN r.id END)
-    FROM ranked r LEFT JOIN owners ow ON ow.e = r.e
+    FROM ranked r
     GROUP BY r.e
     """
-).bindparams(bindparam("emails", expanding=True))
+_INSERT_BUYERS = _keyed(_INSERT_BUYERS_SQL)
+_INSERT_BUYERS_PENDING = _pending(_INSERT_BUYERS_SQL)
 
 
 def chunks(values: Collection[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -132,3 +152,28 @@ def recompute_buyers(conn: Connection, store_key: str, lower_emails: Collection[
     for emails in chunks(lower_emails):
         conn.execute(_DELETE_BUYERS, {"store_key": store_key, "emails": emails})
         conn.execute(_INSERT_BUYERS, {"store_key": store_key, "emails": emails})
+
+
+def settle(
+    conn: Connection, store_key: str, customer_ids: Collection[str], lower_emails: Collection[str], *, defer: bool
+) -> None:
+    """Recompute the facts of these customers and buyers now, or (``defer``) record them in
+    ``derived_pending`` for :func:`recompute_pending`, in the caller's transaction either way."""
+    if not defer:
+        recompute_customers(conn, store_key, customer_ids)
+        recompute_buyers(conn, store_key, lower_emails)
+        return
+    marks = [{"store_key": store_key, "kind": "customer", "value": value} for value in customer_ids]
+    marks += [{"store_key": store_key, "kind": "buyer", "value": value} for value in lower_emails]
+    insert_new(conn, tables.derived_pending, marks)
+
+
+def recompute_pending(conn: Connection, store_key: str) -> None:
+    """Recompute every customer and buyer recorded in ``derived_pending`` for the store, then
+    forget them: a fixed number of set-based statements, however many there are."""
+    params = {"store_key": store_key}
+    conn.execute(_RESET_CUSTOMERS_PENDING, params)
+    conn.execute(_RECOMPUTE_CUSTOMERS_PENDING, params)
+    conn.execute(_DELETE_BUYERS_PENDING, params)
+    conn.execute(_INSERT_BUYERS_PENDING, params)
+    conn.execute(text("DELETE FROM derived_pending WHERE store_key = :store_key"), params)

@@ -1,13 +1,19 @@
 """Incremental, crash-safe sync of one store from its connector into the local store.
 
 Cursor semantics
-    A resource's cursor is the newest ``updated_at`` committed so far. Each page is committed
-    together with the cursor reached after it, in one transaction, and the cursor never moves
-    backwards. Connectors return records oldest first, so after a crash everything older than
-    the cursor is stored; the next run reads from ``cursor - overlap`` (inclusive), which re-reads
-    records sharing the cursor's timestamp and absorbs clock skew and search-index lag. Re-read
-    records are upserted, so resuming loses nothing and duplicates nothing. Products have no
+    A resource's cursor is the newest ``updated_at`` committed so far. Pages are committed in
+    batches of consecutive pages, each batch together with the cursor reached after its last page,
+    in one transaction, and the cursor never moves backwards. Connectors return records oldest
+    first, so after a crash everything older than the cursor is stored; the next run reads from
+    ``cursor - overlap`` (inclusive), which re-reads records sharing the cursor's timestamp and
+    absorbs clock skew and search-index lag. Re-read records are upserted, so resuming loses nothing and duplicates nothing. Products have no
     ``updated`` filter in the protocol and are read in full every run.
+
+Derived facts
+    Each batch records the customers and buyers it touched in ``derived_pending`` (same
+    transaction); their facts are recomputed once, in one transaction, when the sync ends (also
+    when it fails; a killed sync leaves them pending and the next sync recomputes them). So the
+    derived facts are exact when the sync ends, and a page costs no recomputation.
 
 Deletions
     After a resource's records, the records the platform deleted are read from the connector's
@@ -16,7 +22,10 @@ Deletions
     time committed) and the same overlap. Each page of deletions is committed with that cursor in
     one transaction, exactly like a page of records (see :mod:`winback.sync.deletions`).
 
-Memory stays flat: one page is held at a time.
+Overlap and memory
+    The next pages are fetched while a batch commits (:mod:`winback.sync.pipeline`); commits stay
+    strictly in order. Memory stays flat: one batch (``BATCH_RECORDS`` records) plus
+    ``PREFETCH_PAGES`` pages are held at a time.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from typing import Any
 from winback import errors
 from winback.connectors.base import Connector, DeletionPage, Page, Resource
 from winback.sync.deletions import cursor_name
+from winback.sync.pipeline import read_ahead
 from winback.sync.store import LocalStore
 from winback.sync.tables import store_key as make_store_key
 
@@ -40,6 +50,13 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RESOURCES: tuple[Resource, ...] = (Resource.CUSTOMERS, Resource.ORDERS, Resource.PRODUCTS)
 DEFAULT_OVERLAP = timedelta(minutes=10)
+BATCH_RECORDS = 500
+BATCH_SECONDS = 1.0
+PREFETCH_PAGES = 2
+"""Pages are read ahead (at most ``PREFETCH_PAGES``) while the previous ones commit, and committed
+in batches of consecutive pages, each batch with the cursor reached after its last page, once it
+holds ``BATCH_RECORDS`` records or its first page has waited ``BATCH_SECONDS`` (see
+:mod:`winback.sync.pipeline`). Statements, derived facts and the commit are paid per batch."""
 PROGRESS_LOG_EVERY_S = 15.0
 """While a resource is read, one INFO line of progress at most this often (off a terminal there
 is no progress bar, and a long read must not look like a hang)."""
@@ -47,7 +64,8 @@ is no progress bar, and a long read must not look like a hang)."""
 
 @dataclass(frozen=True, slots=True)
 class SyncProgress:
-    """Sent to the ``progress`` callback after every committed page."""
+    """Sent to the ``progress`` callback for every page, in order, once the batch holding it is
+    committed."""
 
     resource: Resource
     pages: int
@@ -146,6 +164,10 @@ def _newest(page: Page[Any]) -> datetime | None:
     return max((stamp for stamp in stamps if stamp is not None), default=None)
 
 
+def _page_size(page: Page[Any]) -> int:
+    return len(page.records) + len(page.rejected)
+
+
 def _pages(connector: Connector, resource: Resource, since: datetime | None, *, full: bool) -> AsyncIterator[Page[Any]]:
     if resource is Resource.CUSTOMERS:
         return connector.customers(since)
@@ -205,10 +227,17 @@ async def sync_store(
                     cursor = await asyncio.to_thread(store.get_cursor, key, resource)
                     done = report.resources[resource] = ResourceReport(resource=resource, cursor_after=cursor)
                 done.unreachable = str(exc)
+        await asyncio.to_thread(store.recompute_derived, key)
         report.finished_at = datetime.now(timezone.utc)
         await asyncio.to_thread(store.mark_sync_finished, key, report.finished_at, report.partial)
     except errors.WinbackError as exc:
         log.error("sync of %s failed: %s", connector.store_label, exc, extra={"store": key})
+        try:
+            # The pages committed before the failure stay; their derived facts are made exact now
+            # rather than at the next sync's end.
+            await asyncio.to_thread(store.recompute_derived, key)
+        except errors.SyncError:
+            log.exception("could not recompute the derived facts of %s", key)
         try:
             await asyncio.to_thread(store.record_error, key, str(exc))
         except errors.SyncError:
@@ -246,21 +275,29 @@ async def _sync_resource(
         "everything" if since is None else f"changes since {since.isoformat(timespec='seconds')}",
         extra={"store": key, "resource": resource.value},
     )
-    async with aclosing(_pages(connector, resource, since, full=full or cursor is None)) as pages:
-        async for page in pages:
-            newest = _newest(page)
-            if newest is not None and (cursor is None or newest > cursor):
-                cursor = newest
-            result = await asyncio.to_thread(store.commit_page, key, resource, page, cursor)
+    batches = read_ahead(
+        _pages(connector, resource, since, full=full or cursor is None),
+        size=_page_size, max_records=BATCH_RECORDS, max_seconds=BATCH_SECONDS, depth=PREFETCH_PAGES,
+    )
+    async with aclosing(batches):
+        async for batch in batches:
+            for page in batch.items:
+                newest = _newest(page)
+                if newest is not None and (cursor is None or newest > cursor):
+                    cursor = newest
+            result = await asyncio.to_thread(
+                store.commit_pages, key, resource, batch.items, cursor, defer_derived=True
+            )
             cursor = result.cursor
-            report.pages += 1
             report.upserted += result.upserted
             report.skipped += result.skipped
             report.rejected += result.rejected
             report.cursor_after = cursor
-            records += len(page.records)
-            if progress is not None:
-                progress(SyncProgress(resource=resource, pages=report.pages, records=records))
+            for page in batch.items:
+                report.pages += 1
+                records += len(page.records)
+                if progress is not None:
+                    progress(SyncProgress(resource=resource, pages=report.pages, records=records))
             if time.monotonic() - logged >= PROGRESS_LOG_EVERY_S:
                 logged = time.monotonic()
                 log.info(

@@ -2,8 +2,8 @@
 
 :func:`winback.sync.database.open_store` opens (creating and migrating as needed) and returns a
 :class:`LocalStore`. Its write methods are synchronous and each runs in one transaction; the sync engine calls
-:meth:`LocalStore.commit_page` once per page so a page's records, quarantined rejects, derived
-facts and cursor land together or not at all.
+:meth:`LocalStore.commit_pages` once per batch of consecutive pages so their records, quarantined
+rejects and cursor land together or not at all (derived facts: see :meth:`LocalStore.recompute_derived`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from winback import errors, model
 from winback.connectors.base import Deletion, DeletionPage, Page, Resource
-from winback.sync import deletions, redact, rows, tables, writes
+from winback.sync import deletions, derive, redact, rows, tables, writes
 from winback.sync.tables import store_key as make_store_key
 
 P = ParamSpec("P")
@@ -206,7 +206,6 @@ class LocalStore:
 
     # --- pages ---------------------------------------------------------------------------------
 
-    @_wrap_db_errors
     def commit_page(
         self, store_key: str, resource: Resource | str, page: Page[Any], cursor: datetime | None
     ) -> PageResult:
@@ -216,20 +215,58 @@ class LocalStore:
         stored copy (``updated_at`` earlier) is skipped; a redacted customer stays redacted. The
         cursor only moves forward: a ``cursor`` earlier than the stored one is ignored.
         """
+        return self.commit_pages(store_key, resource, [page], cursor)
+
+    @_wrap_db_errors
+    def commit_pages(
+        self,
+        store_key: str,
+        resource: Resource | str,
+        pages: Sequence[Page[Any]],
+        cursor: datetime | None,
+        *,
+        defer_derived: bool = False,
+    ) -> PageResult:
+        """:meth:`commit_page` for several consecutive pages in one transaction, with the cursor
+        reached after the last of them: the outcome is the same as committing them one by one, in
+        order, but the statements, the derived facts and the commit are paid once for the batch.
+
+        Rejects and quarantine are settled page by page in order (a record rejected on one page
+        and read fine on a later one ends resolved, and the other way round); the quarantine is
+        only touched when it holds something or the batch adds to it.
+
+        ``defer_derived``: the customers and buyers the batch touched are recorded in
+        ``derived_pending`` (same transaction) instead of recomputed; :meth:`recompute_derived`
+        settles them. The sync engine does this and recomputes once when the sync ends.
+        """
         resource = Resource(resource)
+        records = [record for page in pages for record in page.records]
+        rejected = sum(len(page.rejected) for page in pages)
         with self.writing() as conn:
             if resource is Resource.CUSTOMERS:
-                upserted, skipped = writes.write_customers(conn, store_key, page.records)
+                upserted, skipped = writes.write_customers(conn, store_key, records, defer=defer_derived)
             elif resource is Resource.ORDERS:
-                upserted, skipped = writes.write_orders(conn, store_key, page.records)
+                upserted, skipped = writes.write_orders(conn, store_key, records, defer=defer_derived)
             else:
-                upserted, skipped = writes.write_products(conn, store_key, page.records)
-            writes.resolve_quarantine(conn, store_key, resource, [record.id for record in page.records])
-            writes.quarantine(conn, store_key, resource, page)
-            new_cursor = writes.move_cursor(
-                conn, store_key, resource.value, cursor, len(page.records) + len(page.rejected)
-            )
-        return PageResult(upserted=upserted, skipped=skipped, rejected=len(page.rejected), cursor=new_cursor)
+                upserted, skipped = writes.write_products(conn, store_key, records)
+            open_rows = writes.has_open_quarantine(conn, store_key, resource)
+            for page in pages:
+                if open_rows and page.records:
+                    writes.resolve_quarantine(conn, store_key, resource, [record.id for record in page.records])
+                if page.rejected:
+                    writes.quarantine(conn, store_key, resource, page)
+                    open_rows = True
+            new_cursor = writes.move_cursor(conn, store_key, resource.value, cursor, len(records) + rejected)
+        superseded = len(records) - len({record.id for record in records})  # an older copy in the same batch
+        return PageResult(upserted=upserted, skipped=skipped + superseded, rejected=rejected, cursor=new_cursor)
+
+    @_wrap_db_errors
+    def recompute_derived(self, store_key: str) -> None:
+        """Recompute the derived facts of every customer and buyer that deferred commits (see
+        :meth:`commit_pages`) left pending for the store, including those of a sync killed before
+        it could, in one transaction. A no-op when nothing is pending."""
+        with self.writing() as conn:
+            derive.recompute_pending(conn, store_key)
 
     @_wrap_db_errors
     def commit_deletions(

@@ -2,7 +2,8 @@
 
 Every row is keyed by ``store_key`` (``"{platform}:{store_id}"``, see :func:`store_key`) so one
 database holds many stores. Record columns mirror :mod:`winback.model`; columns marked *derived*
-are recomputed by the store after each committed page and must not be written by anyone else.
+are recomputed by the store (after each committed page, or once when a sync ends: see
+``derived_pending``) and must not be written by anyone else.
 
 Buyers by email
     ``buyers`` holds one row per (store, lower-cased email) that has at least one order, whether or
@@ -215,6 +216,14 @@ deletions = _per_store(
 )
 """Records deleted on the platform (their rows are gone; see :mod:`winback.sync.deletions`). A copy
 read later that is not newer than ``deleted_at`` is refused, so a stale read cannot resurrect it."""
+
+derived_pending = _per_store(
+    "derived_pending",
+    Column("kind", String(16), primary_key=True, comment="customer | buyer"),
+    Column("value", String(320), primary_key=True, comment="customers.id or buyers.lower_email"),
+)
+"""Customers and buyers whose derived facts a sync has yet to recompute: written with each batch
+of pages, emptied when the sync ends (see :mod:`winback.sync.derive`)."""
 
 sync_cursors = _per_store(
     "sync_cursors",

@@ -1,9 +1,11 @@
-"""Writing one page of records inside the caller's transaction.
+"""Writing a page (or a batch of consecutive pages) of records inside the caller's transaction.
 
 Each ``write_*`` function filters the page (newest copy per id; a stored copy with a later
 ``updated_at`` wins; redacted people stay redacted), upserts it, and recomputes the derived facts
 of every customer and buyer the page could have changed: the records' customers and emails, old
-and new (an order whose email changed moves between buyers). See :mod:`winback.sync.derive`.
+and new (an order whose email changed moves between buyers); with ``defer`` it records them in
+``derived_pending`` instead, for the sync to recompute once at its end. See
+:mod:`winback.sync.derive`.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, bindparam, delete, select, update
 
 from winback import model
 from winback.connectors.base import Page, Resource
 from winback.sync import deletions, derive, rows, tables
 from winback.sync.derive import chunks
+from winback.sync.statements import built, dialect_insert, insert, upsert
 
 log = logging.getLogger("winback.sync.store")
 
@@ -38,24 +40,6 @@ REDACTED_ORDER: Mapping[str, Any] = {"email": None, "lower_email": None, "billin
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def dialect_insert(conn: Connection, table: Table) -> Any:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
-def upsert(conn: Connection, table: Table, values: list[dict[str, Any]]) -> None:
-    if not values:
-        return
-    stmt = dialect_insert(conn, table)
-    keys = [column.name for column in table.primary_key.columns]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys,
-        set_={name: stmt.excluded[name] for name in values[0] if name not in keys},
-    )
-    conn.execute(stmt, values)
 
 
 def move_cursor(
@@ -87,10 +71,10 @@ def move_cursor(
 def stored_rows(conn: Connection, table: Table, store_key: str, ids: list[str], *columns: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for chunk in chunks(ids):
-        query = select(table.c.id, *(table.c[name] for name in columns)).where(
-            table.c.store_key == store_key, table.c.id.in_(chunk)
-        )
-        for row in conn.execute(query).mappings():
+        query = built(("stored_rows", table.name, columns), lambda: select(
+            table.c.id, *(table.c[name] for name in columns)
+        ).where(table.c.store_key == bindparam("store_key"), table.c.id.in_(bindparam("ids", expanding=True))))
+        for row in conn.execute(query, {"store_key": store_key, "ids": chunk}).mappings():
             found[row["id"]] = row
     return found
 
@@ -102,11 +86,10 @@ def redacted_hashes(conn: Connection, store_key: str, emails: Iterable[str | Non
     table = tables.redactions
     found: set[str] = set()
     for chunk in chunks(hashes):
-        found.update(
-            conn.execute(
-                select(table.c.email_hash).where(table.c.store_key == store_key, table.c.email_hash.in_(chunk))
-            ).scalars()
-        )
+        query = built("redacted_hashes", lambda: select(table.c.email_hash).where(
+            table.c.store_key == bindparam("store_key"), table.c.email_hash.in_(bindparam("ids", expanding=True))
+        ))
+        found.update(conn.execute(query, {"store_key": store_key, "ids": chunk}).scalars())
     return found
 
 
@@ -120,8 +103,10 @@ def expand(conn: Connection, store_key: str, ids: set[str], emails: set[str]) ->
     found_ids, found_emails = set(ids), set(emails)
     for column, values in ((table.c.id, ids), (table.c.lower_email, emails)):
         for chunk in chunks(values):
-            query = select(table.c.id, table.c.lower_email).where(table.c.store_key == store_key, column.in_(chunk))
-            for customer_id, lower_email in conn.execute(query):
+            query = built(("expand", column.name), lambda column=column: select(table.c.id, table.c.lower_email).where(
+                table.c.store_key == bindparam("store_key"), column.in_(bindparam("ids", expanding=True))
+            ))
+            for customer_id, lower_email in conn.execute(query, {"store_key": store_key, "ids": chunk}):
                 found_ids.add(customer_id)
                 if lower_email:
                     found_emails.add(lower_email)
@@ -139,7 +124,9 @@ def latest_by_id(records: Iterable[Any]) -> list[Any]:
     return list(latest.values())
 
 
-def write_customers(conn: Connection, store_key: str, records: list[model.Customer]) -> tuple[int, int]:
+def write_customers(
+    conn: Connection, store_key: str, records: list[model.Customer], *, defer: bool = False
+) -> tuple[int, int]:
     records, refused = deletions.refuse_deleted(conn, store_key, Resource.CUSTOMERS, latest_by_id(records))
     if not records:
         return 0, refused
@@ -163,12 +150,13 @@ def write_customers(conn: Connection, store_key: str, records: list[model.Custom
         kept.append(value)
     upsert(conn, tables.customers, kept)
     ids, emails = expand(conn, store_key, {v["id"] for v in kept}, emails)
-    derive.recompute_customers(conn, store_key, ids)
-    derive.recompute_buyers(conn, store_key, emails)
+    derive.settle(conn, store_key, ids, emails, defer=defer)
     return len(kept), len(values) - len(kept) + refused
 
 
-def write_orders(conn: Connection, store_key: str, records: list[model.Order]) -> tuple[int, int]:
+def write_orders(
+    conn: Connection, store_key: str, records: list[model.Order], *, defer: bool = False
+) -> tuple[int, int]:
     records, refused = deletions.refuse_deleted(conn, store_key, Resource.ORDERS, latest_by_id(records))
     if not records:
         return 0, refused
@@ -180,15 +168,12 @@ def write_orders(conn: Connection, store_key: str, records: list[model.Order]) -
     customer_ids = {v["customer_id"] for v in values if v["customer_id"]}
     redacted_customers = set()
     for chunk in chunks(customer_ids):
-        redacted_customers.update(
-            conn.execute(
-                select(tables.customers.c.id).where(
-                    tables.customers.c.store_key == store_key,
-                    tables.customers.c.id.in_(chunk),
-                    tables.customers.c.redacted,
-                )
-            ).scalars()
-        )
+        query = built("redacted_customers", lambda: select(tables.customers.c.id).where(
+            tables.customers.c.store_key == bindparam("store_key"),
+            tables.customers.c.id.in_(bindparam("ids", expanding=True)),
+            tables.customers.c.redacted,
+        ))
+        redacted_customers.update(conn.execute(query, {"store_key": store_key, "ids": chunk}).scalars())
     forgotten = redacted_hashes(conn, store_key, (v["lower_email"] for v in values))
     kept: list[dict[str, Any]] = []
     ids: set[str] = set()
@@ -208,17 +193,41 @@ def write_orders(conn: Connection, store_key: str, records: list[model.Order]) -
         emails.update(filter(None, [value["lower_email"]]))
         kept.append(value)
     upsert(conn, tables.orders, kept)
-    written = [v["id"] for v in kept]
-    lines = tables.order_lines
-    for chunk in chunks(written):
-        conn.execute(delete(lines).where(lines.c.store_key == store_key, lines.c.order_id.in_(chunk)))
-    line_values = [line for order_id in written for line in rows.line_rows(store_key, by_id[order_id])]
-    if line_values:
-        conn.execute(lines.insert(), line_values)
+    write_lines(conn, store_key, [by_id[v["id"]] for v in kept], set(existing))
     ids, emails = expand(conn, store_key, ids, emails)
-    derive.recompute_customers(conn, store_key, ids)
-    derive.recompute_buyers(conn, store_key, emails)
+    derive.settle(conn, store_key, ids, emails, defer=defer)
     return len(kept), len(values) - len(kept) + refused
+
+
+_LINE_COLUMNS = tuple(column.name for column in tables.order_lines.columns)
+
+
+def write_lines(conn: Connection, store_key: str, orders: list[model.Order], stored: set[str]) -> None:
+    """Store the lines of ``orders``. A new order's lines are inserted; a stored order's lines are
+    replaced only when they differ from the stored ones (a re-read order rarely changes its lines,
+    and rewriting them costs a delete and an insert per line with their index updates)."""
+    lines = tables.order_lines
+    wanted = {order.id: rows.line_rows(store_key, order) for order in orders}
+    known = [order_id for order_id in wanted if order_id in stored]
+    current: dict[str, list[tuple[Any, ...]]] = {order_id: [] for order_id in known}
+    for chunk in chunks(known):
+        query = built("stored_lines", lambda: (
+            select(*lines.columns)
+            .where(lines.c.store_key == bindparam("store_key"), lines.c.order_id.in_(bindparam("ids", expanding=True)))
+            .order_by(lines.c.order_id, lines.c.position)
+        ))
+        for row in conn.execute(query, {"store_key": store_key, "ids": chunk}):
+            current[row.order_id].append(tuple(row))
+    changed = [
+        order_id for order_id in known
+        if current[order_id] != [tuple(line.get(name) for name in _LINE_COLUMNS) for line in wanted[order_id]]
+    ]
+    for chunk in chunks(changed):
+        conn.execute(delete(lines).where(lines.c.store_key == store_key, lines.c.order_id.in_(chunk)))
+    fresh = set(changed).union(order_id for order_id in wanted if order_id not in stored)
+    values = [line for order_id, order_lines in wanted.items() if order_id in fresh for line in order_lines]
+    if values:
+        insert(conn, lines, values)
 
 
 def write_products(conn: Connection, store_key: str, records: list[model.Product]) -> tuple[int, int]:
@@ -272,6 +281,18 @@ def quarantine(conn: Connection, store_key: str, resource: Resource, page: Page[
         },
     )
     conn.execute(stmt, list(values.values()))
+
+
+def has_open_quarantine(conn: Connection, store_key: str, resource: Resource) -> bool:
+    """Whether any of ``resource``'s records of the store is quarantined and unresolved: when none
+    is (the usual case) a page has nothing to resolve and the statement is skipped."""
+    table = tables.quarantine
+    query = (
+        select(table.c.record_key)
+        .where(table.c.store_key == store_key, table.c.resource == resource.value, ~table.c.resolved)
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
 
 
 def resolve_quarantine(conn: Connection, store_key: str, resource: Resource, ids: list[str]) -> None:

@@ -1,0 +1,113 @@
+"""Reading ahead while the store writes: a bounded prefetch that hands out batches of pages.
+
+Why
+    Read serially (fetch a page, parse it, commit it, only then ask for the next), the platform
+    and winback never work at the same time, and every page pays a transaction of its own. Here the
+    connector's pages are pulled by their own task, at most ``depth`` pages ahead of the writer, so
+    the next request is in flight while the current batch commits; and consecutive pages are handed
+    out together, so the store pays its statements and its commit once per batch, not per page.
+
+What the caller may rely on
+    - Pages come out exactly once, strictly in the connector's order, never more than ``depth``
+      pages read ahead of what was handed out (memory stays bounded: one batch plus ``depth``
+      pages).
+    - A batch ends when it holds ``max_records`` records, when its first page has waited
+      ``max_seconds`` (a slow platform still sees its pages committed steadily), or when the feed
+      ends or fails.
+    - An error of the feed is raised where it happened in the stream: the pages read before it are
+      handed out first (as a batch of their own), so the caller commits them before it sees the
+      error, exactly as it would reading serially.
+    - Closing the generator early, an exception in the caller, or cancellation (Ctrl-C, a task
+      cancelled) cancels the reading task and closes the connector's iterator before the
+      generator finishes: nothing keeps reading in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+_END: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    error: Exception
+
+
+@dataclass(slots=True)
+class Batch(Generic[T]):
+    """Consecutive items of the feed, in order, with the sum of their sizes."""
+
+    items: list[T]
+    size: int
+
+
+async def read_ahead(
+    source: AsyncIterator[T],
+    *,
+    size: Callable[[T], int],
+    max_records: int,
+    max_seconds: float,
+    depth: int = 2,
+) -> AsyncIterator[Batch[T]]:
+    """Batches of ``source``'s items (see the module's docstring for the guarantees).
+
+    ``size`` tells how many records an item holds; ``depth`` (at least 1) bounds how many items
+    are read ahead of the caller."""
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(1, depth))
+
+    async def pump() -> None:
+        try:
+            async with aclosing(source) as items:  # type: ignore[type-var]
+                async for item in items:
+                    await queue.put(item)
+        except Exception as exc:  # handed to the consumer, raised there in stream order
+            await queue.put(_Failed(exc))
+        else:
+            await queue.put(_END)
+
+    reader = asyncio.create_task(pump(), name="winback-read-ahead")
+    batch: list[T] = []
+    records = 0
+    started = 0.0
+    try:
+        while True:
+            if batch:
+                try:
+                    item = await asyncio.wait_for(queue.get(), max(0.0, started + max_seconds - time.monotonic()))
+                except TimeoutError:
+                    yield Batch(batch, records)
+                    batch, records = [], 0
+                    continue
+            else:
+                item = await queue.get()
+            if item is _END:
+                break
+            if isinstance(item, _Failed):
+                if batch:
+                    yield Batch(batch, records)
+                    batch = []
+                raise item.error
+            if not batch:
+                started = time.monotonic()
+            batch.append(item)
+            records += size(item)
+            if records >= max_records:
+                yield Batch(batch, records)
+                batch, records = [], 0
+        if batch:
+            yield Batch(batch, records)
+    finally:
+        reader.cancel()
+        # Wait for the reading task to finish closing the connector's iterator; a cancellation of
+        # our own caller during this wait still propagates (asyncio.wait does not swallow it).
+        await asyncio.wait([reader])
+        if not reader.cancelled():
+            reader.exception()  # mark it retrieved: pump() hands its errors over through the queue

@@ -1,0 +1,136 @@
+"""Insert and upsert statements built and compiled once, executed through the driver.
+
+Why
+    A sync writes the same few statements thousands of times. Building an ``INSERT .. ON CONFLICT
+    DO UPDATE`` construct (its ``excluded`` proxies, coercions) and letting SQLAlchemy look up its
+    compiled form and process every parameter of every row on each execution cost more than
+    SQLite's own work for a batch of rows. Here each statement is built once per dialect, table
+    and column set, compiled once, and run with the driver's ``executemany``; the values still
+    pass through each column type's own bind processor (the same function SQLAlchemy would call),
+    so what lands in the database is identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+T = TypeVar("T")
+
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+_BUILT: dict[Hashable, Any] = {}
+
+
+def built(key: Hashable, build: Callable[[], T]) -> T:
+    """The statement ``build()`` returns, built once per ``key`` and then reused (statements that
+    take their values as bound parameters, expanding ones for id lists, so one construct serves
+    every call and SQLAlchemy's compiled cache finds it without rebuilding)."""
+    found = _BUILT.get(key)
+    if found is None:
+        found = _BUILT[key] = build()
+    return found  # type: ignore[no-any-return]
+
+
+_UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def upsert_statement(conn: Connection, table: Table, columns: Iterable[str]) -> Any:
+    """``INSERT .. ON CONFLICT (primary key) DO UPDATE`` setting ``columns``, built once per
+    dialect, table and column set and then reused: building it (``excluded`` proxies, coercions)
+    costs more than executing it for a page of rows, and a reused construct also hits SQLAlchemy's
+    compiled cache at once."""
+    key = (conn.dialect.name, table.name, tuple(columns))
+    stmt = _UPSERTS.get(key)
+    if stmt is None:
+        stmt = dialect_insert(conn, table)
+        keys = {column.name for column in table.primary_key.columns}
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[column.name for column in table.primary_key.columns],
+            set_={name: stmt.excluded[name] for name in key[2] if name not in keys},
+        )
+        _UPSERTS[key] = stmt
+    return stmt
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A statement compiled once for one dialect, with its parameters' order and the columns'
+    bind processors: executing it costs the driver's ``executemany`` and one Python pass over the
+    values, not SQLAlchemy's per-execution compilation lookup and per-row parameter processing."""
+
+    sql: str
+    names: tuple[str, ...]
+    processed: tuple[tuple[int, Callable[[Any], Any], bool], ...]
+    """``(position, bind processor, whether it must see None)`` for each column that has one; a
+    processor that maps None to None (all but JSON's, which writes ``null``) is skipped for it."""
+    positional: bool
+
+    @classmethod
+    def of(cls, conn: Connection, stmt: Any, table: Table, columns: Iterable[str]) -> Prepared:
+        columns = list(columns)
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
+        names = tuple(compiled.positiontup) if compiled.positional else tuple(columns)
+        processed = []
+        for position, name in enumerate(names):
+            process = table.c[name].type._cached_bind_processor(conn.dialect)
+            if process is not None:
+                processed.append((position, process, process(None) is not None))
+        return cls(compiled.string, names, tuple(processed), bool(compiled.positional))
+
+    def execute(self, conn: Connection, values: list[dict[str, Any]]) -> None:
+        take = itemgetter(*self.names)
+        single = len(self.names) == 1
+        rows: list[Any] = []
+        for value in values:
+            row = [take(value)] if single else list(take(value))
+            for position, process, sees_none in self.processed:
+                item = row[position]
+                if item is not None or sees_none:
+                    row[position] = process(item)
+            rows.append(tuple(row) if self.positional else dict(zip(self.names, row, strict=True)))
+        conn.exec_driver_sql(self.sql, rows)
+
+
+_PREPARED: dict[tuple[str, str, str, tuple[str, ...]], Prepared] = {}
+
+
+def _prepared(conn: Connection, kind: str, table: Table, columns: tuple[str, ...]) -> Prepared:
+    key = (conn.dialect.name, kind, table.name, columns)
+    found = _PREPARED.get(key)
+    if found is None:
+        if kind == "upsert":
+            stmt = upsert_statement(conn, table, columns)
+        elif kind == "insert-new":
+            stmt = dialect_insert(conn, table).on_conflict_do_nothing()
+        else:
+            stmt = table.insert()
+        found = _PREPARED[key] = Prepared.of(conn, stmt, table, columns)
+    return found
+
+
+def upsert(conn: Connection, table: Table, values: list[dict[str, Any]]) -> None:
+    """Insert ``values`` (dicts with the same keys), updating the rows whose primary key exists."""
+    if values:
+        _prepared(conn, "upsert", table, tuple(values[0])).execute(conn, values)
+
+
+def insert(conn: Connection, table: Table, values: list[dict[str, Any]]) -> None:
+    """Insert ``values`` (dicts with the same keys)."""
+    if values:
+        _prepared(conn, "insert", table, tuple(values[0])).execute(conn, values)
+
+
+def insert_new(conn: Connection, table: Table, values: list[dict[str, Any]]) -> None:
+    """Insert those of ``values`` (dicts with the same keys) whose primary key is not stored yet."""
+    if values:
+        _prepared(conn, "insert-new", table, tuple(values[0])).execute(conn, values)

@@ -40,9 +40,14 @@ BATCH = 50_000
 RULES: dict[str, dict[str, Any]] = {
     "back_to_bestsellers": {"discount": {"kind": "percentage", "value": 10}},
     "back_to_bestsellers_cadence": {"cadence": True},
+    "back_to_bestsellers_co_purchase": {"recommend": "co_purchase"},
     "auto_create_accounts": {},
     "discount_codes": {"segment": {"nth_order": 2}, "kind": "percentage", "value": 10},
+    "replenishment": {},
+    "replenishment_bestsellers": {"recommend": "bestsellers"},
 }
+VARIANTS = ("_cadence", "_co_purchase", "_bestsellers")
+"""Suffixes of the names above that are a built-in rule with other options."""
 
 
 def stamp(moment: datetime) -> str:
@@ -231,7 +236,8 @@ def plan_child(path: str, rule_name: str) -> dict[str, Any]:
 
     store = open_store(f"sqlite:///{path}")
     options = dict(RULES[rule_name])
-    rule = load_rule(rule_name.removesuffix("_cadence"), options)
+    base = next((rule_name.removesuffix(v) for v in VARIANTS if rule_name.endswith(v)), rule_name)
+    rule = load_rule(base, options)
     facts = StoreFacts(store_key=STORE_KEY, platform="ecwid", name="Bench Shop", currency="EUR",
                        url="https://bench.test")
     context = RuleContext(store=store, facts=facts, now=NOW, capabilities=None)

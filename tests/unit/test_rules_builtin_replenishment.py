@@ -201,6 +201,12 @@ def test_sample_action_renders_with_the_default_templates():
     [action] = Replenishment({"discount": {"kind": "percentage", "value": 10}}).sample_actions(context)
     assert action.payload["email"]["template"] == "replenishment"
     assert "reorder it about every 30 days" in action.reason
+    ctx = action.payload["email"]["context"]
+    rendered = render_email("replenishment", {**ctx, "store": {"name": "Shop", "url": "https://shop.example.com",
+                                                               "currency": "USD"}})
+    assert rendered.subject.startswith("Ada, time to restock Sample product 1: 10% off")
+    assert ctx["discount"]["code"] in rendered.text and "Sample product 2" in rendered.html
+    assert "after about a month" in rendered.text
 
 
 def test_statements_do_not_grow_with_the_audience(tmp_path):

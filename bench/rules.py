@@ -46,8 +46,8 @@ RULES: dict[str, dict[str, Any]] = {
     "replenishment": {},
     "replenishment_bestsellers": {"recommend": "bestsellers"},
 }
-VARIANTS = ("_cadence", "_co_purchase", "_bestsellers")
-"""Suffixes of the names above that are a built-in rule with other options."""
+BUILT_IN = ("back_to_bestsellers", "auto_create_accounts", "discount_codes", "replenishment")
+"""The rules behind the names above: a longer name is a built-in rule with other options."""
 
 
 def stamp(moment: datetime) -> str:
@@ -236,8 +236,7 @@ def plan_child(path: str, rule_name: str) -> dict[str, Any]:
 
     store = open_store(f"sqlite:///{path}")
     options = dict(RULES[rule_name])
-    base = next((rule_name.removesuffix(v) for v in VARIANTS if rule_name.endswith(v)), rule_name)
-    rule = load_rule(base, options)
+    rule = load_rule(next(name for name in BUILT_IN if rule_name.startswith(name)), options)
     facts = StoreFacts(store_key=STORE_KEY, platform="ecwid", name="Bench Shop", currency="EUR",
                        url="https://bench.test")
     context = RuleContext(store=store, facts=facts, now=NOW, capabilities=None)

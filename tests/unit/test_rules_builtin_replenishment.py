@@ -228,3 +228,16 @@ def test_statements_do_not_grow_with_the_audience(tmp_path):
         store.close()
     # audience + bestsellers + pairs, then per 500 buyers: ledger keys + purchased products
     assert counts[600] <= counts[20] + 2
+
+
+def test_a_buyer_whose_rows_straddle_two_batches_is_grouped_whole():
+    from types import SimpleNamespace
+
+    from winback.rules.replenishment import _by_buyer
+
+    def rows(*emails: str) -> list[SimpleNamespace]:
+        return [SimpleNamespace(lower_email=e, n=i) for i, e in enumerate(emails)]
+
+    batches = [rows("a", "a", "b"), rows("b", "c"), rows("c"), rows("d")]
+    grouped = [[[r.lower_email for r in group] for group in chunk] for chunk in _by_buyer(iter(batches))]
+    assert grouped == [[["a", "a"]], [["b", "b"]], [["c", "c"]], [["d"]]]

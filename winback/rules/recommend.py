@@ -185,6 +185,7 @@ class Recommender:
         exclude_purchased: bool = True,
         min_support: int = 3,
     ) -> None:
+        self.store_key = store_key
         self.method = method
         self.count = count
         self.exclude_purchased = exclude_purchased
@@ -193,15 +194,13 @@ class Recommender:
         self.graph = CoPurchaseGraph()
         if method is Recommend.CO_PURCHASE and count:
             self.graph = co_purchase_graph(conn, store_key, since, min_support=min_support)
-        self.store_key = store_key
+        self._relevant = sorted({p.id for p in self.ranked} | set(self.graph.neighbours) | set(self.graph.products))
+        """The products whose purchase by a recipient changes what they are shown."""
 
     @property
     def empty(self) -> bool:
         """Nothing to recommend at all: no active product sold in the window."""
         return not self.ranked and not self.graph.products
-
-    def _relevant(self) -> list[str]:
-        return sorted({p.id for p in self.ranked} | set(self.graph.neighbours) | set(self.graph.products))
 
     def for_batch(
         self,
@@ -217,7 +216,7 @@ class Recommender:
             return {email: [] for email, _ in buyers}
         bought: dict[str, set[str]] = {}
         if self.exclude_purchased or self.method is Recommend.CO_PURCHASE:
-            bought = purchased_products(conn, self.store_key, buyers, self._relevant())
+            bought = purchased_products(conn, self.store_key, buyers, self._relevant)
         chosen: dict[str, list[Bestseller]] = {}
         for email, _ in buyers:
             owned = bought.get(email, set())

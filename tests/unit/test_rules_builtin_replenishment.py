@@ -76,7 +76,7 @@ def populate(shop: Shop) -> None:
     orders.append(o("guest-no-1", 30, email="nope@example.com", accepts_marketing=False, lines=[("coffee", 1)]))
     shop.put(*orders)
     shop.ledger("replenishment", key(shop, "reminded@example.com", "coffee", "reminded-1"), "reminded@example.com",
-                created_at=ago(1))
+                created_at=ago(8))
 
 
 def test_intervals_are_the_median_reorder_gap_of_products_enough_buyers_reordered(any_store):
@@ -128,6 +128,18 @@ def test_audience_is_buyers_due_to_reorder_and_not_reminded_for_that_purchase(an
     guest = by_email["Guest@example.com"]
     assert guest.customer_id is None and guest.recipient_name == "Gus Guest"
     assert "accepted marketing" in guest.reason
+
+
+def test_a_buyer_reminded_days_ago_waits_for_the_next_product(store):
+    shop = Shop(store)
+    populate(shop)
+    # reminded of coffee 8 days ago: with min_days_between = 10, the filter waits
+    assert "reminded@example.com" not in emails(shop.plan(Replenishment({"min_days_between": 10})))
+    assert "reminded@example.com" in emails(shop.plan(Replenishment()))
+    # a failed reminder does not count
+    shop.ledger("replenishment", key(shop, "due@example.com", "filter", "x"), "due@example.com", status="failed",
+                created_at=ago(1))
+    assert "due@example.com" in emails(shop.plan(Replenishment()))
 
 
 def test_planning_twice_gives_the_same_actions_and_a_new_purchase_rearms(store):

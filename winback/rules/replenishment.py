@@ -9,7 +9,8 @@ back to that product, optionally with "you may also like" products and a one-use
 
 One reminder per purchase: the idempotency key is (rule, store, email, product, the anchoring
 order's id), so buying the product again re-arms the reminder. A buyer due for several products
-gets the one due first; the next is proposed on a later run (the marketing cap spaces them).
+gets the one due first; the next once ``min_days_between`` days have passed (and the marketing cap
+allows), so running again right after a run proposes nothing new.
 Buyers are identified by the email on their orders, as the interval learning does.
 """
 
@@ -59,6 +60,8 @@ class ReplenishmentOptions(RuleOptions):
     """Remind this many days before that, so the email arrives before the product runs out."""
     max_overdue_days: int = Field(default=30, ge=1)
     """Not past this many days after the due date: by then the buyer went elsewhere or stopped."""
+    min_days_between: int = Field(default=7, ge=0)
+    """A buyer reminded (of any product) this recently is left alone: one reorder email at a time."""
     products: int = Field(default=3, ge=0, le=12)
     """"You may also like" products in the email (0: none)."""
     recommend: Recommend = Recommend.CO_PURCHASE
@@ -172,6 +175,8 @@ class Replenishment(Rule):
             .where(
                 product.c.status == ProductStatus.ACTIVE.value,
                 ~bought_since,
+                ~queries.settled_in_ledger(store_key, self.name,
+                                           since=at_time(now - timedelta(days=opts.min_days_between), "spaced")),
                 queries.subscribed(),
                 queries.not_redacted(customer),
             )

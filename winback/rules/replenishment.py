@@ -240,7 +240,7 @@ class Replenishment(Rule):
             "products": [p.context(facts.currency) for p in also],
             "last_purchase_at": bought_at.date().isoformat(),
             "days_since": days,
-            "interval_days": round(float(row.wait)),
+            "interval_days": round(float(row.wait) / opts.interval_factor),  # the clamped median, as buyers do it
         }
         payload: dict[str, Any] = {"product_id": row.pid, "anchor_order_id": row.anchor_order_id}
         steps: tuple[Step, ...] = (Step.SEND_EMAIL,)

@@ -40,9 +40,14 @@ BATCH = 50_000
 RULES: dict[str, dict[str, Any]] = {
     "back_to_bestsellers": {"discount": {"kind": "percentage", "value": 10}},
     "back_to_bestsellers_cadence": {"cadence": True},
+    "back_to_bestsellers_co_purchase": {"recommend": "co_purchase"},
     "auto_create_accounts": {},
     "discount_codes": {"segment": {"nth_order": 2}, "kind": "percentage", "value": 10},
+    "replenishment": {},
+    "replenishment_bestsellers": {"recommend": "bestsellers"},
 }
+BUILT_IN = ("back_to_bestsellers", "auto_create_accounts", "discount_codes", "replenishment")
+"""The rules behind the names above: a longer name is a built-in rule with other options."""
 
 
 def stamp(moment: datetime) -> str:
@@ -231,7 +236,7 @@ def plan_child(path: str, rule_name: str) -> dict[str, Any]:
 
     store = open_store(f"sqlite:///{path}")
     options = dict(RULES[rule_name])
-    rule = load_rule(rule_name.removesuffix("_cadence"), options)
+    rule = load_rule(next(name for name in BUILT_IN if rule_name.startswith(name)), options)
     facts = StoreFacts(store_key=STORE_KEY, platform="ecwid", name="Bench Shop", currency="EUR",
                        url="https://bench.test")
     context = RuleContext(store=store, facts=facts, now=NOW, capabilities=None)

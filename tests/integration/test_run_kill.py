@@ -128,6 +128,12 @@ rate_per_minute = 1000000
 [rules.back_to_bestsellers]
 after_days = 180
 discount = {{kind = "percentage", value = 10}}
+recommend = "co_purchase"
+
+[rules.replenishment]
+min_repeat_buyers = 3
+max_overdue_days = 365
+discount = {{kind = "percentage", value = 10, prefix = "REFILL"}}
 
 [rules.auto_create_accounts]
 enabled = true
@@ -330,6 +336,7 @@ def test_sigkilled_run_never_acts_twice(platform: str, tmp_path: Path, harness: 
     assert synced.returncode == 0, f"sync failed; see {client.log}"
     planned = actions_in(client.json("plan"))
     assert planned, "the rules planned nothing: the test would prove nothing"
+    assert {a["rule"] for a in planned} >= {"back_to_bestsellers", "replenishment"}, "a rule planned nothing"
     account_steps = {step for a in planned if a["rule"] == "auto_create_accounts" for step in a["steps"]}
     assert account_steps == {"shopify": {"send_invite"}, "ecwid": {"send_email"}}[platform], account_steps
     keys = Counter(a["idempotency_key"] for a in planned)

@@ -30,6 +30,7 @@ from winback.rules.base import (
 from winback.rules.codes import DiscountOffer, discount_spec, template_discount
 from winback.rules.compose import customer_context
 from winback.rules.queries import at_time, buyer, epoch_days
+from winback.rules.recommend import Recommend, Recommender
 from winback.sync import tables
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,10 @@ class BackToBestsellersOptions(RuleOptions):
     """``{kind = "percentage", value = 10}`` attaches a one-use code (prefix ``BACK``)."""
     max_age_days: int = Field(default=730, ge=1)
     """Never remind someone whose last order is older than this."""
+    recommend: Recommend = Recommend.BESTSELLERS
+    """``co_purchase``: what buyers of the recipient's products also bought (bestsellers fill in)."""
+    min_support: int = Field(default=3, ge=1)
+    """With ``co_purchase``: common buyers a product pair needs to count."""
 
     @model_validator(mode="after")
     def _window(self) -> BackToBestsellersOptions:
@@ -115,6 +120,9 @@ class BackToBestsellers(Rule):
         """One action per buyer to remind, by email: ``SEND_EMAIL`` (after ``CREATE_DISCOUNT_CODE``
         when a discount is configured). Nothing when the store has no active bestseller."""
         opts, facts, now = self.options, context.facts, context.now
+        if opts.recommend is Recommend.CO_PURCHASE:
+            yield from self._plan_co_purchase(context)
+            return
         with context.store.reading() as conn:
             pool = opts.products * 3 + 10 if opts.exclude_purchased else opts.products
             ranked = queries.bestsellers(conn, facts.store_key, now - timedelta(days=opts.lookback_days), pool)
@@ -132,6 +140,20 @@ class BackToBestsellers(Rule):
                 for row in batch:
                     chosen = queries.pick_products(ranked, bought.get(row.lower_email, set()), opts.products)
                     yield self._action(context, row, chosen)
+
+    def _plan_co_purchase(self, context: RuleContext) -> Iterator[PlannedAction]:
+        """As :meth:`plan`, the products picked by :mod:`winback.rules.recommend`."""
+        opts, facts, now = self.options, context.facts, context.now
+        with context.store.reading() as conn:
+            recommender = Recommender(conn, facts.store_key, now - timedelta(days=opts.lookback_days),
+                                      method=opts.recommend, count=opts.products,
+                                      exclude_purchased=opts.exclude_purchased, min_support=opts.min_support)
+            if recommender.empty:
+                return
+            for batch in queries.stream_batches(conn, self.audience(context)):
+                chosen = recommender.for_batch(conn, [(row.lower_email, row.customer_id) for row in batch])
+                for row in batch:
+                    yield self._action(context, row, chosen[row.lower_email])
 
     def sample_actions(self, context: RuleContext) -> list[PlannedAction]:
         sample = samples.sample_buyer(context.now)

@@ -59,6 +59,7 @@ async def test_a_long_read_logs_progress_now_and_then(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(engine, "PROGRESS_LOG_EVERY_S", 0.0)
+    monkeypatch.setattr(engine, "BATCH_RECORDS", 2)  # a batch per page: a line after each commit
     fake = FakeConnector(page_size=2)
     fake.put(*[customer(f"c{i}", updated=i) for i in range(5)])
     store = open_store(str(tmp_path / "w.db"))

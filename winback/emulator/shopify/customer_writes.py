@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLResolveInfo, GraphQLSchema
 
-from winback.emulator.shopify.ids import gid, iso, parse_gid
+from winback.emulator.shopify.ids import iso, parse_gid
 from winback.emulator.shopify.resolvers import _require
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def set_metafield(customer: Record, namespace: str, key: str, value: str, type_:
     """Give ``customer`` a metafield (the merchant's or an app's write; not an API of winback's)."""
     fields = customer.setdefault("_metafields", {})
     number = len(fields) + 1 + int(customer["_num"]) * 100
-    fields[(namespace, key)] = {"id": gid("Metafield", number), "namespace": namespace, "key": key,
+    fields[(namespace, key)] = {"id": f"gid://shopify/Metafield/{20_000_000_000 + number}", "namespace": namespace, "key": key,
                                 "type": type_, "value": value, "createdAt": customer["createdAt"],
                                 "updatedAt": customer["updatedAt"]}
 

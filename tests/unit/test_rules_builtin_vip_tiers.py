@@ -146,6 +146,22 @@ def test_a_tier_the_synced_tags_already_show_needs_nothing(store) -> None:
     assert gold.steps == (Step.SET_CUSTOMER_TIER,) and gold.payload["tier"]["previous"] == "Gold"
 
 
+def test_a_label_the_tags_show_is_taken_off_a_customer_who_no_longer_qualifies(any_store) -> None:
+    """No record of winback writing it (a new database, or the merchant's hand): still taken off,
+    once per state of the customer record."""
+    shop = Shop(any_store)
+    populate(shop)
+    shop.put(shop.customer("small").model_copy(update={"tags": ("VIP Gold", "newsletter")}),
+             shop.customer("nobody", email="nobody@example.com").model_copy(update={"tags": ("VIP Goldfish",)}))
+    actions = by_email(shop.plan(rule()))
+    small = actions["small@example.com"]
+    assert small.payload["tier"] == {"name": None, "label": None, "labels": ["VIP Silver", "VIP Gold"],
+                                     "previous": "Gold"}
+    assert small.steps == (Step.SET_CUSTOMER_TIER,) and not small.marketing and "was Gold" in small.reason
+    assert "nobody@example.com" not in actions, "a tag that merely starts like a label is not one"
+    assert {a.idempotency_key for a in shop.plan(rule())} == {a.idempotency_key for a in actions.values()}
+
+
 def test_options_are_validated() -> None:
     with pytest.raises(ValidationError, match="needs min_spend or min_orders"):
         VipTiers({"tiers": [{"name": "Gold"}]})

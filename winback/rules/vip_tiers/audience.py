@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select, type_coerce
+from sqlalchemy import Connection, Text, and_, case, cast, func, or_, select, type_coerce
 
 from winback.rules import queries
 from winback.rules.ledger import DONE
@@ -97,6 +97,21 @@ def recorded_tiers(conn: Connection, store_key: str, rule: str) -> dict[str, Rec
         tier = (row.payload or {}).get("tier") or {}
         out[row.lower_email] = Recorded(row.id, tier.get("name"), row.customer_id, row.email or row.lower_email)
     return out
+
+
+def labelled_query(options: VipTiersOptions, store_key: str) -> Any:
+    """Live customers whose synced tags mention a tier label (Shopify tags; platforms without
+    synced tags have none), to take a label off those who no longer qualify even when winback has
+    no record of writing it (a new database, a label the merchant set by hand)."""
+    customer = tables.customers
+    text_tags = cast(customer.c.tags, Text)
+    mentions = or_(*[text_tags.contains(f'"{label}"', autoescape=True) for label in options.labels])
+    return (
+        select(customer.c.id, customer.c.email, customer.c.lower_email, customer.c.tags, customer.c.updated_at)
+        .where(customer.c.store_key == store_key, customer.c.lower_email.is_not(None),
+               customer.c.redacted.is_(False), customer.c.deleted_at.is_(None), mentions)
+        .order_by(customer.c.lower_email)
+    )
 
 
 def stream(conn: Connection, query: Any) -> Iterator[Any]:

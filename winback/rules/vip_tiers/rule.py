@@ -27,7 +27,7 @@ from winback.rules import queries, samples
 from winback.rules.base import PlannedAction, Rule, RuleContext, Step, idempotency_key
 from winback.rules.codes import discount_spec, template_discount
 from winback.rules.compose import customer_context
-from winback.rules.vip_tiers.audience import Recorded, recorded_tiers, stream, tier_query
+from winback.rules.vip_tiers.audience import Recorded, labelled_query, recorded_tiers, stream, tier_query
 from winback.rules.vip_tiers.options import VipTiersOptions
 
 
@@ -52,9 +52,16 @@ class VipTiers(Rule):
                 action = self._change(context, row, recorded.get(row.lower_email))
                 if action is not None:
                     yield action
+            unrecorded = [row for row in stream(conn, labelled_query(self.options, facts.store_key))
+                          if row.lower_email not in tiered and row.lower_email not in recorded]
         for email, before in sorted(recorded.items()):
             if email not in tiered and before.tier is not None and before.customer_id:
                 yield self._drop(context, email, before)
+        for row in unrecorded:
+            shown = self._previous(row, None)
+            if shown is not None:
+                yield self._drop(context, row.lower_email, Recorded(0, shown, row.id, row.email or row.lower_email),
+                                 anchor=("tags", row.updated_at.isoformat()))
 
     def sample_actions(self, context: RuleContext) -> list[PlannedAction]:
         sample = samples.sample_buyer(context.now)
@@ -135,9 +142,14 @@ class VipTiers(Rule):
         tags = {str(tag).casefold() for tag in (row.tags or ())}
         return not ({label.casefold() for label in self.options.labels} & tags) - {(self.options.label(tier) or "").casefold()}
 
-    def _drop(self, context: RuleContext, email: str, before: Recorded) -> PlannedAction:
+    def _drop(self, context: RuleContext, email: str, before: Recorded,
+              anchor: tuple[str, str] | None = None) -> PlannedAction:
+        """Take the tier off. The key anchors on the ledger row of the tier recorded or, for a label
+        only the synced tags show, on the customer's ``updated_at`` then: a label set again later
+        (which changes the record) is taken off again."""
         facts = context.facts
-        key = idempotency_key(self.name, facts.store_key, email, "-", before.entry_id)
+        parts: tuple[object, ...] = (before.entry_id,) if anchor is None else (*anchor, before.tier)
+        key = idempotency_key(self.name, facts.store_key, email, "-", *parts)
         return PlannedAction(
             rule=self.name, idempotency_key=key, store_key=facts.store_key, email=before.email,
             customer_id=before.customer_id, recipient_name=None,

@@ -13,7 +13,8 @@ fork + exec, so the parent stays small and the figure is the planning process's 
 Data shape: 10 % of orders are guest checkouts (emails without a customer row, half of them
 accepting marketing); 60 % of customers are subscribed; orders spread over three years with 3 %
 cancelled, 1 % tests and 2 % fully refunded; 1-3 lines each over ``--products`` products, 90 %
-active; 5 % of buyers already have a settled reminder in the ledger. Asserts nothing about time.
+active; 5 % of buyers already have a settled reminder in the ledger; a third of customers have a
+birth date (added to an older file on first use). Asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -45,8 +46,11 @@ RULES: dict[str, dict[str, Any]] = {
     "discount_codes": {"segment": {"nth_order": 2}, "kind": "percentage", "value": 10},
     "replenishment": {},
     "replenishment_bestsellers": {"recommend": "bestsellers"},
+    "vip_tiers": {"tiers": [{"name": "Silver", "min_spend": 100}, {"name": "Gold", "min_spend": 400, "min_orders": 4}],
+                  "perk": {"kind": "percentage", "value": 15}},
+    "birthday": {"discount": {"kind": "percentage", "value": 15}, "days_before": 7},
 }
-BUILT_IN = ("back_to_bestsellers", "auto_create_accounts", "discount_codes", "replenishment")
+BUILT_IN = ("back_to_bestsellers", "auto_create_accounts", "discount_codes", "replenishment", "vip_tiers", "birthday")
 """The rules behind the names above: a longer name is a built-in rule with other options."""
 
 
@@ -227,6 +231,24 @@ def build(path: Path, customers: int, orders: int, products: int, seed: int) -> 
 # --- planning (child process) --------------------------------------------------------------------
 
 
+def ensure_birthdays(path: Path) -> None:
+    """A third of the customers get a birth date spread over the year (for ``birthday``); a file
+    built before the birth-date columns existed is migrated and filled once."""
+    from sqlalchemy import text
+
+    from winback.sync import open_store
+
+    store = open_store(f"sqlite:///{path}")
+    with store.engine.begin() as conn:
+        if conn.execute(text("SELECT 1 FROM customers WHERE birth_md IS NOT NULL LIMIT 1")).first() is None:
+            log("birth dates for a third of the customers")
+            conn.execute(text(
+                "UPDATE customers SET birth_md = (rowid / 3 % 12 + 1) * 100 + rowid / 7 % 28 + 1, "
+                "birth_date = printf('%04d-%02d-%02d', 1950 + rowid % 50, rowid / 3 % 12 + 1, rowid / 7 % 28 + 1) "
+                "WHERE rowid % 3 = 0"))
+    store.close()
+
+
 def plan_child(path: str, rule_name: str) -> dict[str, Any]:
     from sqlalchemy import event
 
@@ -296,6 +318,8 @@ def main() -> None:
         subprocess.run([sys.executable, __file__, "--build-child", str(path), "--customers", str(args.customers),
                         "--orders", str(args.orders), "--products", str(args.products), "--seed", str(args.seed)],
                        check=True)
+    if "birthday" in args.rules:
+        ensure_birthdays(path)
     print(f"machine: {machine_notes()}")
     print(f"store: {args.customers} customers, {args.orders} orders, {args.products} products in {path} "
           f"({path.stat().st_size / 2**20:.0f} MiB)")

@@ -13,7 +13,7 @@ Conventions the rest of the code relies on:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -145,6 +145,9 @@ class Customer(_Record):
     amount_spent: Money | None = None
     tags: tuple[str, ...] = ()
     default_address: Address | None = None
+    birth_date: date | None = None
+    """Where the platform holds one (a Shopify metafield, an Ecwid extra field named in the store's
+    settings); only month and day matter to the ``birthday`` rule."""
 
     @property
     def display_name(self) -> str:
@@ -326,3 +329,21 @@ class NewCustomer(_Frozen):
     accepts_marketing: bool | None = None
     """``None`` leaves consent untouched; account creation is transactional, not marketing."""
     tags: tuple[str, ...] = ()
+
+
+def birth_date_of(value: object) -> date | None:
+    """A birth date as platforms hold it (a ``date`` metafield ``1990-05-17``, a date-time picker's
+    ``2024-05-17 00:00:00 +0000`` or ISO date-time); ``None`` for anything else, since a birth date
+    typed into a free-text field is no reason to reject the customer."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    if not isinstance(value, str):
+        return None
+    text = value.strip()[:10]
+    try:
+        parsed = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if 1900 <= parsed.year <= 2100 else None

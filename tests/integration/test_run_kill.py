@@ -43,9 +43,12 @@ CUSTOMERS = "600"
 EMULATOR_FLAGS = {
     # A legacy shop, so the account invite (a platform write) is among what a kill may interrupt;
     # on Ecwid the accounts rule only emails (Ecwid keeps an account for every buyer already).
-    "shopify": ["--customers", CUSTOMERS, "--no-throttle", "--customer-accounts", "CLASSIC"],
-    "ecwid": ["--customers", CUSTOMERS, "--requests-per-minute", "100000"],
+    "shopify": ["--customers", CUSTOMERS, "--no-throttle", "--customer-accounts", "CLASSIC",
+                "--birthdays", "facts.birth_date"],
+    "ecwid": ["--customers", CUSTOMERS, "--requests-per-minute", "100000", "--birthdays", "birthday"],
 }
+BIRTH_DATE_SETTING = {"shopify": ("birth_date_metafield", "facts.birth_date"), "ecwid": ("birth_date_field", "birthday")}
+"""Where each emulated store keeps the birth dates ``--birthdays`` seeds (read by the sync)."""
 TOKEN_ENV = "WB_KILL_TOKEN"
 SMTP_DELAY_MS = 40
 """A real server's time per message: it stretches the acting phase of a run (so kills land in it)
@@ -85,6 +88,8 @@ GENEROUS_LIMITS = {"max_actions_per_run": 1_000_000, "marketing_cap_count": 100}
 
 ACCOUNTS_SINCE_DAYS = (datetime.now(UTC) - DEFAULT_NOW).days + 45
 """The emulated world ends at a fixed date: reach back to its last weeks' guest buyers, whatever today is."""
+TIER_WINDOW_DAYS = (datetime.now(UTC) - DEFAULT_NOW).days + 365
+"""Likewise a year of the world's orders for vip_tiers, and every upgrade recent enough for a welcome."""
 
 
 def _limits_table() -> str:
@@ -102,6 +107,8 @@ def write_config(directory: Path, platform: str, emulator: dict[str, Any], smtp_
     settings[secret] = "${" + TOKEN_ENV + "}"
     if platform == "ecwid":
         settings["requests_per_minute"] = 100_000
+    setting, field_name = BIRTH_DATE_SETTING[platform]
+    settings[setting] = field_name
     store = "\n".join(f"{key} = {_toml(value)}" for key, value in settings.items())
     path = directory / "client.toml"
     path.write_text(
@@ -145,10 +152,42 @@ kind = "percentage"
 value = 15
 since_days = 365
 
+[rules.vip_tiers]
+window_days = {TIER_WINDOW_DAYS}
+welcome_within_days = {TIER_WINDOW_DAYS}
+perk = {{kind = "percentage", value = 5}}
+[[rules.vip_tiers.tiers]]
+name = "Silver"
+min_orders = 2
+[[rules.vip_tiers.tiers]]
+name = "Gold"
+min_orders = 4
+
+[rules.birthday]
+days_before = 14
+discount = {{kind = "percentage", value = 20}}
+
 {_limits_table()}""",
         encoding="utf-8",
     )
     return path
+
+
+def rules_on_path(directory: Path) -> dict[str, str]:
+    """``PYTHONPATH`` for the ``winback`` processes when the installed metadata predates the
+    vip_tiers and birthday entry points (a dist-info naming them, as the package declares)."""
+    from winback.rules import registry
+
+    if {"vip_tiers", "birthday"} <= set(registry.available_rules()):
+        return {}
+    dist = directory / "plugins" / "winback_new_rules-1.0.dist-info"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: winback-new-rules\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[winback.rules]\nvip_tiers = winback.rules.vip_tiers:VipTiers\nbirthday = winback.rules.birthday:Birthday\n")
+    root = str(Path(__file__).resolve().parents[2])
+    paths = [root, str(dist.parent), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {"PYTHONPATH": os.pathsep.join(paths)}
 
 
 # --- what winback says ------------------------------------------------------------------------
@@ -326,7 +365,7 @@ def test_sigkilled_run_never_acts_twice(platform: str, tmp_path: Path, harness: 
     token = emulator["settings"]["access_token" if platform == "shopify" else "token"]
     client = Client(
         config=write_config(tmp_path, platform, emulator, smtp["port"]),
-        env={**os.environ, TOKEN_ENV: token},
+        env={**os.environ, TOKEN_ENV: token, **rules_on_path(tmp_path)},
         writes_url=f"{emulator['url']}/_emulator/writes",
         capture=capture,
         log=tmp_path / "winback.log",
@@ -337,6 +376,7 @@ def test_sigkilled_run_never_acts_twice(platform: str, tmp_path: Path, harness: 
     planned = actions_in(client.json("plan"))
     assert planned, "the rules planned nothing: the test would prove nothing"
     assert {a["rule"] for a in planned} >= {"back_to_bestsellers", "replenishment"}, "a rule planned nothing"
+    assert {"vip_tiers", "birthday"} <= {a["rule"] for a in planned}, "the tier and birthday rules planned nothing"
     account_steps = {step for a in planned if a["rule"] == "auto_create_accounts" for step in a["steps"]}
     assert account_steps == {"shopify": {"send_invite"}, "ecwid": {"send_email"}}[platform], account_steps
     keys = Counter(a["idempotency_key"] for a in planned)
@@ -450,6 +490,20 @@ def assert_never_twice(planned: list[dict[str, Any]], killer: Killer, outcome: O
                     for a in inviting if a["idempotency_key"] not in review}
     held_invites = sum(a["idempotency_key"] in review for a in inviting)
     assert done_invites <= set(invites) and len(invites) <= len(done_invites) + held_invites
+
+    # The tier of each customer written once (a kill after the write finds it shown: no second
+    # write); on Ecwid each tier's customer group created once.
+    tiered = [a for a in planned if "set_customer_tier" in a["steps"]]
+    if "tag_writes" in outcome.writes:
+        added = Counter(w["customer_id"] for w in outcome.writes["tag_writes"] if "added" in w)
+        assert all(n == 1 for n in added.values()), ("tags written twice", [c for c, n in added.items() if n > 1])
+        assert len(added) == len(tiered), (len(added), len(tiered))
+    else:
+        moved = Counter(w["id"] for w in outcome.writes["customers_updated"] if "customerGroupId" in w)
+        assert all(n == 1 for n in moved.values()), ("group set twice", [c for c, n in moved.items() if n > 1])
+        assert len(moved) == len(tiered), (len(moved), len(tiered))
+        groups = Counter(g["name"] for g in outcome.writes["customer_groups_created"])
+        assert all(n == 1 for n in groups.values()), ("customer group created twice", groups)
 
 
 def test_smtp_capture_process_records_each_accepted_message(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ async def test_check_names_the_missing_read_scopes_and_leaves_create_scopes_unkn
     async with connector() as c:
         report = await c.check_access()
     assert report.missing == {"read_customers", "read_discount_coupons"}
-    assert report.unknown == {"create_discount_coupons", "create_customers"}
+    assert report.unknown == {"create_discount_coupons", "create_customers", "update_customers"}
     assert all(r.method == "GET" for r in httpx_mock.get_requests())  # read-only probes
     fix = EcwidConnector.profile.scope_fix("read_customers", "Ecwid store 1003")
     assert "ask Ecwid" in fix and "does not add a scope" in fix and "Reinstall" not in fix
@@ -60,7 +60,7 @@ async def test_capabilities_mark_customers_and_coupons_unreachable(httpx_mock: H
         caps = await c.capabilities()
         again = await c.capabilities()
     assert set(caps.unreachable) == {Need.READ_CUSTOMERS, Need.READ_DISCOUNT_CODES,
-                                     Need.CREATE_DISCOUNT_CODES, Need.CREATE_CUSTOMERS}
+                                     Need.CREATE_DISCOUNT_CODES, Need.CREATE_CUSTOMERS, Need.UPDATE_CUSTOMERS}
     assert "read_discount_coupons" in caps.unreachable[Need.CREATE_DISCOUNT_CODES]
     assert "ask Ecwid" in caps.unreachable[Need.READ_CUSTOMERS]
     assert again == caps

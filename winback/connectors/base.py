@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -93,6 +93,8 @@ class Need(StrEnum):
     READ_DISCOUNT_CODES = "read discount codes"
     CREATE_DISCOUNT_CODES = "create discount codes"
     CREATE_CUSTOMERS = "create customers"
+    UPDATE_CUSTOMERS = "update customers"
+    """Change an existing customer record (a tier tag on Shopify, a customer group on Ecwid)."""
 
 
 RESOURCE_NEEDS: Mapping[Resource, Need] = {
@@ -124,6 +126,20 @@ class ConsentWrite(StrEnum):
     """The platform already said so: nothing written."""
     NO_CUSTOMER = "no_customer"
     """The platform holds no customer with that email: nothing to change (the local list holds)."""
+
+
+class TierWrite(StrEnum):
+    """What :meth:`Connector.set_customer_tier` did."""
+
+    WRITTEN = "written"
+    """The platform showed another tier (or none) and was changed."""
+    ALREADY = "already"
+    """The platform already showed exactly that tier: nothing written."""
+    NO_CUSTOMER = "no_customer"
+    """The platform holds no such customer (deleted since the sync): nothing to change."""
+    KEPT = "kept"
+    """The customer is in something the merchant set by hand that the tier would overwrite (an
+    Ecwid customer group that is not a tier): left alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,3 +397,16 @@ class Connector(abc.ABC):
         from winback.errors import NotSupportedError
 
         raise NotSupportedError(f"{type(self).__name__} cannot change a customer's marketing consent")
+
+    async def set_customer_tier(self, customer_id: str, tier: str | None, tiers: Sequence[str]) -> TierWrite:
+        """Make the platform show ``tier`` (one of ``tiers``, the labels of every tier of the rule;
+        ``None``: no tier) on customer ``customer_id``, where the merchant can use it (segments,
+        prices, their own emails).
+
+        Reads first and writes only what differs, removing any other label of ``tiers`` and nothing
+        else, so a write repeated after a crash changes nothing the second time. A platform without
+        such a record raises :class:`~winback.errors.NotSupportedError`.
+        """
+        from winback.errors import NotSupportedError
+
+        raise NotSupportedError(f"{type(self).__name__} cannot record a customer's tier on the platform")

@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
                         default="NEW_CUSTOMER_ACCOUNTS", help="Shopify: CLASSIC is a legacy shop (invites work)")
     parser.add_argument("--token-lifetime", type=int, default=86399, metavar="SECONDS",
                         help="Shopify: how long a client-credentials token lives (then 401)")
+    parser.add_argument("--birthdays", default=None, metavar="FIELD",
+                        help="give every fifth customer a birth date near today: Shopify in the customer metafield "
+                             "FIELD (namespace.key), Ecwid in the customer extra field FIELD")
     parser.add_argument("--requests-per-minute", type=int, default=600, help="Ecwid: per-token rate limit")
     parser.add_argument(
         "--scopes", type=_scopes, default=None, metavar="SCOPE,...|all",
@@ -95,6 +98,7 @@ def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str,
             bucket_size=args.bucket_size,
             customer_accounts=args.customer_accounts,
             token_lifetime=args.token_lifetime,
+            birthday_metafield=args.birthdays,
         )
         settings = {"shop": shop.shop_domain, "access_token": shop.access_token, "base_url": server.url}
         info_extra = {"client_id": shop.oauth.client_id, "client_secret": shop.oauth.client_secret}
@@ -102,6 +106,8 @@ def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str,
         from winback.emulator.ecwid import start_ecwid_emulator
 
         knobs: dict[str, Any] = {} if args.scopes is None else {"scopes": args.scopes}
+        if args.birthdays:
+            knobs["birthday_field"] = args.birthdays
         server, ecwid = start_ecwid_emulator(
             world, faults=faults, host=args.host, port=args.port, requests_per_minute=args.requests_per_minute,
             **knobs,

@@ -35,6 +35,9 @@ class Step(StrEnum):
     """Payload ``account``: :class:`winback.model.NewCustomer` fields (JSON)."""
     SEND_INVITE = "send_invite"
     """Platform-sent account invite; payload ``customer_id``."""
+    SET_CUSTOMER_TIER = "set_customer_tier"
+    """Payload ``tier``: ``{"label": label or None, "labels": [every tier's label]}``; the customer
+    is the action's ``customer_id``. Idempotent on the platform (read, then write what differs)."""
     SEND_EMAIL = "send_email"
     """Payload ``email``: ``{"template": name, "context": {...}}`` rendered by :mod:`winback.notify`."""
 
@@ -44,6 +47,7 @@ STEP_NEEDS: Mapping[Step, frozenset[Need]] = {
     Step.CREATE_DISCOUNT_CODE: frozenset({Need.CREATE_DISCOUNT_CODES, Need.READ_DISCOUNT_CODES}),
     Step.CREATE_ACCOUNT: frozenset({Need.CREATE_CUSTOMERS, Need.READ_CUSTOMERS}),
     Step.SEND_INVITE: frozenset({Need.READ_CUSTOMERS}),
+    Step.SET_CUSTOMER_TIER: frozenset({Need.UPDATE_CUSTOMERS, Need.READ_CUSTOMERS}),
     Step.SEND_EMAIL: frozenset(),
 }
 """What each step needs from the platform, so a rule declares only what it reads."""

@@ -25,6 +25,7 @@ from winback.notify.senders import check_recipient
 from winback.rules.base import PlannedAction, Step, StoreFacts
 from winback.rules.compose import compose_email
 from winback.rules.discount_step import CodeNotUsable, create_or_adopt
+from winback.rules.tier_step import TierNotSet, set_tier
 from winback.rules.ledger import (
     DONE,
     FAILED,
@@ -202,6 +203,11 @@ class ActionRunner:
             return await self._account(action, entry, state)
         if step is Step.SEND_INVITE:
             return await self._invite(action, entry, refs, state)
+        if step is Step.SET_CUSTOMER_TIER:
+            try:
+                return await set_tier(self, action, entry)
+            except TierNotSet as exc:
+                raise _Stop(Outcome.SKIPPED, str(exc)) from None
         return await self._email(action, entry, refs, state)
 
     def _platform(self) -> Connector:

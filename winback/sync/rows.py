@@ -72,6 +72,8 @@ def customer_row(store_key: str, customer: Customer) -> dict[str, Any]:
         "redacted": False,
         "deleted_at": None,
         "is_guest": customer.account.value == "guest",
+        "birth_date": customer.birth_date,
+        "birth_md": None if customer.birth_date is None else customer.birth_date.month * 100 + customer.birth_date.day,
     }
 
 
@@ -182,6 +184,7 @@ def customer_dict(row: Mapping[str, Any], *, platform: str, store_id: str, curre
         "last_order_at": row["last_order_at"],
         "real_orders_count": row["real_orders_count"],
         "real_amount_spent": _money(row["real_amount_spent"], currency),
+        "birth_date": None if row.get("birth_date") is None else row["birth_date"].isoformat(),
     }
 
 

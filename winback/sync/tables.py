@@ -23,6 +23,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -116,8 +117,12 @@ customers = _per_store(
     Column("last_order_at", UtcDateTime),
     Column("real_orders_count", Integer, nullable=False, server_default=text("0")),
     Column("real_amount_spent", Amount, nullable=False, server_default=text("0")),
+    # added by 0008: where the platform holds a birth date (see winback.rules.birthday)
+    Column("birth_date", Date),
+    Column("birth_md", Integer, comment="month * 100 + day of birth_date (0229 kept), for the birthday rule"),
     Index("ix_customers_store_last_order", "store_key", "last_order_at"),
     Index("ix_customers_store_lower_email", "store_key", "lower_email"),
+    Index("ix_customers_store_birth_md", "store_key", "birth_md"),
 )
 
 orders = _per_store(

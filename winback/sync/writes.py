@@ -34,6 +34,8 @@ REDACTED_CUSTOMER: Mapping[str, Any] = {
     "phone": None,
     "default_address": None,
     "tags": [],
+    "birth_date": None,
+    "birth_md": None,
 }
 REDACTED_ORDER: Mapping[str, Any] = {"email": None, "lower_email": None, "billing_address": None}
 

@@ -26,10 +26,15 @@ NEED_SCOPES: Mapping[Need, str] = {
     Need.READ_DISCOUNT_CODES: "read_discount_coupons",
     Need.CREATE_DISCOUNT_CODES: "create_discount_coupons",
     Need.CREATE_CUSTOMERS: "create_customers",
+    Need.UPDATE_CUSTOMERS: "update_customers",
 }
 """Each platform-neutral need as the Ecwid scope that grants it."""
 
-_WRITE_READS = ((Need.CREATE_DISCOUNT_CODES, Need.READ_DISCOUNT_CODES), (Need.CREATE_CUSTOMERS, Need.READ_CUSTOMERS))
+_WRITE_READS = (
+    (Need.CREATE_DISCOUNT_CODES, Need.READ_DISCOUNT_CODES),
+    (Need.CREATE_CUSTOMERS, Need.READ_CUSTOMERS),
+    (Need.UPDATE_CUSTOMERS, Need.READ_CUSTOMERS),
+)
 """A create first looks the record up (at most once), so it needs the read scope too."""
 
 

@@ -10,8 +10,9 @@ errors through the table in :mod:`winback.connectors.ecwid.http_errors`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Self
 
@@ -31,9 +32,11 @@ from winback.connectors.base import (
     Page,
     RejectedRecord,
     Resource,
+    TierWrite,
 )
 from winback.connectors.ecwid import deleted, inputs, parse
 from winback.connectors.ecwid.access import NEED_SCOPES, ScopeProbe
+from winback.connectors.ecwid.groups import CustomerGroups
 from winback.connectors.ecwid.http_errors import map_error
 from winback.connectors.ecwid.profile import ECWID, normalise_store_id
 from winback.connectors.ecwid.reader import WindowedReader
@@ -106,6 +109,8 @@ class EcwidConnector(Connector):
         self._store: Store | None = None
         self._store_lock = asyncio.Lock()
         self.access = ScopeProbe(self._http, self.store_label, self.profile)
+        self.groups = CustomerGroups(self._get_json, self._post_json, self._put_json, self.access.noting_refusal,
+                                     self.store_label)
 
     @classmethod
     def from_settings(
@@ -138,7 +143,20 @@ class EcwidConnector(Connector):
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def set_customer_tier(self, customer_id: str, tier: str | None, tiers: Sequence[str]) -> TierWrite:
+        """The customer's group (see :mod:`winback.connectors.ecwid.groups`)."""
+        return await self.groups.set_tier(customer_id, tier, tiers)
+
     # --- HTTP helpers ------------------------------------------------------------------------
+
+    async def _put_json(self, path: str, body: Mapping[str, Any]) -> Any:
+        """PUT is idempotent on Ecwid (the same body sets the same fields), so it may be retried."""
+        response = await self._http.request("PUT", path, content=inputs.encode(body),
+                                            headers={"Content-Type": "application/json"}, idempotent=True)
+        try:
+            return parse.decode_json(response.content)
+        except ValueError:
+            return None
 
     async def _get_json(self, path: str, params: Mapping[str, Any] | None = None, *, missing_ok: bool = False) -> Any:
         """GET and decode exactly; a truncated or non-JSON 200 body is retried like a 5xx."""
@@ -268,7 +286,8 @@ class EcwidConnector(Connector):
 
         reader = self._reader("/customers", ts_of, {"sortBy": "UPDATED_DATE_ASC"})
         async for raws in reader.pages(_seconds(updated_since)):
-            yield await self._translate(Resource.CUSTOMERS, raws, parse.parse_customer, ts_of)
+            parser = functools.partial(parse.parse_customer, birth_date_field=self.settings.birth_date_field)
+            yield await self._translate(Resource.CUSTOMERS, raws, parser, ts_of)
 
     async def orders(
         self, updated_since: datetime | None = None, *, full: bool = False

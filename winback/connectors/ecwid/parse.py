@@ -53,6 +53,7 @@ from winback.model import (
     Product,
     ProductStatus,
     Store,
+    birth_date_of,
 )
 
 PLATFORM = "ecwid"
@@ -310,7 +311,26 @@ def _coupon_codes(coupon: Any) -> tuple[str, ...]:
     return (str(code),) if isinstance(code, str | int) and str(code) else ()
 
 
-def parse_customer(raw: Any, *, store_id: str, currency: str) -> Customer:
+def extra_field(raw: Mapping[str, Any], key: str) -> Any:
+    """The value of the customer extra field ``key``, as far as Ecwid shows one on a customer.
+
+    Ecwid documents customer extra fields as store settings (``GET /store_extrafields/customers``:
+    ``key``, ``title``, type ``text`` or ``datetime``; scope read_customers_extrafields) but shows no
+    customer example carrying their values; orders carry checkout extra fields as an
+    ``extraFields`` object of key to value. So both shapes are read: ``extraFields`` as such an
+    object, or as a list of ``{key, value}``; anything else reads as no value.
+    """
+    fields = raw.get("extraFields")
+    if isinstance(fields, Mapping):
+        return fields.get(key)
+    if isinstance(fields, list):
+        for item in fields:
+            if isinstance(item, Mapping) and item.get("key") == key:
+                return item.get("value")
+    return None
+
+
+def parse_customer(raw: Any, *, store_id: str, currency: str, birth_date_field: str | None = None) -> Customer:
     if not isinstance(raw, Mapping):
         raise RecordError("customer is not an object")
     customer_id = _id(raw)
@@ -339,6 +359,7 @@ def parse_customer(raw: Any, *, store_id: str, currency: str) -> Customer:
         orders_count=count if isinstance(count, int) and not isinstance(count, bool) else None,
         amount_spent=money(spent, currency, "stats.salesValue") if spent is not None else None,
         default_address=address(billing),
+        birth_date=birth_date_of(extra_field(raw, birth_date_field)) if birth_date_field else None,
     )
 
 

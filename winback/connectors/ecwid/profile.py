@@ -12,7 +12,9 @@ SCOPES = {
     "read_customers": "winback reads customers to find who to win back and who may be emailed",
     "read_discount_coupons": "winback looks up coupons before creating them, so none is made twice",
     "create_discount_coupons": "winback creates the discount codes offered in emails",
-    "create_customers": "auto_create_accounts creates an account where Ecwid did not make one",
+    "create_customers": "auto_create_accounts creates an account where Ecwid did not make one; vip_tiers "
+    "creates a tier's customer group the first time (unless the merchant made it)",
+    "update_customers": "vip_tiers moves customers into their tier's customer group, and unsubscribes reach Ecwid",
 }
 """Every Ecwid scope winback may use, with why: the one table ``check``, the error messages and the
 README's scope table come from."""

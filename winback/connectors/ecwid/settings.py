@@ -24,6 +24,10 @@ class EcwidSettings(BaseModel):
     (``X-Ecwid-Webhook-Signature``); a ``client_secret`` key, where accepted, serves too."""
     postal_address: str | None = None
     """The sender's postal address for the footer of marketing mail (CAN-SPAM)."""
+    birth_date_field: str | None = Field(default=None, min_length=1, max_length=100)
+    """Key of the customer extra field holding a birth date (a ``datetime`` field the merchant
+    added, see ``GET /store_extrafields/customers``), for the ``birthday`` rule. Ecwid itself keeps
+    no birth date on customers."""
     base_url: str = DEFAULT_BASE_URL
     requests_per_minute: int = Field(default=600, gt=0)
     page_size: int = Field(default=100, ge=1, le=100)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -28,6 +28,7 @@ from winback.connectors.base import (
     InviteMode,
     Page,
     Resource,
+    TierWrite,
 )
 from winback.connectors.http import AmbiguousWriteError, Auth, HttpClient, RetryPolicy, create_at_most_once
 from winback.connectors.shopify import documents as docs
@@ -195,10 +196,13 @@ class ShopifyConnector(Connector):
     # --- reads -------------------------------------------------------------------------------
 
     async def customers(self, updated_since: datetime | None = None) -> AsyncIterator[Page[Customer]]:
-        variables = {
+        variables: dict[str, Any] = {
             "first": page_size(docs.CUSTOMERS_PAGE, {}, wanted=self.settings.page_size),
             "query": search_since(updated_since),
         }
+        if self.settings.birth_date_metafield:
+            namespace, key = self.settings.birth_date_metafield.split(".", 1)
+            variables.update(withBirthDate=True, birthDateNamespace=namespace, birthDateKey=key)
         parser = functools.partial(parse.parse_customer, store_id=self.store_id)
         pages = self._read(docs.CUSTOMERS_PAGE, variables, "customers", Resource.CUSTOMERS, parser, updated_since)
         async for page in pages:
@@ -392,3 +396,9 @@ class ShopifyConnector(Connector):
         from winback.connectors.shopify import consent
 
         return await consent.set_email_marketing(self, email, subscribed)
+
+    async def set_customer_tier(self, customer_id: str, tier: str | None, tiers: Sequence[str]) -> TierWrite:
+        """The tier as a customer tag (see :mod:`winback.connectors.shopify.tiers`)."""
+        from winback.connectors.shopify import tiers as tier_tags
+
+        return await tier_tags.set_customer_tier(self, customer_id, tier, tiers)

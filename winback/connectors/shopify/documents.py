@@ -131,9 +131,15 @@ query AccessScopes {
 CUSTOMERS_PAGE = Document(
     "CustomersPage",
     """
-query CustomersPage($first: Int!, $after: String, $query: String) {
+query CustomersPage(
+  $first: Int!, $after: String, $query: String,
+  $withBirthDate: Boolean = false, $birthDateNamespace: String, $birthDateKey: String = "birth_date"
+) {
   customers(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {
-    nodes { ...CustomerFields }
+    nodes {
+      ...CustomerFields
+      birthDate: metafield(namespace: $birthDateNamespace, key: $birthDateKey) @include(if: $withBirthDate) { value }
+    }
     %s
   }
 }
@@ -349,6 +355,34 @@ mutation CustomerEmailMarketingConsentUpdate($input: CustomerEmailMarketingConse
 """,
 )
 
+CUSTOMER_TAGS = Document(
+    "CustomerTags",
+    """
+query CustomerTags($id: ID!) {
+  customer(id: $id) { id tags }
+}
+""",
+)
+"""A customer's tags before a tier is written (read first: write only what differs)."""
+
+TAGS_ADD = Document(
+    "TagsAdd",
+    """
+mutation TagsAdd($id: ID!, $tags: [String!]!) {
+  tagsAdd(id: $id, tags: $tags) { userErrors { field message } }
+}
+""",
+)
+
+TAGS_REMOVE = Document(
+    "TagsRemove",
+    """
+mutation TagsRemove($id: ID!, $tags: [String!]!) {
+  tagsRemove(id: $id, tags: $tags) { userErrors { field message } }
+}
+""",
+)
+
 WEBHOOK_SUBSCRIPTION_CREATE = Document(
     "WebhookSubscriptionCreate",
     """
@@ -376,6 +410,9 @@ ALL_DOCUMENTS: list[Document] = [
     CUSTOMER_CREATE,
     CUSTOMER_SEND_ACCOUNT_INVITE,
     CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE,
+    CUSTOMER_TAGS,
+    TAGS_ADD,
+    TAGS_REMOVE,
     WEBHOOK_SUBSCRIPTION_CREATE,
     BULK_RUN_QUERY,
     BULK_OPERATION,

@@ -31,6 +31,7 @@ from winback.model import (
     Order,
     Product,
     ProductStatus,
+    birth_date_of,
 )
 
 log = logging.getLogger("winback.connectors.shopify")
@@ -157,6 +158,7 @@ def parse_customer(node: Mapping[str, Any], store_id: str) -> Customer:
         amount_spent=money(node.get("amountSpent")),
         tags=tuple(node.get("tags") or ()),
         default_address=address(node.get("defaultAddress")),
+        birth_date=birth_date_of(_obj(node, "birthDate", "value")),
     )
 
 

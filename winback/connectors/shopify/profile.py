@@ -9,7 +9,7 @@ from winback.connectors.base import AuthChoice, ConnectorProfile, InviteMode, Ne
 
 SCOPES = {
     "read_customers": "winback reads customers to find who to win back",
-    "write_customers": "winback creates customer accounts and sends account invites",
+    "write_customers": "winback creates customer accounts, sends account invites and tags customers with their VIP tier",
     "read_orders": "orders say who bought what and when",
     "read_all_orders": "orders older than 60 days are invisible without it",
     "read_products": "bestseller emails need the product catalogue",

@@ -73,6 +73,9 @@ class ShopifySettings(BaseModel):
     postal_address: str | None = None
     """The sender's postal address for the footer of marketing mail (CAN-SPAM), when the shop's
     own address should not be used."""
+    birth_date_metafield: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{2,255}\.[A-Za-z0-9_-]{2,64}$")
+    """``namespace.key`` of the customer metafield holding a birth date (type ``date``, e.g.
+    ``facts.birth_date``), read with each customer when set, for the ``birthday`` rule."""
     api_version: str = "2026-07"
     base_url: str | None = None
     page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE

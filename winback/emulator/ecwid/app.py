@@ -3,7 +3,8 @@
 Routes (under ``/api/v3/{storeId}``): ``GET /profile``, ``GET /orders``, ``/orders/deleted`` and
 ``/orders/{id}``, ``GET|POST /customers``, ``GET /customers/deleted`` and ``/customers/{id}``,
 ``GET /products``, ``/products/deleted`` and ``/products/{id}``, ``GET|POST /discount_coupons`` and
-``GET /discount_coupons/{id or code}``. Outside ``/api/v3``, the test hook
+``GET /discount_coupons/{id or code}``, ``GET|POST /customer_groups`` (see
+:mod:`~winback.emulator.ecwid.groups`), ``PUT /customers/{id}``. Outside ``/api/v3``, the test hook
 ``GET /_emulator/writes`` (see :meth:`EcwidEmulator.writes`) is NOT part of Ecwid's API.
 
 Behaviour taken from Ecwid's documentation: the ``{total, count, offset, limit, items}``
@@ -37,10 +38,11 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from winback.emulator.ecwid import reads, writes
+from winback.emulator.ecwid import groups, reads, writes
 from winback.emulator.ecwid.limits import BadTokenLockout, SlidingWindowLimiter
 from winback.emulator.ecwid.protocol import ApiError, error, ok, retry_after, token_of
 from winback.emulator.ecwid.state import EcwidState
@@ -100,6 +102,7 @@ class EcwidEmulator:
         fault_retry_after: float = 1.0,
         guest_accounts: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        birthday_field: str | None = None,
     ) -> None:
         if store_state not in ("active", "suspended"):
             raise ValueError("store_state must be 'active' or 'suspended'")
@@ -109,11 +112,13 @@ class EcwidEmulator:
         self.scopes = frozenset(scopes)
         self.fault_retry_after = fault_retry_after
         self.state = EcwidState.from_world(world, store_id=store_id, clock=clock, guest_accounts=guest_accounts)
+        if birthday_field:
+            self.seed_birthdays(birthday_field)
         self.limiter = SlidingWindowLimiter(requests_per_minute, clock=clock)
         self.lockout = BadTokenLockout(clock=clock)
         self.requests_by_path: dict[str, int] = {}
         self._accepted: dict[str, list[dict[str, Any]]] = {
-            "discount_coupons": [], "customers_created": [], "customers_updated": [],
+            "discount_coupons": [], "customers_created": [], "customers_updated": [], "customer_groups_created": [],
         }
 
     def writes(self) -> dict[str, list[dict[str, Any]]]:
@@ -135,6 +140,18 @@ class EcwidEmulator:
 
     def delete_record(self, resource: str, key: int | str) -> None:
         self.state.delete_record(resource, key)
+
+    def seed_birthdays(self, field: str) -> int:
+        """Every fifth customer gets a birth date in the customer extra field ``field``, shown as an
+        ``extraFields`` object on the customer (assumed: Ecwid documents customer extra fields as
+        store settings but shows no customer carrying their values; orders carry theirs so)."""
+        from winback.emulator.birthdays import seeded_birth_dates
+
+        with self.state.lock:
+            dates = seeded_birth_dates(self.state.customers.keys(), datetime.now(timezone.utc).date())
+            for cid, born in dates.items():
+                self.state.customers[cid].body.setdefault("extraFields", {})[field] = born.isoformat()
+        return len(dates)
 
     def add_abandoned_checkout(self, email: str) -> str:
         return self.state.add_abandoned_checkout(email)
@@ -221,6 +238,13 @@ class EcwidEmulator:
             if method == "PUT" and len(parts) == 2:
                 self._need("update_customers")
                 return writes.update_customer(self.state, self._accepted, request, parts[1])
+        if head == "customer_groups" and len(parts) == 1:
+            if method == "GET":
+                self._need("read_customers")
+                return groups.search_groups(self.state, request)
+            if method == "POST":
+                self._need("create_customers")
+                return groups.create_group(self.state, self._accepted, request)
         if head == "products" and method == "GET":
             self._need("read_catalog")
             if len(parts) == 1:

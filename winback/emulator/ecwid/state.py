@@ -49,6 +49,8 @@ class EcwidState:
     customers: dict[int, Record] = field(default_factory=dict)
     products: dict[int, Record] = field(default_factory=dict)
     discount_coupons: dict[int, Record] = field(default_factory=dict)
+    customer_groups: dict[int, str] = field(default_factory=dict)
+    """Groups the merchant (or an app) created, by id; "General" (id 0) is built in."""
     deleted: dict[str, list[tuple[int, dict[str, Any]]]] = field(
         default_factory=lambda: {"orders": [], "customers": [], "products": []})
     """What ``/orders/deleted``, ``/customers/deleted`` and ``/products/deleted`` list: (UNIX

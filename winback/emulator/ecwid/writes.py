@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from winback.emulator.ecwid import render
+from winback.emulator.ecwid import groups, render
 from winback.emulator.ecwid.protocol import ApiError, json_body, number, ok, parse_when
 from winback.emulator.ecwid.state import EcwidState
 from winback.emulator.server import Request, Response
@@ -36,10 +36,12 @@ def create_customer(state: EcwidState, accepted: Accepted, request: Request) -> 
 
 
 _UPDATABLE_CUSTOMER_FIELDS = {"acceptMarketing", "billingPerson", "lang", "privateAdminNotes", "taxExempt"}
+_LOGGED_FIELDS = _UPDATABLE_CUSTOMER_FIELDS | {"customerGroupId"}
 
 
 def update_customer(state: EcwidState, accepted: Accepted, request: Request, key: str) -> Response:
-    """``PUT /customers/{id}``: changes the fields given (winback sends only ``acceptMarketing``);
+    """``PUT /customers/{id}``: changes the fields given (winback sends ``acceptMarketing`` or
+    ``customerGroupId``, which must name an existing group);
     answers ``{"updateCount": 1}`` as Ecwid documents."""
     body = json_body(request)
     try:
@@ -52,13 +54,16 @@ def update_customer(state: EcwidState, accepted: Accepted, request: Request, key
         record = state.customers.get(cid)
         if record is None:
             raise ApiError(404, f"Customer #{key} not found", "NOT_FOUND")
+        group = groups.group_name(state, body["customerGroupId"]) if "customerGroupId" in body else None
         when = state.tick()
         for field in _UPDATABLE_CUSTOMER_FIELDS & body.keys():
             record.body[field] = body[field]
+        if group is not None:
+            record.body["customerGroupId"], record.body["customerGroupName"] = group
         record.body["updated"] = render.ecwid_date(when)
         record.updated = render.unix(when)
         accepted["customers_updated"].append({"id": cid, "email": record.body.get("email"),
-                                              **{k: body[k] for k in sorted(_UPDATABLE_CUSTOMER_FIELDS & body.keys())}})
+                                              **{k: body[k] for k in sorted(_LOGGED_FIELDS & body.keys())}})
     return ok({"updateCount": 1})
 
 

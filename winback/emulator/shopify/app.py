@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,7 +34,7 @@ from graphql import (
 
 from winback.emulator.server import EmulatorServer, FaultPlan, Request, Response, iter_jsonl
 from winback.emulator.webhooks import WebhookEmitter, shopify_sender
-from winback.emulator.shopify import deletions
+from winback.emulator.shopify import customer_writes, deletions
 from winback.emulator.shopify.bulk import BulkOperations, parse_bulk_number
 from winback.emulator.shopify.cost import MAX_QUERY_COST, CostCalculator, LeakyBucket
 from winback.emulator.shopify.ids import iso
@@ -103,6 +104,7 @@ class ShopifyEmulator:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
         webhook_retry_base_s: float = 0.5,
+        birthday_metafield: str | None = None,
     ) -> None:
         if customer_accounts not in ("CLASSIC", "NEW_CUSTOMER_ACCOUNTS"):
             raise ValueError("customer_accounts must be CLASSIC or NEW_CUSTOMER_ACCOUNTS")
@@ -126,7 +128,10 @@ class ShopifyEmulator:
         self.bulk = BulkOperations(self, polls_to_complete=bulk_polls_to_complete,
                                    complete_after_s=bulk_complete_after_s)
         self.schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
-        attach_resolvers(self.schema, self, build_mutation_resolvers(self))
+        attach_resolvers(self.schema, self, {**build_mutation_resolvers(self), **customer_writes.build_tag_resolvers(self)})
+        customer_writes.attach(self.schema)
+        if birthday_metafield:
+            customer_writes.seed_birthdays(self, birthday_metafield, datetime.now(timezone.utc).date())
         self.graphql_requests = 0
         self.unauthorized_requests = 0
         """GraphQL requests answered 401 (wrong or expired token), for tests."""
@@ -212,6 +217,7 @@ class ShopifyEmulator:
                 "customers_created": [{"id": c["id"], "email": c["email"]} for c in self.state.customers_created],
                 "invites_sent": [dict(invite) for invite in self.state.invites_sent],
                 "consent_updates": [dict(update) for update in self.state.consent_updates],
+                "tag_writes": [dict(write) for write in self.state.tag_writes],
                 "webhook_subscriptions": [dict(sub) for sub in self.state.webhook_subscriptions],
             }
 

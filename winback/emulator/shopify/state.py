@@ -153,6 +153,7 @@ class ShopState:
         """Lower-cased code -> DiscountCodeNode dict."""
         self.invites_sent: list[dict[str, Any]] = []
         self.consent_updates: list[dict[str, Any]] = []
+        self.tag_writes: list[dict[str, Any]] = []
         """Accepted ``customerEmailMarketingConsentUpdate`` writes, in order."""
         self.webhook_subscriptions: list[dict[str, Any]] = []
         self.customers_created: list[Record] = []

@@ -176,7 +176,7 @@ class BackToBestsellers(Rule):
                 buyer.c.store_key == store_key,
                 buyer.c.last_order_id.is_not(None),
                 due.where,
-                ~sequences.ordered_after(store_key, buyer.c.last_order_at),
+                ~sequences.ordered_after(store_key, seq.c.created_at),
                 queries.subscribed(),
                 queries.not_redacted(customer),
             )

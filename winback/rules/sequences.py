@@ -15,8 +15,9 @@ the ledger in one statement (:func:`follow_ups`), never step by step in Python:
   one (the next step waits for this one to be ``done``);
 * the anchor is what the rule's intent hangs on (``back_to_bestsellers``: the last real order's
   id). A real order moves the anchor, so it ends the sequence: the rows of the old anchor no
-  longer match and the customer's next lapse starts at step 1 again. An order that is not (yet)
-  real, e.g. awaiting payment, pauses the follow-ups while it stands (:func:`ordered_after`);
+  longer match and the customer's next lapse starts at step 1 again. An order placed since the
+  previous step that is not (yet) real, e.g. awaiting payment or refunded, pauses the follow-ups
+  while it stands (:func:`ordered_after`); one placed before the sequence began does not;
 * a step that was skipped (held out, address unsendable, code unusable) ends the sequence for that
   anchor: a follow-up goes only to someone who got the previous message. The holdout is drawn once,
   at the first step (:mod:`winback.rules.holdout`).

@@ -273,3 +273,15 @@ def test_samples_cover_every_step(store):
     for action in samples:
         refs = {"discount_code": "BACK-TEST"} if "discount" in action.payload else {}
         assert render_for_preview(action, shop.facts, MAIL, refs).subject
+
+
+def test_fewer_steps_in_the_config_end_longer_sequences(store):
+    shop = lapsed_shop(store, "ann")
+    send(shop, shop.plan(BackToBestsellers(STEPS)), NOW)
+    send(shop, shop.plan(BackToBestsellers(STEPS), now=later(14)), later(14))
+    third = shop.plan(BackToBestsellers(STEPS), now=later(28))
+    send(shop, third, later(28), status=FAILED)
+    two_steps = BackToBestsellers({"steps": STEPS["steps"][:2]})
+    assert shop.plan(two_steps, now=later(60)) == []
+    assert [a.idempotency_key for a in shop.plan(BackToBestsellers(STEPS), now=later(60))] == [
+        third[0].idempotency_key]

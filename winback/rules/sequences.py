@@ -140,7 +140,7 @@ def follow_ups(
         for index in range(1, options.step_count)
     ]
     sent_and_waited = and_(seq.c.status == DONE, seq.c.holdout.is_(False), or_(*due)) if due else false()
-    unfinished = and_(seq.c.status.not_in(SETTLED), seq.c.sequence_step >= 1)
+    unfinished = and_(seq.c.status.not_in(SETTLED), seq.c.sequence_step.between(1, options.step_count - 1))
     where = and_(seq.c.sequence_step.is_not(None), newest, or_(sent_and_waited, unfinished))
     next_step = case((seq.c.status.in_(SETTLED), seq.c.sequence_step + 1), else_=seq.c.sequence_step)
     return FollowUps(seq, onclause, where, next_step)

@@ -7,6 +7,7 @@ not; a third run the same day does nothing. The clock of ``winback run`` is the 
 from __future__ import annotations
 
 import email
+import json
 from email.utils import parseaddr
 import textwrap
 from collections.abc import Iterator
@@ -20,9 +21,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+import winback.cli.plan as cli_plan
 import winback.cli.run as cli_run
 from winback.cli.main import cli
-from winback.clients import run_clients
+from winback.clients import plan_clients, run_clients
 from winback.emulator.ecwid import ALL_SCOPES, start_ecwid_emulator
 from winback.emulator.generate import generate_world
 from winback.emulator.respond import Reminder, responses
@@ -149,6 +151,14 @@ def test_step_two_goes_only_to_those_who_did_not_come_back(
     assert 0 < len(returned) < len(reminded)
     assert runner.invoke(cli, ["sync", "--config", str(config)]).exit_code == 0
 
+    monkeypatch.setattr(cli_plan, "plan_clients", partial(plan_clients, now=day0 + timedelta(days=15)))
+    shown = runner.invoke(cli, ["plan", "--config", str(config), "--no-connect", "--json"])
+    assert shown.exit_code == 0, shown.output
+    due = {a["email"].lower(): a for a in json.loads(shown.stdout)[0]["actions"] if a["step"] == 2}
+    assert set(due) == reminded - returned
+    assert all(a["reason"].startswith("step 2 of 3: step 1 sent ") and a["reason"].endswith(
+        "15 days ago (due after 14); no order since") for a in due.values())
+
     outbox = tmp_path / "outbox"
     before = outbox_recipients(outbox)
     codes_before = len(written_codes(platform))
@@ -163,7 +173,7 @@ def test_step_two_goes_only_to_those_who_did_not_come_back(
     assert sorted(new) == sorted((reminded - returned) | newly_lapsed)
     assert len(written_codes(platform)) - codes_before == len(reminded - returned)  # one personal code per step 2
 
+    print(f"\n{platform['name']}: step 1 to {len(reminded)}, {len(returned)} came back, step 2 to "
+          f"{len(steps[1])}, step 1 to {len(newly_lapsed)} newly lapsed")
     again = run_at(monkeypatch, config, day0 + timedelta(days=15))
     assert outbox_recipients(outbox) == sorted(before + new), again
-    shown = runner.invoke(cli, ["plan", "--config", str(config), "--no-connect", "--json"])
-    assert shown.exit_code == 0

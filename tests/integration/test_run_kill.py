@@ -4,7 +4,9 @@ The emulator and an SMTP capture server run in their own processes (:mod:`kill_h
 see every write and every message whatever happens to ``winback``. After the kills and the final
 runs: no email, discount code, account or invite happened twice; every action planned before the
 first run was either done exactly once or is held for review (an email interrupted mid-send is never
-resent automatically), and at most one action per kill is held.
+resent automatically), and at most one action per kill is held. back_to_bestsellers runs as a
+three-step sequence: after the first phase the ledger's clock moves past the follow-up's wait and
+step 2 (with its own code) is killed again: it goes exactly to those whose step 1 is done, once.
 """
 
 from __future__ import annotations

@@ -285,3 +285,15 @@ def test_fewer_steps_in_the_config_end_longer_sequences(store):
     assert shop.plan(two_steps, now=later(60)) == []
     assert [a.idempotency_key for a in shop.plan(BackToBestsellers(STEPS), now=later(60))] == [
         third[0].idempotency_key]
+
+
+def test_preflight_renders_every_step_and_names_a_missing_template(store):
+    from winback.rules.preflight import email_problems
+
+    shop = lapsed_shop(store, "ann")
+    problems, rendered = email_problems([BackToBestsellers(STEPS)], shop.facts, MAIL, NOW,
+                                        require_postal_address=False)
+    assert (problems, rendered) == ([], 3)
+    broken = BackToBestsellers({"steps": [{"after_days": 180}, {"after_days": 14, "template": "no_such_mail"}]})
+    problems, rendered = email_problems([broken], shop.facts, MAIL, NOW, require_postal_address=False)
+    assert rendered == 1 and len(problems) == 1 and "no_such_mail" in problems[0]

@@ -29,6 +29,7 @@ from winback.sync import tables
 MIN_BUYERS = 100
 MIN_REPEATERS = 30
 WEEK_DAYS = 7.0
+_SLICE = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,13 @@ def fit_alive(conn: Connection, store_key: str, now: datetime, threshold: float)
         b.c.last_order_at.is_not(None),
         b.c.first_order_at <= at_time(now, "fit_before"),
     )
-    rows = np.array(conn.execute(query).all(), dtype=float).reshape(-1, 3)
+    # Streamed into arrays a slice at a time: a million Row objects at once would cost ~0.5 GB.
+    result = conn.execute(query.execution_options(yield_per=_SLICE))
+    try:
+        parts = [np.array(part, dtype=float).reshape(-1, 3) for part in result.partitions(_SLICE)]
+    finally:
+        result.close()
+    rows = np.concatenate(parts) if parts else np.empty((0, 3))
     if len(rows) < MIN_BUYERS:
         return f"too few buyers to fit the model ({len(rows)}, at least {MIN_BUYERS} needed)"
     x = rows[:, 0] - 1

@@ -13,8 +13,9 @@ fork + exec, so the parent stays small and the figure is the planning process's 
 Data shape: 10 % of orders are guest checkouts (emails without a customer row, half of them
 accepting marketing); 60 % of customers are subscribed; orders spread over three years with 3 %
 cancelled, 1 % tests and 2 % fully refunded; 1-3 lines each over ``--products`` products, 90 %
-active; 5 % of buyers already have a settled reminder in the ledger; a third of customers have a
-birth date (added to an older file on first use). Asserts nothing about time.
+active; 5 % of buyers already have a settled reminder in the ledger (step 1 of a sequence, 30 days
+ago: ``back_to_bestsellers_steps`` plans their step 2); a third of customers have a birth date
+(added to an older file on first use). Asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ RULES: dict[str, dict[str, Any]] = {
     "back_to_bestsellers": {"discount": {"kind": "percentage", "value": 10}},
     "back_to_bestsellers_cadence": {"cadence": True},
     "back_to_bestsellers_co_purchase": {"recommend": "co_purchase"},
+    "back_to_bestsellers_p_alive": {"timing": "p_alive"},
+    "back_to_bestsellers_steps": {"steps": [{"after_days": 180}, {"after_days": 14, "discount": {
+        "kind": "percentage", "value": 10}}, {"after_days": 14}]},
     "auto_create_accounts": {},
     "discount_codes": {"segment": {"nth_order": 2}, "kind": "percentage", "value": 10},
     "replenishment": {},
@@ -215,11 +219,11 @@ def build(path: Path, customers: int, orders: int, products: int, seed: int) -> 
     db.execute(
         """
         INSERT INTO action_ledger (store_key, rule, idempotency_key, email, lower_email, kind, status,
-          created_at, updated_at)
+          created_at, updated_at, finished_at, email_started_at, anchor, sequence_step)
         SELECT store_key, 'back_to_bestsellers', 'bench:' || lower_email, email, lower_email, 'send_email',
-          'done', ?, ? FROM buyers WHERE store_key = ? AND abs(random()) % 20 = 0
+          'done', ?, ?, ?, ?, last_order_id, 0 FROM buyers WHERE store_key = ? AND abs(random()) % 20 = 0
         """,
-        (stamp(NOW - timedelta(days=30)), stamp(NOW - timedelta(days=30)), STORE_KEY),
+        (*[stamp(NOW - timedelta(days=30))] * 4, STORE_KEY),
     )
     db.execute("COMMIT")
     db.execute("ANALYZE")
@@ -259,6 +263,7 @@ def plan_child(path: str, rule_name: str) -> dict[str, Any]:
     store = open_store(f"sqlite:///{path}")
     options = dict(RULES[rule_name])
     rule = load_rule(next(name for name in BUILT_IN if rule_name.startswith(name)), options)
+    rule = load_rule(rule_name.split("_cadence")[0].split("_p_alive")[0].split("_steps")[0], options)
     facts = StoreFacts(store_key=STORE_KEY, platform="ecwid", name="Bench Shop", currency="EUR",
                        url="https://bench.test")
     context = RuleContext(store=store, facts=facts, now=NOW, capabilities=None)

@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from winback import model
 from winback.connectors.base import Page, Resource
-from winback.rules.base import PlannedAction, Step
+from winback.rules.base import PlannedAction, SequencePosition, Step
 from winback.rules.ledger import DONE, SKIPPED, Ledger
 from winback.sync import LocalStore, tables
 
@@ -39,13 +39,14 @@ def seed(store: LocalStore, orders: list[model.Order]) -> None:
 
 
 def record_action(store: LocalStore, email: str, when: str, *, holdout: bool = False, code: str | None = None,
-                  rule: str = "back_to_bestsellers") -> None:
+                  rule: str = "back_to_bestsellers", variant: str | None = None, step: int | None = None) -> None:
     """A ledger row as the executor leaves it: sent (email handed over at ``when``) or held out."""
     moment = day(when)
     action = PlannedAction(
-        rule=rule, idempotency_key=f"{rule}:{email}:{when}", store_key=STORE_KEY, email=email, customer_id=None,
+        rule=rule, idempotency_key=f"{rule}:{email}:{when}:{step}", store_key=STORE_KEY, email=email, customer_id=None,
         recipient_name=None, reason="lapsed", steps=() if holdout else (Step.SEND_EMAIL,), marketing=True,
-        holdout=holdout,
+        holdout=holdout, variant=variant,
+        sequence=None if step is None else SequencePosition(anchor=f"{email}:{when}", index=step, of=step + 1),
     )
     ledger = Ledger(store)
     entry = ledger.claim(action, moment)

@@ -4,7 +4,9 @@ The emulator and an SMTP capture server run in their own processes (:mod:`kill_h
 see every write and every message whatever happens to ``winback``. After the kills and the final
 runs: no email, discount code, account or invite happened twice; every action planned before the
 first run was either done exactly once or is held for review (an email interrupted mid-send is never
-resent automatically), and at most one action per kill is held.
+resent automatically), and at most one action per kill is held. back_to_bestsellers runs as a
+three-step sequence: after the first phase the ledger's clock moves past the follow-up's wait and
+step 2 (with its own code) is killed again: it goes exactly to those whose step 1 is done, once.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ from winback.emulator.generate import DEFAULT_NOW
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 MIN_KILLS = 20
+MIN_KILLS_STEP_TWO = 6
+STEP_TWO_DAYS = 14
+"""back_to_bestsellers runs as a sequence: step 1 (with a code) in the first phase; then the
+ledger's clock is moved back past ``STEP_TWO_DAYS`` and step 2 (another code) is killed too."""
 CASE_DEADLINE_S = 240.0
 CUSTOMERS = "600"
 EMULATOR_FLAGS = {
@@ -134,6 +140,8 @@ rate_per_minute = 1000000
 
 [rules.back_to_bestsellers]
 after_days = 180
+
+[[rules.back_to_bestsellers.steps]]
 discount = {{kind = "percentage", value = 10}}
 recommend = "co_purchase"
 
@@ -141,6 +149,13 @@ recommend = "co_purchase"
 min_repeat_buyers = 3
 max_overdue_days = 365
 discount = {{kind = "percentage", value = 10, prefix = "REFILL"}}
+
+[[rules.back_to_bestsellers.steps]]
+after_days = {STEP_TWO_DAYS}
+discount = {{kind = "percentage", value = 15}}
+
+[[rules.back_to_bestsellers.steps]]
+after_days = {STEP_TWO_DAYS}
 
 [rules.auto_create_accounts]
 enabled = true
@@ -389,6 +404,29 @@ def test_sigkilled_run_never_acts_twice(platform: str, tmp_path: Path, harness: 
         killer.round(number)
         number += 1
     finish_runs = finish(client, deadline)
+
+    # Step 2 of the sequence, "15 days later": due only for those whose step 1 is done.
+    db = client.config.parent / "winback.db"
+    shift_ledger(db, days=STEP_TWO_DAYS + 1)
+    deadline = time.monotonic() + CASE_DEADLINE_S / 2
+    killer.deadline = deadline
+    first_phase = ledger_rows(db)
+    later = [a for entry in client.json("plan") for a in entry["actions"]]  # not those held for review
+    step_two = [a for a in later if a["rule"] == "back_to_bestsellers" and a.get("step") == 2]
+    assert step_two, "the sequence planned no step 2: the test would prove nothing"
+    step_one_done = {row["email"].casefold() for row in first_phase.values()
+                     if row["rule"] == "back_to_bestsellers" and row["sequence_step"] == 0 and row["status"] == "done"}
+    assert {a["email"].casefold() for a in step_two} == step_one_done, "step 2 skipped or sent without step 1"
+    keys = Counter(a["idempotency_key"] for a in [*planned, *later])
+    assert max(keys.values()) == 1, "the second plan repeats a key of the first"
+    kills_before = len(killer.kills)
+    while len(killer.kills) < kills_before + MIN_KILLS_STEP_TWO:
+        assert time.monotonic() < deadline, f"only {len(killer.kills) - kills_before} step-2 kills: {killer.rounds}"
+        killer.round(number)
+        number += 1
+    finish_runs += finish(client, deadline)
+    planned = [*planned, *later]
+
     settled = Outcome.observe(client)
     assert client.cli("run", "--no-sync").returncode == 0
     again = Outcome.observe(client)
@@ -421,13 +459,29 @@ class Outcome:
                    review)
 
 
+def shift_ledger(db: Path, days: int) -> None:
+    """Move every time in the action ledger ``days`` back: to the rules, as if that many days had
+    passed since the first phase (the orders stay put, so no new lapse starts meanwhile)."""
+    connection = sqlite3.connect(str(db))
+    try:
+        with connection:
+            for column in ("created_at", "updated_at", "finished_at", "email_started_at"):
+                connection.execute(
+                    f"UPDATE action_ledger SET {column} = strftime('%Y-%m-%d %H:%M:%S', {column}, '-{days} days')"
+                    f" || substr({column}, 20) WHERE {column} IS NOT NULL"
+                )
+    finally:
+        connection.close()
+
+
 def ledger_rows(db: Path) -> dict[str, dict[str, Any]]:
     """The action ledger, read-only, straight from the client's SQLite file."""
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         connection.row_factory = sqlite3.Row
         rows = connection.execute(
-            "SELECT idempotency_key, rule, email, status, needs_review, step_states, created_ref FROM action_ledger"
+            "SELECT idempotency_key, rule, email, status, needs_review, step_states, created_ref, sequence_step "
+            "FROM action_ledger"
         ).fetchall()
     finally:
         connection.close()

@@ -73,3 +73,28 @@ def test_no_holdout_says_how_to_measure(store: LocalStore) -> None:
     record_action(store, "s@example.com", "2026-02-01")
     [rule] = rule_report(store, STORE_KEY, PERIOD)
     assert rule["lift"]["verdict"].startswith("no held-out customers")
+
+
+def test_timings_are_compared_against_their_own_holdouts_and_follow_ups_count_per_step(store: LocalStore) -> None:
+    """Entries (first steps) carry the lift, per timing; a follow-up is counted in by_step only."""
+    seed(store, [])
+    orders = []
+    for i in range(30):
+        record_action(store, f"a{i}@example.com", "2026-02-01", variant="after_days", step=0)
+        record_action(store, f"ah{i}@example.com", "2026-02-01", variant="after_days", step=0, holdout=True)
+        record_action(store, f"p{i}@example.com", "2026-02-01", variant="p_alive", step=0)
+        record_action(store, f"ph{i}@example.com", "2026-02-01", variant="p_alive", step=0, holdout=True)
+        if i < 10:
+            record_action(store, f"p{i}@example.com", "2026-02-15", variant="p_alive", step=1)
+            orders.append(order(f"p{i}", f"p{i}@example.com", "2026-02-20", "30"))
+    seed(store, orders)
+    [rule] = rule_report(store, STORE_KEY, PERIOD)
+    assert rule["sent"] == 70 and rule["held_out"] == 60
+    assert (rule["lift"]["sent_n"], rule["lift"]["held_out_n"]) == (60, 60)  # entries only
+    by_timing = {t["timing"]: t for t in rule["by_timing"]}
+    assert set(by_timing) == {"after_days", "p_alive"}
+    assert (by_timing["p_alive"]["sent"], by_timing["p_alive"]["held_out"]) == (30, 30)
+    assert by_timing["p_alive"]["lift"]["sent_returned"] == 10
+    assert by_timing["after_days"]["lift"]["sent_returned"] == 0
+    assert [(s["step"], s["sent"], s["customers_ordering_within_window"]) for s in rule["by_step"]] == [
+        (1, 60, 10), (2, 10, 10)]

@@ -13,6 +13,7 @@ from winback.cli._common import cell, config_options, load_configs, rich_stdout,
 from winback.display import printable
 from winback.clients import ClientRun, plan_clients
 from winback.rules.engine import no_rule_enabled
+from winback.rules.base import PlannedAction
 from winback.rules.guards import HeldAction
 
 
@@ -68,6 +69,8 @@ def plan_json(result: ClientRun, note: str | None = None) -> dict[str, Any]:
                 "steps": [s.value for s in a.steps],
                 "marketing": a.marketing,
                 "idempotency_key": a.idempotency_key,
+                "step": step_number(a),
+                "timing": a.variant,
             }
             for a in plan.actions
         ],
@@ -82,12 +85,19 @@ def plan_json(result: ClientRun, note: str | None = None) -> dict[str, Any]:
                 "until": None if h.until is None else h.until.isoformat(),
                 "reason": h.action.reason,
                 "idempotency_key": h.action.idempotency_key,
+                "step": step_number(h.action),
             }
             for h in plan.held
         ],
         "note": note,
         "rules_held": {} if plan is None else dict(plan.rules_held),
     }
+
+
+def step_number(action: PlannedAction) -> int | None:
+    """The 1-based step of a rule with several steps (``None`` for a single message)."""
+    sequence = action.sequence
+    return None if sequence is None or sequence.of < 2 else sequence.index + 1
 
 
 def held_until(held: HeldAction) -> str:

@@ -30,7 +30,9 @@ class _PreviewCommand(click.Command):
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The client's TOML config.")
 @click.option("--customer", "email", required=True, help="The customer's email address.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the page here instead of stdout.")
-def preview(rule: str, config: Path, email: str, output: Path | None) -> None:
+@click.option("--step", type=click.IntRange(min=1), help="For a rule with steps: render step N (1 is the first) "
+              "for the customer's current lapse, whether or not it is due.")
+def preview(rule: str, config: Path, email: str, output: Path | None, step: int | None) -> None:
     """Render RULE's email to one customer (subject, HTML and text) without sending or creating anything.
 
     A customer the rule already acted on is shown the email from the ledger's record of that
@@ -39,7 +41,7 @@ def preview(rule: str, config: Path, email: str, output: Path | None) -> None:
     from winback.notify import render_preview_html
 
     client = load_client(config)
-    result = asyncio.run(preview_email(client, rule, email))
+    result = asyncio.run(preview_email(client, rule, email, step=step))
     page = render_preview_html(result.rendered, title=f"{rule} → {email}: {result.rendered.subject}")
     if output is None:
         click.echo(page)

@@ -6,6 +6,13 @@ customer *returned* when they placed a real order within ``window_days`` after t
 their revenue is the net value of those orders. Only actions whose whole window has passed
 before the period's end are compared (a fresh send cannot have returned yet). A discount code is
 *redeemed* when a real order of its recipient carries it, at any time after the message.
+
+A rule with steps (:mod:`winback.rules.sequences`) is compared at its entry: the lift counts each
+lapse once, by its first step (held out there, the customer got no step at all), so the window
+should cover the sequence. Follow-ups are counted per step (``by_step``). Actions carry the
+timing their rule used (the ledger's ``variant``); with more than one, or any, recorded, the rule
+also gets the same comparison per timing (``by_timing``), so timings can be judged against their
+own holdouts.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ class _Action:
     status: str
     moment: datetime
     code: str | None
+    variant: str | None = None
+    step: int = 0
     orders: list[tuple[datetime, float, tuple[str, ...]]] = field(default_factory=list)
 
 
@@ -43,7 +52,7 @@ def _load(store: LocalStore, store_key: str, period: Period) -> list[_Action]:
     moment = ledger.c.email_started_at
     query = select(
         ledger.c.id, ledger.c.rule, ledger.c.holdout, ledger.c.status, ledger.c.email_started_at,
-        ledger.c.created_at, ledger.c.created_ref, ledger.c.kind,
+        ledger.c.created_at, ledger.c.created_ref, ledger.c.kind, ledger.c.variant, ledger.c.sequence_step,
     ).where(ledger.c.store_key == store_key, ledger.c.created_at >= period.start, ledger.c.created_at < period.end)
     actions: dict[int, _Action] = {}
     with store.reading() as conn:
@@ -52,7 +61,8 @@ def _load(store: LocalStore, store_key: str, period: Period) -> list[_Action]:
             code = ref.get("discount_code") if isinstance(ref, dict) else None
             sent = row["email_started_at"] is not None and row["status"] == "done"
             actions[row["id"]] = _Action(row["id"], row["rule"], bool(row["holdout"]), sent, row["status"],
-                                         row["email_started_at"] or row["created_at"], code)
+                                         row["email_started_at"] or row["created_at"], code, row["variant"],
+                                         int(row["sequence_step"] or 0))
         joined = (
             select(ledger.c.id, orders.c.ordered_at, orders.c.net_total, orders.c.discount_codes)
             .select_from(ledger.join(orders, and_(orders.c.store_key == ledger.c.store_key,
@@ -103,6 +113,7 @@ def rule_report(store: LocalStore, store_key: str, period: Period, *, window_day
         codes = [a for a in actions if a.code]
         redeemed = sum(1 for a in codes if any(a.code in o[2] for o in a.orders))
         returned, revenue, orders = _outcomes(sent, window)
+        entries = [a for a in actions if a.step == 0]
         results.append({
             "rule": rule,
             "planned": sum(1 for a in actions if not a.holdout),
@@ -115,9 +126,34 @@ def rule_report(store: LocalStore, store_key: str, period: Period, *, window_day
             "revenue_within_window": sum(revenue),
             "revenue_per_recipient": sum(revenue) / len(sent) if sent else None,
             "window_days": window_days,
-            "lift": lift(sent, held, window, period.end),
+            "lift": lift([a for a in entries if a.sent], [a for a in entries if a.holdout], window, period.end),
+            **_breakdowns(actions, entries, window, period.end),
         })
     return results
+
+
+def _breakdowns(actions: list[_Action], entries: list[_Action], window: timedelta, end: datetime) -> dict[str, Any]:
+    """``by_step`` for rules with follow-ups, ``by_timing`` for rules that record their timing."""
+    out: dict[str, Any] = {}
+    if any(a.step for a in actions):
+        steps = []
+        for step in sorted({a.step for a in actions}):
+            sent = [a for a in actions if a.step == step and a.sent]
+            returned, revenue, _ = _outcomes(sent, window)
+            steps.append({"step": step + 1, "sent": len(sent), "customers_ordering_within_window": returned,
+                          "revenue_within_window": sum(revenue)})
+        out["by_step"] = steps
+    variants = sorted({a.variant for a in entries if a.variant is not None})
+    if variants:
+        out["by_timing"] = [
+            {"timing": variant,
+             "sent": sum(1 for a in entries if a.variant == variant and a.sent),
+             "held_out": sum(1 for a in entries if a.variant == variant and a.holdout),
+             "lift": lift([a for a in entries if a.variant == variant and a.sent],
+                          [a for a in entries if a.variant == variant and a.holdout], window, end)}
+            for variant in variants
+        ]
+    return out
 
 
 def lift(sent: list[_Action], held: list[_Action], window: timedelta, end: datetime) -> dict[str, Any]:

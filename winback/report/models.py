@@ -2,8 +2,9 @@
 
 Fader, Hardie and Lee, "Counting your customers the easy way: an alternative to the Pareto/NBD
 model" (Marketing Science, 2005) and "RFM and CLV: using iso-value curves for customer base
-analysis" (JMR, 2005). Both are fitted per store by maximum likelihood with SciPy (L-BFGS-B on
-log-parameters), on at most :data:`FIT_SAMPLE` customers drawn with a fixed seed (the likelihood
+analysis" (JMR, 2005). BG/NBD itself lives in :mod:`winback.stats.bgnbd` (the rules time
+reminders with it too); Gamma-Gamma, used by the report alone, here. Both are fitted per store by
+maximum likelihood with SciPy (L-BFGS-B on log-parameters), on at most :data:`FIT_SAMPLE` customers drawn with a fixed seed (the likelihood
 is a sum over customers: a large sample estimates the same four numbers, in bounded time).
 
 Time is in weeks. Per customer: ``x`` repeat purchases (real orders after the first), ``t_x``
@@ -22,9 +23,11 @@ from scipy import optimize, special
 
 from winback.report.data import DAY, OrderHistory
 from winback.report.metrics import month_index, month_label
+from winback.stats.bgnbd import FIT_SAMPLE, expected_purchases, fit_bgnbd, fit_sample, p_alive, usable
+
+__all__ = ["FIT_SAMPLE", "WEEK", "expected_purchases", "fit_bgnbd", "p_alive", "predict", "rfm", "validate"]
 
 WEEK = 7 * DAY
-FIT_SAMPLE = 50_000
 MIN_CUSTOMERS = 100
 MIN_REPEATERS = 30
 ALIVE_THRESHOLD = 0.5
@@ -57,46 +60,6 @@ def rfm(h: OrderHistory, end: float, start: float | None = None) -> dict[str, np
             "m": m[keep], "first": first[keep]}
 
 
-def _bgnbd_ll(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> float:
-    r, alpha, a, b = np.exp(params)
-    a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    a2 = special.gammaln(a + b) + special.gammaln(b + x) - special.gammaln(b) - special.gammaln(a + b + x)
-    a3 = -(r + x) * np.log(alpha + T)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + t_x), -np.inf)
-    return -float(np.sum(a1 + a2 + np.logaddexp(a3, a4)))
-
-
-def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> dict[str, float] | None:
-    best = None
-    for guess in ([0.0, 1.0, 0.0, 0.0], [-0.5, 2.0, -0.5, 1.0]):
-        res = optimize.minimize(_bgnbd_ll, np.array(guess), args=(x, t_x, T), method="L-BFGS-B",
-                                bounds=[(-8, 6)] * 4)
-        if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
-            best = res
-    if best is None:
-        return None
-    r, alpha, a, b = np.exp(best.x)
-    return {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b), "log_likelihood": float(-best.fun)}
-
-
-def p_alive(p: dict[str, float], x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-    r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ratio = a / np.maximum(b + x - 1, 1e-12) * ((alpha + T) / (alpha + t_x)) ** (r + x)
-    return np.where(x > 0, 1 / (1 + ratio), 1.0)
-
-
-def expected_purchases(p: dict[str, float], t: float, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-    """E[purchases in (T, T + t] | x, t_x, T] (Fader, Hardie and Lee 2005, eq. 10)."""
-    r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
-    head = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        tail = 1 + np.where(x > 0, a / np.maximum(b + x - 1, 1e-12) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0)
-    return head / tail
-
-
 def _gg_ll(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> float:
     p, q, g = np.exp(params)
     ll = (special.gammaln(p * x + q) - special.gammaln(p * x) - special.gammaln(q) + q * np.log(g)
@@ -125,17 +88,6 @@ def expected_spend(gg: dict[str, float], x: np.ndarray, m: np.ndarray, fallback:
     return np.where(x > 0, (1 - weight) * population + weight * m, population if np.isfinite(population) else fallback)
 
 
-def _usable(params: dict[str, float]) -> bool:
-    """Finite parameters away from a = 1, where the expectation's closed form divides by zero."""
-    return all(np.isfinite(v) for v in params.values()) and abs(params["a"] - 1) > 1e-6
-
-
-def _sample(n: int) -> np.ndarray:
-    if n <= FIT_SAMPLE:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(12).choice(n, FIT_SAMPLE, replace=False))
-
-
 def _too_thin(data: dict[str, np.ndarray]) -> str | None:
     if len(data["x"]) < MIN_CUSTOMERS:
         return f"too thin to fit: {len(data['x'])} customers (at least {MIN_CUSTOMERS} needed)"
@@ -151,9 +103,9 @@ def predict(h: OrderHistory, end: float, *, holdout_weeks: int | None = None) ->
     thin = _too_thin(data)
     if thin:
         return {"fitted": False, "why": thin}
-    idx = _sample(len(data["x"]))
+    idx = fit_sample(len(data["x"]))
     bg = fit_bgnbd(data["x"][idx], data["t_x"][idx], data["T"][idx])
-    if bg is None or not _usable(bg):
+    if bg is None or not usable(bg):
         return {"fitted": False, "why": "the BG/NBD fit did not converge to usable values"}
     gg = fit_gamma_gamma(data["x"][idx], data["m"][idx])
     alive = p_alive(bg, data["x"], data["t_x"], data["T"])
@@ -198,9 +150,9 @@ def validate(h: OrderHistory, end: float, holdout_weeks: int | None = None) -> d
     thin = _too_thin(cal)
     if thin:
         return {"done": False, "why": f"calibration period {thin}"}
-    idx = _sample(len(cal["x"]))
+    idx = fit_sample(len(cal["x"]))
     bg = fit_bgnbd(cal["x"][idx], cal["t_x"][idx], cal["T"][idx])
-    if bg is None or not _usable(bg):
+    if bg is None or not usable(bg):
         return {"done": False, "why": "the calibration fit did not converge to usable values"}
     predicted = expected_purchases(bg, weeks, cal["x"], cal["t_x"], cal["T"])
     # actual purchases after the cutoff of the customers known at the cutoff

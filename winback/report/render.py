@@ -155,6 +155,16 @@ def _rules(r: dict[str, Any]) -> str:
                 text += f" (difference 95 % CI {rv['low']:,.2f} to {rv['high']:,.2f})"
             text += f"; incremental revenue ≈ {_money(lift['incremental_revenue'], cur)}"
         verdicts.append(text + ".</p>")
+        if len(x.get("by_timing") or ()) > 1:
+            verdicts.append("<p>By timing: " + "; ".join(
+                f"{escape(t['timing'])} ({t['sent']} sent, {t['held_out']} held out): {escape(t['lift']['verdict'])}"
+                + (f", lift {t['lift']['return_rate_lift']['estimate'] * 100:+.1f} points"
+                   if "return_rate_lift" in t["lift"] else "")
+                for t in x["by_timing"]) + ".</p>")
+        if x.get("by_step"):
+            verdicts.append("<p>By step: " + "; ".join(
+                f"step {t['step']}: {t['sent']} sent, {t['customers_ordering_within_window']} ordered within the window"
+                for t in x["by_step"]) + ".</p>")
     chart = svg.rate_intervals(charted) if charted else ""
     return (f'<section id="rules"><h2>Rules: what came back</h2>{table}<h3>Sent versus held out</h3>{chart}'
             + "".join(verdicts) + "</section>")

@@ -94,6 +94,22 @@ class RuleContext:
 
 
 @dataclass(frozen=True, slots=True)
+class SequencePosition:
+    """Where an action stands in its rule's sequence (see :mod:`winback.rules.sequences`).
+
+    Recorded in the ledger (``anchor``, ``sequence_step``) so the next plan finds, in SQL, which
+    step each customer has reached for the current ``anchor``.
+    """
+
+    anchor: str
+    """What the sequence hangs on, e.g. the last order id of the lapse it answers."""
+    index: int = 0
+    """0-based step; 0 is the first message."""
+    of: int = 1
+    """How many steps the sequence has."""
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedAction:
     """One intended action for one recipient, with why.
 
@@ -117,6 +133,10 @@ class PlannedAction:
     holdout: bool = False
     """Held out as a control group: recorded in the ledger, nothing done (see
     :mod:`winback.rules.holdout`)."""
+    sequence: SequencePosition | None = None
+    """Set by rules with steps (and their one-step form): recorded so later steps can follow."""
+    variant: str | None = None
+    """How the rule decided (e.g. its timing), recorded for ``winback report`` to compare."""
 
 
 def idempotency_key(rule: str, *parts: object) -> str:

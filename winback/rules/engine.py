@@ -17,7 +17,7 @@ from winback.config import ClientConfig, EmailSection
 from winback.errors import RuleError
 from winback.model import normalize_email
 from winback.notify import RenderedEmail
-from winback.rules.base import Rule
+from winback.rules.base import Rule, RuleContext, StoreFacts
 from winback.rules.compose import render_for_preview
 from winback.rules.executor import stored_facts
 from winback.rules.guards import HoldReason, Limits
@@ -97,7 +97,9 @@ class Preview:
     recorded then (with the discount code actually created), through today's templates."""
 
 
-async def preview_email(config: ClientConfig, rule_name: str, email: str, *, now: datetime | None = None) -> Preview:
+async def preview_email(
+    config: ClientConfig, rule_name: str, email: str, *, now: datetime | None = None, step: int | None = None
+) -> Preview:
     """Render what ``rule_name`` (with the client's options for it) would send to ``email``, or
     what it sent them.
 
@@ -113,6 +115,8 @@ async def preview_email(config: ClientConfig, rule_name: str, email: str, *, now
     store = await asyncio.to_thread(open_store, config.database.url, create=False)
     try:
         facts = await asyncio.to_thread(stored_facts, store, config.store_key)
+        if step is not None:
+            return await asyncio.to_thread(_preview_step, config, rule, store, facts, email, step, now)
         capabilities = config.connector_class().offline_capabilities()
         plan = await asyncio.to_thread(plan_client, store, facts, [rule], now, limits_of(config), capabilities)
         if plan.rule_errors:
@@ -142,6 +146,33 @@ async def preview_email(config: ClientConfig, rule_name: str, email: str, *, now
     rendered = render_for_preview(match, facts, email_settings(config), refs)
     why = None if held is None or match is not held.action else f"{held.reason.value}: {held.detail}"
     return Preview(rendered=rendered, reason=match.reason, held=why)
+
+
+def _preview_step(
+    config: ClientConfig, rule: Rule, store: LocalStore, facts: StoreFacts, email: str, step: int, now: datetime
+) -> Preview:
+    """Step ``step`` (1-based) of ``rule``'s sequence for ``email``'s current lapse: from the ledger
+    when it was acted on, else as it would be sent now (whatever its timing says)."""
+    build = getattr(rule, "step_action", None)
+    if build is None:
+        raise RuleError(f"rule {rule.name} has no steps to preview: leave out --step")
+    context = RuleContext(store=store, facts=facts, now=now,
+                          capabilities=config.connector_class().offline_capabilities())
+    try:
+        action = build(context, email, step - 1)
+    except ValueError as exc:
+        raise RuleError(f"rule {rule.name}: {exc}") from None
+    if action is None:
+        raise RuleError(f"rule {rule.name} has no step {step} for {email} in {config.name}'s store "
+                        "(no order with that address, or no bestseller: sync first)")
+    recorded = Ledger(store).recorded(config.store_key, rule.name, email, idempotency_key=action.idempotency_key)
+    if recorded is not None:
+        rendered = render_for_preview(recorded.action, facts, email_settings(config), recorded.entry.created_ref)
+        return Preview(rendered=rendered, reason=recorded.action.reason, recorded=_describe_record(recorded))
+    discount = action.payload.get("discount")
+    refs = {"discount_code": discount["code"]} if isinstance(discount, dict) and discount.get("code") else {}
+    rendered = render_for_preview(action, facts, email_settings(config), refs)
+    return Preview(rendered=rendered, reason=action.reason)
 
 
 def _describe_record(recorded: RecordedAction) -> str:

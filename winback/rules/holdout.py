@@ -7,6 +7,11 @@ every machine, whatever order the audience comes in, and a customer held out for
 drawn afresh for the next one. A held-out action passes the same guard rails as a sent one
 (consent, suppression, quiet hours, caps) before it is drawn: the control group is made of
 customers who would really have been sent the message, so the two groups compare like with like.
+
+Sequences (:mod:`winback.rules.sequences`) are drawn once, at their first step, as mature email
+tools do with a flow's control group: a customer held out there gets no step of that lapse's
+sequence (the held-out first step ends it), and a customer sent the first step is never drawn
+again mid-sequence. So the lift of the whole sequence is measured from its entry.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ def is_held_out(action: PlannedAction, share: float) -> bool:
     """True when ``action`` falls in its rule's holdout of size ``share`` (0 never does)."""
     if share <= 0:
         return False
+    if action.sequence is not None and action.sequence.index > 0:
+        return False  # drawn at the sequence's first step
     return holdout_draw(action.store_key, action.rule, action.email, action.idempotency_key) < share
 
 

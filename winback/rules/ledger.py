@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, Integer, cast, func, select, update
 
 from winback.model import normalize_email
-from winback.rules.base import PlannedAction, Step
+from winback.rules.base import PlannedAction, SequencePosition, Step
 from winback.sync import LocalStore, tables
 from winback.sync.derive import chunks
 from winback.sync.store import db_errors
@@ -113,6 +113,9 @@ def _recorded(row: Any) -> RecordedAction:
         steps=tuple(Step(value) for value in kind.split("+") if value != "none"),
         marketing=bool(row["marketing"]),
         payload=payload,
+        holdout=bool(row["holdout"]),
+        sequence=None if row["anchor"] is None else SequencePosition(row["anchor"], int(row["sequence_step"] or 0)),
+        variant=row["variant"],
     )
     return RecordedAction(action, LedgerEntry.from_row(row), row["created_at"], row["updated_at"])
 
@@ -143,6 +146,9 @@ class Ledger:
             "created_ref": {},
             "marketing": action.marketing,
             "holdout": action.holdout,
+            "anchor": None if action.sequence is None else action.sequence.anchor,
+            "sequence_step": None if action.sequence is None else action.sequence.index,
+            "variant": action.variant,
             "created_at": now,
             "updated_at": now,
         }

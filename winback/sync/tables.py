@@ -284,10 +284,15 @@ action_ledger = Table(
     Column("finished_at", UtcDateTime),
     # added by 0005: a would-be recipient kept out as a control (no message, no code; winback.report)
     Column("holdout", Boolean, nullable=False, server_default=false()),
+    # added by 0009: where an action stands in its rule's sequence (winback.rules.sequences)
+    Column("anchor", String(255), comment="what the intent hangs on, e.g. the last order id of a lapse"),
+    Column("sequence_step", Integer, comment="0-based step of the rule's sequence"),
+    Column("variant", String(50), comment="how the rule decided, e.g. its timing"),
     _store_fk(),
     UniqueConstraint("store_key", "idempotency_key", name="uq_action_ledger_idempotency_key"),
     Index("ix_action_ledger_store_rule_status", "store_key", "rule", "status"),
     Index("ix_action_ledger_marketing_email", "store_key", "lower_email", "email_started_at"),
+    Index("ix_action_ledger_sequence", "store_key", "rule", "lower_email", "anchor"),
 )
 
 suppressions = Table(

@@ -8,6 +8,53 @@ from pathlib import Path
 import pytest
 
 
+# --- running in parallel (pytest-xdist) ------------------------------------------------------------
+#
+# ``make test`` runs the suite on two pytest-xdist workers (``-n 2 --dist loadgroup
+# --no-loadscope-reorder``). A test must therefore not depend on running alone:
+# * ports: bind port 0 (or ``free_port()`` in tests/integration/serve_harness.py), never a fixed port;
+# * files: write under ``tmp_path`` / ``tmp_path_factory``, never a fixed path, the home directory
+#   or the default database (pass ``--config``/``--dir``/``WINBACK_HOME``);
+# * PostgreSQL: use ``sync_postgres_url`` / ``sync_db_url`` (a fresh schema per test), never a fixed
+#   database, schema or table name; brokers: a fresh queue name (see tests/integration/test_workers.py);
+# * a module- or class-scoped fixture (an emulator, a demo run) is built once per worker that runs
+#   the module: the hook below keeps every test that uses one on the same worker, so write the
+#   expensive shared set-up as such a fixture rather than per test;
+# * mark a test that takes more than ~20 s ``@pytest.mark.slow``: slow modules are started first,
+#   so that they do not end up running alone at the end of the run.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "xdist_group(name): run these tests on one pytest-xdist worker")
+
+
+def _shares_fixture_across_tests(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs and defs[-1].scope in ("module", "class", "package") for defs in info.name2fixturedefs.values())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order and group the tests for pytest-xdist (harmless without it).
+
+    Tests of a module that use one of its module- or class-scoped fixtures form one xdist group
+    (``loadgroup`` sends a group to one worker, so the fixture is built once); the other tests are
+    handed out one by one. Modules with a ``slow`` test come first, then the other integration
+    modules, then the unit tests; a module's tests stay together and in their order.
+    """
+    rank: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        here = 0 if item.get_closest_marker("slow") else 1 if module.startswith("tests/integration/") else 2
+        rank[module] = min(rank.get(module, here), here)
+        if _shares_fixture_across_tests(item):
+            item.add_marker(pytest.mark.xdist_group(module))
+    order = {id(item): n for n, item in enumerate(items)}
+    items.sort(key=lambda item: (rank[item.nodeid.split("::", 1)[0]], order[id(item)]))
+
+
 # --- the real Shopify Admin schema (used by the Shopify emulator's subset test) -------------------
 
 

@@ -109,11 +109,34 @@ def sync_postgres_url():
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def sync_sqlite_template(tmp_path_factory) -> Path:
+    """One SQLite store migrated to head, built once per worker: ``sync_db_url`` hands each test a
+    copy, which ``open_store`` finds up to date (migrating a fresh file per test cost ~1/3 of the
+    unit tests' time). First-time migration keeps its own tests (test_migrations_concurrent.py,
+    test_sync_open.py), which open fresh files themselves."""
+    import sqlite3
+
+    from winback.sync import open_store
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "winback.db"
+    open_store(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as conn:  # fold the WAL into the file, so copying the file is enough
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def sync_db_url(request, tmp_path):
-    """The same local-store test on a SQLite file and on a private PostgreSQL schema."""
+    """The same local-store test on a SQLite file (a copy of the migrated template, mode 0600 like
+    a store winback creates) and on a private PostgreSQL schema."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'winback.db'}"
+        import shutil
+
+        path = tmp_path / "winback.db"
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        shutil.copyfile(request.getfixturevalue("sync_sqlite_template"), path)
+        return f"sqlite:///{path}"
     return request.getfixturevalue("sync_postgres_url")
 
 

@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml examples/winback-hello/pyproject.toml
 
 install: $(STAMP)
 
+# Two pytest-xdist workers; tests/conftest.py groups and orders the tests (see its xdist notes).
+# PYTEST_XDIST= (empty) runs the suite in one process.
+PYTEST_XDIST ?= -n 2 --dist loadfile --no-loadscope-reorder
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/winback demo

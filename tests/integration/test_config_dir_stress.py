@@ -25,7 +25,7 @@ from winback.sync import open_store
 from tests.integration import sync_compare as compare
 from tests.integration.test_migrations_concurrent import assert_current
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SQLITE_CLIENTS = 20
 SHARED_PG_CLIENTS = 3

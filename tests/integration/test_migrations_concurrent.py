@@ -27,7 +27,7 @@ from winback.model import Store
 from winback.sync import migrate, open_store
 from winback.sync.tables import metadata
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 OURS = set(metadata.tables) | {migrate.VERSION_TABLE}
 

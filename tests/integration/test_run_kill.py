@@ -37,7 +37,7 @@ from tests.integration.kill_harness import (
 )
 from winback.emulator.generate import DEFAULT_NOW
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 MIN_KILLS = 20
 MIN_KILLS_STEP_TWO = 6

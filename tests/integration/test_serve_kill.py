@@ -21,7 +21,7 @@ from winback.notify import oneclick
 from winback.rules.consent import ConsentQueue
 from winback.sync import open_store, tables
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CHANGES = 24
 
 

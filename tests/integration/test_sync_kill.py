@@ -27,7 +27,7 @@ from winback.emulator.generate import generate_world
 from winback.emulator.shopify.app import ShopifyEmulator
 from winback.sync import LocalStore, open_store
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SEED = 31
 CUSTOMERS = {"sqlite": 1200, "postgresql": 1200}

@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, text
 from tests.integration.kill_harness import read_capture, smtp_capture_process
 from tests.integration.workers_harness import emulators_process, write_client_configs
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 
 BROKERS = {
     "rabbitmq": ("amqp://guest:guest@127.0.0.1:5672//", 5672),

@@ -13,8 +13,6 @@ import click
 from winback.cli._common import config_options, load_configs, say
 from winback.config import ClientConfig
 from winback.errors import ConfigError
-from winback.report import build_report
-from winback.report.render import render_html
 from winback.sync import open_store
 
 
@@ -37,6 +35,10 @@ def _after_days(config: ClientConfig) -> dict[str, int]:
 def client_report(config: ClientConfig, *, start: datetime | None, end: datetime | None,
                   window_days: int) -> dict[str, Any]:
     """One client's report from its local database (no network)."""
+    # Imported here, not at the top: numpy and SciPy double the start-up time of every other
+    # ``winback`` command (each kill test, cron run and worker task starts one).
+    from winback.report import build_report
+
     store = open_store(config.database.url, create=False)
     try:
         report = build_report(store, config.store_key, start=start, end=end, window_days=window_days,
@@ -64,6 +66,8 @@ def report(ctx: click.Context, config: Path | None, config_dir: Path | None, sta
     configs, problems = load_configs(config, config_dir)
     reports = [client_report(c, start=start, end=end, window_days=window_days) for c in configs]
     if html is not None:
+        from winback.report.render import render_html
+
         html.write_text(render_html(reports), encoding="utf-8")
     if as_json:
         click.echo(json.dumps(reports, indent=2, ensure_ascii=False, default=str))

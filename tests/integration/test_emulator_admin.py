@@ -67,7 +67,8 @@ def test_shopify_writes_lists_every_accepted_write_in_order(world: World, server
         return next(iter(answer["data"].values()))
 
     assert http.get("/_emulator/writes").json() == {"discount_codes": [], "customers_created": [], "invites_sent": [],
-                                                     "consent_updates": [], "webhook_subscriptions": []}
+                                                     "consent_updates": [], "webhook_subscriptions": [],
+                                                     "tag_writes": []}
     existing = shop.customers[0]["id"]
     first = gql(CREATE_DISCOUNT, _discount("BACK-1", [existing]))["codeDiscountNode"]["id"]
     assert gql(CREATE_DISCOUNT, _discount("back-1", [existing]))["userErrors"] == [{"code": "TAKEN"}]
@@ -96,7 +97,8 @@ def test_ecwid_writes_lists_every_accepted_write_in_order(world: World, servers:
                        headers={"Authorization": f"Bearer {ecwid.token}"})
     hook = f"{server.url}/_emulator/writes"
 
-    assert httpx.get(hook).json() == {"discount_coupons": [], "customers_created": [], "customers_updated": []}
+    assert httpx.get(hook).json() == {"discount_coupons": [], "customers_created": [], "customers_updated": [],
+                                     "customer_groups_created": []}
     first = api.post("/discount_coupons", json={"name": "Back", "code": "BACK-1", "discount": 10}).json()["id"]
     assert api.post("/discount_coupons", json={"name": "Back", "code": "back-1"}).status_code == 409
     second = api.post("/discount_coupons", json={"name": "Back", "code": "BACK-2", "discount": 10}).json()["id"]
@@ -109,6 +111,7 @@ def test_ecwid_writes_lists_every_accepted_write_in_order(world: World, servers:
         "discount_coupons": [{"id": first, "code": "BACK-1"}, {"id": second, "code": "BACK-2"}],
         "customers_created": [{"id": customer, "email": "new.buyer@example.com"}],
         "customers_updated": [],
+        "customer_groups_created": [],
     }
     assert writes == ecwid.writes()
 
@@ -133,7 +136,7 @@ def test_writes_hook_from_a_winback_emulator_process() -> None:
         assert process.stdout is not None
         info = json.loads(process.stdout.readline())
         assert httpx.get(f"{info['url']}/_emulator/writes", timeout=10).json() == {
-            "discount_coupons": [], "customers_created": [], "customers_updated": []}
+            "discount_coupons": [], "customers_created": [], "customers_updated": [], "customer_groups_created": []}
     finally:
         process.terminate()
         process.wait(timeout=10)

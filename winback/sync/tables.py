@@ -355,7 +355,7 @@ store_connections = Table(
     Column("reason", Text),
 )
 
-# --- added by 0007: answers to feedback requests (see winback.feedback) ---------------------------
+# --- added by 0007: answers to feedback requests (see winback.sync.feedback) ---------------------------
 
 feedback = Table(
     "feedback",

@@ -97,3 +97,27 @@ def summary(store: LocalStore, store_key: str, *, since: datetime | None = None)
         answers=int(count), average=None if average is None else float(average),
         promoters=int(promoters), passives=int(passives), detractors=int(detractors),
     )
+
+
+def status_entry(store: LocalStore, store_key: str) -> dict[str, Any] | None:
+    """What ``winback status`` shows (JSON-ready); ``None`` while no answer arrived."""
+    found = summary(store, store_key)
+    if not found.answers:
+        return None
+    return {
+        "answers": found.answers,
+        "average": None if found.average is None else round(found.average, 2),
+        "nps": None if found.nps is None else round(found.nps, 1),
+        "promoters": found.promoters,
+        "passives": found.passives,
+        "detractors": found.detractors,
+    }
+
+
+def status_line(entry: dict[str, Any] | None) -> str | None:
+    """``feedback: 12 answers, average 8.1/10, NPS +33 (6 promoters, 4 passives, 2 detractors)``."""
+    if not entry:
+        return None
+    return (f"feedback: {entry['answers']} answer{'s' if entry['answers'] != 1 else ''}, "
+            f"average {entry['average']:.1f}/10, NPS {entry['nps']:+.0f} ({entry['promoters']} promoters, "
+            f"{entry['passives']} passives, {entry['detractors']} detractors)")

@@ -86,6 +86,10 @@ GENEROUS_LIMITS = {"max_actions_per_run": 1_000_000, "marketing_cap_count": 100}
 ACCOUNTS_SINCE_DAYS = (datetime.now(UTC) - DEFAULT_NOW).days + 45
 """The emulated world ends at a fixed date: reach back to its last weeks' guest buyers, whatever today is."""
 
+FEEDBACK_MAX_AGE_DAYS = (datetime.now(UTC) - DEFAULT_NOW).days + 20
+"""Feedback requests about the orders delivered in the emulated world's last weeks (the answer
+links point at ``public_url``; no server needs to run for a run to send them)."""
+
 
 def _limits_table() -> str:
     """``[limits]`` with the generous values this version of winback knows (unknown keys are errors)."""
@@ -124,6 +128,7 @@ smtp_starttls = false
 from_address = "Kill Test <hello@kill-test.example>"
 unsubscribe_mailto = "unsubscribe@kill-test.example"
 rate_per_minute = 1000000
+public_url = "https://winback.kill-test.example"
 
 [rules.back_to_bestsellers]
 after_days = 180
@@ -132,6 +137,9 @@ discount = {{kind = "percentage", value = 10}}
 [rules.auto_create_accounts]
 enabled = true
 since_days = {ACCOUNTS_SINCE_DAYS}
+
+[rules.feedback_request]
+max_age_days = {FEEDBACK_MAX_AGE_DAYS}
 
 [rules.discount_codes]
 segment = {{min_orders = 2}}

@@ -146,3 +146,21 @@ def test_summary_counts_nps(store) -> None:
     assert feedback.record_comment(store, shop.key, "o6", "  box was crushed  ", NOW)
     assert feedback.answer_of(store, shop.key, "o6")["comment"] == "box was crushed"  # type: ignore[index]
     assert not feedback.record_comment(store, shop.key, "nope", "x", NOW)
+
+
+def test_report_has_a_feedback_section_when_answers_came(store) -> None:
+    from winback.report import build_report
+    from winback.report.render import render_html
+
+    shop = Shop(store)
+    shop.put(shop.customer("a"), shipped(shop.order("o1", 40, customer_id="a", email="a@example.com"), 39, 35))
+    assert build_report(store, shop.key)["feedback"] is None
+    assert 'id="feedback"' not in render_html([build_report(store, shop.key)])
+    feedback.record_score(store, shop.key, "o1", 10, ago(20))
+    feedback.record_score(store, shop.key, "o2", 5, ago(19))
+    report = build_report(store, shop.key)  # the default end follows the newest order: answers come later
+    assert report["feedback"] == {"answers": 2, "average": 7.5, "nps": 0.0, "promoters": 1, "passives": 0,
+                                  "detractors": 1}
+    assert build_report(store, shop.key, start=ago(60), end=ago(19.5))["feedback"]["answers"] == 1  # type: ignore[index]
+    page = render_html([report])
+    assert 'id="feedback"' in page and "NPS" in page and "+0" in page

@@ -80,8 +80,9 @@ class FeedbackSummary:
         return 100.0 * (self.promoters - self.detractors) / self.answers
 
 
-def summary(store: LocalStore, store_key: str, *, since: datetime | None = None) -> FeedbackSummary:
-    """The answers of ``store_key`` (given at or after ``since`` when set), in one query."""
+def summary(store: LocalStore, store_key: str, *, since: datetime | None = None,
+            until: datetime | None = None) -> FeedbackSummary:
+    """The answers of ``store_key`` (last given in ``[since, until)`` when set), in one query."""
     score = _feedback.c.score
     query = select(
         func.count(), func.avg(score),
@@ -91,6 +92,8 @@ def summary(store: LocalStore, store_key: str, *, since: datetime | None = None)
     ).where(_feedback.c.store_key == store_key)
     if since is not None:
         query = query.where(_feedback.c.answered_at >= since)
+    if until is not None:
+        query = query.where(_feedback.c.answered_at < until)
     with store.reading() as conn:
         count, average, promoters, passives, detractors = conn.execute(query).one()
     return FeedbackSummary(

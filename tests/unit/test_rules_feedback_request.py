@@ -164,3 +164,22 @@ def test_report_has_a_feedback_section_when_answers_came(store) -> None:
     assert build_report(store, shop.key, start=ago(60), end=ago(19.5))["feedback"]["answers"] == 1  # type: ignore[index]
     page = render_html([report])
     assert 'id="feedback"' in page and "NPS" in page and "+0" in page
+
+
+def test_answers_are_in_a_data_request_and_unlinked_by_a_redaction(any_store) -> None:
+    from winback.sync import privacy
+
+    shop = Shop(any_store)
+    shop.put(shop.customer("a"), shop.customer("b"),
+             shipped(shop.order("o1", 20, customer_id="a", email="a@example.com"), 19, 15),
+             shipped(shop.order("o2", 20, customer_id="b", email="b@example.com"), 19, 15))
+    for order_id in ("o1", "o2"):
+        feedback.record_score(any_store, shop.key, order_id, 4, ago(3))
+        feedback.record_comment(any_store, shop.key, order_id, "slow", ago(3))
+    held = privacy.customer_data(any_store, shop.key, "a", "a@example.com")
+    assert [(r["order_id"], r["comment"]) for r in held["feedback"]] == [("o1", "slow")]
+    any_store.redact_customer(shop.key, "a")
+    gone = feedback.answer_of(any_store, shop.key, "o1")
+    kept = feedback.answer_of(any_store, shop.key, "o2")
+    assert gone is not None and (gone["lower_email"], gone["comment"], gone["score"]) == (None, None, 4)
+    assert kept is not None and (kept["lower_email"], kept["comment"]) == ("b@example.com", "slow")

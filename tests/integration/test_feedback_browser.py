@@ -36,7 +36,7 @@ def test_a_browser_clicks_a_score_and_sends_a_comment(chromium: Path, tmp_path: 
         folder = tmp_path / "clients"
         folder.mkdir()
         config = shopify_config(folder, "acme", server, shop, public_url=f"http://127.0.0.1:{port}",
-                                extra="\n[rules.feedback_request]\n\n[limits]\nmax_actions_per_run = 1\n")
+                                extra="\n[rules.feedback_request]\nmax_age_days = 90\nmarketing = false\n\n[limits]\nmax_actions_per_run = 1\n")
         runner = CliRunner()
         assert runner.invoke(cli, ["sync", "--config", str(config)]).exit_code == 0
         ran = runner.invoke(cli, ["run", "--config", str(config), "--no-sync"])

@@ -13,7 +13,8 @@ fork + exec, so the parent stays small and the figure is the planning process's 
 Data shape: 10 % of orders are guest checkouts (emails without a customer row, half of them
 accepting marketing); 60 % of customers are subscribed; orders spread over three years with 3 %
 cancelled, 1 % tests and 2 % fully refunded; 1-3 lines each over ``--products`` products, 90 %
-active; 5 % of buyers already have a settled reminder in the ledger. Asserts nothing about time.
+active; 5 % of buyers already have a settled reminder in the ledger; real orders ship within 3 days
+and 80 % of them report delivery 1-6 days later (``feedback_request``). Asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ RULES: dict[str, dict[str, Any]] = {
     "back_to_bestsellers_cadence": {"cadence": True},
     "auto_create_accounts": {},
     "discount_codes": {"segment": {"nth_order": 2}, "kind": "percentage", "value": 10},
+    "feedback_request": {"min_days_between": 30},
 }
 
 
@@ -121,7 +123,8 @@ def build(path: Path, customers: int, orders: int, products: int, seed: int) -> 
 
     def order_rows() -> Iterator[tuple[Any, ...]]:
         for n in range(orders):
-            when = stamp(NOW - timedelta(seconds=rng.randrange(span)))
+            span_s = rng.randrange(span)
+            when = stamp(NOW - timedelta(seconds=span_s))
             if rng.random() < 0.1:
                 email, customer_id = f"g{rng.randrange(guests)}@example.com", None
                 accepts = rng.random() < 0.5
@@ -134,6 +137,12 @@ def build(path: Path, customers: int, orders: int, products: int, seed: int) -> 
             refunded = 0.04 <= roll < 0.06
             total = rng.randint(1000, 30000)
             oid = f"o{n}"
+            real = not (cancelled or test or refunded)
+            placed = NOW - timedelta(seconds=span_s)
+            shipped = placed + timedelta(hours=rng.randint(6, 72)) if real else None
+            shipped = shipped if shipped is not None and shipped < NOW else None
+            delivered = shipped + timedelta(hours=rng.randint(24, 140)) if shipped and rng.random() < 0.8 else None
+            delivered = delivered if delivered is not None and delivered < NOW else None
             for k in range(rng.randint(1, 3)):
                 product = min(int(rng.paretovariate(1.2)) - 1, products - 1)
                 qty = rng.randint(1, 3)
@@ -142,7 +151,7 @@ def build(path: Path, customers: int, orders: int, products: int, seed: int) -> 
             yield (STORE_KEY, oid, customer_id, email, email, when, when, cancelled, int(test),
                    "refunded" if refunded else "paid", "EUR", amount(total), amount(total if refunded else 0),
                    None if accepts is None else int(accepts), when, amount(0 if refunded else total),
-                   int(not (cancelled or test or refunded)))
+                   int(real), shipped and stamp(shipped), delivered and stamp(delivered))
 
     log(f"orders: {orders}")
     for done, chunk in enumerate(batches(order_rows()), 1):
@@ -150,7 +159,8 @@ def build(path: Path, customers: int, orders: int, products: int, seed: int) -> 
         db.executemany(
             "INSERT INTO orders (store_key, id, customer_id, email, lower_email, created_at, updated_at, "
             "cancelled_at, test, financial_status, currency, total, refunded, accepts_marketing, ordered_at, "
-            "net_total, counts_as_purchase) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "net_total, counts_as_purchase, fulfilled_at, delivered_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             chunk,
         )
         db.executemany(

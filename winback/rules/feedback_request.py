@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 TEMPLATE = "feedback_request"
 _PLACEHOLDERS = {"order", "score", "token"}
+LATE_DELIVERY_DAYS = 60
+"""Orders shipped longer than ``max_age_days`` plus this ago are never considered, whenever their
+delivery was reported (lets the audience use the ``(store_key, fulfilled_at)`` index)."""
 
 
 class FeedbackRequestOptions(RuleOptions):
@@ -120,7 +123,8 @@ class FeedbackRequest(Rule):
         conditions = [
             order.c.store_key == store_key,
             order.c.counts_as_purchase.is_(True),
-            order.c.fulfilled_at.is_not(None),
+            # indexed prefilter: a delivery reported more than LATE_DELIVERY_DAYS after shipping is not awaited
+            order.c.fulfilled_at >= at_time(now - timedelta(days=opts.max_age_days + LATE_DELIVERY_DAYS), "shipped_after"),
             due,
             anchor >= at_time(now - timedelta(days=opts.max_age_days), "not_before"),
             consent,

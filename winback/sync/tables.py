@@ -151,6 +151,7 @@ orders = _per_store(
     Index("ix_orders_store_customer", "store_key", "customer_id"),
     Index("ix_orders_store_lower_email", "store_key", "lower_email"),
     Index("ix_orders_store_updated", "store_key", "updated_at"),
+    Index("ix_orders_store_fulfilled", "store_key", "fulfilled_at"),
 )
 
 order_lines = Table(

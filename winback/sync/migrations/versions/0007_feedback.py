@@ -28,6 +28,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column('fulfilled_at', UtcDateTime(), nullable=True,
                                    comment='earliest seen: see winback.model.Order.fulfilled_at'))
         batch.add_column(sa.Column('delivered_at', UtcDateTime(), nullable=True))
+    op.create_index('ix_orders_store_fulfilled', 'orders', ['store_key', 'fulfilled_at'], unique=False)
     op.create_table('feedback',
     sa.Column('store_key', sa.String(length=300), nullable=False),
     sa.Column('order_id', sa.String(length=255), nullable=False),
@@ -47,6 +48,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_feedback_store_key_answered_at', table_name='feedback')
     op.drop_table('feedback')
+    op.drop_index('ix_orders_store_fulfilled', table_name='orders')
     with op.batch_alter_table('orders') as batch:
         batch.drop_column('delivered_at')
         batch.drop_column('fulfilled_at')

@@ -6,13 +6,14 @@ from datetime import datetime
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from tests.unit.test_rules_builtin_support import NOW, Shop, ago, emails
 from winback.model import ConsentState, Order
 from winback.rules.base import Step, idempotency_key
 from winback.rules.feedback_request import FeedbackRequest
 from winback.rules.planner import plan_client
-from winback.sync import feedback, open_store
+from winback.sync import feedback, open_store, tables
 
 
 @pytest.fixture
@@ -183,3 +184,20 @@ def test_answers_are_in_a_data_request_and_unlinked_by_a_redaction(any_store) ->
     kept = feedback.answer_of(any_store, shop.key, "o2")
     assert gone is not None and (gone["lower_email"], gone["comment"], gone["score"]) == (None, None, 4)
     assert kept is not None and (kept["lower_email"], kept["comment"]) == ("b@example.com", "slow")
+
+
+def test_the_store_keeps_the_first_sighting_of_a_fulfilment(store) -> None:
+    """Ecwid says "shipped" only with the order's updateDate, which every later edit moves."""
+    shop = Shop(store)
+    first = shipped(shop.order("o1", 10, email="a@example.com"), 9)
+    shop.put(first)
+    later = shipped(first, 2, 1).model_copy(update={"updated_at": ago(1)})
+    shop.put(later)
+    with store.reading() as conn:
+        row = conn.execute(select(tables.orders).where(tables.orders.c.id == "o1")).mappings().one()
+    assert (row["fulfilled_at"], row["delivered_at"], row["fulfillment_status"]) == (ago(9), ago(1), "delivered")
+    shop.put(later.model_copy(update={"updated_at": ago(0.5), "fulfilled_at": None, "delivered_at": None,
+                                      "fulfillment_status": "returned"}))
+    with store.reading() as conn:
+        row = conn.execute(select(tables.orders).where(tables.orders.c.id == "o1")).mappings().one()
+    assert (row["fulfilled_at"], row["delivered_at"]) == (None, None)  # no longer reported: cleared

@@ -366,7 +366,7 @@ feedback = Table(
     Column("lower_email", Email, comment="the order's buyer when answered; NULL once redacted"),
     Column("score", Integer, nullable=False, comment="0-10 (NPS scale); the last click wins"),
     Column("comment", Text),
-    Column("source", String(16), nullable=False, comment="serve (winback serve) | import"),
+    Column("source", String(16), nullable=False, comment="serve: clicked on winback serve (the only source so far)"),
     Column("clicks", Integer, nullable=False, server_default=text("1")),
     Column("first_answered_at", UtcDateTime, nullable=False),
     Column("answered_at", UtcDateTime, nullable=False),

@@ -36,7 +36,7 @@ def upgrade() -> None:
               comment="the order's buyer when answered; NULL once redacted"),
     sa.Column('score', sa.Integer(), nullable=False, comment='0-10 (NPS scale); the last click wins'),
     sa.Column('comment', sa.Text(), nullable=True),
-    sa.Column('source', sa.String(length=16), nullable=False, comment='serve (winback serve) | import'),
+    sa.Column('source', sa.String(length=16), nullable=False, comment='serve: clicked on winback serve (the only source so far)'),
     sa.Column('clicks', sa.Integer(), server_default=sa.text('1'), nullable=False),
     sa.Column('first_answered_at', UtcDateTime(), nullable=False),
     sa.Column('answered_at', UtcDateTime(), nullable=False),

@@ -15,7 +15,8 @@ accepting marketing); 60 % of customers are subscribed; orders spread over three
 cancelled, 1 % tests and 2 % fully refunded; 1-3 lines each over ``--products`` products, 90 %
 active; 5 % of buyers already have a settled reminder in the ledger (step 1 of a sequence, 30 days
 ago: ``back_to_bestsellers_steps`` plans their step 2); a third of customers have a birth date
-(added to an older file on first use). Asserts nothing about time.
+(added to an older file on first use); real orders ship within 3 days and 80 % of them report
+delivery 1-6 days later (``feedback_request``). Asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ RULES: dict[str, dict[str, Any]] = {
     "vip_tiers": {"tiers": [{"name": "Silver", "min_spend": 100}, {"name": "Gold", "min_spend": 400, "min_orders": 4}],
                   "perk": {"kind": "percentage", "value": 15}},
     "birthday": {"discount": {"kind": "percentage", "value": 15}, "days_before": 7},
+    "feedback_request": {"min_days_between": 30},
 }
-BUILT_IN = ("back_to_bestsellers", "auto_create_accounts", "discount_codes", "replenishment", "vip_tiers", "birthday")
+BUILT_IN = ("back_to_bestsellers", "auto_create_accounts", "discount_codes", "replenishment", "vip_tiers", "birthday",
+            "feedback_request")
 """The rules behind the names above: a longer name is a built-in rule with other options."""
 
 
@@ -134,7 +137,8 @@ def build(path: Path, customers: int, orders: int, products: int, seed: int) -> 
 
     def order_rows() -> Iterator[tuple[Any, ...]]:
         for n in range(orders):
-            when = stamp(NOW - timedelta(seconds=rng.randrange(span)))
+            span_s = rng.randrange(span)
+            when = stamp(NOW - timedelta(seconds=span_s))
             if rng.random() < 0.1:
                 email, customer_id = f"g{rng.randrange(guests)}@example.com", None
                 accepts = rng.random() < 0.5
@@ -147,6 +151,12 @@ def build(path: Path, customers: int, orders: int, products: int, seed: int) -> 
             refunded = 0.04 <= roll < 0.06
             total = rng.randint(1000, 30000)
             oid = f"o{n}"
+            real = not (cancelled or test or refunded)
+            placed = NOW - timedelta(seconds=span_s)
+            shipped = placed + timedelta(hours=rng.randint(6, 72)) if real else None
+            shipped = shipped if shipped is not None and shipped < NOW else None
+            delivered = shipped + timedelta(hours=rng.randint(24, 140)) if shipped and rng.random() < 0.8 else None
+            delivered = delivered if delivered is not None and delivered < NOW else None
             for k in range(rng.randint(1, 3)):
                 product = min(int(rng.paretovariate(1.2)) - 1, products - 1)
                 qty = rng.randint(1, 3)
@@ -155,7 +165,7 @@ def build(path: Path, customers: int, orders: int, products: int, seed: int) -> 
             yield (STORE_KEY, oid, customer_id, email, email, when, when, cancelled, int(test),
                    "refunded" if refunded else "paid", "EUR", amount(total), amount(total if refunded else 0),
                    None if accepts is None else int(accepts), when, amount(0 if refunded else total),
-                   int(not (cancelled or test or refunded)))
+                   int(real), shipped and stamp(shipped), delivered and stamp(delivered))
 
     log(f"orders: {orders}")
     for done, chunk in enumerate(batches(order_rows()), 1):
@@ -163,7 +173,8 @@ def build(path: Path, customers: int, orders: int, products: int, seed: int) -> 
         db.executemany(
             "INSERT INTO orders (store_key, id, customer_id, email, lower_email, created_at, updated_at, "
             "cancelled_at, test, financial_status, currency, total, refunded, accepts_marketing, ordered_at, "
-            "net_total, counts_as_purchase) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "net_total, counts_as_purchase, fulfilled_at, delivered_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             chunk,
         )
         db.executemany(

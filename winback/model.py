@@ -199,6 +199,17 @@ class Order(_Record):
     discount_codes: tuple[str, ...] = ()
     """The discount codes the buyer used (Shopify ``discountCodes``, Ecwid ``discountCoupon.code``),
     so a redemption links to the code a rule created (see :mod:`winback.report`)."""
+    fulfillment_status: str | None = None
+    """The platform's own word, lower case: Shopify ``displayFulfillmentStatus`` (``fulfilled``,
+    ``partially_fulfilled``, ``unfulfilled``, ...), Ecwid ``fulfillmentStatus`` (``shipped``,
+    ``delivered``, ``awaiting_processing``, ...)."""
+    fulfilled_at: UtcDatetime | None = None
+    """When the whole order was handed over (shipped, or ready for pickup); ``None`` until then.
+    Shopify: the last successful fulfillment's ``createdAt``; Ecwid has no such timestamp, so its
+    ``updateDate`` the first time the order is seen fulfilled (the store keeps the earliest)."""
+    delivered_at: UtcDatetime | None = None
+    """When the carrier reported the order delivered, where the platform says so (Shopify
+    fulfillment ``deliveredAt`` on every shipment; Ecwid status ``DELIVERED``), else ``None``."""
 
     @property
     def is_guest(self) -> bool:

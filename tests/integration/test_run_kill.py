@@ -97,6 +97,10 @@ ACCOUNTS_SINCE_DAYS = (datetime.now(UTC) - DEFAULT_NOW).days + 45
 TIER_WINDOW_DAYS = (datetime.now(UTC) - DEFAULT_NOW).days + 365
 """Likewise a year of the world's orders for vip_tiers, and every upgrade recent enough for a welcome."""
 
+FEEDBACK_MAX_AGE_DAYS = (datetime.now(UTC) - DEFAULT_NOW).days + 20
+"""Feedback requests about the orders delivered in the emulated world's last weeks (the answer
+links point at ``public_url``; no server needs to run for a run to send them)."""
+
 
 def _limits_table() -> str:
     """``[limits]`` with the generous values this version of winback knows (unknown keys are errors)."""
@@ -137,6 +141,7 @@ smtp_starttls = false
 from_address = "Kill Test <hello@kill-test.example>"
 unsubscribe_mailto = "unsubscribe@kill-test.example"
 rate_per_minute = 1000000
+public_url = "https://winback.kill-test.example"
 
 [rules.back_to_bestsellers]
 after_days = 180
@@ -160,6 +165,9 @@ after_days = {STEP_TWO_DAYS}
 [rules.auto_create_accounts]
 enabled = true
 since_days = {ACCOUNTS_SINCE_DAYS}
+
+[rules.feedback_request]
+max_age_days = {FEEDBACK_MAX_AGE_DAYS}
 
 [rules.discount_codes]
 segment = {{min_orders = 2}}

@@ -17,6 +17,7 @@ from winback.errors import LocalStoreMissingError, WinbackError
 from winback.workers.runs import last_run
 from winback.clients import StorePool, client_status
 from winback.rules.engine import action_status
+from winback.sync import feedback
 
 
 @click.command()
@@ -61,6 +62,7 @@ async def _collect(configs: list[ClientConfig]) -> list[dict[str, Any]]:
             entry = await asyncio.to_thread(client_status, config, store)
             entry["actions"] = await asyncio.to_thread(action_status, store, entry["store_key"])
             entry["last_run"] = await asyncio.to_thread(last_run, store, entry["store_key"])
+            entry["feedback"] = await asyncio.to_thread(feedback.status_entry, store, entry["store_key"])
             statuses.append(entry)
         return statuses
     finally:
@@ -79,8 +81,14 @@ def _plain(entry: dict[str, Any]) -> str:
         *_connection_lines(entry),
         *_run_lines(entry.get("last_run")),
         *_actions_lines(entry.get("actions")),
+        *_feedback_lines(entry),
     ]
     return "\n".join(lines)
+
+
+def _feedback_lines(entry: dict[str, Any]) -> list[str]:
+    line = feedback.status_line(entry.get("feedback"))
+    return [] if line is None else [f"  {line}"]
 
 
 def _connection_lines(entry: dict[str, Any]) -> list[str]:
@@ -179,7 +187,7 @@ def _table(statuses: list[dict[str, Any]]) -> None:
             Console().print(printable(f"{entry['client']}: {entry['consent_pending']} consent change(s) pending "
                                       "for the platform (pushed by winback serve or the next run)"),
                             markup=False, highlight=False)
-        for line in [*_actions_lines(entry.get("actions")), *_run_lines(entry.get("last_run"))]:
+        for line in [*_actions_lines(entry.get("actions")), *_run_lines(entry.get("last_run")), *_feedback_lines(entry)]:
             Console().print(printable(f"{entry['client']}:{line}"), markup=False, highlight=False)
 
 

@@ -32,6 +32,7 @@ from decimal import Decimal
 from itertools import accumulate
 
 from winback.emulator import names
+from winback.emulator.fulfilment import fulfil
 from winback.emulator.world import WAddress, WCustomer, WLine, WOrder, WProduct, World
 
 DEFAULT_NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -73,6 +74,7 @@ def generate_world(seed: int = 1, *, customers: int = 2000, orders: int | None =
     n_guestless = n_orders if customers == 0 else round(n_orders * 0.01)
     people = _People.build(rng, customers, n_orders - n_guestless, clock)
     world_orders = _build_orders(rng, people, n_guestless, catalog, clock)
+    fulfil(world_orders, now)
     return World(seed=seed, store_name=store_name, currency=currency, now=now,
                  products=catalog.products, customers=people.customers, orders=world_orders)
 

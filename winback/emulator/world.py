@@ -104,6 +104,10 @@ class WOrder:
     billing_address: WAddress | None
     discount_codes: list[str] = field(default_factory=list)
     """Codes the buyer entered at checkout (a reminded customer redeeming one, see respond.py)."""
+    fulfilled_at: datetime | None = None
+    """When the last item shipped (see fulfilment.py); ``None``: not yet."""
+    delivered_at: datetime | None = None
+    """When the carrier reported it delivered; ``None``: not (yet) reported."""
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from typing import Any
 from winback.report import attribution, metrics, models
 from winback.report.data import load_history
 from winback.report.metrics import DEFINITIONS, Period
-from winback.sync import LocalStore
+from winback.sync import LocalStore, feedback
 
 __all__ = ["Period", "build_report", "default_period"]
 
@@ -59,4 +59,15 @@ def build_report(
         "revenue_by_month": metrics.revenue_by_month(history, period.start_s, end_s),
         "predicted": models.predict(history, end_s),
         "rules": attribution.rule_report(store, store_key, period, window_days=window_days),
+        "feedback": feedback_report(store, store_key, period.start, end),
     }
+
+
+def feedback_report(store: LocalStore, store_key: str, start: datetime, end: datetime | None) -> dict[str, Any] | None:
+    """Answers to feedback requests given from ``start`` (to ``end`` when the report was asked for
+    one: the default end follows the newest order, and answers come days after it), or ``None``."""
+    found = feedback.summary(store, store_key, since=start, until=end)
+    if not found.answers:
+        return None
+    return {"answers": found.answers, "average": found.average, "nps": found.nps, "promoters": found.promoters,
+            "passives": found.passives, "detractors": found.detractors}

@@ -170,6 +170,20 @@ def _rules(r: dict[str, Any]) -> str:
             + "".join(verdicts) + "</section>")
 
 
+def _feedback(r: dict[str, Any]) -> str:
+    f = r.get("feedback")
+    if not f:
+        return ""
+    kpis = "".join([
+        _kpi("answers", f"{f['answers']:,}"), _kpi("average score", _num(f["average"], "{:.1f}") + " / 10"),
+        _kpi("NPS", _num(f["nps"], "{:+.0f}")), _kpi("promoters (9-10)", f"{f['promoters']:,}"),
+        _kpi("passives (7-8)", f"{f['passives']:,}"), _kpi("detractors (0-6)", f"{f['detractors']:,}"),
+    ])
+    return (f'<section id="feedback"><h2>Feedback after delivery</h2><div class="kpis">{kpis}</div>'
+            '<p class="note">Answers to the feedback_request emails given in the period. NPS = % promoters '
+            "minus % detractors, from -100 to +100.</p></section>")
+
+
 def _definitions(r: dict[str, Any]) -> str:
     items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in r["definitions"].items())
     excluded = ", ".join(f"{k}: {v:,}" for k, v in r["orders_excluded"].items())
@@ -184,7 +198,7 @@ def render_html(reports: Sequence[dict[str, Any]], title: str = "winback report"
         parts.append(
             f"<h1>{escape(r['store']['name'])}</h1><p class=\"note\">{escape(period['from'][:10])} to "
             f"{escape(period['to'][:10])} ({period['days']:.0f} days)</p>"
-            + _health(r) + _rules(r) + _cohorts(r) + _intervals(r) + _revenue(r) + _predicted(r) + _definitions(r)
+            + _health(r) + _rules(r) + _feedback(r) + _cohorts(r) + _intervals(r) + _revenue(r) + _predicted(r) + _definitions(r)
         )
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -19,6 +19,7 @@ from typing import Any
 from winback.config import EmailSection
 from winback.errors import NotifyError
 from winback.notify import RenderedEmail, build_message, dkim_sign, oneclick, render_email, unsubscribe_link
+from winback.notify import feedback_links as feedback_links_module
 from winback.rules.base import PlannedAction, StoreFacts
 
 
@@ -67,6 +68,9 @@ def email_context(
             if refs.get("discount_ends_at"):
                 merged["ends_at"] = refs["discount_ends_at"]
         context["discount"] = merged
+    answers = action.payload.get("feedback")
+    if isinstance(answers, Mapping):
+        context["feedback"] = {**dict(context.get("feedback") or {}), **feedback_links(settings, answers)}
     if not action.marketing:
         context["unsubscribe_url"] = None
     elif "unsubscribe_url" not in context:
@@ -93,6 +97,17 @@ def oneclick_link(settings: EmailSection, email: str) -> str | None:
         return None
     client, directory = settings.oneclick
     return oneclick.link(settings.public_url, oneclick.install_secret(directory), client, email)
+
+
+def feedback_links(settings: EmailSection, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The 0-10 answer links of a feedback request (:mod:`winback.notify.feedback_links`): to the
+    rule's ``answer_url`` when set, else to ``winback serve`` when ``public_url`` is."""
+    serve = None
+    if settings.public_url and settings.oneclick is not None:
+        client, directory = settings.oneclick
+        serve = (settings.public_url, oneclick.install_secret(directory), client)
+    key = settings.unsubscribe_secret.get_secret_value() if settings.unsubscribe_secret is not None else None
+    return feedback_links_module.links_for(spec, key=key, serve=serve)
 
 
 def sender_address(settings: EmailSection, facts: StoreFacts) -> tuple[str | None, str]:

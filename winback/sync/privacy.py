@@ -62,8 +62,13 @@ def customer_data(store: LocalStore, store_key: str, customer_id: str | None, em
                                  tables.suppressions.c.store_key.is_(None))) if by_email else []
         consent = _rows(conn, tables.consent_changes, tables.consent_changes.c.store_key == store_key,
                         tables.consent_changes.c.lower_email.in_(by_email)) if by_email else []
+        fb = tables.feedback
+        fb_match = [fb.c.order_id.in_(order_ids)] if order_ids else []
+        if by_email:
+            fb_match.append(fb.c.lower_email.in_(by_email))
+        answers = _rows(conn, fb, fb.c.store_key == store_key, or_(*fb_match)) if fb_match else []
     return {"customers": customers, "orders": orders, "order_lines": lines, "buyers": buyers,
-            "actions": actions, "suppressions": suppressions, "consent_changes": consent}
+            "actions": actions, "suppressions": suppressions, "consent_changes": consent, "feedback": answers}
 
 
 @_db_errors

@@ -34,7 +34,8 @@ def redact_customer(
     Nulls the customer's name, email, phone, address and tags and flags the row redacted
     (creating a flagged stub if the customer was never synced), scrubs the email and billing
     address of their orders and of guest orders with their email, drops their buyer row and
-    their email and mail payloads from the action ledger, and remembers a hash of the email so later syncs do
+    their email and mail payloads from the action ledger, unlinks their feedback answers (comment
+    and email go, the score stays), and remembers a hash of the email so later syncs do
     not bring the data back. Order amounts and dates stay: they are not personal.
     """
     if customer_id is None and email is None:
@@ -78,6 +79,11 @@ def redact_customer(
         match.append(o.c.customer_id.in_(ids))
     if emails:
         match.append(o.c.lower_email.in_(emails))
+    # Answers to feedback requests: the link to the person and their words go; the score stays.
+    fb = tables.feedback
+    fb_match = [fb.c.lower_email.in_(emails)] if emails else []
+    fb_match.append(fb.c.order_id.in_(select(o.c.id).where(o.c.store_key == store_key, or_(*match))))
+    conn.execute(update(fb).where(fb.c.store_key == store_key, or_(*fb_match)).values(lower_email=None, comment=None))
     conn.execute(update(o).where(o.c.store_key == store_key, or_(*match)).values(**REDACTED_ORDER))
     if emails:
         conn.execute(

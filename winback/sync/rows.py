@@ -105,6 +105,9 @@ def order_row(store_key: str, order: Order) -> dict[str, Any]:
         "net_total": net,
         "counts_as_purchase": order.counts_as_purchase,
         "discount_codes": list(order.discount_codes),
+        "fulfillment_status": order.fulfillment_status,
+        "fulfilled_at": order.fulfilled_at,
+        "delivered_at": order.delivered_at,
     }
 
 
@@ -228,6 +231,9 @@ def order_dict(
         "net_total": _money(row["net_total"], currency),
         "counts_as_purchase": row["counts_as_purchase"],
         "discount_codes": list(row["discount_codes"] or ()),
+        "fulfillment_status": row.get("fulfillment_status"),
+        "fulfilled_at": row.get("fulfilled_at"),
+        "delivered_at": row.get("delivered_at"),
     }
 
 

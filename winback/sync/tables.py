@@ -150,9 +150,14 @@ orders = _per_store(
     Column("counts_as_purchase", Boolean, nullable=False),
     # added by 0005: codes the buyer used, to link redemptions to the ledger (winback.report)
     Column("discount_codes", Json),
+    # added by 0010: when the order was fulfilled / delivered (winback.rules.feedback_request)
+    Column("fulfillment_status", String(32)),
+    Column("fulfilled_at", UtcDateTime, comment="earliest seen: see winback.model.Order.fulfilled_at"),
+    Column("delivered_at", UtcDateTime),
     Index("ix_orders_store_customer", "store_key", "customer_id"),
     Index("ix_orders_store_lower_email", "store_key", "lower_email"),
     Index("ix_orders_store_updated", "store_key", "updated_at"),
+    Index("ix_orders_store_fulfilled", "store_key", "fulfilled_at"),
 )
 
 order_lines = Table(
@@ -369,3 +374,22 @@ store_connections = Table(
     Column("disconnected_at", UtcDateTime, comment="app/uninstalled received; NULL: connected"),
     Column("reason", Text),
 )
+
+# --- added by 0010: answers to feedback requests (see winback.sync.feedback) ---------------------------
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("store_key", StoreKey, primary_key=True),
+    Column("order_id", Id, primary_key=True),
+    Column("lower_email", Email, comment="the order's buyer when answered; NULL once redacted"),
+    Column("score", Integer, nullable=False, comment="0-10 (NPS scale); the last click wins"),
+    Column("comment", Text),
+    Column("source", String(16), nullable=False, comment="serve: clicked on winback serve (the only source so far)"),
+    Column("clicks", Integer, nullable=False, server_default=text("1")),
+    Column("first_answered_at", UtcDateTime, nullable=False),
+    Column("answered_at", UtcDateTime, nullable=False),
+    Index("ix_feedback_store_key_answered_at", "store_key", "answered_at"),
+)
+"""One answer per (store, order): clicking another score on the same email updates the row.
+No foreign key to ``orders``: an answer outlives the order's deletion on the platform."""

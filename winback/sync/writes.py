@@ -163,7 +163,8 @@ def write_orders(
     if not records:
         return 0, refused
     existing = stored_rows(
-        conn, tables.orders, store_key, [o.id for o in records], "updated_at", "lower_email", "customer_id"
+        conn, tables.orders, store_key, [o.id for o in records], "updated_at", "lower_email", "customer_id",
+        "fulfilled_at", "delivered_at",
     )
     by_id = {o.id: o for o in records}
     values = [rows.order_row(store_key, o) for o in records]
@@ -185,6 +186,7 @@ def write_orders(
         if old is not None and old["updated_at"] > value["updated_at"]:
             continue
         if old is not None:
+            _keep_earliest(old, value, "fulfilled_at", "delivered_at")
             ids.update(filter(None, [old["customer_id"]]))
             emails.update(filter(None, [old["lower_email"]]))
         if value["customer_id"] in redacted_customers or (
@@ -230,6 +232,15 @@ def write_lines(conn: Connection, store_key: str, orders: list[model.Order], sto
     values = [line for order_id, order_lines in wanted.items() if order_id in fresh for line in order_lines]
     if values:
         insert(conn, lines, values)
+
+
+def _keep_earliest(old: Mapping[str, Any], value: dict[str, Any], *columns: str) -> None:
+    """A fulfilment time already stored wins over a later one: Ecwid only says "shipped" with the
+    order's ``updateDate``, which moves on every later edit, so the first sighting is the closest
+    to when it happened. A platform that no longer reports the fact clears it (``None`` stays)."""
+    for column in columns:
+        if old.get(column) is not None and value.get(column) is not None:
+            value[column] = min(old[column], value[column])
 
 
 def write_products(conn: Connection, store_key: str, records: list[model.Product]) -> tuple[int, int]:

@@ -3,7 +3,8 @@ of a config folder, as one ASGI application (Starlette, served by uvicorn).
 
 * :func:`create_app` builds the application; :class:`ServeOptions` holds its knobs;
 * :mod:`winback.web.hub` keeps the clients and the background work;
-* :mod:`winback.web.unsubscribe`, :mod:`winback.web.webhooks` are the routes;
+* :mod:`winback.web.unsubscribe`, :mod:`winback.web.feedback` (answers to feedback requests),
+  :mod:`winback.web.webhooks` are the routes;
   :mod:`winback.web.events` what each webhook topic does.
 """
 

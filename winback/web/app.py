@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from winback.web import oauth, unsubscribe, webhooks
+from winback.web import feedback, oauth, unsubscribe, webhooks
 from winback.web.hub import Hub, ServeOptions
 
 
@@ -42,6 +42,8 @@ def create_app(config_dir: Path, options: ServeOptions | None = None) -> Starlet
         Route("/healthz", health, methods=["GET"]),
         Route(address, unsubscribe.page, methods=["GET"]),
         Route(address, unsubscribe.act, methods=["POST"]),
+        Route("/f/{client}/{order}/{token}", feedback.page, methods=["GET"]),
+        Route("/f/{client}/{order}/{token}", feedback.act, methods=["POST"]),
         Route("/webhooks/shopify", webhooks.shopify, methods=["POST"]),
         Route("/webhooks/ecwid", webhooks.ecwid, methods=["POST"]),
         Route("/oauth/shopify/callback", oauth.shopify_callback, methods=["GET"]),

@@ -302,7 +302,27 @@ def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
         billing_address=address(raw.get("billingPerson")),
         accepts_marketing=may_email(accept),
         discount_codes=_coupon_codes(raw.get("discountCoupon")),
+        **fulfilment(raw, updated),
     )
+
+
+_HANDED_OVER = frozenset({"SHIPPED", "OUT_FOR_DELIVERY", "DELIVERED", "READY_FOR_PICKUP"})
+"""``fulfillmentStatus`` values meaning the goods have left the merchant (or wait at pickup)."""
+
+
+def fulfilment(raw: Mapping[str, Any], updated: datetime) -> dict[str, Any]:
+    """``fulfillment_status``, ``fulfilled_at`` and ``delivered_at`` of an Ecwid order.
+
+    Ecwid keeps no timestamp per status: the order's ``updateDate`` stands in, and the local store
+    keeps the earliest one seen (:func:`winback.sync.writes.write_orders`), so a later edit of an
+    order shipped long ago does not move it. ``WILL_NOT_DELIVER`` and ``RETURNED`` are neither.
+    """
+    status = str(raw.get("fulfillmentStatus") or "").upper()
+    return {
+        "fulfillment_status": status.lower() or None,
+        "fulfilled_at": updated if status in _HANDED_OVER else None,
+        "delivered_at": updated if status == "DELIVERED" else None,
+    }
 
 
 def _coupon_codes(coupon: Any) -> tuple[str, ...]:

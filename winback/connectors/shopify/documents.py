@@ -58,13 +58,16 @@ LINE_ITEM_FIELDS = "\nfragment LineItemFields on LineItem {%s}\n" % _LINE_ITEM_B
 
 _ORDER_BODY = """
   id name email createdAt updatedAt processedAt cancelledAt test displayFinancialStatus
-  currencyCode customerAcceptsMarketing discountCodes
+  currencyCode customerAcceptsMarketing discountCodes displayFulfillmentStatus
+  fulfillments { createdAt deliveredAt status }
   customer { id }
   totalPriceSet { shopMoney { %(m)s } }
   currentTotalPriceSet { shopMoney { %(m)s } }
   totalRefundedSet { shopMoney { %(m)s } }
   billingAddress { %(a)s }
 """ % {"m": _MONEY, "a": _ADDRESS_BODY}
+# ``fulfillments`` is a plain list (not a connection, no ``first`` needed): every shipment, so
+# ``delivered_at`` sees them all; lists are allowed in bulk queries.
 
 ORDER_FIELDS = "\nfragment OrderFields on Order {%s}\n" % _ORDER_BODY
 

@@ -214,7 +214,30 @@ def parse_order(
         billing_address=address(node.get("billingAddress")),
         accepts_marketing=node.get("customerAcceptsMarketing"),
         discount_codes=tuple(str(code) for code in node.get("discountCodes") or () if code),
+        **fulfilment(node),
     )
+
+
+def fulfilment(node: Mapping[str, Any]) -> dict[str, Any]:
+    """``fulfillment_status``, ``fulfilled_at`` and ``delivered_at`` of an order node.
+
+    Fulfilled: ``displayFulfillmentStatus`` is ``FULFILLED`` and the time is the last successful
+    shipment's ``createdAt`` (when the last item left). Delivered: every successful shipment has a
+    ``deliveredAt`` (carriers that report it, or the merchant marking it), the latest of them.
+    """
+    status = node.get("displayFulfillmentStatus")
+    shipments = [f for f in node.get("fulfillments") or () if isinstance(f, Mapping) and f.get("status") == "SUCCESS"]
+    fulfilled_at = delivered_at = None
+    if status == "FULFILLED" and shipments:
+        fulfilled_at = max(filter(None, (parse_datetime(f.get("createdAt")) for f in shipments)), default=None)
+        delivered = [parse_datetime(f.get("deliveredAt")) for f in shipments]
+        if all(delivered):
+            delivered_at = max(d for d in delivered if d is not None)
+    return {
+        "fulfillment_status": str(status).lower() if status else None,
+        "fulfilled_at": fulfilled_at,
+        "delivered_at": delivered_at,
+    }
 
 
 def parse_product(node: Mapping[str, Any], store_id: str, shop_domain: str) -> Product:

@@ -231,7 +231,8 @@ def render_order(o: WOrder, *, customer: WCustomer | None) -> dict[str, Any]:
         "publicUid": public,
         "email": o.email or "",
         "paymentStatus": status,
-        "fulfillmentStatus": "SHIPPED" if status in ("PAID", "PARTIALLY_REFUNDED") else "AWAITING_PROCESSING",
+        "fulfillmentStatus": ("DELIVERED" if o.delivered_at is not None else "SHIPPED" if o.fulfilled_at is not None
+                              else "AWAITING_PROCESSING"),
         "subtotal": o.subtotal,
         "total": o.total,
         "refundedAmount": o.refunded_amount if own_processor(o) else Decimal("0"),

@@ -25,6 +25,7 @@ ID_BASE = {
     "BulkOperation": 4_000_000_000_000,
     "WebhookSubscription": 1_500_000_000_000,
     "BasicEvent": 98_000_000_000_000,
+    "Fulfillment": 6_100_000_000_000,
 }
 
 

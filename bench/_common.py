@@ -61,6 +61,59 @@ def current_rss_mb() -> float:
     return float("nan")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system seconds of another live process, from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # after the ")" closing comm: state is fields[0], utime is fields[11], stime fields[12]
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+# --- a scratch PostgreSQL database per run ---------------------------------------------------------
+
+POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+"""Where ``--postgres`` runs go: a new database per run, created from (and dropped through) ``test``."""
+
+
+def postgres_reachable(server: str = POSTGRES_SERVER) -> str | None:
+    """``None`` when a scratch database can be created there, else why not (printed, then skipped)."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install 'winback[postgres]')"
+    try:
+        with psycopg.connect(_libpq(server, "test"), connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means "skip PostgreSQL"
+        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    return None
+
+
+def _libpq(server: str, database: str) -> str:
+    return server.replace("postgresql+psycopg://", "postgresql://") + f"/{database}"
+
+
+class ScratchDatabase:
+    """``CREATE DATABASE winback_bench_<random>`` on enter, ``DROP DATABASE`` on exit; ``url`` for SQLAlchemy."""
+
+    def __init__(self, server: str = POSTGRES_SERVER) -> None:
+        self.server = server
+        self.name = f"winback_bench_{os.getpid()}_{os.urandom(3).hex()}"
+        self.url = f"{server}/{self.name}"
+
+    def _admin(self, statement: str) -> None:
+        import psycopg
+
+        with psycopg.connect(_libpq(self.server, "test"), autocommit=True) as conn:
+            conn.execute(statement)
+
+    def __enter__(self) -> Self:
+        self._admin(f'CREATE DATABASE "{self.name}"')
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
 # --- the emulator in its own process -----------------------------------------------------------
 
 
@@ -109,9 +162,7 @@ class EmulatorProcess:
         return self._proc.pid
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        # after the ")" closing comm: state is fields[0], utime is fields[11], stime fields[12]
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return process_cpu_seconds(self.pid)
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -146,6 +197,9 @@ _MAXIMUM = re.compile(rb'"maximumAvailable"\s*:\s*(\d+(?:\.\d+)?)')
 _THROTTLED = re.compile(rb'"code"\s*:\s*"THROTTLED"')
 
 
+_NOT_REPLAYED = {"host", "content-length", "user-agent"}
+
+
 @dataclass(slots=True)
 class WireStats:
     requests: int = 0
@@ -167,13 +221,22 @@ class WireTransport(httpx.AsyncBaseTransport):
     statuses are counted, so the throughput figures carry no parsing of ours.
     """
 
-    def __init__(self, *, read_costs: bool = False) -> None:
+    def __init__(self, *, read_costs: bool = False, record: bool = False) -> None:
         self.inner = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=10, max_keepalive_connections=5))
         self.read_costs = read_costs
         self.stats = WireStats()
+        self.recorded: list[dict[str, Any]] | None = [] if record else None
+        """With ``record``: every request as sent (method, URL, headers, body), for a replaying client."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.stats.requests += 1
+        if self.recorded is not None:
+            self.recorded.append({
+                "method": request.method,
+                "url": str(request.url),
+                "headers": {k: v for k, v in request.headers.items() if k.lower() not in _NOT_REPLAYED},
+                "body": request.content.decode("latin-1"),
+            })
         response = await self.inner.handle_async_request(request)
         self.stats.status[response.status_code] = self.stats.status.get(response.status_code, 0) + 1
         if response.status_code == 429:

@@ -30,6 +30,16 @@ import httpx
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CHILD_FLAG = "--child"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def checkout_env() -> dict[str, str]:
+    """The environment for every process a benchmark starts: the checkout this ``bench/`` belongs
+    to first on ``PYTHONPATH``, so the emulator and the measured runs are that checkout's code even
+    when another one is installed (editable) in the venv."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    return env
 
 
 # --- our own process ---------------------------------------------------------------------------
@@ -137,7 +147,7 @@ class EmulatorProcess:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Self:
-        self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self._stderr)
+        self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self._stderr, cwd=REPO, env=checkout_env())
         assert self._proc.stdout is not None
         selector = selectors.DefaultSelector()
         selector.register(self._proc.stdout, selectors.EVENT_READ)
@@ -288,7 +298,8 @@ def run_child(script: Path, spec: dict[str, Any], *, timeout: float | None = Non
     """
     argv = [sys.executable, str(script), CHILD_FLAG, json.dumps(spec)]
     try:
-        done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=timeout, check=False)
+        done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=timeout, check=False, cwd=REPO,
+                              env=checkout_env())
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s", **spec}
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]

@@ -105,9 +105,9 @@ def _libpq(server: str, database: str) -> str:
 class ScratchDatabase:
     """``CREATE DATABASE winback_bench_<random>`` on enter, ``DROP DATABASE`` on exit; ``url`` for SQLAlchemy."""
 
-    def __init__(self, server: str = POSTGRES_SERVER) -> None:
+    def __init__(self, server: str = POSTGRES_SERVER, name: str | None = None) -> None:
         self.server = server
-        self.name = f"winback_bench_{os.getpid()}_{os.urandom(3).hex()}"
+        self.name = name or f"winback_bench_{os.getpid()}_{os.urandom(3).hex()}"
         self.url = f"{server}/{self.name}"
 
     def _admin(self, statement: str) -> None:

@@ -66,7 +66,7 @@ def child_winback(spec: dict[str, Any]) -> dict[str, Any]:
             return await sync_store(connector, store, full=True)
 
     with tempfile.TemporaryDirectory(prefix="winback-bench-") as workdir:
-        db = ScratchDatabase() if spec["db"] == "postgresql" else None
+        db = ScratchDatabase(name=spec.get("pg_name")) if spec["db"] == "postgresql" else None
         url = db.__enter__().url if db else f"sqlite:///{workdir}/winback-bench.db"
         try:
             store = open_store(url)
@@ -103,7 +103,19 @@ def _customers(orders: int) -> int:
     return max(10, round(orders * CUSTOMERS_PER_ORDER))
 
 
-def run_comparison(script: Path, sizes: list[int], modes: list[str], repeat: int, use_postgres: bool) -> list[dict[str, Any]]:
+def _run(script: Path, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """One child; its figures are printed to stderr as soon as it ends, so a run cut short loses nothing."""
+    result = run_child(script, spec, timeout=timeout)
+    if "error" in result:
+        progress(f"  -> FAILED: {result['error']}")
+    else:
+        progress(f"  -> wall {result['wall_s']:.2f} s, CPU {result['cpu_s']:.2f} s, peak RSS {result['peak_rss_mb']:.0f} MB, "
+                 f"emulator CPU {result['emulator_cpu_s']:.2f} s, load {result['load_at_start']:.1f}")
+    return result
+
+
+def run_comparison(script: Path, sizes: list[int], modes: list[str], repeat: int, use_postgres: bool,
+                   timeout: float = 900) -> list[dict[str, Any]]:
     dbs = ["sqlite"]
     if use_postgres:
         why = postgres_reachable()
@@ -122,12 +134,12 @@ def run_comparison(script: Path, sizes: list[int], modes: list[str], repeat: int
             with EmulatorProcess(platform, customers=_customers(n), orders=n, extra=extra) as emu, \
                     tempfile.TemporaryDirectory(prefix="winback-bench-rec-") as recdir:
                 for mode in wanted:
-                    results.extend(_rounds(script, emu, platform, mode, n, dbs, repeat, Path(recdir)))
+                    results.extend(_rounds(script, emu, platform, mode, n, dbs, repeat, Path(recdir), timeout))
     return results
 
 
 def _rounds(script: Path, emu: EmulatorProcess, platform: str, mode: str, n: int, dbs: list[str],
-            repeat: int, recdir: Path) -> list[dict[str, Any]]:
+            repeat: int, recdir: Path, timeout: float) -> list[dict[str, Any]]:
     settings = dict(emu.info["settings"])
     if platform == "shopify":
         settings["bulk_threshold"] = 0 if mode == "shopify-bulk" else None
@@ -142,8 +154,14 @@ def _rounds(script: Path, emu: EmulatorProcess, platform: str, mode: str, n: int
     def winback(db: str) -> None:
         nonlocal recorded
         progress(f"{mode} {n:,}: winback sync into {db}")
-        spec = {**base, "kind": "winback", "db": db, "record_path": None if recorded else record}
-        out.append(run_child(script, spec))
+        scratch = ScratchDatabase() if db == "postgresql" else None
+        spec = {**base, "kind": "winback", "db": db, "record_path": None if recorded else record,
+                "pg_name": scratch.name if scratch else None}
+        try:
+            out.append(_run(script, spec, timeout))
+        finally:
+            if scratch:  # a child stopped by the timeout could not drop it
+                scratch.__exit__()
         recorded = recorded or "error" not in out[-1]
 
     def minimal_runs() -> None:
@@ -151,7 +169,7 @@ def _rounds(script: Path, emu: EmulatorProcess, platform: str, mode: str, n: int
             if client == "replay" and not recorded:
                 continue
             progress(f"{mode} {n:,}: minimal client ({client})")
-            out.append(run_child(script, {**base, "kind": "minimal", "client": client, "record_path": record}))
+            out.append(_run(script, {**base, "kind": "minimal", "client": client, "record_path": record}, timeout))
 
     for r in range(repeat):
         order = dbs if r % 2 == 0 else list(reversed(dbs))

@@ -329,6 +329,7 @@ def main() -> None:
     ratios.add_argument("--large", action="store_true", help="add a 60,000-order store to --sizes")
     ratios.add_argument("--modes", default=",".join(_ratios.MODES), help=f"comma-separated subset of {','.join(_ratios.MODES)}")
     ratios.add_argument("--repeat", type=int, default=1, help="rounds per store; rounds alternate which store goes first")
+    ratios.add_argument("--timeout", type=float, default=900, help="seconds one run may take before it is stopped and reported FAILED")
     ratios.add_argument("--no-postgres", action="store_true", help="SQLite only, even when PostgreSQL is reachable")
     args = parser.parse_args()
     if not args.only:
@@ -368,7 +369,7 @@ def compare(args: argparse.Namespace) -> None:
     print(f"machine: {machine_notes()}")
     print("note: the emulator runs in its own process on the same cores; ratios are taken between runs "
           "of the same round on the same emulator.")
-    results = _ratios.run_comparison(SCRIPT, sorted(set(sizes)), modes, args.repeat, not args.no_postgres)
+    results = _ratios.run_comparison(SCRIPT, sorted(set(sizes)), modes, args.repeat, not args.no_postgres, args.timeout)
     _ratios.print_comparison(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))

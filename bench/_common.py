@@ -30,6 +30,16 @@ import httpx
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CHILD_FLAG = "--child"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def checkout_env() -> dict[str, str]:
+    """The environment for every process a benchmark starts: the checkout this ``bench/`` belongs
+    to first on ``PYTHONPATH``, so the emulator and the measured runs are that checkout's code even
+    when another one is installed (editable) in the venv."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    return env
 
 
 # --- our own process ---------------------------------------------------------------------------
@@ -61,6 +71,59 @@ def current_rss_mb() -> float:
     return float("nan")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system seconds of another live process, from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # after the ")" closing comm: state is fields[0], utime is fields[11], stime fields[12]
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+# --- a scratch PostgreSQL database per run ---------------------------------------------------------
+
+POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+"""Where ``--postgres`` runs go: a new database per run, created from (and dropped through) ``test``."""
+
+
+def postgres_reachable(server: str = POSTGRES_SERVER) -> str | None:
+    """``None`` when a scratch database can be created there, else why not (printed, then skipped)."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install 'winback[postgres]')"
+    try:
+        with psycopg.connect(_libpq(server, "test"), connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means "skip PostgreSQL"
+        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    return None
+
+
+def _libpq(server: str, database: str) -> str:
+    return server.replace("postgresql+psycopg://", "postgresql://") + f"/{database}"
+
+
+class ScratchDatabase:
+    """``CREATE DATABASE winback_bench_<random>`` on enter, ``DROP DATABASE`` on exit; ``url`` for SQLAlchemy."""
+
+    def __init__(self, server: str = POSTGRES_SERVER, name: str | None = None) -> None:
+        self.server = server
+        self.name = name or f"winback_bench_{os.getpid()}_{os.urandom(3).hex()}"
+        self.url = f"{server}/{self.name}"
+
+    def _admin(self, statement: str) -> None:
+        import psycopg
+
+        with psycopg.connect(_libpq(self.server, "test"), autocommit=True) as conn:
+            conn.execute(statement)
+
+    def __enter__(self) -> Self:
+        self._admin(f'CREATE DATABASE "{self.name}"')
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
 # --- the emulator in its own process -----------------------------------------------------------
 
 
@@ -84,7 +147,7 @@ class EmulatorProcess:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Self:
-        self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self._stderr)
+        self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self._stderr, cwd=REPO, env=checkout_env())
         assert self._proc.stdout is not None
         selector = selectors.DefaultSelector()
         selector.register(self._proc.stdout, selectors.EVENT_READ)
@@ -109,9 +172,7 @@ class EmulatorProcess:
         return self._proc.pid
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        # after the ")" closing comm: state is fields[0], utime is fields[11], stime fields[12]
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return process_cpu_seconds(self.pid)
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -146,6 +207,9 @@ _MAXIMUM = re.compile(rb'"maximumAvailable"\s*:\s*(\d+(?:\.\d+)?)')
 _THROTTLED = re.compile(rb'"code"\s*:\s*"THROTTLED"')
 
 
+_NOT_REPLAYED = {"host", "content-length", "user-agent"}
+
+
 @dataclass(slots=True)
 class WireStats:
     requests: int = 0
@@ -167,13 +231,22 @@ class WireTransport(httpx.AsyncBaseTransport):
     statuses are counted, so the throughput figures carry no parsing of ours.
     """
 
-    def __init__(self, *, read_costs: bool = False) -> None:
+    def __init__(self, *, read_costs: bool = False, record: bool = False) -> None:
         self.inner = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=10, max_keepalive_connections=5))
         self.read_costs = read_costs
         self.stats = WireStats()
+        self.recorded: list[dict[str, Any]] | None = [] if record else None
+        """With ``record``: every request as sent (method, URL, headers, body), for a replaying client."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.stats.requests += 1
+        if self.recorded is not None:
+            self.recorded.append({
+                "method": request.method,
+                "url": str(request.url),
+                "headers": {k: v for k, v in request.headers.items() if k.lower() not in _NOT_REPLAYED},
+                "body": request.content.decode("latin-1"),
+            })
         response = await self.inner.handle_async_request(request)
         self.stats.status[response.status_code] = self.stats.status.get(response.status_code, 0) + 1
         if response.status_code == 429:
@@ -225,7 +298,8 @@ def run_child(script: Path, spec: dict[str, Any], *, timeout: float | None = Non
     """
     argv = [sys.executable, str(script), CHILD_FLAG, json.dumps(spec)]
     try:
-        done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=timeout, check=False)
+        done = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=timeout, check=False, cwd=REPO,
+                              env=checkout_env())
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s", **spec}
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -307,6 +308,29 @@ def plan_child(path: str, rule_name: str) -> dict[str, Any]:
     }
 
 
+def evict(path: Path) -> None:
+    """Ask the kernel to drop this file's clean pages from the page cache (this file only)."""
+    for suffix in ("", "-wal"):
+        target = Path(f"{path}{suffix}")
+        if target.exists():
+            fd = os.open(target, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def cached_share(path: Path) -> str:
+    """How much of the file is in the page cache, from util-linux ``fincore`` ("?" without it)."""
+    try:
+        out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+                             capture_output=True, text=True, check=True).stdout.split()
+        return f"{int(out[0]) / path.stat().st_size:.0%}"
+    except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
+        return "?"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -316,6 +340,8 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="SQLite file (default: /tmp/winback-bench-rules-<sizes>.db)")
     parser.add_argument("--rebuild", action="store_true", help="build the file again even if it exists")
     parser.add_argument("--rules", nargs="*", default=list(RULES), choices=list(RULES))
+    parser.add_argument("--evict", action="store_true",
+                        help="drop the file from the page cache before each plan (posix_fadvise DONTNEED): a cold run")
     parser.add_argument("--child", nargs=2, metavar=("DB", "RULE"), help=argparse.SUPPRESS)
     parser.add_argument("--build-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -341,6 +367,9 @@ def main() -> None:
           f"({path.stat().st_size / 2**20:.0f} MiB)")
     print(f"{'rule':<30} {'actions':>9} {'seconds':>8} {'1st act':>8} {'cpu s':>7} {'stmts':>6} {'RSS before':>11} {'peak RSS':>9}")
     for name in args.rules:
+        if args.evict:
+            evict(path)
+        print(f"  page cache before planning {name}: {cached_share(path)} of the file resident", flush=True)
         log(f"planning {name}")
         out = subprocess.run([sys.executable, __file__, "--child", str(path), name],
                              check=True, capture_output=True, text=True)

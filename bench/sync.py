@@ -5,8 +5,14 @@ Prints figures; asserts nothing about time. Every measured run happens in a fres
 emulator's CPU and memory are not counted as ours), except the incremental run, which needs to
 change orders between two syncs and therefore runs the emulator in-process (see README).
 
-    .venv/bin/python bench/sync.py                          # Shopify, 200k orders, paged + bulk
-    .venv/bin/python bench/sync.py --platform both --orders 50000
+By default (no ``--only``) it compares winback with minimal clients on the same emulator in the
+same run (Shopify paged, Shopify bulk, Ecwid; 5k and 20k orders; SQLite, and PostgreSQL when
+127.0.0.1:5432 answers) and prints the ratios: about 5 minutes on 2 cores. ``--only`` runs the
+detailed scenarios instead.
+
+    .venv/bin/python bench/sync.py                          # ratios, 5k + 20k orders
+    .venv/bin/python bench/sync.py --sizes 20000,60000 --repeat 2 --modes ecwid
+    .venv/bin/python bench/sync.py --only paged,bulk --orders 50000
     .venv/bin/python bench/sync.py --only throttled --throttled-orders 5000
 
 See bench/README.md for what each figure means.
@@ -25,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _ratios
 from _common import (
     EmulatorProcess,
     Snapshot,
@@ -298,10 +305,12 @@ def _summary(results: list[dict[str, Any]]) -> None:
 def main() -> None:
     spec = child_spec(sys.argv)
     if spec is not None:
-        emit(child_full(spec) if spec["kind"] == "full" else child_incremental(spec))
+        children = {"full": child_full, "incremental": child_incremental,
+                    "winback": _ratios.child_winback, "minimal": _ratios.child_minimal}
+        emit(children[spec["kind"]](spec))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=200_000, help="orders in the large store")
+    parser.add_argument("--orders", type=int, default=200_000, help="with --only: orders in the large store")
     parser.add_argument(
         "--customers", type=int, default=None,
         help="customers in the --orders store (default 0.45 per order: 90,000 for 200,000); other sizes keep 0.45",
@@ -315,7 +324,17 @@ def main() -> None:
     parser.add_argument("--throttled-orders", type=int, default=1_000, help="Shopify store size under the real throttle")
     parser.add_argument("--limited-orders", type=int, default=5_000, help="Ecwid store size at the real 600 requests/min")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw results here")
+    ratios = parser.add_argument_group("comparison with minimal clients (the default, without --only)")
+    ratios.add_argument("--sizes", default="5000,20000", help="comma-separated store sizes in orders (default 5000,20000)")
+    ratios.add_argument("--large", action="store_true", help="add a 60,000-order store to --sizes")
+    ratios.add_argument("--modes", default=",".join(_ratios.MODES), help=f"comma-separated subset of {','.join(_ratios.MODES)}")
+    ratios.add_argument("--repeat", type=int, default=1, help="rounds per store; rounds alternate which store goes first")
+    ratios.add_argument("--timeout", type=float, default=900, help="seconds one run may take before it is stopped and reported FAILED")
+    ratios.add_argument("--no-postgres", action="store_true", help="SQLite only, even when PostgreSQL is reachable")
     args = parser.parse_args()
+    if not args.only:
+        compare(args)
+        return
 
     print(f"winback sync benchmark — {time.strftime('%Y-%m-%d %H:%M')}")
     print(f"machine: {machine_notes()}")
@@ -336,6 +355,22 @@ def main() -> None:
             _print_incremental(result)
         sys.stdout.flush()
     _summary(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+
+
+def compare(args: argparse.Namespace) -> None:
+    sizes = [int(x) for x in args.sizes.split(",") if x] + ([60_000] if args.large else [])
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = set(modes) - set(_ratios.MODES)
+    if unknown:
+        raise SystemExit(f"unknown --modes {sorted(unknown)}: choose from {','.join(_ratios.MODES)}")
+    print(f"winback sync beside minimal clients — {time.strftime('%Y-%m-%d %H:%M')}")
+    print(f"machine: {machine_notes()}")
+    print("note: the emulator runs in its own process on the same cores; ratios are taken between runs "
+          "of the same round on the same emulator.")
+    results = _ratios.run_comparison(SCRIPT, sorted(set(sizes)), modes, args.repeat, not args.no_postgres, args.timeout)
+    _ratios.print_comparison(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
 

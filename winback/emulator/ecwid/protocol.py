@@ -103,19 +103,42 @@ def int_param(request: Request, name: str, default: int) -> int:
     return value
 
 
-def page(records: list[Record], request: Request, default_limit: int = MAX_LIMIT) -> dict[str, Any]:
-    """The ``{total, count, offset, limit, items}`` envelope; ``limit`` (``default_limit`` when not
-    given: customers use 10) is clamped to :data:`MAX_LIMIT`."""
+def page_bounds(request: Request, default_limit: int = MAX_LIMIT) -> tuple[int, int]:
+    """``(offset, limit)`` from the query; ``limit`` (``default_limit`` when not given or 0: customers
+    use 10) is clamped to :data:`MAX_LIMIT`."""
     offset = int_param(request, "offset", 0)
     limit = min(int_param(request, "limit", default_limit), MAX_LIMIT) or default_limit
-    chunk = records[offset : offset + limit]
+    return offset, limit
+
+
+def envelope(total: int, chunk: list[Record], offset: int, limit: int) -> dict[str, Any]:
+    """The ``{total, count, offset, limit, items}`` envelope of one page."""
     return {
-        "total": len(records),
+        "total": total,
         "count": len(chunk),
         "offset": offset,
         "limit": limit,
         "items": [r.body for r in chunk],
     }
+
+
+def page(records: list[Record], request: Request, default_limit: int = MAX_LIMIT) -> dict[str, Any]:
+    """One page of ``records`` in the envelope (see :func:`page_bounds`)."""
+    offset, limit = page_bounds(request, default_limit)
+    return envelope(len(records), records[offset : offset + limit], offset, limit)
+
+
+DateBounds = tuple[int | None, int | None, int | None, int | None]
+"""``(createdFrom, createdTo, updatedFrom, updatedTo)`` in UNIX seconds, inclusive; ``None``: absent."""
+
+
+def date_bounds(request: Request, *, dates: bool = False) -> DateBounds:
+    """The date filters of the query, parsed (and refused) as :func:`filter_dates` does."""
+    values = []
+    for name in ("createdFrom", "createdTo", "updatedFrom", "updatedTo"):
+        raw = request.param(name)
+        values.append((parse_when(raw, name) if dates else unix_param(raw, name)) if raw else None)
+    return values[0], values[1], values[2], values[3]
 
 
 def filter_dates(records: list[Record], request: Request, *, dates: bool = False) -> list[Record]:

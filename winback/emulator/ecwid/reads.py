@@ -9,14 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from winback.emulator.ecwid.index import PROBE_ITEMS, PROBE_MIN_RECORDS, ByUpdated, leading
 from winback.emulator.ecwid.protocol import (
     MAX_LIMIT,
     ApiError,
+    DateBounds,
     bool_param,
+    date_bounds,
+    envelope,
     filter_dates,
     int_param,
     ok,
     page,
+    page_bounds,
     unix_param,
 )
 from winback.emulator.ecwid.state import EcwidState, Record
@@ -81,34 +86,79 @@ def profile(st: EcwidState) -> dict[str, Any]:
     }
 
 
+def _kept_search(
+    state: EcwidState,
+    request: Request,
+    *,
+    resource: str,
+    bounds: DateBounds,
+    base: tuple[Any, ...],
+    keep: Callable[[list[Record]], list[Record]],
+    order: tuple[Any, ...],
+    key: Callable[[Record], Any],
+    reverse: bool,
+    default_limit: int = MAX_LIMIT,
+) -> dict[str, Any]:
+    """One page of ``keep(records)`` cut by ``bounds`` and sorted by ``key``, through the state's
+    kept results (:mod:`~winback.emulator.ecwid.index`). ``base`` names what ``keep`` depends on,
+    ``order`` what ``key``/``reverse`` depend on. Call under the state's lock."""
+    offset, limit = page_bounds(request, default_limit)
+    stamp, cache = state.search_stamp(), state.searches
+    signature = ("sorted", resource, base, bounds, order)
+    ordered: list[Record] | None = cache.peek(stamp, signature)
+    if ordered is None:
+        table: dict[int, Record] = getattr(state, resource)
+        by_updated = cache.get(stamp, ("by_updated", resource, base),
+                               lambda: ByUpdated.build(keep(list(table.values()))))
+        created_from, created_to, updated_from, updated_to = bounds
+        records = by_updated.between(updated_from, updated_to)
+        if created_from is not None:
+            records = [r for r in records if r.created >= created_from]
+        if created_to is not None:
+            records = [r for r in records if r.created <= created_to]
+        if offset + limit <= PROBE_ITEMS and len(records) >= PROBE_MIN_RECORDS:
+            return envelope(len(records), leading(records, key, reverse, offset + limit)[offset:], offset, limit)
+        chosen = records
+        ordered = cache.get(stamp, signature, lambda: sorted(chosen, key=key, reverse=reverse))
+    return envelope(len(ordered), ordered[offset : offset + limit], offset, limit)
+
+
+def _order_key(r: Record) -> tuple[int, Any]:
+    return (r.created, r.body.get("internalId", 0))
+
+
 def search_orders(state: EcwidState, request: Request) -> Response:
     """Orders, newest first. Without a ``paymentStatus`` filter INCOMPLETE orders (abandoned
     checkouts) are left out, as Ecwid documents."""
-    with state.lock:
-        records = list(state.orders.values())
-        records = filter_dates(records, request, dates=True)
-        if not request.param("paymentStatus"):
+    bounds = date_bounds(request, dates=True)
+    email, customer, ids = request.param("email"), request.param("customerId"), request.param("ids")
+    statuses = {name: request.param(name) for name in ("paymentStatus", "fulfillmentStatus")}
+
+    def keep(records: list[Record]) -> list[Record]:
+        if not statuses["paymentStatus"]:
             records = [r for r in records if r.body.get("paymentStatus") != "INCOMPLETE"]
-        email = request.param("email")
         if email:
             wanted = email.casefold()
             records = [r for r in records if str(r.body.get("email", "")).casefold() == wanted]
-        customer = request.param("customerId")
         if customer:
             records = [r for r in records if str(r.body.get("customerId")) == customer]
-        for name in ("paymentStatus", "fulfillmentStatus"):
-            value = request.param(name)
+        for name, value in statuses.items():
             if value:
                 allowed = {v.strip().upper() for v in value.split(",")}
                 records = [r for r in records if str(r.body.get(name)) in allowed]
-        ids = request.param("ids")
         if ids:
             wanted_ids = {v.strip() for v in ids.split(",")}
             records = [r for r in records
                        if r.body.get("id") in wanted_ids or str(r.body.get("internalId")) in wanted_ids]
+        return records
+
+    with state.lock:
         # Ecwid documents no sort for orders; newest first, as its admin shows them.
-        records.sort(key=lambda r: (r.created, r.body.get("internalId", 0)), reverse=True)
-        return ok(page(records, request))
+        return ok(_kept_search(
+            state, request, resource="orders", bounds=bounds,
+            base=(email, customer, ids, statuses["paymentStatus"], statuses["fulfillmentStatus"]),
+            keep=keep, order=(), key=_order_key, reverse=True,
+        ))
 
 
 def get_order(state: EcwidState, key: str) -> Response:
@@ -122,47 +172,60 @@ def get_order(state: EcwidState, key: str) -> Response:
 
 
 def search_customers(state: EcwidState, request: Request) -> Response:
-    with state.lock:
-        records = filter_dates(list(state.customers.values()), request)
-        email = request.param("email")
+    bounds = date_bounds(request)
+    email = request.param("email")
+    marketing = request.param("acceptMarketing")
+    flag = bool_param(marketing, "acceptMarketing") if marketing is not None else None
+    sort = request.param("sortBy") or "NAME_ASC"
+    if sort not in _CUSTOMER_SORTS:
+        raise ApiError(400, f"Wrong parameter 'sortBy' value: '{sort}'", "INVALID_PARAMETER")
+    sort_key, reverse = _CUSTOMER_SORTS[sort]
+
+    def keep(records: list[Record]) -> list[Record]:
         if email:
             needle = email.casefold()
             records = [r for r in records if needle in str(r.body.get("email", "")).casefold()]
-        marketing = request.param("acceptMarketing")
-        if marketing is not None:
-            flag = bool_param(marketing, "acceptMarketing")
+        if flag is not None:
             records = [r for r in records if bool(r.body.get("acceptMarketing")) == flag]
-        sort = request.param("sortBy") or "NAME_ASC"
-        if sort not in _CUSTOMER_SORTS:
-            raise ApiError(400, f"Wrong parameter 'sortBy' value: '{sort}'", "INVALID_PARAMETER")
-        key, reverse = _CUSTOMER_SORTS[sort]
-        records.sort(key=lambda r: (key(r), r.body.get("id", 0)), reverse=reverse)
-        payload = page(records, request, default_limit=CUSTOMERS_DEFAULT_LIMIT)
+        return records
+
+    with state.lock:
+        payload = _kept_search(
+            state, request, resource="customers", bounds=bounds, base=(email, flag), keep=keep,
+            order=(sort,), key=lambda r: (sort_key(r), r.body.get("id", 0)), reverse=reverse,
+            default_limit=CUSTOMERS_DEFAULT_LIMIT,
+        )
         payload["allCustomerCount"] = len(state.customers)
         return ok(payload)
 
 
 def search_products(state: EcwidState, request: Request) -> Response:
-    with state.lock:
-        records = filter_dates(list(state.products.values()), request)
-        enabled = request.param("enabled")
-        if enabled is not None:
-            flag = bool_param(enabled, "enabled")
+    bounds = date_bounds(request)
+    enabled = request.param("enabled")
+    flag = bool_param(enabled, "enabled") if enabled is not None else None
+    keyword = (request.param("keyword") or "").strip().casefold()
+    sort = request.param("sortBy") or "RELEVANCE"
+    key: Callable[[Record], Any]
+    if sort == "RELEVANCE":
+        # Assumed: names that start with the keyword first, then the store owner's order.
+        key, reverse = (lambda r: (not str(r.body.get("name", "")).casefold().startswith(keyword),
+                                   r.body.get("id", 0))), False
+    elif sort in _PRODUCT_SORTS:
+        sort_key, reverse = _PRODUCT_SORTS[sort]
+        key = lambda r: (sort_key(r), r.body.get("id", 0))  # noqa: E731
+    else:
+        raise ApiError(400, f"Wrong parameter 'sortBy' value: '{sort}'", "INVALID_PARAMETER")
+
+    def keep(records: list[Record]) -> list[Record]:
+        if flag is not None:
             records = [r for r in records if bool(r.body.get("enabled")) == flag]
-        keyword = (request.param("keyword") or "").strip().casefold()
         if keyword:
             records = [r for r in records if keyword in f"{r.body.get('name', '')} {r.body.get('sku', '')}".casefold()]
-        sort = request.param("sortBy") or "RELEVANCE"
-        if sort == "RELEVANCE":
-            # Assumed: names that start with the keyword first, then the store owner's order.
-            records.sort(key=lambda r: (not str(r.body.get("name", "")).casefold().startswith(keyword),
-                                        r.body.get("id", 0)))
-            return ok(page(records, request))
-        if sort not in _PRODUCT_SORTS:
-            raise ApiError(400, f"Wrong parameter 'sortBy' value: '{sort}'", "INVALID_PARAMETER")
-        key, reverse = _PRODUCT_SORTS[sort]
-        records.sort(key=lambda r: (key(r), r.body.get("id", 0)), reverse=reverse)
-        return ok(page(records, request))
+        return records
+
+    with state.lock:
+        return ok(_kept_search(state, request, resource="products", bounds=bounds, base=(flag, keyword),
+                               keep=keep, order=(sort, keyword), key=key, reverse=reverse))
 
 
 def search_coupons(state: EcwidState, request: Request) -> Response:

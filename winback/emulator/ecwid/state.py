@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from winback.emulator.ecwid import render
+from winback.emulator.ecwid.index import SearchCache
 from winback.emulator.names import ascii_fold
 from winback.emulator.world import WCustomer, World, WOrder
 
@@ -56,6 +57,11 @@ class EcwidState:
     """What ``/orders/deleted``, ``/customers/deleted`` and ``/products/deleted`` list: (UNIX
     seconds, entry), oldest first."""
     lock: threading.RLock = field(default_factory=threading.RLock)
+    generation: int = 0
+    """Moves on every change made through these methods (each takes a :meth:`tick` or calls
+    :meth:`changed`); the searches' kept results (:mod:`~winback.emulator.ecwid.index`) are valid
+    for one generation."""
+    searches: SearchCache = field(default_factory=SearchCache)
     _next_customer_id: int = 0
     _next_coupon_id: int = 300_000_000
     _last_tick: int = 0
@@ -155,9 +161,21 @@ class EcwidState:
     def tick(self) -> datetime:
         """The emulator's "now" for a change, strictly after every earlier change (whole seconds)."""
         with self.lock:
+            self.changed()
             now = int(self.now().timestamp())
             self._last_tick = max(now, self._last_tick + 1)
             return datetime.fromtimestamp(self._last_tick, tz=timezone.utc)
+
+    def changed(self) -> None:
+        """Drop what the searches kept: call it (under the lock) after changing records without a tick."""
+        with self.lock:
+            self.generation += 1
+
+    def search_stamp(self) -> tuple[int, ...]:
+        """What kept search results are valid for: the generation, and the record counts (so a
+        test that adds or removes records in the dicts directly is seen too)."""
+        return (self.generation, len(self.orders), len(self.customers), len(self.products),
+                len(self.discount_coupons))
 
     # --- reads for assertions ----------------------------------------------------------------
 
@@ -242,6 +260,7 @@ class EcwidState:
     def place_order(self, o: WOrder, customer: WCustomer | None) -> dict[str, Any]:
         """A buyer places ``o`` (a reminded customer coming back, :mod:`winback.emulator.respond`)."""
         with self.lock:
+            self.changed()
             body = render.render_order(o, customer=customer)
             self.orders[body["internalId"]] = Record(render.unix(o.created_at), render.unix(o.updated_at), body)
             self._last_tick = max(self._last_tick, render.unix(o.updated_at))
@@ -312,6 +331,7 @@ class EcwidState:
         ``id`` or ``internalId``).
         """
         with self.lock:
+            self.changed()
             if resource == "orders":
                 record = self.orders.get(key) if isinstance(key, int) else self.order_by_public_id(str(key))
                 if record is None:

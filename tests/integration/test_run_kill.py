@@ -145,15 +145,10 @@ public_url = "https://winback.kill-test.example"
 
 [rules.back_to_bestsellers]
 after_days = 180
+recommend = "co_purchase"
 
 [[rules.back_to_bestsellers.steps]]
 discount = {{kind = "percentage", value = 10}}
-recommend = "co_purchase"
-
-[rules.replenishment]
-min_repeat_buyers = 3
-max_overdue_days = 365
-discount = {{kind = "percentage", value = 10, prefix = "REFILL"}}
 
 [[rules.back_to_bestsellers.steps]]
 after_days = {STEP_TWO_DAYS}
@@ -161,6 +156,11 @@ discount = {{kind = "percentage", value = 15}}
 
 [[rules.back_to_bestsellers.steps]]
 after_days = {STEP_TWO_DAYS}
+
+[rules.replenishment]
+min_repeat_buyers = 3
+max_overdue_days = 365
+discount = {{kind = "percentage", value = 10, prefix = "REFILL"}}
 
 [rules.auto_create_accounts]
 enabled = true

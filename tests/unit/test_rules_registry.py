@@ -93,3 +93,16 @@ def test_option_errors_name_the_file_line_and_key(plugin: Path, tmp_path: Path) 
     with pytest.raises(ConfigError) as caught:
         registry.load_rule("nope", {}, path=config)
     assert caught.value.key == "rules.nope" and "no rule named 'nope'" in str(caught.value)
+
+
+def test_a_rule_option_written_under_a_step_table_says_where_it_belongs(tmp_path) -> None:
+    """TOML puts every key after ``[[rules.x.steps]]`` into that step: the error says to move it."""
+    config = tmp_path / "acme.toml"
+    config.write_text('[store]\nplatform = "shopify"\n\n[rules.back_to_bestsellers]\n'
+                      '[[rules.back_to_bestsellers.steps]]\nafter_days = 180\nrecommend = "co_purchase"\n')
+    with pytest.raises(ConfigError) as caught:
+        registry.load_rule("back_to_bestsellers", {"steps": [{"after_days": 180, "recommend": "co_purchase"}]},
+                           path=config)
+    assert caught.value.key == "rules.back_to_bestsellers.steps.0.recommend" and caught.value.line == 5  # the step
+    assert "'recommend' is an option of [rules.back_to_bestsellers]" in str(caught.value)
+    assert "move it above the first [[rules.back_to_bestsellers.steps]]" in str(caught.value)

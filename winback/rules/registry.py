@@ -67,10 +67,15 @@ def load_rule(name: str, options: Mapping[str, Any] | None = None, *, path: Path
     except ValidationError as exc:
         problem = exc.errors(include_url=False)[0]
         loc = tuple(str(part) for part in problem["loc"])
-        if problem["type"] == "extra_forbidden":
+        if problem["type"] == "extra_forbidden" and len(loc) > 1 and loc[-1] in cls.options_model.model_fields:
+            table = ".".join(part for part in loc[:-1] if not part.isdigit())
+            message = (f"{loc[-1]!r} is an option of [rules.{name}], not of its {table!r} tables: move it above "
+                       f"the first [[rules.{name}.{table}]] (in TOML every key after a table header belongs to "
+                       f"that table)")
+        elif problem["type"] == "extra_forbidden":
             allowed = list(cls.options_model.model_fields)
             close = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6) if loc else []
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = f" (did you mean {close[0]!r}?)" if close and close[0] != loc[-1] else ""
             message = f"unknown option{hint} for rule {name!r}; expected one of: {', '.join(allowed)}"
         elif problem["type"] == "missing":
             message = f"required option is missing for rule {name!r}"

@@ -44,7 +44,9 @@ MIN_KILLS_STEP_TWO = 6
 STEP_TWO_DAYS = 14
 """back_to_bestsellers runs as a sequence: step 1 (with a code) in the first phase; then the
 ledger's clock is moved back past ``STEP_TWO_DAYS`` and step 2 (another code) is killed too."""
-CASE_DEADLINE_S = 240.0
+CASE_DEADLINE_S = 480.0
+"""A bound, not a target: a case takes about 105 s on an idle 2-core machine with seven rules; it
+runs beside another xdist worker in CI, and every `winback` start costs more under load."""
 CUSTOMERS = "600"
 EMULATOR_FLAGS = {
     # A legacy shop, so the account invite (a platform write) is among what a kill may interrupt;

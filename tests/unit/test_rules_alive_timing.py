@@ -12,14 +12,6 @@ from pydantic import ValidationError
 from tests.unit.test_rules_builtin_support import NOW, Shop, ago
 from winback.rules.alive import AliveModel, fit_alive
 from winback.rules.back_to_bestsellers import BackToBestsellers
-from winback.sync import open_store
-
-
-@pytest.fixture
-def any_store(sync_db_url):
-    opened = open_store(sync_db_url)
-    yield opened
-    opened.close()
 
 
 def populate(shop: Shop, buyers: int = 160) -> dict[str, int]:

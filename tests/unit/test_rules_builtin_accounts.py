@@ -16,13 +16,6 @@ from winback.rules.base import Step, idempotency_key
 from winback.sync import open_store
 
 
-@pytest.fixture
-def any_store(sync_db_url):
-    opened = open_store(sync_db_url)
-    yield opened
-    opened.close()
-
-
 def populate(shop: Shop) -> None:
     c, o = shop.customer, shop.order
     shop.put(

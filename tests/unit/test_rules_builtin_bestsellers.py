@@ -20,20 +20,6 @@ from winback.rules.base import Step, idempotency_key
 from winback.sync import open_store
 
 
-@pytest.fixture
-def store(tmp_path):
-    opened = open_store(f"sqlite:///{tmp_path / 'winback.db'}")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def any_store(sync_db_url):
-    opened = open_store(sync_db_url)
-    yield opened
-    opened.close()
-
-
 def populate_audience(shop: Shop) -> None:
     """One record of each kind the audience must include or leave out."""
     c, o = shop.customer, shop.order

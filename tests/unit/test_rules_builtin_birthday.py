@@ -26,13 +26,6 @@ def rule(**options: object) -> Birthday:
 
 
 @pytest.fixture
-def any_store(sync_db_url):
-    opened = open_store(sync_db_url)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
 def store(tmp_path):
     opened = open_store(f"sqlite:///{tmp_path / 'w.db'}")
     yield opened

@@ -16,13 +16,6 @@ from winback.sync import open_store
 
 
 @pytest.fixture
-def any_store(sync_db_url):
-    opened = open_store(sync_db_url)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
 def store(tmp_path):
     opened = open_store(f"sqlite:///{tmp_path / 'w.db'}")
     yield opened

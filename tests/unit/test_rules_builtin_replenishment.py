@@ -14,20 +14,6 @@ from winback.rules.replenishment import Replenishment
 from winback.sync import open_store
 
 
-@pytest.fixture
-def store(tmp_path):
-    opened = open_store(f"sqlite:///{tmp_path / 'winback.db'}")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def any_store(sync_db_url):
-    opened = open_store(sync_db_url)
-    yield opened
-    opened.close()
-
-
 def key(shop: Shop, email: str, product: str, order: str) -> str:
     return idempotency_key("replenishment", shop.key, email, product, order)
 

@@ -38,13 +38,6 @@ def store(tmp_path):
     opened.close()
 
 
-@pytest.fixture
-def any_store(sync_db_url):
-    opened = open_store(sync_db_url)
-    yield opened
-    opened.close()
-
-
 def populate(shop: Shop) -> None:
     c, o = shop.customer, shop.order
     shop.put(c("gold"), c("silver"), c("old"), c("quiet", consent=ConsentState.NOT_SUBSCRIBED), c("small"),

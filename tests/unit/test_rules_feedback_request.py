@@ -13,21 +13,7 @@ from winback.model import ConsentState, Order
 from winback.rules.base import Step, idempotency_key
 from winback.rules.feedback_request import FeedbackRequest
 from winback.rules.planner import plan_client
-from winback.sync import feedback, open_store, tables
-
-
-@pytest.fixture
-def store(tmp_path):
-    opened = open_store(f"sqlite:///{tmp_path / 'winback.db'}")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def any_store(sync_db_url):
-    opened = open_store(sync_db_url)
-    yield opened
-    opened.close()
+from winback.sync import feedback, tables
 
 
 def shipped(order: Order, fulfilled_days: float | None, delivered_days: float | None = None) -> Order:

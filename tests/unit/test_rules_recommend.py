@@ -12,13 +12,6 @@ from winback.rules.recommend import Recommend, Recommender, co_purchase_graph
 from winback.sync import open_store
 
 
-@pytest.fixture
-def any_store(sync_db_url):
-    opened = open_store(sync_db_url)
-    yield opened
-    opened.close()
-
-
 def populate(shop: Shop) -> None:
     """a+b bought together by three buyers, a+c by two, a+x (archived) by three; e is the top
     seller by units (one buyer, 50 units); t bought only a; n bought nothing in the window."""

@@ -32,20 +32,6 @@ STEPS = {
 }
 
 
-@pytest.fixture
-def store(tmp_path):
-    opened = open_store(f"sqlite:///{tmp_path / 'winback.db'}")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def any_store(sync_db_url):
-    opened = open_store(sync_db_url)
-    yield opened
-    opened.close()
-
-
 def lapsed_shop(store, *names: str, days_ago: float = 200) -> Shop:
     shop = Shop(store)
     shop.put(shop.product("p1"), shop.product("p2"), *(shop.customer(n) for n in names))

@@ -9,7 +9,7 @@ import random
 import pytest
 from pydantic import ValidationError
 
-from tests.unit.test_rules_builtin_support import NOW, Shop, ago
+from tests.unit.test_rules_builtin_support import NOW, Shop
 from winback.rules.alive import AliveModel, fit_alive
 from winback.rules.back_to_bestsellers import BackToBestsellers
 

@@ -294,7 +294,7 @@ class BackToBestsellers(Rule):
             store_key=facts.store_key,
             email=row.email,
             customer_id=row.customer_id,
-            recipient_name=" ".join(part for part in (first, last) if part) or None,
+            recipient_name=queries.full_name(first, last),
             reason=reason,
             steps=steps,
             marketing=True,

@@ -21,6 +21,7 @@ from winback.errors import NotifyError
 from winback.notify import RenderedEmail, build_message, dkim_sign, oneclick, render_email, unsubscribe_link
 from winback.notify import feedback_links as feedback_links_module
 from winback.rules.base import PlannedAction, StoreFacts
+from winback.rules.queries import full_name
 
 
 def store_context(facts: StoreFacts) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def store_context(facts: StoreFacts) -> dict[str, Any]:
 
 def customer_context(email: str, first: str | None, last: str | None) -> dict[str, Any]:
     """The ``customer`` object of every email template."""
-    display = " ".join(part for part in (first, last) if part) or email
+    display = full_name(first, last) or email
     return {"first_name": first, "last_name": last, "display_name": display, "email": email}
 
 

@@ -190,7 +190,7 @@ class DiscountCodes(Rule):
             store_key=facts.store_key,
             email=row.email,
             customer_id=row.customer_id,
-            recipient_name=" ".join(part for part in (first, last) if part) or None,
+            recipient_name=queries.full_name(first, last),
             reason=f"{facts_text} {self._tag()}{consent}",
             steps=(Step.CREATE_DISCOUNT_CODE, Step.SEND_EMAIL),
             marketing=opts.marketing,

@@ -194,7 +194,7 @@ class FeedbackRequest(Rule):
             store_key=facts.store_key,
             email=row.email,
             customer_id=row.customer_id,
-            recipient_name=" ".join(part for part in (first, last) if part) or None,
+            recipient_name=queries.full_name(first, last),
             reason=self._reason(row, now),
             steps=(Step.SEND_EMAIL,),
             marketing=opts.marketing,

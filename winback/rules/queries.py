@@ -235,6 +235,11 @@ def person_name(first: str | None, last: str | None, billing: Any) -> tuple[str 
     return None, None
 
 
+def full_name(first: str | None, last: str | None) -> str | None:
+    """"First Last" from whichever parts exist; ``None`` when neither does."""
+    return " ".join(part for part in (first, last) if part) or None
+
+
 # --- streaming -----------------------------------------------------------------------------------
 
 

@@ -257,7 +257,7 @@ class Replenishment(Rule):
             store_key=facts.store_key,
             email=row.email,
             customer_id=row.customer_id,
-            recipient_name=" ".join(part for part in (first, last) if part) or None,
+            recipient_name=queries.full_name(first, last),
             reason=self._reason(row, bought_at, days),
             steps=steps,
             marketing=True,

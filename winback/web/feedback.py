@@ -25,7 +25,7 @@ from winback.config import ClientConfig
 from winback.notify.feedback_links import SCORES, parse_score, verify_serve
 from winback.sync import LocalStore, feedback, tables
 from winback.web.hub import Hub
-from winback.web.unsubscribe import _page
+from winback.web.pages import html_page
 from winback.web.webhooks import BodyTooLarge, read_body
 
 log = logging.getLogger("winback.web")
@@ -35,7 +35,7 @@ _BUTTONS = ("display:inline-block;min-width:2.2rem;margin:.15rem;padding:.45rem 
 
 
 def _bad_link() -> HTMLResponse:
-    return _page("This link does not work",
+    return html_page("This link does not work",
                  "<p>The link is incomplete or was changed. Nothing was recorded.</p>"
                  "<p class=small>Use the link from the email itself.</p>", 400)
 
@@ -69,7 +69,7 @@ def _choices(chosen: int | None) -> str:
 def _thanks(config: ClientConfig, name: str, score: int, comment: str | None, saved: bool = False) -> HTMLResponse:
     store_name = html.escape(config.name)
     note = "<p id=saved>Thank you, your comment was saved.</p>" if saved else ""
-    return _page(
+    return html_page(
         "Thank you!",
         f"<p id=recorded>You rated order <b>{html.escape(name)}</b> from <b>{store_name}</b> "
         f"<b id=score>{score}</b> out of 10.</p>{note}"
@@ -97,7 +97,7 @@ async def page(request: Request) -> Response:
     if score is None or request.method == "HEAD":
         answer = await asyncio.to_thread(feedback.answer_of, store, config.store_key, order_id)
         chosen = None if answer is None else int(answer["score"])
-        return _page("How did we do?",
+        return html_page("How did we do?",
                      f"<p>How likely are you to recommend <b>{html.escape(config.name)}</b> to a friend, after "
                      f"order <b>{html.escape(name)}</b>?</p>{_choices(chosen)}")
     await asyncio.to_thread(feedback.record_score, store, config.store_key, order_id, score, datetime.now(UTC))
@@ -119,7 +119,7 @@ async def act(request: Request) -> Response:
     form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     score = parse_score((form.get("score") or [None])[0])
     if score is None:
-        return _page("How did we do?", "<p>Nothing was recorded: pick a score from 0 to 10.</p>", 400)
+        return html_page("How did we do?", "<p>Nothing was recorded: pick a score from 0 to 10.</p>", 400)
     store = await hub.store(config)
     now = datetime.now(UTC)
     await asyncio.to_thread(feedback.record_score, store, config.store_key, order_id, score, now)

@@ -25,13 +25,13 @@ from winback.connectors.shopify.oauth import InstallRequest
 from winback.errors import ConfigError, OAuthCallbackError, WinbackError
 from winback.sync.connections import mark_connected
 from winback.web.hub import Hub
-from winback.web.unsubscribe import _page
+from winback.web.pages import html_page
 
 log = logging.getLogger("winback.web")
 
 
 def _refused(message: str, status: int = 400) -> HTMLResponse:
-    return _page("Not connected", f"<p>{html.escape(message)}</p>", status)
+    return html_page("Not connected", f"<p>{html.escape(message)}</p>", status)
 
 
 async def shopify_callback(request: Request) -> Response:
@@ -75,5 +75,5 @@ async def shopify_callback(request: Request) -> Response:
     except ConfigError as exc:
         log.warning("%s: connected, but its config does not load yet: %s", config.name, exc)
     granted = f" Granted scopes: {html.escape(scope)}." if scope else ""
-    return _page("Connected", f"<p>winback saved the token for {html.escape(record.shop)}.{granted} "
+    return html_page("Connected", f"<p>winback saved the token for {html.escape(record.shop)}.{granted} "
                               "You can close this tab.</p>")

@@ -24,26 +24,13 @@ from winback.config import ClientConfig
 from winback.notify.oneclick import LinkTarget, masked, verify
 from winback.rules.consent import ConsentQueue
 from winback.web.hub import Hub
+from winback.web.pages import PAGE_HEADERS, html_page
 from winback.web.webhooks import BodyTooLarge, read_body
 
 log = logging.getLogger("winback.web")
 
-_STYLE = ("body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}"
-          "button{font-size:1rem;padding:.6rem 1.2rem;border-radius:.4rem;border:1px solid #555;background:#fff;cursor:pointer}"
-          "p.small{color:#666;font-size:.9rem}")
-_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"}
-
-
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    text = (f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
-            f"content='width=device-width,initial-scale=1'><title>{html.escape(title)}</title>"
-            f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
-    return HTMLResponse(text, status_code=status, headers=_HEADERS)
-
-
 def _bad_link() -> HTMLResponse:
-    return _page("This link does not work",
+    return html_page("This link does not work",
                  "<p>The unsubscribe link is incomplete or was changed. Nothing was changed.</p>"
                  "<p class=small>Use the link from the email itself, or reply to the email and ask.</p>", 400)
 
@@ -67,7 +54,7 @@ async def page(request: Request) -> Response:
     if found is None:
         return _bad_link()
     config, target = found
-    return _page(
+    return html_page(
         "Unsubscribe",
         f"<p>Stop marketing emails from <b>{_store_name(config)}</b> to <b>{html.escape(target.email)}</b>?</p>"
         "<form method=post><input type=hidden name=confirm value=1>"
@@ -93,12 +80,12 @@ async def act(request: Request) -> Response:
         await asyncio.to_thread(queue.unsubscribe, config.store_key, target.email, "one-click")
         hub.wake_consent()
         log.info("%s: %s unsubscribed (one-click)", config.name, masked(target.email))
-        return PlainTextResponse("unsubscribed\n", headers=_HEADERS)
+        return PlainTextResponse("unsubscribed\n", headers=PAGE_HEADERS)
     if form.get("confirm") == ["1"]:
         await asyncio.to_thread(queue.unsubscribe, config.store_key, target.email, "page")
         hub.wake_consent()
         log.info("%s: %s unsubscribed (page)", config.name, masked(target.email))
-        return _page(
+        return html_page(
             "You are unsubscribed",
             f"<p id=done>{html.escape(target.email)} will get no more marketing emails from "
             f"<b>{_store_name(config)}</b>.</p>"
@@ -109,8 +96,8 @@ async def act(request: Request) -> Response:
         undone = await asyncio.to_thread(queue.undo, config.store_key, target.email)
         hub.wake_consent()
         log.info("%s: %s undid an unsubscribe (%s)", config.name, masked(target.email), undone)
-        return _page("You are subscribed again" if undone else "Nothing to undo",
+        return html_page("You are subscribed again" if undone else "Nothing to undo",
                      f"<p id=undone>{html.escape(target.email)} gets marketing emails from "
                      f"<b>{_store_name(config)}</b> again.</p>" if undone else
                      "<p>This address was not unsubscribed through this link.</p>")
-    return _page("Unsubscribe", "<p>Nothing was changed: use the button on the unsubscribe page.</p>", 400)
+    return html_page("Unsubscribe", "<p>Nothing was changed: use the button on the unsubscribe page.</p>", 400)

@@ -355,12 +355,3 @@ def purchased_products(
         if email is not None:
             found.setdefault(email, set()).add(product_id)
     return found
-
-
-def pick_products(ranked: Sequence[Bestseller], bought: set[str], count: int) -> list[Bestseller]:
-    """The top ``count`` of ``ranked`` the buyer has not bought; the global top ``count`` when
-    too few are left."""
-    fresh = [product for product in ranked if product.id not in bought]
-    if len(fresh) >= count:
-        return fresh[:count]
-    return list(ranked[:count])

@@ -16,7 +16,7 @@ buyers are noise and dropped. Buyers with more than ``max_basket`` distinct prod
 staff accounts) are left out of the counting: they would add pairs quadratically and say little.
 
 When a buyer has too few co-purchase neighbours left after leaving out what they already own, the
-remaining slots are filled from the bestsellers (:func:`winback.rules.queries.pick_products`), so
+remaining slots are filled from the bestsellers (:func:`fill`), so
 a young store or a one-order buyer still gets a full email.
 """
 
@@ -235,8 +235,8 @@ class Recommender:
 
 def fill(ranked: Sequence[Bestseller], leave_out: set[str], count: int, *, fallback: bool) -> list[Bestseller]:
     """The top ``count`` of ``ranked`` not in ``leave_out``; when too few are left and ``fallback``
-    (nothing better was found), the global top instead, as
-    :func:`winback.rules.queries.pick_products` does."""
+    (nothing better was found), the global top instead, so the email is never short of products
+    (what ``back_to_bestsellers`` always did)."""
     fresh = [product for product in ranked if product.id not in leave_out]
     if len(fresh) >= count or not fallback:
         return fresh[:count]

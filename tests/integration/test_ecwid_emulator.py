@@ -332,3 +332,32 @@ def test_scripted_fault_is_answered_in_ecwid_shape() -> None:
         assert plan.injected == {"503": 1, "429": 1}
     finally:
         server.stop()
+
+
+def test_response_fields_narrow_the_answer(client: httpx.Client) -> None:
+    full = client.get("/orders", params={"limit": 5}).json()
+    narrow = client.get("/orders", params={"limit": 5, "responseFields": "total,count,items(id,total,items(sku))"})
+    assert narrow.status_code == 200
+    body = narrow.json()
+    assert set(body) == {"total", "count"} | {"items"}
+    assert body["total"] == full["total"] and body["count"] == full["count"]
+    assert [o["id"] for o in body["items"]] == [o["id"] for o in full["items"]]
+    for order, whole in zip(body["items"], full["items"], strict=True):
+        assert set(order) <= {"id", "total", "items"}
+        assert order["total"] == whole["total"]
+        assert order["items"] == [{"sku": line["sku"]} for line in whole["items"] if "sku" in line]
+    assert len(narrow.content) < len(client.get("/orders", params={"limit": 5}).content) / 3
+
+
+def test_response_fields_apply_to_customers_and_single_reads(client: httpx.Client) -> None:
+    customers = client.get("/customers", params={"responseFields": "items(id,email)"}).json()
+    assert set(customers) == {"items"} and all(set(c) <= {"id", "email"} for c in customers["items"])
+    one = customers["items"][0]["id"]
+    assert client.get(f"/customers/{one}", params={"responseFields": "id"}).json() == {"id": one}
+
+
+def test_malformed_response_fields_are_refused_with_a_400(client: httpx.Client) -> None:
+    answer = client.get("/orders", params={"responseFields": "items(id"})
+    assert answer.status_code == 400
+    assert answer.json()["errorCode"] == "INVALID_PARAMETER"
+    assert "responseFields" in answer.json()["errorMessage"]

@@ -7,7 +7,8 @@ Routes (under ``/api/v3/{storeId}``): ``GET /profile``, ``GET /orders``, ``/orde
 :mod:`~winback.emulator.ecwid.groups`), ``PUT /customers/{id}``. Outside ``/api/v3``, the test hook
 ``GET /_emulator/writes`` (see :meth:`EcwidEmulator.writes`) is NOT part of Ecwid's API.
 
-Behaviour taken from Ecwid's documentation: the ``{total, count, offset, limit, items}``
+Behaviour taken from Ecwid's documentation: ``responseFields`` on reads (see
+:mod:`~winback.emulator.ecwid.fields`); the ``{total, count, offset, limit, items}``
 envelope with ``limit`` at most 100 (larger values are clamped) and 100 by default, 10 for
 customers; order searches take ``createdFrom``/``updatedFrom`` (and ``...To``) as UNIX seconds or
 ``yyyy-MM-dd HH:mm:ss [Z]`` or ``yyyy-MM-dd``, every other search UNIX seconds only; without a
@@ -42,7 +43,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from winback.emulator.ecwid import groups, reads, writes
+from winback.emulator.ecwid import groups, protocol, reads, writes
 from winback.emulator.ecwid.limits import BadTokenLockout, SlidingWindowLimiter
 from winback.emulator.ecwid.protocol import ApiError, error, ok, retry_after, token_of
 from winback.emulator.ecwid.state import EcwidState
@@ -171,7 +172,8 @@ class EcwidEmulator:
 
     def handle(self, request: Request) -> Response:
         try:
-            return self._handle(request)
+            with protocol.selecting(request):
+                return self._handle(request)
         except ApiError as exc:
             return error(exc.status, exc.message, exc.code, exc.headers)
 

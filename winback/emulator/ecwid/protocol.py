@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from winback.emulator.ecwid import render
+from winback.emulator.ecwid import fields, render
 from winback.emulator.ecwid.state import Record
 from winback.emulator.server import Request, Response
 
@@ -40,8 +43,30 @@ def error(status: int, message: str, code: str, headers: dict[str, str] | None =
     )
 
 
+_SELECTED: ContextVar[fields.FieldTree | None] = ContextVar("ecwid_response_fields", default=None)
+
+
+@contextmanager
+def selecting(request: Request) -> Iterator[None]:
+    """Within this block :func:`ok` answers only the fields the request's ``responseFields``
+    names (reads only; see :mod:`~winback.emulator.ecwid.fields`)."""
+    spec = request.param("responseFields") if request.method == "GET" else None
+    if not spec:
+        yield
+        return
+    try:
+        tree = fields.parse(spec)
+    except fields.FieldSpecError as exc:
+        raise ApiError(400, f"Wrong parameter 'responseFields' value: {exc}", "INVALID_PARAMETER") from None
+    token = _SELECTED.set(tree)
+    try:
+        yield
+    finally:
+        _SELECTED.reset(token)
+
+
 def ok(payload: Any, status: int = 200) -> Response:
-    return Response(status=status, body=render.dumps(payload))
+    return Response(status=status, body=render.dumps(fields.select(payload, _SELECTED.get())))
 
 
 def parse_when(value: str, name: str) -> int:

@@ -34,7 +34,7 @@ from winback.connectors.base import (
     Resource,
     TierWrite,
 )
-from winback.connectors.ecwid import deleted, inputs, parse
+from winback.connectors.ecwid import deleted, fields, inputs, parse
 from winback.connectors.ecwid.access import NEED_SCOPES, ScopeProbe
 from winback.connectors.ecwid.groups import CustomerGroups
 from winback.connectors.ecwid.http_errors import map_error
@@ -284,7 +284,7 @@ class EcwidConnector(Connector):
             except parse.RecordError:
                 return 0
 
-        reader = self._reader("/customers", ts_of, {"sortBy": "UPDATED_DATE_ASC"})
+        reader = self._reader("/customers", ts_of, {"sortBy": "UPDATED_DATE_ASC", "responseFields": fields.CUSTOMERS})
         async for raws in reader.pages(_seconds(updated_since)):
             parser = functools.partial(parse.parse_customer, birth_date_field=self.settings.birth_date_field)
             yield await self._translate(Resource.CUSTOMERS, raws, parser, ts_of)
@@ -300,7 +300,7 @@ class EcwidConnector(Connector):
         def key_of(raw: Mapping[str, Any]) -> str | None:
             return parse.record_id(raw)
 
-        reader = self._reader("/orders", ts_of, key_of=key_of)
+        reader = self._reader("/orders", ts_of, {"responseFields": fields.ORDERS}, key_of=key_of)
         async for raws in reader.pages(_seconds(updated_since)):
             yield await self._translate(Resource.ORDERS, raws, parse.parse_order, ts_of)
 

@@ -18,7 +18,7 @@ def _recording(stored: float) -> tuple[PlannerStats, list[str]]:
     stats.enabled = True
     analyzed: list[str] = []
     stats._stored_rows = lambda table: stored  # type: ignore[method-assign]
-    stats._analyze = analyzed.append  # type: ignore[method-assign]
+    stats._analyze = lambda table, columns=None: analyzed.append(table)  # type: ignore[method-assign]
     return stats, analyzed
 
 

@@ -31,7 +31,6 @@ def test_a_growing_table_is_analyzed_each_time_it_doubles() -> None:
             when.append(batch * 60)
             analyzed.clear()
     assert when == [120, 240, 480, 960, 1920]
-    assert MIN_ROWS == 100
 
 
 def test_a_few_records_into_a_large_table_analyze_nothing() -> None:

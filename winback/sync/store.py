@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from winback import errors, model
 from winback.connectors.base import Deletion, DeletionPage, Page, Resource
 from winback.sync import deletions, derive, redact, rows, tables, writes
+from winback.sync.planner_stats import PlannerStats
 from winback.sync.tables import store_key as make_store_key
 
 P = ParamSpec("P")
@@ -87,6 +88,7 @@ class LocalStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.planner_stats = PlannerStats(engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -257,6 +259,7 @@ class LocalStore:
                     writes.quarantine(conn, store_key, resource, page)
                     open_rows = True
             new_cursor = writes.move_cursor(conn, store_key, resource.value, cursor, len(records) + rejected)
+        self.planner_stats.committed(resource, upserted)
         superseded = len(records) - len({record.id for record in records})  # an older copy in the same batch
         return PageResult(upserted=upserted, skipped=skipped + superseded, rejected=rejected, cursor=new_cursor)
 
@@ -265,6 +268,7 @@ class LocalStore:
         """Recompute the derived facts of every customer and buyer that deferred commits (see
         :meth:`commit_pages`) left pending for the store, including those of a sync killed before
         it could, in one transaction. A no-op when nothing is pending."""
+        self.planner_stats.before_recompute()
         with self.writing() as conn:
             derive.recompute_pending(conn, store_key)
 

@@ -1,0 +1,106 @@
+"""PostgreSQL planner statistics kept up while a sync grows the tables (winback.sync.planner_stats)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.unit.test_sync_support import KEY, FakeConnector, customer, order
+from winback.connectors.base import Page, Resource
+from winback.sync import LocalStore, open_store
+from winback.sync.planner_stats import MIN_ROWS, PlannerStats
+
+
+def _recording(stored: float) -> tuple[PlannerStats, list[str]]:
+    """A PlannerStats that believes it talks to PostgreSQL, with a table of ``stored`` rows, and
+    records the tables it would analyze."""
+    stats = PlannerStats(create_engine("sqlite://"))
+    stats.enabled = True
+    analyzed: list[str] = []
+    stats._stored_rows = lambda table: stored  # type: ignore[method-assign]
+    stats._analyze = lambda table, columns=None: analyzed.append(table)  # type: ignore[method-assign]
+    return stats, analyzed
+
+
+def test_a_growing_table_is_analyzed_each_time_it_doubles() -> None:
+    stats, analyzed = _recording(stored=0)
+    when = []
+    for batch in range(1, 41):
+        stats.committed(Resource.ORDERS, 60)
+        if analyzed:
+            when.append(batch * 60)
+            analyzed.clear()
+    assert when == [120, 240, 480, 960, 1920]
+
+
+def test_a_few_records_into_a_large_table_analyze_nothing() -> None:
+    stats, analyzed = _recording(stored=50_000)
+    for _ in range(20):
+        stats.committed(Resource.ORDERS, 100)
+        stats.committed(Resource.CUSTOMERS, 100)
+    assert analyzed == []
+    stats.committed(Resource.CUSTOMERS, 50_000)
+    assert analyzed == ["customers"]
+
+
+def test_sqlite_is_left_alone(tmp_path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'w.db'}")
+    try:
+        assert store.planner_stats.enabled is False
+    finally:
+        store.close()
+
+
+def _explain(conn, sql: str) -> str:
+    return "\n".join(conn.exec_driver_sql(f"EXPLAIN {sql}").scalars())
+
+
+def _last_analyze(conn, table: str):
+    return conn.execute(
+        text("SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = :t"),
+        {"t": table},
+    ).scalar()
+
+
+@pytest.mark.integration
+async def test_lookups_by_id_use_the_primary_key_once_orders_are_committed(sync_postgres_url) -> None:
+    """The foreign-key check of every order line runs ``store_key = $1 AND id = $2`` on orders
+    with a plan PostgreSQL keeps for the session. Planned while the table was empty, that plan
+    walked the store's orders through another ``(store_key, ...)`` index: the ANALYZE after the
+    commit must replace it with a probe of the primary key."""
+    store = open_store(sync_postgres_url)
+    try:
+        store.upsert_store(await FakeConnector().store_info())
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+            conn.exec_driver_sql("PREPARE by_id AS SELECT 1 FROM orders x WHERE store_key = $1 AND id = $2")
+            _explain(conn, "EXECUTE by_id('k', 'o1')")  # the generic plan, made while orders is empty
+            conn.commit()
+            orders = [order(f"o{n:04d}", email=f"b{n % 40}@example.com", lines=2) for n in range(3 * MIN_ROWS)]
+            store.commit_pages(KEY, Resource.ORDERS, [Page(records=orders)], None, defer_derived=True)
+            plan = _explain(conn, "EXECUTE by_id('k', 'o1')")
+            analyzed = _last_analyze(conn, "orders")
+        conditions = [line for line in plan.splitlines() if "Index Cond" in line]
+        assert "pk_orders" in plan and "id = $2" in conditions[0], plan
+        assert analyzed is not None
+    finally:
+        store.close()
+
+
+@pytest.mark.integration
+async def test_the_recomputation_plans_with_what_is_pending(sync_postgres_url) -> None:
+    store: LocalStore = open_store(sync_postgres_url)
+    try:
+        store.upsert_store(await FakeConnector().store_info())
+        people = [customer(f"c{n}", email=f"c{n}@example.com") for n in range(50)]
+        orders = [order(f"o{n}", customer_id=f"c{n % 50}", total="5.00") for n in range(150)]
+        store.commit_pages(KEY, Resource.CUSTOMERS, [Page(records=people)], None, defer_derived=True)
+        store.commit_pages(KEY, Resource.ORDERS, [Page(records=orders)], None, defer_derived=True)
+        store.recompute_derived(KEY)
+        with store.engine.connect() as conn:
+            analyzed = _last_analyze(conn, "derived_pending")
+        spent = {row["id"]: row["real_orders_count"] for row in store.iter_rows(KEY, "customers")}
+        assert analyzed is not None
+        assert spent == {f"c{n}": 3 for n in range(50)}
+    finally:
+        store.close()

@@ -43,9 +43,6 @@ def normalize_email(value: str | None) -> str | None:
     return value.strip().lower() or None
 
 
-_object_setattr = object.__setattr__
-
-
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -61,15 +58,30 @@ class _Frozen(BaseModel):
         becomes the instance's own dict: the caller must not keep or change it.
 
         Why: validating field by field cost a page of Ecwid orders more CPU than every other step
-        of a sync outside the database together. The connectors' tests build each record both
-        ways and compare (``tests/unit/test_ecwid_parse_checked.py``).
+        of a sync outside the database together. The Ecwid parser's tests build each record both
+        ways and compare (``tests/unit/test_ecwid_parse_checked.py``). This sets what pydantic's
+        own ``model_construct`` sets, through the slots' descriptors, at half its cost.
         """
-        self = cls.__new__(cls)
-        _object_setattr(self, "__dict__", values)
-        _object_setattr(self, "__pydantic_fields_set__", set(values))
-        _object_setattr(self, "__pydantic_extra__", None)
-        _object_setattr(self, "__pydantic_private__", None)
+        self = _new_object(cls)
+        _set_dict(self, values)
+        _set_fields_set(self, _ALL_FIELDS.get(cls) or _all_fields(cls))
+        _set_extra(self, None)
+        _set_private(self, None)
         return self
+
+
+_new_object = object.__new__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+_ALL_FIELDS: dict[type[BaseModel], set[str]] = {}
+"""Each class's field names: the fields set of every :meth:`_Frozen.from_checked` instance, shared
+(frozen models never add to it; ``model_copy`` copies it before it does)."""
+
+
+def _all_fields(cls: type[BaseModel]) -> set[str]:
+    return _ALL_FIELDS.setdefault(cls, set(cls.model_fields))
 
 
 class Money(_Frozen):

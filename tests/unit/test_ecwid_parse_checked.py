@@ -69,6 +69,7 @@ def validating(monkeypatch: pytest.MonkeyPatch) -> list[BaseModel]:
         return made
 
     monkeypatch.setattr(model._Frozen, "from_checked", classmethod(checked))
+    monkeypatch.setattr(parse, "_AMOUNTS", {})
     for name in ("_new_money", "_new_address", "_new_line", "_new_order", "_new_customer"):
         monkeypatch.setattr(parse, name, getattr(getattr(parse, name).__self__, "from_checked"))
     return built
@@ -133,3 +134,15 @@ def test_from_checked_models_behave_like_validated_ones() -> None:
     assert made.model_copy(update={"currency": "USD"}).currency == "USD" and made.currency == "EUR"
     with pytest.raises(ValueError):
         made.currency = "USD"  # type: ignore[misc]
+
+
+def test_shared_amounts_keep_their_exact_text() -> None:
+    base = _raw(next(c["raw"] for c in CASES if c["kind"] == "order" and c["expected"].startswith("ok ")))
+    totals = [Decimal("1.1"), Decimal("1.10"), Decimal("1.1"), Decimal("1E+1"), Decimal("10"), Decimal("-0.0")]
+    parsed = [parse.parse_order({**base, "total": t, "refundedAmount": None, "refunds": None}, store_id="1",
+                                currency="USD") for t in totals]
+    assert [str(o.total.amount) for o in parsed] == ["1.1", "1.10", "1.1", "1E+1", "10", "-0.0"]
+    assert [str(o.current_total.amount) for o in parsed] == ["1.1", "1.10", "1.1", "10", "10", "-0.0"]
+    assert parsed[0].total is parsed[2].total and parsed[0].total is not parsed[1].total
+    eur = parse.parse_order({**base, "total": Decimal("1.1")}, store_id="1", currency="EUR")
+    assert eur.total.currency == "EUR" and parsed[0].total.currency == "USD"

@@ -189,14 +189,35 @@ def money(value: Any, currency: str, field: str) -> Money:
     return Money(amount=amount(value, field), currency=currency)
 
 
-_CHECKED_CURRENCIES: set[str] = set()
+class _Amounts(dict[str, Money]):
+    """The :class:`Money` of one currency by the exact text of its amount (``str`` of a ``Decimal``
+    keeps sign, digits and exponent, so ``1.10`` and ``1.1`` stay apart), shared: models are
+    frozen, and most amounts of a store repeat (prices, zero refunds), so most orders build no
+    ``Money`` at all. Emptied when it reaches :data:`_AMOUNTS_KEPT` entries."""
+
+    def __init__(self, currency: str) -> None:
+        super().__init__()
+        self.currency = currency
+
+    def __missing__(self, text: str) -> Money:
+        if len(self) >= _AMOUNTS_KEPT:
+            self.clear()
+        money = self[text] = _new_money({"amount": Decimal(text), "currency": self.currency})
+        return money
 
 
-def _check_currency(currency: str) -> None:
-    """Validate a currency code the way :class:`Money` does, once per code (the store's)."""
-    if currency not in _CHECKED_CURRENCIES:
+_AMOUNTS_KEPT = 20_000
+_AMOUNTS: dict[str, _Amounts] = {}
+
+
+def _amounts_in(currency: str) -> _Amounts:
+    """The amounts of ``currency``, once it is checked the way :class:`Money` checks it (an invalid
+    code raises the same validation error as before)."""
+    amounts = _AMOUNTS.get(currency)
+    if amounts is None:
         Money(amount=_ZERO, currency=currency)
-        _CHECKED_CURRENCIES.add(currency)
+        amounts = _AMOUNTS.setdefault(currency, _Amounts(currency))
+    return amounts
 
 
 def _id(raw: Mapping[str, Any], field: str = "id") -> str:
@@ -256,7 +277,7 @@ def refunded_amount(raw: Mapping[str, Any]) -> Decimal | None:
         raise RecordError("refunds is not a list")
     total = Decimal("0")
     for index, refund in enumerate(refunds):
-        if not isinstance(refund, Mapping):
+        if type(refund) is not dict and not isinstance(refund, Mapping):
             raise RecordError(f"refunds[{index}] is not an object")
         total += abs(amount(refund.get("amount"), f"refunds[{index}].amount"))
     return total if found is None or total > found else found  # max() keeps the first of equals
@@ -274,7 +295,7 @@ def _names(person: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 
 def address(person: Any) -> Address | None:
-    if not isinstance(person, Mapping) or not person:
+    if (type(person) is not dict and not isinstance(person, Mapping)) or not person:
         return None
     first, last = _names(person)
     get = person.get
@@ -305,7 +326,7 @@ def is_real_order(raw: Mapping[str, Any]) -> bool:
 
 
 def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):  # the ABC check alone is slow
         raise RecordError("order is not an object")
     get = raw.get
     order_id = order_key(raw)
@@ -314,10 +335,10 @@ def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
     status_text = str(get("paymentStatus") or "").upper()
     status = _FINANCIAL.get(status_text, FinancialStatus.UNKNOWN)
     total_amount = amount(get("total"), "total")
-    _check_currency(currency)
-    total = _new_money({"amount": total_amount, "currency": currency})
+    amounts = _amounts_in(currency)
+    total = amounts[str(total_amount)]
     refunded_value = refunded_amount(raw)
-    refunded = None if refunded_value is None else _new_money({"amount": refunded_value, "currency": currency})
+    refunded = None if refunded_value is None else amounts[str(refunded_value)]
     fully_refunded = status is FinancialStatus.REFUNDED
     current = total_amount - (_ZERO if refunded_value is None else refunded_value)
     items_raw = get("items") or []
@@ -325,7 +346,7 @@ def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
         raise RecordError("items is not a list")
     lines = []
     for index, item in enumerate(items_raw):
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             raise RecordError(f"items[{index}] is not an object")
         quantity = item.get("quantity")
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
@@ -343,8 +364,7 @@ def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
             "title": _text(item.get("name")) or "",
             "quantity": quantity,
             "current_quantity": 0 if fully_refunded else quantity,
-            "unit_price": (_new_money({"amount": amount(price, f"items[{index}].price"), "currency": currency})
-                           if price is not None else None),
+            "unit_price": amounts[str(amount(price, f"items[{index}].price"))] if price is not None else None,
         }))
     customer = get("customerId")
     fulfillment = str(get("fulfillmentStatus") or "").upper()
@@ -362,7 +382,7 @@ def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
         "test": False,
         "financial_status": status,
         "total": total,
-        "current_total": _new_money({"amount": _ZERO if current < _ZERO else current, "currency": currency}),
+        "current_total": amounts[str(_ZERO if current < _ZERO else current)],
         "refunded": refunded,
         "line_items": tuple(lines),
         "billing_address": address(get("billingPerson")),
@@ -385,7 +405,7 @@ move it. ``WILL_NOT_DELIVER`` and ``RETURNED`` are neither."""
 
 def _coupon_codes(coupon: Any) -> tuple[str, ...]:
     """Ecwid carries at most one coupon per order (``discountCoupon{code, ...}``)."""
-    code = coupon.get("code") if isinstance(coupon, Mapping) else None
+    code = coupon.get("code") if type(coupon) is dict or isinstance(coupon, Mapping) else None
     return (str(code),) if isinstance(code, str | int) and str(code) else ()
 
 
@@ -413,12 +433,12 @@ _CONSENT = {True: EmailConsent(state=ConsentState.SUBSCRIBED), False: EmailConse
 
 
 def parse_customer(raw: Any, *, store_id: str, currency: str, birth_date_field: str | None = None) -> Customer:
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise RecordError("customer is not an object")
     get = raw.get
     customer_id = _id(raw)
     billing = get("billingPerson")
-    if not isinstance(billing, Mapping):
+    if type(billing) is not dict and not isinstance(billing, Mapping):
         billing = {}
     first, last = _names(billing) if billing else (None, None)
     if not (first or last):
@@ -427,14 +447,13 @@ def parse_customer(raw: Any, *, store_id: str, currency: str, birth_date_field: 
     created = parse_datetime(registered, "registered") if isinstance(registered, (str, int)) and registered else None
     updated = customer_updated(raw)
     stats = get("stats")
-    if not isinstance(stats, Mapping):
+    if type(stats) is not dict and not isinstance(stats, Mapping):
         stats = {}
     count = stats.get("numberOfOrders", get("totalOrderCount"))
     spent = stats.get("salesValue")
     if spent is not None:
         spent_amount = amount(spent, "stats.salesValue")
-        _check_currency(currency)
-        amount_spent: Money | None = _new_money({"amount": spent_amount, "currency": currency})
+        amount_spent: Money | None = _amounts_in(currency)[str(spent_amount)]
     else:
         amount_spent = None
     return _new_customer({

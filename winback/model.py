@@ -60,7 +60,7 @@ class _Frozen(BaseModel):
         Why: validating field by field cost a page of Ecwid orders more CPU than every other step
         of a sync outside the database together. The Ecwid parser's tests build each record both
         ways and compare (``tests/unit/test_ecwid_parse_checked.py``). This sets what pydantic's
-        own ``model_construct`` sets, through the slots' descriptors, at half its cost.
+        own ``model_construct`` sets, through the slots' descriptors, at a fifth of its cost.
         """
         self = _new_object(cls)
         _set_dict(self, values)
@@ -81,6 +81,8 @@ _ALL_FIELDS: dict[type[BaseModel], set[str]] = {}
 
 
 def _all_fields(cls: type[BaseModel]) -> set[str]:
+    if cls.__pydantic_post_init__ or cls.__private_attributes__:
+        raise TypeError(f"{cls.__name__} has private attributes or a post-init: build it with validation")
     return _ALL_FIELDS.setdefault(cls, set(cls.model_fields))
 
 

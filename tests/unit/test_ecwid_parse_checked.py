@@ -146,3 +146,14 @@ def test_shared_amounts_keep_their_exact_text() -> None:
     assert parsed[0].total is parsed[2].total and parsed[0].total is not parsed[1].total
     eur = parse.parse_order({**base, "total": Decimal("1.1")}, store_id="1", currency="EUR")
     assert eur.total.currency == "EUR" and parsed[0].total.currency == "USD"
+
+
+def test_from_checked_refuses_models_it_cannot_build_alike() -> None:
+    from pydantic import PrivateAttr
+
+    class WithPrivate(model._Frozen):
+        name: str
+        _seen: int = PrivateAttr(default=0)
+
+    with pytest.raises(TypeError, match="private attributes"):
+        WithPrivate.from_checked({"name": "x"})

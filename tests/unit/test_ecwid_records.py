@@ -78,6 +78,22 @@ async def test_orders_without_id_are_read_by_internal_id(httpx_mock: HTTPXMock) 
     assert records[0].accepts_marketing is True
 
 
+@pytest.mark.parametrize("resource", ["orders", "customers"])
+async def test_an_item_that_is_not_an_object_is_quarantined(httpx_mock: HTTPXMock, resource: str) -> None:
+    """A list item that is not a JSON object used to stop the sync while the window was sorted."""
+    good = ({"id": "A1", "total": 5, "createTimestamp": 100, "updateTimestamp": 110, "items": []}
+            if resource == "orders" else CUSTOMER)
+    items = [good, "garbage", 7, None, ["x"]]
+    httpx_mock.add_response(url=f"{BASE}/profile", json=PROFILE)
+    httpx_mock.add_response(method="GET", json=envelope(items), is_reusable=True)
+    async with connector() as c:
+        pages = [page async for page in (c.orders() if resource == "orders" else c.customers())]
+    assert [r.id for page in pages for r in page.records] == ["A1" if resource == "orders" else "277137633"]
+    rejected = [r for page in pages for r in page.rejected]
+    assert [r.raw for r in rejected] == [{"value": "garbage"}, {"value": 7}, {"value": None}, {"value": ["x"]}]
+    assert {r.reason for r in rejected} == {f"{resource[:-1]} is not an object"}
+
+
 async def test_products_ask_for_a_stable_order(httpx_mock: HTTPXMock) -> None:
     """Ecwid sorts products by RELEVANCE unless told: offset paging needs a fixed order."""
     httpx_mock.add_response(method="GET", json=envelope([]), is_reusable=True)

@@ -247,15 +247,16 @@ class EcwidConnector(Connector):
 
     async def _translate(self, resource: Resource, raws: list[Mapping[str, Any]], parser: Any,
                          ts_of: Any) -> Page[Any]:
-        currency = await self._currency()
+        currency, store_id = await self._currency(), self.store_id
+        drop_incomplete = resource == Resource.ORDERS
         records: list[Any] = []
         rejected: list[RejectedRecord] = []
         newest: datetime | None = None
         for raw in raws:
-            if resource == Resource.ORDERS and isinstance(raw, Mapping) and not parse.is_real_order(raw):
+            if drop_incomplete and isinstance(raw, Mapping) and not parse.is_real_order(raw):
                 continue
             try:
-                record = parser(raw, store_id=self.store_id, currency=currency)
+                record = parser(raw, store_id=store_id, currency=currency)
             except (parse.RecordError, ValueError, TypeError, KeyError) as exc:
                 rid = parse.record_id(raw)
                 reason = str(exc).splitlines()[0][:300]

@@ -28,11 +28,17 @@ Decisions a caller may rely on:
   So false → NOT_SUBSCRIBED / ``accepts_marketing=False``, anything else → SUBSCRIBED / ``True``.
 
 Anything malformed raises :class:`RecordError` (a ``ValueError``) naming the field.
+
+Orders and customers come by the thousand, so :func:`parse_order` and :func:`parse_customer` check
+each value themselves and build the models with :meth:`~winback.model._Frozen.from_checked`
+instead of validating them again field by field; products, coupons and the profile are few and
+are validated as usual.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -55,6 +61,14 @@ from winback.model import (
     Store,
     birth_date_of,
 )
+
+_UTC = timezone.utc
+_ZERO = Decimal("0")
+_new_money = Money.from_checked
+_new_address = Address.from_checked
+_new_line = LineItem.from_checked
+_new_order = Order.from_checked
+_new_customer = Customer.from_checked
 
 PLATFORM = "ecwid"
 
@@ -85,20 +99,45 @@ def ecwid_date(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000")
 
 
+_ECWID_DATE = re.compile(r"\d{4}-\d\d-\d\d (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d [+-](?:[01]\d|2[0-3])[0-5]\d", re.ASCII)
+"""Exactly Ecwid's own spelling (``2014-06-06 18:57:19 +0400``), which :func:`datetime.fromisoformat`
+reads once the space before the offset is gone; any other text takes the ``strptime`` formats."""
+_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S")
+
+
+def _from_unix(value: int, field: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(value, tz=_UTC)
+    except (OverflowError, OSError, ValueError):
+        raise RecordError(f"{field} is out of range: {value!r}") from None
+
+
 def parse_datetime(value: Any, field: str) -> datetime:
-    """An Ecwid date (``2014-06-06 18:57:19 +0400``) or UNIX seconds → aware UTC datetime."""
+    """An Ecwid date (``2014-06-06 18:57:19 +0400``) or UNIX seconds → aware UTC datetime.
+
+    A date outside what ``datetime`` holds (``0001-01-01 00:00:00 +0100``, UNIX seconds past year
+    9999) is a :class:`RecordError` like any unreadable one, so the record is quarantined.
+    """
     if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        return _from_unix(value, field)
     if isinstance(value, str):
         text = value.strip()
-        for fmt in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"):
+        if len(text) == 25 and _ECWID_DATE.fullmatch(text):
+            try:
+                return datetime.fromisoformat(text[:19] + text[20:]).astimezone(_UTC)
+            except (ValueError, OverflowError):
+                pass  # e.g. 30 February: the formats below decide, as they always did
+        for fmt in _FORMATS:
             try:
                 parsed = datetime.strptime(text, fmt)
             except ValueError:
                 continue
             if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=timezone.utc)
-            return parsed.astimezone(timezone.utc)
+                parsed = parsed.replace(tzinfo=_UTC)
+            try:
+                return parsed.astimezone(_UTC)
+            except OverflowError:
+                raise RecordError(f"{field} is out of range: {value!r}") from None
     raise RecordError(f"{field} is not a date: {value!r}")
 
 
@@ -106,12 +145,19 @@ def timestamp_of(raw: Mapping[str, Any], ts_field: str, date_field: str) -> date
     """Prefer the UNIX ``...Timestamp`` field, fall back to the date string."""
     value = raw.get(ts_field)
     if isinstance(value, int) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        return _from_unix(value, ts_field)
     return parse_datetime(raw.get(date_field), date_field)
+
+
+_PLAIN_SECONDS = range(-(2**31), 2**33)
+"""UNIX seconds that :func:`timestamp_of` turns back into themselves (years 1901 to 2242)."""
 
 
 def sort_key_seconds(raw: Mapping[str, Any], ts_field: str, date_field: str) -> int:
     """Best-effort UNIX seconds for ordering raw records; 0 when unreadable (it will be rejected)."""
+    value = raw.get(ts_field)
+    if type(value) is int and value in _PLAIN_SECONDS:
+        return value
     try:
         return int(timestamp_of(raw, ts_field, date_field).timestamp())
     except RecordError:
@@ -119,6 +165,8 @@ def sort_key_seconds(raw: Mapping[str, Any], ts_field: str, date_field: str) -> 
 
 
 def amount(value: Any, field: str) -> Decimal:
+    if type(value) is Decimal and value.is_finite():
+        return value  # what decode_json gives for every JSON number with a fraction
     if isinstance(value, bool) or value is None:
         raise RecordError(f"{field} is not a number: {value!r}")
     if isinstance(value, (int, Decimal)):
@@ -141,6 +189,37 @@ def money(value: Any, currency: str, field: str) -> Money:
     return Money(amount=amount(value, field), currency=currency)
 
 
+class _Amounts(dict[str, Money]):
+    """The :class:`Money` of one currency by the exact text of its amount (``str`` of a ``Decimal``
+    keeps sign, digits and exponent, so ``1.10`` and ``1.1`` stay apart), shared: models are
+    frozen, and most amounts of a store repeat (prices, zero refunds), so most orders build no
+    ``Money`` at all. Emptied when it reaches :data:`_AMOUNTS_KEPT` entries."""
+
+    def __init__(self, currency: str) -> None:
+        super().__init__()
+        self.currency = currency
+
+    def __missing__(self, text: str) -> Money:
+        if len(self) >= _AMOUNTS_KEPT:
+            self.clear()
+        money = self[text] = _new_money({"amount": Decimal(text), "currency": self.currency})
+        return money
+
+
+_AMOUNTS_KEPT = 20_000
+_AMOUNTS: dict[str, _Amounts] = {}
+
+
+def _amounts_in(currency: str) -> _Amounts:
+    """The amounts of ``currency``, once it is checked the way :class:`Money` checks it (an invalid
+    code raises the same validation error as before)."""
+    amounts = _AMOUNTS.get(currency)
+    if amounts is None:
+        Money(amount=_ZERO, currency=currency)
+        amounts = _AMOUNTS.setdefault(currency, _Amounts(currency))
+    return amounts
+
+
 def _id(raw: Mapping[str, Any], field: str = "id") -> str:
     value = raw.get(field)
     if isinstance(value, bool) or value is None or value == "":
@@ -153,7 +232,7 @@ def _id(raw: Mapping[str, Any], field: str = "id") -> str:
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    text = (value if type(value) is str else str(value)).strip()
     return text or None
 
 
@@ -186,22 +265,22 @@ def customer_updated(raw: Mapping[str, Any]) -> datetime:
     return parse_datetime(raw.get("updated"), "updated")
 
 
-def refunded_amount(raw: Mapping[str, Any], currency: str) -> Money | None:
-    """The larger of ``refundedAmount`` (Ecwid's own processor only) and the sum of ``refunds[]``."""
-    found: list[Decimal] = []
-    if raw.get("refundedAmount") is not None:
-        found.append(amount(raw.get("refundedAmount"), "refundedAmount"))
+def refunded_amount(raw: Mapping[str, Any]) -> Decimal | None:
+    """The larger of ``refundedAmount`` (Ecwid's own processor only) and the sum of ``refunds[]``;
+    ``None`` when the order has neither."""
+    value = raw.get("refundedAmount")
+    found = None if value is None else amount(value, "refundedAmount")
     refunds = raw.get("refunds")
-    if refunds is not None:
-        if not isinstance(refunds, list):
-            raise RecordError("refunds is not a list")
-        total = Decimal("0")
-        for index, refund in enumerate(refunds):
-            if not isinstance(refund, Mapping):
-                raise RecordError(f"refunds[{index}] is not an object")
-            total += abs(amount(refund.get("amount"), f"refunds[{index}].amount"))
-        found.append(total)
-    return Money(amount=max(found), currency=currency) if found else None
+    if refunds is None:
+        return found
+    if not isinstance(refunds, list):
+        raise RecordError("refunds is not a list")
+    total = Decimal("0")
+    for index, refund in enumerate(refunds):
+        if type(refund) is not dict and not isinstance(refund, Mapping):
+            raise RecordError(f"refunds[{index}] is not an object")
+        total += abs(amount(refund.get("amount"), f"refunds[{index}].amount"))
+    return total if found is None or total > found else found  # max() keeps the first of equals
 
 
 def _names(person: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -216,25 +295,26 @@ def _names(person: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 
 def address(person: Any) -> Address | None:
-    if not isinstance(person, Mapping) or not person:
+    if (type(person) is not dict and not isinstance(person, Mapping)) or not person:
         return None
     first, last = _names(person)
-    street = _text(person.get("street"))
+    get = person.get
+    street = _text(get("street"))
     line1, line2 = (street.split("\n", 1) + [None])[:2] if street else (None, None)
-    return Address(
-        first_name=first,
-        last_name=last,
-        company=_text(person.get("companyName")),
-        address1=_text(line1),
-        address2=_text(line2),
-        city=_text(person.get("city")),
-        province=_text(person.get("stateOrProvinceName")),
-        province_code=_text(person.get("stateOrProvinceCode")),
-        country=_text(person.get("countryName")),
-        country_code=_text(person.get("countryCode")),
-        zip=_text(person.get("postalCode")),
-        phone=_text(person.get("phone")),
-    )
+    return _new_address({
+        "first_name": first,
+        "last_name": last,
+        "company": _text(get("companyName")),
+        "address1": _text(line1),
+        "address2": _text(line2),
+        "city": _text(get("city")),
+        "province": _text(get("stateOrProvinceName")),
+        "province_code": _text(get("stateOrProvinceCode")),
+        "country": _text(get("countryName")),
+        "country_code": _text(get("countryCode")),
+        "zip": _text(get("postalCode")),
+        "phone": _text(get("phone")),
+    })
 
 
 # --- records -----------------------------------------------------------------------------------
@@ -246,88 +326,86 @@ def is_real_order(raw: Mapping[str, Any]) -> bool:
 
 
 def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):  # the ABC check alone is slow
         raise RecordError("order is not an object")
+    get = raw.get
     order_id = order_key(raw)
     created = timestamp_of(raw, "createTimestamp", "createDate")
     updated = timestamp_of(raw, "updateTimestamp", "updateDate")
-    status_text = str(raw.get("paymentStatus") or "").upper()
+    status_text = str(get("paymentStatus") or "").upper()
     status = _FINANCIAL.get(status_text, FinancialStatus.UNKNOWN)
-    total = money(raw.get("total"), currency, "total")
-    refunded = refunded_amount(raw, currency)
-    fully_refunded = status == FinancialStatus.REFUNDED
-    current = total.amount - (refunded.amount if refunded else Decimal("0"))
-    items_raw = raw.get("items") or []
+    total_amount = amount(get("total"), "total")
+    amounts = _amounts_in(currency)
+    total = amounts[str(total_amount)]
+    refunded_value = refunded_amount(raw)
+    refunded = None if refunded_value is None else amounts[str(refunded_value)]
+    fully_refunded = status is FinancialStatus.REFUNDED
+    current = total_amount - (_ZERO if refunded_value is None else refunded_value)
+    items_raw = get("items") or []
     if not isinstance(items_raw, list):
         raise RecordError("items is not a list")
     lines = []
     for index, item in enumerate(items_raw):
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             raise RecordError(f"items[{index}] is not an object")
         quantity = item.get("quantity")
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
             raise RecordError(f"items[{index}].quantity is not a count: {quantity!r}")
+        if type(quantity) is not int:
+            quantity = int(quantity)  # as validation turns an int subclass into an int
         price = item.get("price")
         product_id = item.get("productId")
-        lines.append(
-            LineItem(
-                id=str(item["id"]) if item.get("id") is not None else f"{order_id}-{index}",
-                product_id=str(product_id) if product_id not in (None, 0, "") else None,
-                sku=_text(item.get("sku")),
-                title=_text(item.get("name")) or "",
-                quantity=quantity,
-                current_quantity=0 if fully_refunded else quantity,
-                unit_price=money(price, currency, f"items[{index}].price") if price is not None else None,
-            )
-        )
-    customer = raw.get("customerId")
-    accept = raw.get("acceptMarketing")
-    return Order(
-        platform=PLATFORM,
-        store_id=store_id,
-        id=order_id,
-        name=f"#{order_id}",
-        email=_text(raw.get("email")),
-        customer_id=str(customer) if customer not in (None, 0, "") else None,
-        created_at=created,
-        updated_at=updated,
-        processed_at=created,
-        cancelled_at=updated if status_text == "CANCELLED" else None,
-        test=False,
-        financial_status=status,
-        total=total,
-        current_total=Money(amount=max(current, Decimal("0")), currency=currency),
-        refunded=refunded,
-        line_items=tuple(lines),
-        billing_address=address(raw.get("billingPerson")),
-        accepts_marketing=may_email(accept),
-        discount_codes=_coupon_codes(raw.get("discountCoupon")),
-        **fulfilment(raw, updated),
-    )
+        line_id = item.get("id")
+        lines.append(_new_line({
+            "id": str(line_id) if line_id is not None else f"{order_id}-{index}",
+            "product_id": str(product_id) if product_id not in (None, 0, "") else None,
+            "variant_id": None,
+            "sku": _text(item.get("sku")),
+            "title": _text(item.get("name")) or "",
+            "quantity": quantity,
+            "current_quantity": 0 if fully_refunded else quantity,
+            "unit_price": amounts[str(amount(price, f"items[{index}].price"))] if price is not None else None,
+        }))
+    customer = get("customerId")
+    fulfillment = str(get("fulfillmentStatus") or "").upper()
+    return _new_order({
+        "platform": PLATFORM,
+        "store_id": store_id,
+        "id": order_id,
+        "name": f"#{order_id}",
+        "email": _text(get("email")),
+        "customer_id": str(customer) if customer not in (None, 0, "") else None,
+        "created_at": created,
+        "updated_at": updated,
+        "processed_at": created,
+        "cancelled_at": updated if status_text == "CANCELLED" else None,
+        "test": False,
+        "financial_status": status,
+        "total": total,
+        "current_total": amounts[str(_ZERO if current < _ZERO else current)],
+        "refunded": refunded,
+        "line_items": tuple(lines),
+        "billing_address": address(get("billingPerson")),
+        "accepts_marketing": may_email(get("acceptMarketing")),
+        "discount_codes": _coupon_codes(get("discountCoupon")),
+        "fulfillment_status": fulfillment.lower() or None,
+        "fulfilled_at": updated if fulfillment in _HANDED_OVER else None,
+        "delivered_at": updated if fulfillment == "DELIVERED" else None,
+    })
 
 
 _HANDED_OVER = frozenset({"SHIPPED", "OUT_FOR_DELIVERY", "DELIVERED", "READY_FOR_PICKUP"})
-"""``fulfillmentStatus`` values meaning the goods have left the merchant (or wait at pickup)."""
+"""``fulfillmentStatus`` values meaning the goods have left the merchant (or wait at pickup).
 
-
-def fulfilment(raw: Mapping[str, Any], updated: datetime) -> dict[str, Any]:
-    """``fulfillment_status``, ``fulfilled_at`` and ``delivered_at`` of an Ecwid order.
-
-    Ecwid keeps no timestamp per status: the order's ``updateDate`` stands in, and the local store
-    keeps the earliest one seen (:func:`winback.sync.writes.write_orders`), so a later edit of an
-    order shipped long ago does not move it. ``WILL_NOT_DELIVER`` and ``RETURNED`` are neither.
-    """
-    status = str(raw.get("fulfillmentStatus") or "").upper()
-    return {
-        "fulfillment_status": status.lower() or None,
-        "fulfilled_at": updated if status in _HANDED_OVER else None,
-        "delivered_at": updated if status == "DELIVERED" else None,
-    }
+Ecwid keeps no timestamp per status: the order's ``updateDate`` stands in for ``fulfilled_at`` and
+``delivered_at`` (status ``DELIVERED``), and the local store keeps the earliest one seen
+(:func:`winback.sync.writes.write_orders`), so a later edit of an order shipped long ago does not
+move it. ``WILL_NOT_DELIVER`` and ``RETURNED`` are neither."""
 
 
 def _coupon_codes(coupon: Any) -> tuple[str, ...]:
     """Ecwid carries at most one coupon per order (``discountCoupon{code, ...}``)."""
-    code = coupon.get("code") if isinstance(coupon, Mapping) else None
+    code = coupon.get("code") if type(coupon) is dict or isinstance(coupon, Mapping) else None
     return (str(code),) if isinstance(code, str | int) and str(code) else ()
 
 
@@ -350,37 +428,52 @@ def extra_field(raw: Mapping[str, Any], key: str) -> Any:
     return None
 
 
+_CONSENT = {True: EmailConsent(state=ConsentState.SUBSCRIBED), False: EmailConsent(state=ConsentState.NOT_SUBSCRIBED)}
+"""The two consents a customer can have on Ecwid, shared: models are frozen."""
+
+
 def parse_customer(raw: Any, *, store_id: str, currency: str, birth_date_field: str | None = None) -> Customer:
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise RecordError("customer is not an object")
+    get = raw.get
     customer_id = _id(raw)
-    billing = raw.get("billingPerson") if isinstance(raw.get("billingPerson"), Mapping) else {}
+    billing = get("billingPerson")
+    if type(billing) is not dict and not isinstance(billing, Mapping):
+        billing = {}
     first, last = _names(billing) if billing else (None, None)
     if not (first or last):
-        first, last = _names({"name": raw.get("name")})
-    registered = raw.get("registered")
+        first, last = _names({"name": get("name")})
+    registered = get("registered")
     created = parse_datetime(registered, "registered") if isinstance(registered, (str, int)) and registered else None
-    consent = ConsentState.SUBSCRIBED if may_email(raw.get("acceptMarketing")) else ConsentState.NOT_SUBSCRIBED
-    stats = raw.get("stats") if isinstance(raw.get("stats"), Mapping) else {}
-    count = stats.get("numberOfOrders", raw.get("totalOrderCount"))
+    updated = customer_updated(raw)
+    stats = get("stats")
+    if type(stats) is not dict and not isinstance(stats, Mapping):
+        stats = {}
+    count = stats.get("numberOfOrders", get("totalOrderCount"))
     spent = stats.get("salesValue")
-    return Customer(
-        platform=PLATFORM,
-        store_id=store_id,
-        id=customer_id,
-        email=_text(raw.get("email")),
-        first_name=first,
-        last_name=last,
-        phone=_text(billing.get("phone")) if billing else None,
-        created_at=created,
-        updated_at=customer_updated(raw),
-        account=AccountState.ENABLED if registered not in (None, False, "") else AccountState.GUEST,
-        consent=EmailConsent(state=consent),
-        orders_count=count if isinstance(count, int) and not isinstance(count, bool) else None,
-        amount_spent=money(spent, currency, "stats.salesValue") if spent is not None else None,
-        default_address=address(billing),
-        birth_date=birth_date_of(extra_field(raw, birth_date_field)) if birth_date_field else None,
-    )
+    if spent is not None:
+        spent_amount = amount(spent, "stats.salesValue")
+        amount_spent: Money | None = _amounts_in(currency)[str(spent_amount)]
+    else:
+        amount_spent = None
+    return _new_customer({
+        "platform": PLATFORM,
+        "store_id": store_id,
+        "id": customer_id,
+        "email": _text(get("email")),
+        "first_name": first,
+        "last_name": last,
+        "phone": _text(billing.get("phone")) if billing else None,
+        "created_at": created,
+        "updated_at": updated,
+        "account": AccountState.ENABLED if registered not in (None, False, "") else AccountState.GUEST,
+        "consent": _CONSENT[may_email(get("acceptMarketing"))],
+        "orders_count": int(count) if isinstance(count, int) and not isinstance(count, bool) else None,
+        "amount_spent": amount_spent,
+        "tags": (),
+        "default_address": address(billing),
+        "birth_date": birth_date_of(extra_field(raw, birth_date_field)) if birth_date_field else None,
+    })
 
 
 def parse_product(raw: Any, *, store_id: str, currency: str) -> Product:

@@ -23,6 +23,7 @@ More than ``window_max`` records updated in the same second are read as one wind
 from __future__ import annotations
 
 import logging
+from operator import itemgetter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -40,6 +41,7 @@ def _plain_id(raw: Mapping[str, Any]) -> Any:
     return raw.get("id")
 
 _FIRST_STEP = 3600
+_first = itemgetter(0)
 
 
 class WindowedReader:
@@ -105,10 +107,13 @@ class WindowedReader:
             yield window
 
     async def read_window(self, lo: int, hi: int | None) -> list[Mapping[str, Any]]:
-        """Every record of one window, de-duplicated and sorted by ``(updated, id)``."""
+        """Every record of one window, de-duplicated and sorted by ``(updated, id)``.
+
+        An item that is not an object sorts first (as updated at 0); the connector quarantines it.
+        """
         for attempt in range(self._rereads + 1):
-            seen: dict[str, Mapping[str, Any]] = {}
-            anonymous: list[Mapping[str, Any]] = []
+            seen: dict[str, tuple[Any, Any]] = {}
+            anonymous: list[Any] = []
             offset = 0
             first_total: int | None = None
             last_total = 0
@@ -119,11 +124,11 @@ class WindowedReader:
                     first_total = last_total
                 items = envelope["items"]
                 for item in items:
-                    key = self._key_of(item) if isinstance(item, Mapping) else None
+                    key = self._key_of(item) if type(item) is dict or isinstance(item, Mapping) else None
                     if key is None or key == "" or isinstance(key, (dict, list)):
                         anonymous.append(item)
                     else:
-                        seen[str(key)] = item
+                        seen[str(key)] = (item, key)
                 offset += len(items)
                 if not items or offset >= last_total:
                     break
@@ -134,11 +139,18 @@ class WindowedReader:
                         "records kept changing while reading updatedFrom=%s updatedTo=%s; "
                         "changed records will be picked up by the next incremental read", lo, hi,
                     )
-                records = list(seen.values()) + anonymous
-                records.sort(key=lambda r: (self._updated_of(r), str(self._key_of(r) or "")))
-                return records
+                updated_of = self._updated_of
+                keyed = [((updated_of(item), str(key or "")), item) for item, key in seen.values()]
+                keyed += [(self._sort_key(item), item) for item in anonymous]
+                keyed.sort(key=_first)
+                return [item for _, item in keyed]
             log.info("window updatedFrom=%s updatedTo=%s changed during the read; reading it again", lo, hi)
         raise AssertionError("unreachable")
+
+    def _sort_key(self, item: Any) -> tuple[int, str]:
+        if type(item) is dict or isinstance(item, Mapping):
+            return self._updated_of(item), str(self._key_of(item) or "")
+        return 0, ""
 
     async def pages(self, since: int) -> AsyncIterator[list[Mapping[str, Any]]]:
         """Raw records updated at or after ``since`` (UNIX seconds), oldest first, in pages."""

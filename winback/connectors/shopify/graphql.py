@@ -181,6 +181,18 @@ def _parsed(text: str) -> DocumentNode:
     return parse(text)
 
 
+@lru_cache(maxsize=256)
+def _estimate_for(text: str, sizes: frozenset[tuple[str, int]]) -> int:
+    return estimate_cost(_parsed(text), dict(sizes))
+
+
+def estimated_cost(document: Document, variables: Mapping[str, Any]) -> int:
+    """:func:`~.throttle.estimate_cost` of ``document``, remembered per document and integer
+    variables (the only ones an estimate reads), since every page of a read asks again."""
+    sizes = frozenset((k, v) for k, v in variables.items() if isinstance(v, int))
+    return _estimate_for(document.text, sizes)
+
+
 class GraphQLClient:
     """Sends :class:`Document` objects to one shop's Admin GraphQL endpoint."""
 
@@ -217,7 +229,7 @@ class GraphQLClient:
         if idempotent is None:
             idempotent = not document.is_mutation
         variables = dict(variables or {})
-        estimate = estimate_cost(_parsed(document.text), variables)
+        estimate = estimated_cost(document, variables)
         payload = {"query": document.text, "variables": variables}
         throttled = malformed = 0
         while True:

@@ -22,6 +22,8 @@ from functools import lru_cache, partial
 from typing import Any
 
 from graphql import DocumentNode, parse
+from pydantic import ValidationError
+from pydantic_core import SchemaValidator
 
 from winback import errors
 from winback.connectors.http import HttpClient
@@ -193,6 +195,10 @@ def estimated_cost(document: Document, variables: Mapping[str, Any]) -> int:
     return _estimate_for(document.text, sizes)
 
 
+class Decoded(dict[str, Any]):
+    """An answer's ``data`` as the caller's ``decoder`` built it (records where the document has nodes)."""
+
+
 class GraphQLClient:
     """Sends :class:`Document` objects to one shop's Admin GraphQL endpoint."""
 
@@ -220,11 +226,19 @@ class GraphQLClient:
         """How many THROTTLED/429 answers we got (for tests and status output)."""
 
     async def execute(
-        self, document: Document, variables: Mapping[str, Any] | None = None, *, idempotent: bool | None = None
+        self,
+        document: Document,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        idempotent: bool | None = None,
+        decoder: SchemaValidator | None = None,
     ) -> dict[str, Any]:
         """Run ``document``; return its ``data`` or raise a :mod:`winback.errors` error.
 
-        ``idempotent`` defaults to "not a mutation".
+        ``idempotent`` defaults to "not a mutation". A ``decoder`` (see :mod:`.decode`) reads a
+        successful answer's bytes straight into ``{"data": ..., "extensions": ...}``; its
+        ``data`` is returned as :class:`Decoded`. An answer it refuses (errors, throttling, a
+        record it does not take) goes the ordinary way and plain ``data`` is returned.
         """
         if idempotent is None:
             idempotent = not document.is_mutation
@@ -243,6 +257,15 @@ class GraphQLClient:
                 raise_for_status=False,
                 headers={"Content-Type": "application/json"},
             )
+            if decoder is not None and response.status_code == 200:
+                try:
+                    answer = decoder.validate_json(response.content)
+                except ValidationError:
+                    pass
+                else:
+                    extensions = answer.get("extensions")
+                    self.bucket.observe(document.name, extensions.get("cost") if isinstance(extensions, Mapping) else None)
+                    return Decoded(answer["data"])
             try:
                 body = response.json()
             except ValueError:

@@ -112,7 +112,12 @@ LINE_ITEM = _model(
         "id": _field(_STR, "id"),
         "product_id": _field(_optional(_STR), ["product", "id"]),
         "variant_id": _field(_optional(_STR), ["variant", "id"]),
-        "sku": _field(cs.no_info_after_validator_function(_blank_as_none, _optional(_STR)), "sku"),
+        "sku": _field(
+            cs.with_default_schema(
+                cs.no_info_after_validator_function(_blank_as_none, cs.nullable_schema(_STR)), default=None
+            ),
+            "sku",
+        ),
         "title": _field(_STR, "title"),
         "quantity": _field(_INT, "quantity"),
         # present and null fails (the ordinary path falls back to quantity); absent takes quantity
@@ -193,7 +198,10 @@ def _codes(value: list[str] | None) -> tuple[str, ...]:
     return tuple(code for code in value or () if code)
 
 
-_SHIPMENTS = cs.with_default_schema(cs.nullable_schema(cs.list_schema(cs.any_schema())), default=None)
+def _shipments(read: Any) -> Any:
+    return cs.with_default_schema(
+        cs.with_info_after_validator_function(read, cs.nullable_schema(cs.list_schema(cs.any_schema()))), default=None
+    )
 
 
 def order_schema(store_id: str) -> Any:
@@ -238,8 +246,8 @@ def order_schema(store_id: str) -> Any:
                 ),
                 "displayFulfillmentStatus",
             ),
-            "fulfilled_at": _field(cs.with_info_after_validator_function(_fulfilled_at, _SHIPMENTS), "fulfillments"),
-            "delivered_at": _field(cs.with_info_after_validator_function(_delivered_at, _SHIPMENTS), "fulfillments"),
+            "fulfilled_at": _field(_shipments(_fulfilled_at), "fulfillments"),
+            "delivered_at": _field(_shipments(_delivered_at), "fulfillments"),
         },
     )
 
@@ -325,3 +333,14 @@ def bulk_orders_json(groups: Iterable[tuple[bytes, list[bytes]]]) -> bytes:
     """
     parts = [b'{"lineItems":{"nodes":[' + b",".join(lines) + b"]}," + row.lstrip()[1:] for row, lines in groups]
     return b"[" + b",".join(parts) + b"]"
+
+
+ROW_KEYS = SchemaValidator(
+    cs.typed_dict_schema(
+        {
+            "id": cs.typed_dict_field(cs.any_schema(), required=False),
+            "__parentId": cs.typed_dict_field(cs.any_schema(), required=False),
+        }
+    )
+)
+"""A bulk row (a JSON object) → its ``id`` and ``__parentId`` only, the rest left as bytes."""

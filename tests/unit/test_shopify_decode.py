@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tests.unit.shopify_fakes import line_node, money, order_node, page
+from tests.unit.shopify_fakes import customer_node, line_node, money, order_node, page
 from winback.connectors.shopify import decode, parse
 
 STORE = "acme.myshopify.com"
@@ -56,6 +56,8 @@ TAKEN = {
     "plain": order_node(2),
     "guest without lines": order_node(3, customer=None, lines=[], email=None, name=None),
     "no lineItems": {k: v for k, v in order_node(4).items() if k != "lineItems"},
+    "lower-case fulfilment status": {**_rich(12), "displayFulfillmentStatus": "fulfilled"},
+    "times as unix seconds": order_node(13, createdAt=1767225600, processedAt=1767225600.5),
     "partly fulfilled": {**_rich(5), "displayFulfillmentStatus": "PARTIALLY_FULFILLED"},
     "fulfilled, one not delivered": {**_rich(6), "fulfillments": [
         {"createdAt": "2026-01-02T10:00:00Z", "deliveredAt": None, "status": "SUCCESS"}]},
@@ -99,7 +101,6 @@ REFUSED = {
     "currentQuantity null": order_node(1, lines=[line_node(1, currentQuantity=None)]),
     "test null": order_node(1, test=None),
     "test as text": order_node(1, test="no"),
-    "lower-case fulfilment status": {**_rich(), "displayFulfillmentStatus": "fulfilled"},
     "discount code as a number": order_node(1, discountCodes=[10]),
     "empty address": order_node(1, billingAddress={}),
     "address with the old country code": order_node(1, billingAddress={**ADDRESS, "countryCode": "GB"}),
@@ -138,3 +139,61 @@ def test_bulk_rows_put_together_decode_like_their_nodes() -> None:
     expected = [parse.parse_order({**row, "lineItems": {"nodes": lines[n]}}, STORE) for n, row in zip((1, 2), rows)]
     assert decoded == expected
     assert [len(o.line_items) for o in decoded] == [2, 0]
+
+
+# --- customers ---------------------------------------------------------------------------------
+
+
+def _customers(nodes: list[dict[str, Any]]) -> list[Any]:
+    body = {"data": page("customers", nodes), "extensions": {}}
+    return decode.customers_page(STORE).validate_json(json.dumps(body))["data"]["customers"]["nodes"]
+
+
+CUSTOMERS_TAKEN = {
+    "plain": customer_node(1),
+    "with address and phone": customer_node(2, defaultAddress=ADDRESS, defaultPhoneNumber={"phoneNumber": "+1 555"}),
+    "phone from the address": customer_node(3, defaultAddress=ADDRESS, defaultPhoneNumber=None),
+    "blank phone, address without one": customer_node(4, defaultAddress={**ADDRESS, "phone": ""},
+                                                      defaultPhoneNumber={"phoneNumber": ""}),
+    "guest without email": customer_node(5, state=None, defaultEmailAddress=None, tags=None, amountSpent=None,
+                                         numberOfOrders=None, createdAt=None),
+    "no marketing state": customer_node(6, defaultEmailAddress={"emailAddress": "x@example.com", "marketingState": None,
+                                                                "marketingUpdatedAt": "2025-01-01T00:00:00Z"}),
+    "unknown marketing state": customer_node(7, defaultEmailAddress={"emailAddress": "y@example.com",
+                                                                     "marketingState": "SOMETHING_NEW",
+                                                                     "marketingUpdatedAt": None}),
+    "orders as a number": customer_node(8, numberOfOrders=12),
+    "orders with spaces": customer_node(9, numberOfOrders=" 7"),
+    "birth date": customer_node(10, birthDate={"value": "1990-05-17"}),
+    "birth date unreadable": customer_node(11, birthDate={"value": "17th of May"}),
+    "birth date absent": customer_node(12, birthDate=None),
+    "invited": customer_node(13, state="INVITED"),
+    "legacy keys null": customer_node(14, email=None, phone=None, emailMarketingConsent=None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CUSTOMERS_TAKEN))
+def test_a_customer_it_takes_becomes_the_record_parse_customer_builds(name: str) -> None:
+    node = CUSTOMERS_TAKEN[name]
+    expected = parse.parse_customer(copy.deepcopy(node), STORE)
+    (decoded,) = _customers([node])
+    assert decoded == expected
+    assert decoded.model_dump() == expected.model_dump()
+
+
+CUSTOMERS_REFUSED = {
+    "unknown account state": customer_node(1, state="SUSPENDED"),
+    "orders not a number": customer_node(1, numberOfOrders="many"),
+    "no updatedAt": customer_node(1, updatedAt=None),
+    "empty address": customer_node(1, defaultAddress={}),
+    "tag as a number": customer_node(1, tags=[1]),
+    "legacy email key": customer_node(1, email="old@example.com"),
+    "legacy phone key": customer_node(1, phone="+1 555"),
+    "legacy consent": customer_node(1, emailMarketingConsent={"marketingState": "SUBSCRIBED"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CUSTOMERS_REFUSED))
+def test_a_customer_it_does_not_take_refuses_the_whole_page(name: str) -> None:
+    with pytest.raises(ValidationError):
+        _customers([customer_node(9), CUSTOMERS_REFUSED[name]])

@@ -16,8 +16,6 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel
-from pydantic_core import SchemaValidator
-
 from winback import errors
 from winback.connectors.base import (
     ConnectorProfile,
@@ -36,7 +34,7 @@ from winback.connectors.shopify import documents as docs
 from winback.connectors.shopify import decode, inputs, parse
 from winback.connectors.shopify.bulk import BulkExporter, bulk_wanted, download_client
 from winback.connectors.shopify.deletions import deletion_pages
-from winback.connectors.shopify.graphql import REQUIRED_SCOPES, GraphQLClient, make_error_mapper
+from winback.connectors.shopify.graphql import REQUIRED_SCOPES, Decoder, GraphQLClient, make_error_mapper
 from winback.connectors.shopify.paging import Records, complete_line_items, page_size, paged, search_since, to_page
 from winback.connectors.shopify.profile import NEED_SCOPES, SHOPIFY
 from winback.connectors.shopify.settings import ShopifySettings, normalise_shop
@@ -205,7 +203,10 @@ class ShopifyConnector(Connector):
             namespace, key = self.settings.birth_date_metafield.split(".", 1)
             variables.update(withBirthDate=True, birthDateNamespace=namespace, birthDateKey=key)
         parser = functools.partial(parse.parse_customer, store_id=self.store_id)
-        pages = self._read(docs.CUSTOMERS_PAGE, variables, "customers", Resource.CUSTOMERS, parser, updated_since)
+        pages = self._read(
+            docs.CUSTOMERS_PAGE, variables, "customers", Resource.CUSTOMERS, parser, updated_since,
+            decoder=decode.customers_page(self.store_id),
+        )
         async for page in pages:
             yield page
 
@@ -259,7 +260,7 @@ class ShopifyConnector(Connector):
         updated_since: datetime | None,
         *,
         with_line_items: bool = False,
-        decoder: SchemaValidator | None = None,
+        decoder: Decoder | None = None,
     ) -> AsyncIterator[Page[T]]:
         """Page through ``connection``; ``with_line_items`` fetches the line items an order page cut
         off; ``decoder`` reads pages straight into records (see :mod:`.decode`)."""

@@ -33,7 +33,18 @@ from pydantic_core import PydanticCustomError, SchemaValidator
 from pydantic_core import core_schema as cs
 
 from winback.connectors.shopify import parse
-from winback.model import Address, FinancialStatus, LineItem, Money, Order
+from winback.model import (
+    AccountState,
+    Address,
+    ConsentState,
+    Customer,
+    EmailConsent,
+    FinancialStatus,
+    LineItem,
+    Money,
+    Order,
+    birth_date_of,
+)
 
 _UNSET = "__winback_not_in_the_answer__"
 """A validation alias no answer carries: the field always takes its default (platform, store id)."""
@@ -78,33 +89,19 @@ MONEY = _model(
 """``MoneyV2`` → :class:`Money`, as :func:`.parse.money` (floats through their text, like the model)."""
 
 
-def _not_empty(address: Address) -> Address:
-    if not address.model_fields_set:
-        raise PydanticCustomError("empty_address", "an address without fields is read by the ordinary path")
-    return address
-
-
-ADDRESS = cs.no_info_after_validator_function(
-    _not_empty,
-    _model(
-        Address,
-        {
-            name: _field(_optional(_STR), alias)
-            for name, alias in (
-                ("first_name", "firstName"), ("last_name", "lastName"), ("company", "company"),
-                ("address1", "address1"), ("address2", "address2"), ("city", "city"),
-                ("province", "province"), ("province_code", "provinceCode"), ("country", "country"),
-                ("country_code", "countryCodeV2"), ("zip", "zip"), ("phone", "phone"),
-            )
-        },
-        extra="forbid",  # ``countryCode`` (the fallback of :func:`.parse.address`) goes the ordinary way
-    ),
+ADDRESS = _model(
+    Address,
+    {
+        name: _field(_optional(_STR), alias)
+        for name, alias in (
+            ("first_name", "firstName"), ("last_name", "lastName"), ("company", "company"),
+            ("address1", "address1"), ("address2", "address2"), ("city", "city"),
+            ("province", "province"), ("province_code", "provinceCode"), ("country", "country"),
+            ("country_code", "countryCodeV2"), ("zip", "zip"), ("phone", "phone"),
+        )
+    },
+    extra="forbid",  # ``countryCode`` (the fallback of :func:`.parse.address`) goes the ordinary way
 )
-
-
-def _blank_as_none(value: str | None) -> str | None:
-    return value or None
-
 
 LINE_ITEM = _model(
     LineItem,
@@ -112,12 +109,7 @@ LINE_ITEM = _model(
         "id": _field(_STR, "id"),
         "product_id": _field(_optional(_STR), ["product", "id"]),
         "variant_id": _field(_optional(_STR), ["variant", "id"]),
-        "sku": _field(
-            cs.with_default_schema(
-                cs.no_info_after_validator_function(_blank_as_none, cs.nullable_schema(_STR)), default=None
-            ),
-            "sku",
-        ),
+        "sku": _field(_optional(_STR), "sku"),  # "" becomes None in _finish
         "title": _field(_STR, "title"),
         "quantity": _field(_INT, "quantity"),
         # present and null fails (the ordinary path falls back to quantity); absent takes quantity
@@ -126,130 +118,169 @@ LINE_ITEM = _model(
     },
 )
 
-
-def _all_lines(connection: dict[str, Any] | None) -> tuple[LineItem, ...]:
-    if connection is None:
-        return ()
-    if (connection.get("pageInfo") or {}).get("hasNextPage"):
-        raise PydanticCustomError("more_lines", "the order has more line items than the page holds")
-    return tuple(connection["nodes"])
-
-
-LINE_ITEMS = cs.no_info_after_validator_function(
-    _all_lines,
-    cs.nullable_schema(
-        cs.typed_dict_schema(
-            {
-                "nodes": cs.typed_dict_field(cs.list_schema(LINE_ITEM)),
-                "pageInfo": cs.typed_dict_field(
-                    cs.nullable_schema(
-                        cs.typed_dict_schema(
-                            {"hasNextPage": cs.typed_dict_field(cs.nullable_schema(_BOOL), required=False)}
-                        )
-                    ),
-                    required=False,
-                ),
-            }
-        )
-    ),
+LINE_ITEMS = cs.typed_dict_schema(
+    {
+        "nodes": cs.typed_dict_field(cs.tuple_variable_schema(LINE_ITEM)),
+        "pageInfo": cs.typed_dict_field(
+            cs.nullable_schema(
+                cs.typed_dict_schema(
+                    # a connection cut off is completed by another request: the ordinary path
+                    {"hasNextPage": cs.typed_dict_field(cs.literal_schema([False, None]), required=False)}
+                )
+            ),
+            required=False,
+        ),
+    }
 )
-"""``lineItems { nodes pageInfo }`` → the lines; one that is cut off fails (see :func:`.paging.complete_line_items`)."""
+"""``lineItems { nodes pageInfo }``; :func:`_finish` keeps the nodes."""
+
+_TIMES = ("created_at", "updated_at", "processed_at", "cancelled_at")
 
 
-def _financial(value: str | None) -> FinancialStatus:
-    return parse.FINANCIAL.get(value, FinancialStatus.UNKNOWN) if value else FinancialStatus.UNKNOWN
+def _refuse(why: str) -> PydanticCustomError:
+    return PydanticCustomError("ordinary_path", why)
 
 
-def _fulfillment_status(value: str | None) -> str | None:
-    if not value:
-        return None
-    if not value.isupper():
-        raise PydanticCustomError("status_case", "Shopify's enum words are upper case")
-    return value.lower()
+def _finish(order: Order) -> Order:
+    """Shopify's words → the model's, in one pass over the fields read raw (one Python call per order).
 
-
-def _shipped(value: list[Any] | None, info: cs.ValidationInfo) -> list[dict[str, Any]] | None:
-    """The successful shipments when the order is fulfilled (as :func:`.parse.fulfilment` reads them)."""
-    if info.data.get("fulfillment_status") != "fulfilled":
-        return None
-    return [f for f in value or () if isinstance(f, dict) and f.get("status") == "SUCCESS"] or None
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(timezone.utc)
-
-
-def _fulfilled_at(value: list[Any] | None, info: cs.ValidationInfo) -> datetime | None:
-    shipments = _shipped(value, info)
-    if not shipments:
-        return None
-    return _utc(max(filter(None, (parse.parse_datetime(f.get("createdAt")) for f in shipments)), default=None))
-
-
-def _delivered_at(value: list[Any] | None, info: cs.ValidationInfo) -> datetime | None:
-    shipments = _shipped(value, info)
-    if not shipments:
-        return None
-    delivered = [parse.parse_datetime(f.get("deliveredAt")) for f in shipments]
-    return _utc(max(d for d in delivered if d is not None)) if all(delivered) else None
-
-
-def _codes(value: list[str] | None) -> tuple[str, ...]:
-    return tuple(code for code in value or () if code)
-
-
-def _shipments(read: Any) -> Any:
-    return cs.with_default_schema(
-        cs.with_info_after_validator_function(read, cs.nullable_schema(cs.list_schema(cs.any_schema()))), default=None
+    Until here the order holds ``lineItems`` as read, the raw enum words, the raw ``fulfillments``
+    (in ``fulfilled_at``) and times in pydantic's own UTC; each becomes what :func:`.parse.parse_order`
+    gives, with :func:`.parse.fulfilment` itself for the fulfilment fields.
+    """
+    fields = order.__dict__
+    for name in _TIMES:
+        fields[name] = _utc(fields[name])
+    status = fields["financial_status"]
+    fields["financial_status"] = parse.FINANCIAL.get(status, FinancialStatus.UNKNOWN) if status else FinancialStatus.UNKNOWN
+    codes = fields["discount_codes"]
+    fields["discount_codes"] = tuple(code for code in codes if code) if codes else ()
+    lines = fields["line_items"]
+    fields["line_items"] = lines = lines["nodes"] if lines is not None else ()
+    for line in lines:
+        if line.sku == "":
+            line.__dict__["sku"] = None
+    address = fields["billing_address"]
+    if address is not None and not address.model_fields_set:
+        raise _refuse("an address without fields")  # parse.address reads {} as no address
+    shipped = parse.fulfilment(
+        {"displayFulfillmentStatus": fields["fulfillment_status"], "fulfillments": fields["fulfilled_at"]}
     )
+    for name in ("fulfilled_at", "delivered_at"):
+        shipped[name] = _utc(shipped[name])
+    fields.update(shipped)
+    return order
+
+
+_TIME = cs.datetime_schema(microseconds_precision="truncate")
 
 
 def order_schema(store_id: str) -> Any:
     """:class:`Order` from an ``OrderFields`` node (with ``lineItems``), as :func:`.parse.parse_order`."""
-    return _model(
-        Order,
-        {
-            "platform": _field(cs.with_default_schema(_STR, default=parse.PLATFORM), _UNSET),
-            "store_id": _field(cs.with_default_schema(_STR, default=store_id), _UNSET + "store"),
-            "id": _field(_STR, "id"),
-            "name": _field(_optional(_STR), "name"),
-            "email": _field(_optional(_STR), "email"),
-            "customer_id": _field(_optional(_STR), ["customer", "id"]),
-            "created_at": _field(_own(Order, "created_at"), "createdAt"),
-            "updated_at": _field(_own(Order, "updated_at"), "updatedAt"),
-            "processed_at": _field(_own(Order, "processed_at"), "processedAt"),
-            "cancelled_at": _field(_own(Order, "cancelled_at"), "cancelledAt"),
-            "test": _field(cs.with_default_schema(_BOOL, default=False), "test"),
-            "financial_status": _field(
-                cs.with_default_schema(
-                    cs.no_info_after_validator_function(_financial, cs.nullable_schema(_STR)),
-                    default=FinancialStatus.UNKNOWN,
-                ),
-                "displayFinancialStatus",
-            ),
-            "total": _field(MONEY, ["totalPriceSet", "shopMoney"]),
-            "current_total": _field(_optional(MONEY), ["currentTotalPriceSet", "shopMoney"]),
-            "refunded": _field(_optional(MONEY), ["totalRefundedSet", "shopMoney"]),
-            "line_items": _field(cs.with_default_schema(LINE_ITEMS, default=()), "lineItems"),
-            "billing_address": _field(_optional(ADDRESS), "billingAddress"),
-            "accepts_marketing": _field(_optional(_BOOL), "customerAcceptsMarketing"),
-            "discount_codes": _field(
-                cs.with_default_schema(
-                    cs.no_info_after_validator_function(_codes, cs.nullable_schema(cs.list_schema(_STR))), default=()
-                ),
-                "discountCodes",
-            ),
-            # validated in this order: the times read the status validated before them
-            "fulfillment_status": _field(
-                cs.with_default_schema(
-                    cs.no_info_after_validator_function(_fulfillment_status, cs.nullable_schema(_STR)), default=None
-                ),
-                "displayFulfillmentStatus",
-            ),
-            "fulfilled_at": _field(_shipments(_fulfilled_at), "fulfillments"),
-            "delivered_at": _field(_shipments(_delivered_at), "fulfillments"),
-        },
-    )
+    fields = {
+        "platform": _field(cs.with_default_schema(_STR, default=parse.PLATFORM), _UNSET),
+        "store_id": _field(cs.with_default_schema(_STR, default=store_id), _UNSET + "store"),
+        "id": _field(_STR, "id"),
+        "name": _field(_optional(_STR), "name"),
+        "email": _field(_optional(_STR), "email"),
+        "customer_id": _field(_optional(_STR), ["customer", "id"]),
+        "created_at": _field(_TIME, "createdAt"),
+        "updated_at": _field(_TIME, "updatedAt"),
+        "processed_at": _field(_optional(_TIME), "processedAt"),
+        "cancelled_at": _field(_optional(_TIME), "cancelledAt"),
+        "test": _field(cs.with_default_schema(_BOOL, default=False), "test"),
+        "financial_status": _field(_optional(_STR), "displayFinancialStatus"),
+        "total": _field(MONEY, ["totalPriceSet", "shopMoney"]),
+        "current_total": _field(_optional(MONEY), ["currentTotalPriceSet", "shopMoney"]),
+        "refunded": _field(_optional(MONEY), ["totalRefundedSet", "shopMoney"]),
+        "line_items": _field(_optional(LINE_ITEMS), "lineItems"),
+        "billing_address": _field(_optional(ADDRESS), "billingAddress"),
+        "accepts_marketing": _field(_optional(_BOOL), "customerAcceptsMarketing"),
+        "discount_codes": _field(_optional(cs.list_schema(_STR)), "discountCodes"),
+        "fulfillment_status": _field(_optional(_STR), "displayFulfillmentStatus"),
+        "fulfilled_at": _field(_optional(cs.list_schema(cs.any_schema())), "fulfillments"),
+        "delivered_at": _field(cs.with_default_schema(cs.none_schema(), default=None), _UNSET + "delivered"),
+    }
+    return cs.no_info_after_validator_function(_finish, _model(Order, fields))
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    """What the model's ``UtcDatetime`` makes of a time pydantic read (a time without a zone refuses)."""
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        raise _refuse("a time without its zone")
+    return when.astimezone(timezone.utc)
+
+
+_NO_CONSENT = EmailConsent()
+
+CONSENT = _model(
+    EmailConsent,
+    {
+        "state": _field(_optional(_STR), "marketingState"),
+        "updated_at": _field(_optional(_TIME), "marketingUpdatedAt"),
+    },
+)
+"""``defaultEmailAddress`` → :class:`EmailConsent` with the raw state word (see :func:`_finish_customer`)."""
+
+
+def _finish_customer(customer: Customer) -> Customer:
+    """As :func:`_finish` for a customer, after :func:`.parse.parse_customer` and :func:`.parse.consent`."""
+    fields = customer.__dict__
+    fields["created_at"] = _utc(fields["created_at"])
+    fields["updated_at"] = _utc(fields["updated_at"])
+    fields["email"] = fields["email"] or None
+    address = fields["default_address"]
+    if address is not None and not address.model_fields_set:
+        raise _refuse("an address without fields")
+    if not fields["phone"]:
+        fields["phone"] = address.phone if address is not None else None
+    state = fields["account"]
+    if state is None:
+        fields["account"] = AccountState.GUEST
+    elif state in parse.ACCOUNT:
+        fields["account"] = parse.ACCOUNT[state]
+    else:
+        raise _refuse("an account state we do not know")  # the ordinary path quarantines it
+    consent = fields["consent"]
+    if consent is None or not consent.state:
+        fields["consent"] = _NO_CONSENT
+    else:
+        consent.__dict__["state"] = parse.CONSENT.get(consent.state, ConsentState.UNKNOWN)
+        consent.__dict__["updated_at"] = _utc(consent.updated_at)
+    count = fields["orders_count"]
+    fields["orders_count"] = int(str(count)) if count is not None else None
+    tags = fields["tags"]
+    fields["tags"] = tuple(tags) if tags else ()
+    fields["birth_date"] = birth_date_of(fields["birth_date"])
+    return customer
+
+
+def customer_schema(store_id: str) -> Any:
+    """:class:`Customer` from a ``CustomerFields`` node, as :func:`.parse.parse_customer`.
+
+    The ordinary parser also falls back to ``email``, ``phone`` and ``emailMarketingConsent``,
+    which ``CustomerFields`` does not select; :func:`customers_page` refuses a page holding them."""
+    fields = {
+        "platform": _field(cs.with_default_schema(_STR, default=parse.PLATFORM), _UNSET),
+        "store_id": _field(cs.with_default_schema(_STR, default=store_id), _UNSET + "store"),
+        "id": _field(_STR, "id"),
+        "email": _field(_optional(_STR), ["defaultEmailAddress", "emailAddress"]),
+        "first_name": _field(_optional(_STR), "firstName"),
+        "last_name": _field(_optional(_STR), "lastName"),
+        "phone": _field(_optional(_STR), ["defaultPhoneNumber", "phoneNumber"]),
+        "created_at": _field(_optional(_TIME), "createdAt"),
+        "updated_at": _field(_TIME, "updatedAt"),
+        "account": _field(_optional(_STR), "state"),
+        "consent": _field(_optional(CONSENT), "defaultEmailAddress"),
+        "orders_count": _field(_optional(cs.union_schema([_STR, _INT])), "numberOfOrders"),
+        "amount_spent": _field(_optional(MONEY), "amountSpent"),
+        "tags": _field(_optional(cs.list_schema(_STR)), "tags"),
+        "default_address": _field(_optional(ADDRESS), "defaultAddress"),
+        "birth_date": _field(cs.with_default_schema(cs.any_schema(), default=None), ["birthDate", "value"]),
+    }
+    return cs.no_info_after_validator_function(_finish_customer, _model(Customer, fields))
 
 
 _PAGE_INFO = cs.typed_dict_schema(
@@ -284,7 +315,7 @@ def _connection_answer(connection: str, node: Any) -> Any:
     )
 
 
-_MODELS = (Money, Address, LineItem, Order)
+_MODELS = (Money, Address, LineItem, Order, EmailConsent, Customer)
 
 
 @contextmanager
@@ -317,6 +348,38 @@ def _validator(schema: Any) -> SchemaValidator:
 def orders_page(store_id: str) -> SchemaValidator:
     """An ``OrdersPage`` answer → ``{"data": {"orders": {"nodes": [Order, ...], "pageInfo": ...}}, ...}``."""
     return _validator(_connection_answer("orders", order_schema(store_id)))
+
+
+class _Guarded:
+    """A decoder that first has ``guard`` read the answer (and refuse it) before ``decoder`` does."""
+
+    def __init__(self, guard: SchemaValidator, decoder: SchemaValidator) -> None:
+        self.guard = guard
+        self.decoder = decoder
+
+    def validate_json(self, data: bytes | str) -> Any:
+        self.guard.validate_json(data)
+        return self.decoder.validate_json(data)
+
+
+_ABSENT = cs.typed_dict_field(cs.none_schema(), required=False)
+
+_NO_FALLBACK_KEYS = SchemaValidator(
+    _connection_answer(
+        "customers",
+        cs.typed_dict_schema({"email": _ABSENT, "phone": _ABSENT, "emailMarketingConsent": _ABSENT}),
+    )
+)
+"""Customers without the keys :func:`.parse.parse_customer` falls back to (or with them null).
+
+``CustomerFields`` does not select them, so an answer to ``CustomersPage`` has none; this only
+reads the answer's bytes once more in Rust, creating no object per customer."""
+
+
+@lru_cache(maxsize=16)
+def customers_page(store_id: str) -> _Guarded:
+    """A ``CustomersPage`` answer → ``{"data": {"customers": {"nodes": [Customer, ...], ...}}, ...}``."""
+    return _Guarded(_NO_FALLBACK_KEYS, _validator(_connection_answer("customers", customer_schema(store_id))))
 
 
 @lru_cache(maxsize=16)

@@ -19,11 +19,9 @@ import logging
 import re
 from collections.abc import Mapping
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, Protocol
 
-from graphql import DocumentNode, parse
 from pydantic import ValidationError
-from pydantic_core import SchemaValidator
 
 from winback import errors
 from winback.connectors.http import HttpClient
@@ -31,7 +29,7 @@ from winback.connectors.http_errors import ErrorMapper, ErrorRule, ErrorTable, F
 from winback.connectors.retry import RETRYABLE_STATUSES, AmbiguousWriteError, parse_retry_after
 from winback.connectors.shopify.documents import Document
 from winback.connectors.shopify.profile import SCOPES
-from winback.connectors.shopify.throttle import CostBucket, estimate_cost
+from winback.connectors.shopify.throttle import CostBucket, estimate_cost, parsed
 from winback.secrets import redact
 
 log = logging.getLogger("winback.connectors.shopify")
@@ -178,14 +176,9 @@ def error_for_graphql(body: Mapping[str, Any], store: str, operation: str) -> er
 # --- the client --------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=64)
-def _parsed(text: str) -> DocumentNode:
-    return parse(text)
-
-
 @lru_cache(maxsize=256)
 def _estimate_for(text: str, sizes: frozenset[tuple[str, int]]) -> int:
-    return estimate_cost(_parsed(text), dict(sizes))
+    return estimate_cost(parsed(text), dict(sizes))
 
 
 def estimated_cost(document: Document, variables: Mapping[str, Any]) -> int:
@@ -193,6 +186,13 @@ def estimated_cost(document: Document, variables: Mapping[str, Any]) -> int:
     variables (the only ones an estimate reads), since every page of a read asks again."""
     sizes = frozenset((k, v) for k, v in variables.items() if isinstance(v, int))
     return _estimate_for(document.text, sizes)
+
+
+class Decoder(Protocol):
+    """Reads an answer's bytes straight into Python, or raises :class:`pydantic.ValidationError`
+    (a ``pydantic_core.SchemaValidator`` is one; see :mod:`.decode`)."""
+
+    def validate_json(self, data: bytes) -> Any: ...
 
 
 class Decoded(dict[str, Any]):
@@ -231,7 +231,7 @@ class GraphQLClient:
         variables: Mapping[str, Any] | None = None,
         *,
         idempotent: bool | None = None,
-        decoder: SchemaValidator | None = None,
+        decoder: Decoder | None = None,
     ) -> dict[str, Any]:
         """Run ``document``; return its ``data`` or raise a :mod:`winback.errors` error.
 

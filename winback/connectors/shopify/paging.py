@@ -16,9 +16,7 @@ from winback import errors
 from winback.connectors.base import Page, Resource
 from winback.connectors.shopify import documents as docs
 from winback.connectors.shopify import parse
-from pydantic_core import SchemaValidator
-
-from winback.connectors.shopify.graphql import Decoded, GraphQLClient
+from winback.connectors.shopify.graphql import Decoded, Decoder, GraphQLClient
 from winback.connectors.shopify.settings import MAX_PAGE_SIZE
 from winback.connectors.shopify.throttle import largest_page
 
@@ -86,7 +84,7 @@ async def paged(
     connection: str,
     *,
     store: str,
-    decoder: SchemaValidator | None = None,
+    decoder: Decoder | None = None,
 ) -> AsyncIterator[list[Any]]:
     """The ``nodes`` of the top-level ``connection`` of ``document``, a page at a time, first page first.
 

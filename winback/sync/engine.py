@@ -24,8 +24,8 @@ Deletions
 
 Overlap and memory
     The next pages are fetched while a batch commits (:mod:`winback.sync.pipeline`); commits stay
-    strictly in order. Memory stays flat: one batch (``BATCH_RECORDS`` records) plus
-    ``PREFETCH_PAGES`` pages are held at a time.
+    strictly in order. Memory stays flat: one batch (``BATCH_RECORDS`` records) plus what is read
+    ahead (about ``PREFETCH_RECORDS`` records, at most ``PREFETCH_PAGES`` pages) are held at a time.
 """
 
 from __future__ import annotations
@@ -52,11 +52,14 @@ DEFAULT_RESOURCES: tuple[Resource, ...] = (Resource.CUSTOMERS, Resource.ORDERS, 
 DEFAULT_OVERLAP = timedelta(minutes=10)
 BATCH_RECORDS = 500
 BATCH_SECONDS = 1.0
-PREFETCH_PAGES = 2
-"""Pages are read ahead (at most ``PREFETCH_PAGES``) while the previous ones commit, and committed
-in batches of consecutive pages, each batch with the cursor reached after its last page, once it
-holds ``BATCH_RECORDS`` records or its first page has waited ``BATCH_SECONDS`` (see
-:mod:`winback.sync.pipeline`). Statements, derived facts and the commit are paid per batch."""
+PREFETCH_PAGES = 64
+PREFETCH_RECORDS = BATCH_RECORDS
+"""Pages are read ahead while the previous ones commit (until ``PREFETCH_RECORDS`` records or
+``PREFETCH_PAGES`` pages wait: a commit of one batch never stalls the reading, whatever the page
+size), and committed in batches of consecutive pages, each batch with the cursor reached after
+its last page, once it holds ``BATCH_RECORDS`` records or its first page has waited
+``BATCH_SECONDS`` (see :mod:`winback.sync.pipeline`). Statements, derived facts and the commit are
+paid per batch."""
 PROGRESS_LOG_EVERY_S = 15.0
 """While a resource is read, one INFO line of progress at most this often (off a terminal there
 is no progress bar, and a long read must not look like a hang)."""
@@ -278,6 +281,7 @@ async def _sync_resource(
     batches = read_ahead(
         _pages(connector, resource, since, full=full or cursor is None),
         size=_page_size, max_records=BATCH_RECORDS, max_seconds=BATCH_SECONDS, depth=PREFETCH_PAGES,
+        ahead_records=PREFETCH_RECORDS,
     )
     async with aclosing(batches):
         async for batch in batches:

@@ -31,10 +31,12 @@ Overlap and memory
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -179,6 +181,35 @@ def _pages(connector: Connector, resource: Resource, since: datetime | None, *, 
     return connector.products()
 
 
+_freezes = 0
+_freezes_lock = threading.Lock()
+
+
+@contextmanager
+def _long_lived_objects_frozen() -> Iterator[None]:
+    """Leave the objects that exist before a sync out of the garbage collector's full collections
+    while it runs (:func:`gc.freeze`), and hand them back when the last running sync ends.
+
+    Why: a sync allocates and frees millions of small objects (records, rows, statements'
+    parameters), which triggers full collections, and each of those walks every object of the
+    process: modules, pydantic and SQLAlchemy schemas, the application's own. That walk was about
+    an eighth of a sync's CPU outside the database. Frozen, those objects are still alive and
+    used as before; only garbage cycles made before the sync wait until its end to be collected.
+    """
+    global _freezes
+    with _freezes_lock:
+        if _freezes == 0:
+            gc.freeze()
+        _freezes += 1
+    try:
+        yield
+    finally:
+        with _freezes_lock:
+            _freezes -= 1
+            if _freezes == 0:
+                gc.unfreeze()
+
+
 async def sync_store(
     connector: Connector,
     store: LocalStore,
@@ -195,6 +226,21 @@ async def sync_store(
     :class:`~winback.errors.ConnectorError` and :class:`~winback.errors.SyncError` are recorded as
     the store's ``last_error`` (when the store is known) and re-raised.
     """
+    with _long_lived_objects_frozen():
+        return await _sync_store(
+            connector, store, resources=resources, full=full, overlap=overlap, progress=progress
+        )
+
+
+async def _sync_store(
+    connector: Connector,
+    store: LocalStore,
+    *,
+    resources: Iterable[Resource | str],
+    full: bool,
+    overlap: timedelta,
+    progress: ProgressCallback | None,
+) -> SyncReport:
     started = datetime.now(timezone.utc)
     clock = time.monotonic()
     key = make_store_key(connector.platform, connector.store_id)

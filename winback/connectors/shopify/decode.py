@@ -1,23 +1,23 @@
-"""A page of orders decoded straight from the answer's bytes into :class:`~winback.model.Order`, in Rust.
+"""Pages of orders and customers decoded straight from the answer's bytes into :mod:`winback.model`, in Rust.
 
 Why
-    Decoding an orders page to Python dicts and then building every model from them costs more
-    than the rest of a sync outside the store's write path together: each order is ten objects
-    (the order, its lines, its amounts, its address) and every field is looked up twice. Here one
+    Decoding a page to Python dicts and then building every model from them cost more than the
+    rest of a sync outside the store's write path together: each order is ten objects (the order,
+    its lines, its amounts, its address) and every field was looked up twice. Here one
     pydantic-core validator per store reads the whole GraphQL answer (or a bulk export's rows put
-    together) and builds the very same model instances, with the model's own field validators,
-    touching Python only where Shopify's shape needs translating (enum words, the fulfilment
-    times).
+    together) and builds the very same model instances with the models' own field validators;
+    Python runs once per record (``_finish``, ``_finish_customer``) for what Shopify's shape needs
+    translating (enum words, fulfilment times, fallbacks).
 
 What the caller may rely on
     - This is a fast path, never a second opinion: it accepts a strict subset of what
-      :func:`.parse.parse_order` accepts (JSON strings, integers and booleans where that parser
-      would also convert other types; no keys the documents do not select in an address), and for
-      what it accepts it builds records equal to that parser's. Anything else, including a single
-      malformed order, a page with top-level ``errors``, a throttled answer or an order whose line
-      items need another request, fails the whole page with :class:`pydantic.ValidationError`;
-      the caller then reads the page the ordinary way, which quarantines the bad record with its
-      reason exactly as before.
+      :func:`.parse.parse_order` and :func:`.parse.parse_customer` accept (JSON strings, integers
+      and booleans where those parsers would also convert other types; no keys the documents do
+      not select), and for what it accepts it builds records equal to theirs. Anything else,
+      including a single malformed record, a page with top-level ``errors``, a throttled answer
+      or an order whose line items need another request, fails the whole page with
+      :class:`pydantic.ValidationError`; the caller then reads the page the ordinary way, which
+      quarantines the bad record with its reason exactly as before.
     - Validators are built once per store id and kept.
 """
 
@@ -150,7 +150,11 @@ def _finish(order: Order) -> Order:
     """
     fields = order.__dict__
     for name in _TIMES:
-        fields[name] = _utc(fields[name])
+        when = fields[name]
+        if when is not None:
+            if when.tzinfo is None:
+                raise _refuse("a time without its zone")
+            fields[name] = when.astimezone(timezone.utc)  # what the model's UtcDatetime does
     status = fields["financial_status"]
     fields["financial_status"] = parse.FINANCIAL.get(status, FinancialStatus.UNKNOWN) if status else FinancialStatus.UNKNOWN
     codes = fields["discount_codes"]
@@ -163,12 +167,15 @@ def _finish(order: Order) -> Order:
     address = fields["billing_address"]
     if address is not None and not address.model_fields_set:
         raise _refuse("an address without fields")  # parse.address reads {} as no address
-    shipped = parse.fulfilment(
-        {"displayFulfillmentStatus": fields["fulfillment_status"], "fulfillments": fields["fulfilled_at"]}
-    )
-    for name in ("fulfilled_at", "delivered_at"):
-        shipped[name] = _utc(shipped[name])
-    fields.update(shipped)
+    status = fields["fulfillment_status"]
+    if status == "FULFILLED":  # the only status with times (see parse.fulfilment)
+        shipped = parse.fulfilment({"displayFulfillmentStatus": status, "fulfillments": fields["fulfilled_at"]})
+        for name in ("fulfilled_at", "delivered_at"):
+            shipped[name] = _utc(shipped[name])
+        fields.update(shipped)
+    else:
+        fields["fulfillment_status"] = str(status).lower() if status else None
+        fields["fulfilled_at"] = None
     return order
 
 

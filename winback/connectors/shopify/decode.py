@@ -67,6 +67,12 @@ def _field(schema: Any, alias: str | list[Any]) -> Any:
 
 
 def _model(model: type, fields: dict[str, Any], *, extra: str = "ignore") -> Any:
+    """A ``model`` schema building ``model`` itself from ``fields``, which must name every field of
+    it: an instance built without one would lack the attribute (a field added to the model needs
+    its line here)."""
+    missing = set(model.model_fields) ^ set(fields)  # type: ignore[attr-defined]
+    if missing:
+        raise RuntimeError(f"winback.connectors.shopify.decode does not match {model.__name__}: {sorted(missing)}")
     return cs.model_schema(
         model,
         cs.model_fields_schema(fields, model_name=model.__name__, extra_behavior=extra),  # type: ignore[arg-type]

@@ -98,3 +98,23 @@ async def test_a_slow_feed_still_hands_out_pages_after_max_seconds() -> None:
     source = Source([1, 1, 1], pause=0.2)
     seen = [len(batch.items) async for batch in _batches(source, max_records=100, max_seconds=0.01)]
     assert seen == [1, 1, 1]
+
+
+async def test_reading_ahead_is_bounded_by_records_too() -> None:
+    source = Source([10] * 50)
+    async with aclosing(_batches(source, max_records=10, depth=40, ahead_records=25)) as batches:
+        first = await anext(batches)
+        await asyncio.sleep(0.05)  # the caller "commits": the reader runs on until 25 records wait
+        assert first.items == [[0] * 10]
+        # handed out + the 3 pages it takes to reach 25 records waiting (none more, despite depth 40)
+        assert source.produced == 1 + 3
+        rest = [batch async for batch in batches]
+    assert [page[0] for batch in [first, *rest] for page in batch.items] == list(range(50))
+
+
+async def test_small_pages_are_read_ahead_past_depth_two_while_the_caller_commits() -> None:
+    source = Source([1] * 50)
+    async with aclosing(_batches(source, max_records=100, max_seconds=0.0, depth=40, ahead_records=20)) as batches:
+        await anext(batches)
+        await asyncio.sleep(0.05)
+        assert source.produced == 1 + 20

@@ -41,7 +41,11 @@ async def note_start(request: httpx.Request) -> None:
 
 
 async def log_response(response: httpx.Response) -> None:
-    """Response hook: one DEBUG line with the redacted URL, the status and the time taken (retries included)."""
+    """Response hook: one DEBUG line with the redacted URL, the status and the time taken (retries included).
+
+    Nothing is computed when DEBUG is off: the hook runs for every request of a sync."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
     request = response.request
     started = request.extensions.get(_STARTED)
     elapsed_ms = (time.monotonic() - started) * 1000 if started is not None else 0.0

@@ -19,13 +19,11 @@ import asyncio
 import email.utils
 import logging
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from winback import errors
 from winback.connectors.http_log import redact_url
@@ -77,7 +75,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 class _Retry(Exception):
-    """Internal: carries the reason, an optional server-requested delay and the response to tenacity."""
+    """Internal: carries the reason, an optional server-requested delay and the response to the retry loop."""
 
     def __init__(self, reason: str, retry_after: float | None = None, response: httpx.Response | None = None):
         super().__init__(reason)
@@ -86,15 +84,13 @@ class _Retry(Exception):
         self.response = response
 
 
-def _make_wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retry) and exc.retry_after is not None:
-            return min(exc.retry_after, policy.max_retry_after)
-        ceiling = min(policy.max_delay, policy.base_delay * (2 ** (state.attempt_number - 1)))
-        return random.uniform(0, ceiling)
-
-    return wait
+def _delay(policy: RetryPolicy, reason: _Retry, attempt: int) -> float:
+    """The wait before attempt ``attempt + 1``: the server's ``Retry-After`` (capped), else
+    exponential back-off with full jitter."""
+    if reason.retry_after is not None:
+        return min(reason.retry_after, policy.max_retry_after)
+    ceiling = min(policy.max_delay, policy.base_delay * (2 ** (attempt - 1)))
+    return random.uniform(0, ceiling)
 
 
 class RetryTransport(httpx.AsyncBaseTransport):
@@ -103,6 +99,9 @@ class RetryTransport(httpx.AsyncBaseTransport):
     Returns the final response, which may be a non-2xx one (including the last retryable one once
     the attempts are used up). Raises :class:`AmbiguousWriteError` for a write that may have been
     applied, and :class:`~winback.errors.PlatformUnavailableError` when the store stayed unreachable.
+
+    A plain loop rather than a retry library: it runs for every request of a sync, and the
+    common case (one attempt that succeeds) should cost nothing beyond the call itself.
     """
 
     def __init__(
@@ -123,39 +122,33 @@ class RetryTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         idempotent = request.extensions.get(_IDEMPOTENT, request.method in _SAFE_METHODS)
         statuses = request.extensions.get(_RETRY_STATUSES, RETRYABLE_STATUSES)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.policy.attempts),
-            wait=_make_wait(self.policy),
-            retry=retry_if_exception_type(_Retry),
-            reraise=True,
-            sleep=self._sleep,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    response = await self._attempt(request, idempotent, statuses)
-        except _Retry as exhausted:
-            if exhausted.response is not None:
-                return exhausted.response
-            raise errors.PlatformUnavailableError(
-                f"could not reach {self.store_label} after {self.policy.attempts} attempts "
-                f"({exhausted.reason}); check the network and the API URL, then try again.",
-                store=self.store_label,
-            ) from None
-        return response
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(request, idempotent, statuses)
+            except _Retry as reason:
+                if attempt >= self.policy.attempts:
+                    if reason.response is not None:
+                        return reason.response
+                    raise errors.PlatformUnavailableError(
+                        f"could not reach {self.store_label} after {self.policy.attempts} attempts "
+                        f"({reason.reason}); check the network and the API URL, then try again.",
+                        store=self.store_label,
+                    ) from None
+                await self._sleep(_delay(self.policy, reason, attempt))
 
     async def _attempt(self, request: httpx.Request, idempotent: bool, statuses: frozenset[int]) -> httpx.Response:
-        where = f"{request.method} {redact_url(request.url)}"
         self.requests_sent += 1
         try:
             response = await self._inner.handle_async_request(request)
             await response.aread()
         except _NOT_SENT as exc:
-            log.info("%s: %s before the request was sent; will retry", where, type(exc).__name__)
+            log.info("%s: %s before the request was sent; will retry", _where(request), type(exc).__name__)
             raise _Retry(type(exc).__name__) from exc
         except httpx.TransportError as exc:
             if idempotent:
-                log.info("%s: %s; will retry", where, type(exc).__name__)
+                log.info("%s: %s; will retry", _where(request), type(exc).__name__)
                 raise _Retry(type(exc).__name__) from exc
             raise self._ambiguous(f"the connection failed during a write ({type(exc).__name__})") from exc
         status = response.status_code
@@ -167,10 +160,10 @@ class RetryTransport(httpx.AsyncBaseTransport):
         if retry_after is not None and retry_after > self.policy.max_retry_after:
             log.info(
                 "%s -> HTTP %s with Retry-After %.0f s (over %.0f s); giving up",
-                where, status, retry_after, self.policy.max_retry_after,
+                _where(request), status, retry_after, self.policy.max_retry_after,
             )
             return response
-        log.info("%s -> HTTP %s; will retry", where, status)
+        log.info("%s -> HTTP %s; will retry", _where(request), status)
         raise _Retry(f"HTTP {status}", retry_after=retry_after, response=response)
 
     def _ambiguous(self, what: str) -> AmbiguousWriteError:
@@ -180,3 +173,8 @@ class RetryTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+def _where(request: httpx.Request) -> str:
+    """``METHOD url`` for a log line, the URL redacted; built only when a line is written."""
+    return f"{request.method} {redact_url(request.url)}"

@@ -3,14 +3,18 @@
 Why
     Read serially (fetch a page, parse it, commit it, only then ask for the next), the platform
     and winback never work at the same time, and every page pays a transaction of its own. Here the
-    connector's pages are pulled by their own task, at most ``depth`` pages ahead of the writer, so
-    the next request is in flight while the current batch commits; and consecutive pages are handed
-    out together, so the store pays its statements and its commit once per batch, not per page.
+    connector's pages are pulled by their own task, at most ``depth`` pages (and, with
+    ``ahead_records``, about that many records) ahead of the writer, so requests go on while a
+    batch commits; and consecutive pages are handed out together, so the store pays its
+    statements and its commit once per batch, not per page. Bounding by records lets small pages
+    (a Shopify orders page holds 16 orders) keep the platform busy for a whole commit, while large
+    ones (a bulk export's 250) hold no more memory.
 
 What the caller may rely on
     - Pages come out exactly once, strictly in the connector's order, never more than ``depth``
-      pages read ahead of what was handed out (memory stays bounded: one batch plus ``depth``
-      pages).
+      pages read ahead of what was handed out, and no page is read ahead while
+      ``ahead_records`` or more records wait (memory stays bounded: one batch plus what is read
+      ahead).
     - A batch ends when it holds ``max_records`` records, when its first page has waited
       ``max_seconds`` (a slow platform still sees its pages committed steadily), or when the feed
       ends or fails.
@@ -56,17 +60,31 @@ async def read_ahead(
     max_records: int,
     max_seconds: float,
     depth: int = 2,
+    ahead_records: int | None = None,
 ) -> AsyncIterator[Batch[T]]:
     """Batches of ``source``'s items (see the module's docstring for the guarantees).
 
     ``size`` tells how many records an item holds; ``depth`` (at least 1) bounds how many items
-    are read ahead of the caller."""
+    are read ahead of the caller, ``ahead_records`` how many records."""
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(1, depth))
+    waiting = 0
+    """Records read ahead and not yet taken by the caller."""
+    room = asyncio.Event()
 
     async def pump() -> None:
+        nonlocal waiting
         try:
             async with aclosing(source) as items:  # type: ignore[type-var]
-                async for item in items:
+                while True:
+                    # waits before asking for the next item: reading it is what costs (a request)
+                    while ahead_records is not None and waiting >= ahead_records:
+                        room.clear()
+                        await room.wait()
+                    try:
+                        item = await anext(items)
+                    except StopAsyncIteration:
+                        break
+                    waiting += size(item)
                     await queue.put(item)
         except Exception as exc:  # handed to the consumer, raised there in stream order
             await queue.put(_Failed(exc))
@@ -98,7 +116,10 @@ async def read_ahead(
             if not batch:
                 started = time.monotonic()
             batch.append(item)
-            records += size(item)
+            taken = size(item)
+            records += taken
+            waiting -= taken
+            room.set()
             if records >= max_records:
                 yield Batch(batch, records)
                 batch, records = [], 0

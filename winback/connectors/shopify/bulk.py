@@ -5,6 +5,10 @@ with back-off until ``COMPLETED`` → download ``url``. We ask for ``groupObject
 line item (a row with ``__parentId``) directly follows its order; an order is complete when the
 next top-level row arrives, so memory holds one order at a time whatever the file size.
 
+Rows are kept as the bytes of their line, read only for their ``id`` and ``__parentId``; a page of
+orders is then decoded in one go from those bytes (:mod:`.decode`), and only a page the decoder
+refuses is decoded to dicts and translated node by node (which quarantines what is malformed).
+
 The download URL is a signed URL on another host (Google Cloud Storage in production): it gets a
 plain client without the access token, and its query string (the signature) is never logged.
 A download that breaks off, or that comes back short of the operation's ``objectCount``, is
@@ -27,13 +31,15 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from winback import errors
 from winback.connectors.base import Page, RejectedRecord, Resource
+
+from winback.connectors.shopify import decode, parse
 from winback.connectors.shopify import documents as docs
-from winback.connectors.shopify import parse
 from winback.connectors.shopify.graphql import GraphQLClient
-from winback.connectors.shopify.paging import to_page
+from winback.connectors.shopify.paging import Records, to_page
 from winback.connectors.shopify.settings import ShopifySettings
 from winback.model import Order
 
@@ -55,18 +61,45 @@ class BulkResult:
 
 
 @dataclass(slots=True)
+class Row:
+    """One JSONL row: its line as downloaded, and the keys that place it (``id``, ``__parentId``)."""
+
+    line: bytes
+    keys: dict[str, Any]
+
+    @property
+    def id(self) -> Any:
+        return self.keys.get("id")
+
+    @property
+    def parent(self) -> Any:
+        return self.keys.get("__parentId")
+
+    def decoded(self) -> dict[str, Any]:
+        row: dict[str, Any] = json.loads(self.line)
+        return row
+
+
+@dataclass(slots=True)
 class BulkOrder:
     """One reassembled top-level row and the child rows that followed it."""
 
-    row: dict[str, Any]
-    children: list[dict[str, Any]] = field(default_factory=list)
+    row: Row
+    children: list[Row] = field(default_factory=list)
+
+    def node(self) -> dict[str, Any]:
+        """The order as a page's node: its row with the children as ``lineItems.nodes``."""
+        children = [child.decoded() for child in self.children]
+        for child in children:
+            child.pop("__parentId", None)
+        return {**self.row.decoded(), "lineItems": {"nodes": children}}
 
 
 @dataclass(slots=True)
 class Orphan:
     """A child row whose parent is not the row before it (only if the file is not grouped)."""
 
-    row: dict[str, Any]
+    row: Row
 
 
 async def bulk_wanted(gql: GraphQLClient, search: str | None, threshold: int | None) -> bool:
@@ -135,39 +168,54 @@ class BulkExporter:
         result = await self.wait(operation)
         log.info("%s: orders bulk export %s completed; downloading %d rows", self.store, operation, result.object_count)
         parser = functools.partial(parse.parse_order, store_id=store_id)
-        nodes: list[dict[str, Any]] = []
+        orders: list[BulkOrder] = []
         orphans: list[RejectedRecord] = []
         async for item in self.orders(result):
             if isinstance(item, BulkOrder):
-                nodes.append({**item.row, "lineItems": {"nodes": item.children}})
+                orders.append(item)
             else:
                 orphans.append(self._orphan(item))
-            if len(nodes) >= page_size:
-                page = self._page(nodes, orphans, parser, updated_since)
-                nodes, orphans = [], []
+            if len(orders) >= page_size:
+                page = self._page(orders, orphans, parser, updated_since, store_id)
+                orders, orphans = [], []
                 if page is not None:
                     yield page
-        page = self._page(nodes, orphans, parser, updated_since)
+        page = self._page(orders, orphans, parser, updated_since, store_id)
         if page is not None:
             yield page
 
     def _orphan(self, item: Orphan) -> RejectedRecord:
-        parent = item.row.get("__parentId")
-        log.warning("%s: bulk row %s arrived away from its order %s", self.store, item.row.get("id"), parent)
+        parent = item.row.parent
+        log.warning("%s: bulk row %s arrived away from its order %s", self.store, item.row.id, parent)
         return RejectedRecord(
             resource=Resource.ORDERS,
             record_id=str(parent) if parent else None,
             reason="a line item arrived away from its order in the bulk export",
-            raw=item.row,
+            raw=item.row.decoded(),
         )
+
+    @staticmethod
+    def _decoded(orders: list[BulkOrder], store_id: str) -> Records | None:
+        """The page's orders decoded in one go, or None when the decoder refuses them."""
+        if any(b'"lineItems"' in order.row.line for order in orders):
+            return None  # a row of its own with that key: the ordinary path decides which one wins
+        groups = [(order.row.line, [child.line for child in order.children]) for order in orders]
+        try:
+            return Records(decode.orders_list(store_id).validate_json(decode.bulk_orders_json(groups)))
+        except ValidationError:
+            return None
 
     def _page(
         self,
-        nodes: list[dict[str, Any]],
+        orders: list[BulkOrder],
         orphans: list[RejectedRecord],
         parser: Callable[[Mapping[str, Any]], Order],
         updated_since: datetime | None,
+        store_id: str,
     ) -> Page[Order] | None:
+        nodes: list[Any] | None = self._decoded(orders, store_id) if orders else []
+        if nodes is None:
+            nodes = [order.node() for order in orders]
         page = to_page(nodes, Resource.ORDERS, parser, updated_since, store=self.store)
         if not orphans:
             return page
@@ -257,7 +305,7 @@ class BulkExporter:
 
     # --- download and reassembly -----------------------------------------------------------
 
-    async def rows(self, result: BulkResult) -> AsyncIterator[dict[str, Any]]:
+    async def rows(self, result: BulkResult) -> AsyncIterator[Row]:
         """Every JSONL row of a completed operation, once each, resuming broken downloads."""
         if not result.url:
             if result.object_count == 0:
@@ -291,43 +339,60 @@ class BulkExporter:
             log.info("%s: bulk download broke off (%s); resuming after row %d", self.store, reason, consumed)
             await self._sleep(min(self.poll_max_interval_s, self.poll_interval_s * failures))
 
-    async def _download(self, url: str, *, skip: int) -> AsyncIterator[dict[str, Any]]:
+    async def _download(self, url: str, *, skip: int) -> AsyncIterator[Row]:
         where = httpx.URL(url).copy_with(query=None)
         async with self.download.stream("GET", url) as response:
             if response.status_code != 200:
                 raise _BadStatus(f"HTTP {response.status_code} from {where}")
             index = 0
-            async for line in response.aiter_lines():
+            async for line in _lines(response):
                 if not line.strip():
                     continue
                 if index < skip:
                     index += 1
                     continue
                 try:
-                    row = json.loads(line)
-                except ValueError:
-                    raise _Truncated(f"undecodable row {index + 1}") from None
-                if not isinstance(row, dict):
-                    raise _Truncated(f"row {index + 1} is not an object")
+                    keys = decode.ROW_KEYS.validate_json(line)
+                except ValidationError:
+                    raise _Truncated(_why_unreadable(line, index)) from None
                 index += 1
-                yield row
+                yield Row(line, keys)
 
     async def orders(self, result: BulkResult) -> AsyncIterator[BulkOrder | Orphan]:
         """Top-level rows with their children, one at a time."""
         current: BulkOrder | None = None
         async for row in self.rows(result):
-            parent = row.get("__parentId")
+            parent = row.parent
             if parent is None:
                 if current is not None:
                     yield current
                 current = BulkOrder(row=row)
-            elif current is not None and parent == current.row.get("id"):
-                row.pop("__parentId", None)
+            elif current is not None and parent == current.row.id:
                 current.children.append(row)
             else:
                 yield Orphan(row=row)
         if current is not None:
             yield current
+
+
+async def _lines(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body's lines as bytes (JSONL is UTF-8, split on ``\n``; a last line without one too)."""
+    pending = b""
+    async for chunk in response.aiter_bytes():
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            yield line
+    if pending:
+        yield pending
+
+
+def _why_unreadable(line: bytes, index: int) -> str:
+    try:
+        json.loads(line)
+    except ValueError:
+        return f"undecodable row {index + 1}"
+    return f"row {index + 1} is not an object"
 
 
 class _Truncated(Exception):

@@ -16,7 +16,6 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel
-
 from winback import errors
 from winback.connectors.base import (
     ConnectorProfile,
@@ -32,11 +31,11 @@ from winback.connectors.base import (
 )
 from winback.connectors.http import AmbiguousWriteError, Auth, HttpClient, RetryPolicy, create_at_most_once
 from winback.connectors.shopify import documents as docs
-from winback.connectors.shopify import inputs, parse
+from winback.connectors.shopify import decode, inputs, parse
 from winback.connectors.shopify.bulk import BulkExporter, bulk_wanted, download_client
 from winback.connectors.shopify.deletions import deletion_pages
-from winback.connectors.shopify.graphql import REQUIRED_SCOPES, GraphQLClient, make_error_mapper
-from winback.connectors.shopify.paging import complete_line_items, page_size, paged, search_since, to_page
+from winback.connectors.shopify.graphql import REQUIRED_SCOPES, Decoder, GraphQLClient, make_error_mapper
+from winback.connectors.shopify.paging import Records, complete_line_items, page_size, paged, search_since, to_page
 from winback.connectors.shopify.profile import NEED_SCOPES, SHOPIFY
 from winback.connectors.shopify.settings import ShopifySettings, normalise_shop
 from winback.connectors.shopify.throttle import CostBucket
@@ -204,7 +203,10 @@ class ShopifyConnector(Connector):
             namespace, key = self.settings.birth_date_metafield.split(".", 1)
             variables.update(withBirthDate=True, birthDateNamespace=namespace, birthDateKey=key)
         parser = functools.partial(parse.parse_customer, store_id=self.store_id)
-        pages = self._read(docs.CUSTOMERS_PAGE, variables, "customers", Resource.CUSTOMERS, parser, updated_since)
+        pages = self._read(
+            docs.CUSTOMERS_PAGE, variables, "customers", Resource.CUSTOMERS, parser, updated_since,
+            decoder=decode.customers_page(self.store_id),
+        )
         async for page in pages:
             yield page
 
@@ -232,7 +234,8 @@ class ShopifyConnector(Connector):
             }
             parser = functools.partial(parse.parse_order, store_id=self.store_id)
             pages = self._read(
-                docs.ORDERS_PAGE, variables, "orders", Resource.ORDERS, parser, updated_since, with_line_items=True
+                docs.ORDERS_PAGE, variables, "orders", Resource.ORDERS, parser, updated_since, with_line_items=True,
+                decoder=decode.orders_page(self.store_id),
             )
         async for page in pages:
             yield page
@@ -257,10 +260,13 @@ class ShopifyConnector(Connector):
         updated_since: datetime | None,
         *,
         with_line_items: bool = False,
+        decoder: Decoder | None = None,
     ) -> AsyncIterator[Page[T]]:
-        """Page through ``connection``; ``with_line_items`` fetches the line items an order page cut off."""
-        async for nodes in paged(self.gql, document, variables, connection, store=self.store_label):
-            if with_line_items:
+        """Page through ``connection``; ``with_line_items`` fetches the line items an order page cut
+        off; ``decoder`` reads pages straight into records (see :mod:`.decode`)."""
+        pages = paged(self.gql, document, variables, connection, store=self.store_label, decoder=decoder)
+        async for nodes in pages:
+            if with_line_items and not isinstance(nodes, Records):
                 nodes = [await complete_line_items(self.gql, n) for n in nodes]
             page = to_page(nodes, resource, parser, updated_since, store=self.store_label)
             if page is not None:

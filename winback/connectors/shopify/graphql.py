@@ -19,9 +19,9 @@ import logging
 import re
 from collections.abc import Mapping
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, Protocol
 
-from graphql import DocumentNode, parse
+from pydantic import ValidationError
 
 from winback import errors
 from winback.connectors.http import HttpClient
@@ -29,7 +29,7 @@ from winback.connectors.http_errors import ErrorMapper, ErrorRule, ErrorTable, F
 from winback.connectors.retry import RETRYABLE_STATUSES, AmbiguousWriteError, parse_retry_after
 from winback.connectors.shopify.documents import Document
 from winback.connectors.shopify.profile import SCOPES
-from winback.connectors.shopify.throttle import CostBucket, estimate_cost
+from winback.connectors.shopify.throttle import CostBucket, estimate_cost, parsed
 from winback.secrets import redact
 
 log = logging.getLogger("winback.connectors.shopify")
@@ -176,9 +176,27 @@ def error_for_graphql(body: Mapping[str, Any], store: str, operation: str) -> er
 # --- the client --------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=64)
-def _parsed(text: str) -> DocumentNode:
-    return parse(text)
+@lru_cache(maxsize=256)
+def _estimate_for(text: str, sizes: frozenset[tuple[str, int]]) -> int:
+    return estimate_cost(parsed(text), dict(sizes))
+
+
+def estimated_cost(document: Document, variables: Mapping[str, Any]) -> int:
+    """:func:`~.throttle.estimate_cost` of ``document``, remembered per document and integer
+    variables (the only ones an estimate reads), since every page of a read asks again."""
+    sizes = frozenset((k, v) for k, v in variables.items() if isinstance(v, int))
+    return _estimate_for(document.text, sizes)
+
+
+class Decoder(Protocol):
+    """Reads an answer's bytes straight into Python, or raises :class:`pydantic.ValidationError`
+    (a ``pydantic_core.SchemaValidator`` is one; see :mod:`.decode`)."""
+
+    def validate_json(self, data: bytes) -> Any: ...
+
+
+class Decoded(dict[str, Any]):
+    """An answer's ``data`` as the caller's ``decoder`` built it (records where the document has nodes)."""
 
 
 class GraphQLClient:
@@ -208,16 +226,24 @@ class GraphQLClient:
         """How many THROTTLED/429 answers we got (for tests and status output)."""
 
     async def execute(
-        self, document: Document, variables: Mapping[str, Any] | None = None, *, idempotent: bool | None = None
+        self,
+        document: Document,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        idempotent: bool | None = None,
+        decoder: Decoder | None = None,
     ) -> dict[str, Any]:
         """Run ``document``; return its ``data`` or raise a :mod:`winback.errors` error.
 
-        ``idempotent`` defaults to "not a mutation".
+        ``idempotent`` defaults to "not a mutation". A ``decoder`` (see :mod:`.decode`) reads a
+        successful answer's bytes straight into ``{"data": ..., "extensions": ...}``; its
+        ``data`` is returned as :class:`Decoded`. An answer it refuses (errors, throttling, a
+        record it does not take) goes the ordinary way and plain ``data`` is returned.
         """
         if idempotent is None:
             idempotent = not document.is_mutation
         variables = dict(variables or {})
-        estimate = estimate_cost(_parsed(document.text), variables)
+        estimate = estimated_cost(document, variables)
         payload = {"query": document.text, "variables": variables}
         throttled = malformed = 0
         while True:
@@ -231,6 +257,15 @@ class GraphQLClient:
                 raise_for_status=False,
                 headers={"Content-Type": "application/json"},
             )
+            if decoder is not None and response.status_code == 200:
+                try:
+                    answer = decoder.validate_json(response.content)
+                except ValidationError:
+                    pass
+                else:
+                    extensions = answer.get("extensions")
+                    self.bucket.observe(document.name, extensions.get("cost") if isinstance(extensions, Mapping) else None)
+                    return Decoded(answer["data"])
             try:
                 body = response.json()
             except ValueError:

@@ -16,7 +16,7 @@ from winback import errors
 from winback.connectors.base import Page, Resource
 from winback.connectors.shopify import documents as docs
 from winback.connectors.shopify import parse
-from winback.connectors.shopify.graphql import GraphQLClient
+from winback.connectors.shopify.graphql import Decoded, Decoder, GraphQLClient
 from winback.connectors.shopify.settings import MAX_PAGE_SIZE
 from winback.connectors.shopify.throttle import largest_page
 
@@ -73,19 +73,33 @@ class CursorPaginator:
         return {**base, self.cursor_variable: self.current_value}
 
 
+class Records(list[Any]):
+    """A page's nodes that a decoder already translated into records (see :mod:`.decode`)."""
+
+
 async def paged(
-    gql: GraphQLClient, document: docs.Document, variables: Mapping[str, Any], connection: str, *, store: str
+    gql: GraphQLClient,
+    document: docs.Document,
+    variables: Mapping[str, Any],
+    connection: str,
+    *,
+    store: str,
+    decoder: Decoder | None = None,
 ) -> AsyncIterator[list[Any]]:
-    """The ``nodes`` of the top-level ``connection`` of ``document``, a page at a time, first page first."""
+    """The ``nodes`` of the top-level ``connection`` of ``document``, a page at a time, first page first.
+
+    With a ``decoder``, a page it read is yielded as :class:`Records`, any other as raw nodes.
+    """
     paginator = CursorPaginator()
     while not paginator.finished:
-        data = await gql.execute(document, paginator.variables(variables))
+        data = await gql.execute(document, paginator.variables(variables), decoder=decoder)
         page = data.get(connection)
         if not isinstance(page, Mapping):
             raise errors.UnexpectedResponseError(
                 f"{store} answered {document.name} without {connection}", store=store
             )
-        yield list(page.get("nodes") or [])
+        nodes = page.get("nodes") or []
+        yield Records(nodes) if isinstance(data, Decoded) else list(nodes)
         paginator.advance(page)
 
 
@@ -119,13 +133,25 @@ def to_page(
     *,
     store: str,
 ) -> Page[T] | None:
-    """Translate ``nodes`` not older than ``updated_since``; None when nothing is left to commit."""
+    """Translate ``nodes`` not older than ``updated_since``; None when nothing is left to commit.
+
+    :class:`Records` are already translated (and none was rejected): they are only filtered."""
+    if isinstance(nodes, Records):
+        return _records_page(nodes, updated_since)
     if updated_since is not None:
         nodes = [n for n in nodes if not _older(n, updated_since)]
     records, rejected, newest = parse.translate(nodes, resource, parser, store=store)
     if not records and not rejected:
         return None
     return Page(records=records, rejected=rejected, newest_updated_at=newest)
+
+
+def _records_page(records: Records, updated_since: datetime | None) -> Page[Any] | None:
+    if updated_since is not None:
+        records = Records(r for r in records if r.updated_at >= updated_since)
+    if not records:
+        return None
+    return Page(records=list(records), rejected=[], newest_updated_at=max(r.updated_at for r in records))
 
 
 def _older(node: Any, since: datetime) -> bool:

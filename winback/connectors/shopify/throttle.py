@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -44,6 +45,14 @@ Sleep = Callable[[float], Awaitable[None]]
 # --- static cost estimate ----------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
+def parsed(text: str) -> DocumentNode:
+    """``text`` parsed once: the documents are constants, asked about at every read and request.
+
+    The tree is shared, so callers must not change it."""
+    return parse(text)
+
+
 def estimate_cost(document: str | DocumentNode, variables: Mapping[str, Any] | None = None) -> int:
     """Shopify's documented cost rules applied to a document without the schema.
 
@@ -53,7 +62,7 @@ def estimate_cost(document: str | DocumentNode, variables: Mapping[str, Any] | N
     what Shopify reports as ``requestedQueryCost``, close enough to pace requests and to choose
     page sizes that stay under :data:`MAX_QUERY_COST`.
     """
-    node = parse(document) if isinstance(document, str) else document
+    node = parsed(document) if isinstance(document, str) else document
     fragments = {d.name.value: d for d in node.definitions if isinstance(d, FragmentDefinitionNode)}
     variables = variables or {}
     total = 0
@@ -121,13 +130,13 @@ def _field_cost(field: FieldNode, fragments: Mapping[str, FragmentDefinitionNode
 
 def largest_page(document: str, variables: Mapping[str, Any], *, size_variable: str = "first", ceiling: int = 250) -> int:
     """The largest ``size_variable`` (≤ ``ceiling``) that keeps the estimate ≤ :data:`MAX_QUERY_COST`."""
-    parsed = parse(document)
+    tree = parsed(document)
     low, high = 1, ceiling
-    if estimate_cost(parsed, {**variables, size_variable: high}) <= MAX_QUERY_COST:
+    if estimate_cost(tree, {**variables, size_variable: high}) <= MAX_QUERY_COST:
         return high
     while low < high:
         middle = (low + high + 1) // 2
-        if estimate_cost(parsed, {**variables, size_variable: middle}) <= MAX_QUERY_COST:
+        if estimate_cost(tree, {**variables, size_variable: middle}) <= MAX_QUERY_COST:
             low = middle
         else:
             high = middle - 1

@@ -19,11 +19,13 @@ import asyncio
 import email.utils
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from winback import errors
 from winback.connectors.http_log import redact_url
@@ -75,13 +77,24 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 class _Retry(Exception):
-    """Internal: carries the reason, an optional server-requested delay and the response to the retry loop."""
+    """Internal: carries the reason, an optional server-requested delay and the response to tenacity."""
 
     def __init__(self, reason: str, retry_after: float | None = None, response: httpx.Response | None = None):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.response = response
+
+
+def _make_wait(policy: RetryPolicy, *, already: int) -> Callable[[RetryCallState], float]:
+    """tenacity's wait for the attempts after the first ``already`` ones (see :func:`_delay`)."""
+    def wait(state: RetryCallState) -> float:
+        reason = state.outcome.exception() if state.outcome else None
+        if not isinstance(reason, _Retry):
+            return 0.0
+        return _delay(policy, reason, state.attempt_number + already)
+
+    return wait
 
 
 def _delay(policy: RetryPolicy, reason: _Retry, attempt: int) -> float:
@@ -100,8 +113,9 @@ class RetryTransport(httpx.AsyncBaseTransport):
     the attempts are used up). Raises :class:`AmbiguousWriteError` for a write that may have been
     applied, and :class:`~winback.errors.PlatformUnavailableError` when the store stayed unreachable.
 
-    A plain loop rather than a retry library: it runs for every request of a sync, and the
-    common case (one attempt that succeeds) should cost nothing beyond the call itself.
+    The first attempt is a plain call: it runs for every request of a sync, and the common case
+    (one attempt that succeeds) should cost nothing beyond the call itself. Only a request that
+    needs a retry builds tenacity's ``AsyncRetrying`` for the attempts left.
     """
 
     def __init__(
@@ -122,21 +136,36 @@ class RetryTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         idempotent = request.extensions.get(_IDEMPOTENT, request.method in _SAFE_METHODS)
         statuses = request.extensions.get(_RETRY_STATUSES, RETRYABLE_STATUSES)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._attempt(request, idempotent, statuses)
-            except _Retry as reason:
-                if attempt >= self.policy.attempts:
-                    if reason.response is not None:
-                        return reason.response
-                    raise errors.PlatformUnavailableError(
-                        f"could not reach {self.store_label} after {self.policy.attempts} attempts "
-                        f"({reason.reason}); check the network and the API URL, then try again.",
-                        store=self.store_label,
-                    ) from None
-                await self._sleep(_delay(self.policy, reason, attempt))
+        try:
+            return await self._attempt(request, idempotent, statuses)
+        except _Retry as first:
+            if self.policy.attempts <= 1:
+                return self._exhausted(first)
+            await self._sleep(_delay(self.policy, first, 1))
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.policy.attempts - 1),
+            wait=_make_wait(self.policy, already=1),
+            retry=retry_if_exception_type(_Retry),
+            reraise=True,
+            sleep=self._sleep,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    response = await self._attempt(request, idempotent, statuses)
+        except _Retry as last:
+            return self._exhausted(last)
+        return response
+
+    def _exhausted(self, last: _Retry) -> httpx.Response:
+        """The last retryable response once the attempts are used up, or the store is unreachable."""
+        if last.response is not None:
+            return last.response
+        raise errors.PlatformUnavailableError(
+            f"could not reach {self.store_label} after {self.policy.attempts} attempts "
+            f"({last.reason}); check the network and the API URL, then try again.",
+            store=self.store_label,
+        ) from None
 
     async def _attempt(self, request: httpx.Request, idempotent: bool, statuses: frozenset[int]) -> httpx.Response:
         self.requests_sent += 1

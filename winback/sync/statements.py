@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Boolean, Connection, Dialect, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 T = TypeVar("T")
+
 
 def dialect_insert(conn: Connection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
@@ -64,41 +64,51 @@ def upsert_statement(conn: Connection, table: Table, columns: Iterable[str]) -> 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A statement compiled once for one dialect, with its parameters' order and the columns'
-    bind processors: executing it costs the driver's ``executemany`` and one Python pass over the
-    values, not SQLAlchemy's per-execution compilation lookup and per-row parameter processing."""
+    """A statement compiled once for one dialect, with a function turning one row's dict into the
+    driver's parameters: executing it costs the driver's ``executemany`` and one call per row, not
+    SQLAlchemy's per-execution compilation lookup and per-row parameter processing."""
 
     sql: str
-    names: tuple[str, ...]
-    processed: tuple[tuple[int, Callable[[Any], Any], bool], ...]
-    """``(position, bind processor, whether it must see None)`` for each column that has one; a
-    processor that maps None to None (all but JSON's, which writes ``null``) is skipped for it."""
-    positional: bool
+    row: Callable[[dict[str, Any]], Any]
 
     @classmethod
     def of(cls, conn: Connection, stmt: Any, table: Table, columns: Iterable[str]) -> Prepared:
         columns = list(columns)
         compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
         names = tuple(compiled.positiontup) if compiled.positional else tuple(columns)
-        processed = []
-        for position, name in enumerate(names):
-            process = table.c[name].type._cached_bind_processor(conn.dialect)
-            if process is not None:
-                processed.append((position, process, process(None) is not None))
-        return cls(compiled.string, names, tuple(processed), bool(compiled.positional))
+        return cls(compiled.string, _row_function(conn.dialect, table, names, bool(compiled.positional)))
 
     def execute(self, conn: Connection, values: list[dict[str, Any]]) -> None:
-        take = itemgetter(*self.names)
-        single = len(self.names) == 1
-        rows: list[Any] = []
-        for value in values:
-            row = [take(value)] if single else list(take(value))
-            for position, process, sees_none in self.processed:
-                item = row[position]
-                if item is not None or sees_none:
-                    row[position] = process(item)
-            rows.append(tuple(row) if self.positional else dict(zip(self.names, row, strict=True)))
-        conn.exec_driver_sql(self.sql, rows)
+        conn.exec_driver_sql(self.sql, list(map(self.row, values)))
+
+
+def _row_function(dialect: Dialect, table: Table, names: tuple[str, ...], positional: bool) -> Callable[..., Any]:
+    """``row(value)``: the parameters for one row dict, each column's value through its type's
+    bind processor (the function SQLAlchemy itself would call, so what is stored is the same).
+
+    Written out as the source of one function and compiled (as :mod:`dataclasses` does for
+    ``__init__``): a loop over the columns per row cost several times more than the work. A
+    processor is skipped for None when it maps None to None (all but JSON's, which writes
+    ``null``), and for ``True``/``False`` when it is Boolean's (both drivers bind a bool as
+    exactly what the processor returns for it: ``1``/``0`` on SQLite, a boolean on PostgreSQL).
+    """
+    scope: dict[str, Any] = {}
+    items = []
+    for position, name in enumerate(names):
+        value = f"v[{name!r}]"
+        process = table.c[name].type._cached_bind_processor(dialect)
+        if process is not None:
+            scope[f"p{position}"] = process
+            if isinstance(table.c[name].type, Boolean):
+                value = f"(x if (x := {value}) is True or x is False else p{position}(x))"
+            elif process(None) is not None:
+                value = f"p{position}({value})"
+            else:
+                value = f"(None if (x := {value}) is None else p{position}(x))"
+        items.append(value if positional else f"{name!r}: {value}")
+    body = f"({', '.join(items)},)" if positional else f"{{{', '.join(items)}}}"
+    exec(f"def row(v):\n    return {body}\n", scope)  # noqa: S102 - source built from the table's column names
+    return scope["row"]  # type: ignore[no-any-return]
 
 
 _PREPARED: dict[tuple[str, str, str, tuple[str, ...]], Prepared] = {}

@@ -50,7 +50,7 @@ def _datetimes() -> list[Any]:
 def test_utc_datetime_stores_the_same_text() -> None:
     fast, reference = _both(UtcDateTime())
     assert fast is not reference
-    for value in _datetimes():
+    for value in _datetimes() * 2:  # the second round answers from the memo
         assert _outcome(fast, value) == _outcome(reference, value), value
     assert fast(datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)) == "2024-05-06 07:08:09.000000"
     with pytest.raises(ValueError, match="naive"):
@@ -62,13 +62,14 @@ def test_amount_stores_the_same_integer() -> None:
     rng = random.Random(7)
     values: list[Any] = [None, 0, 1, -1, "12.5", "-0.00005", "0.00015", Decimal("-0"), Decimal("1E+3"),
                          Decimal("12.34567"), Decimal("12.34565"), Decimal("99999999999999.9999"),
-                         Decimal("1E+30"), Decimal("NaN"), Decimal("Infinity"), 1.5, "abc", 10**20]
+                         Decimal("1E+30"), Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity"), 1.5, "abc", 10**20]
     for _ in range(3000):
         values.append(Decimal(rng.randint(-10**12, 10**12)).scaleb(-rng.randint(0, 8)))
-    for value in values:
+    for value in values * 2:  # the second round answers from the memo
         assert _outcome(fast, value) == _outcome(reference, value), value
     assert fast(Decimal("19.99")) == 199900
+    assert fast(Decimal("1.5")) == 15000
     with pytest.raises(TypeError, match="float"):
-        fast(1.5)
+        fast(1.5)  # equal to a remembered Decimal, and still refused
     with pytest.raises(InvalidOperation):
         fast(Decimal("1E+30"))  # more digits than the context holds: refused, never truncated

@@ -68,6 +68,8 @@ class Prepared:
     driver's parameters: executing it costs the driver's ``executemany`` and one call per row, not
     SQLAlchemy's per-execution compilation lookup and per-row parameter processing."""
 
+    statement: Any
+    """The construct compiled (SQLAlchemy's own ``conn.execute(statement, values)`` stores the same)."""
     sql: str
     row: Callable[[dict[str, Any]], Any]
 
@@ -76,7 +78,7 @@ class Prepared:
         columns = list(columns)
         compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
         names = tuple(compiled.positiontup) if compiled.positional else tuple(columns)
-        return cls(compiled.string, _row_function(conn.dialect, table, names, bool(compiled.positional)))
+        return cls(stmt, compiled.string, _row_function(conn.dialect, table, names, bool(compiled.positional)))
 
     def execute(self, conn: Connection, values: list[dict[str, Any]]) -> None:
         conn.exec_driver_sql(self.sql, list(map(self.row, values)))

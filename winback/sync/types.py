@@ -37,28 +37,51 @@ def _naive(value: datetime) -> ValueError:
     return ValueError(f"naive datetime {value!r}: winback stores timezone-aware UTC times only")
 
 
+_MEMO_SIZE = 4096
+_TEXTS: dict[datetime, str] = {}
+_UNITS: dict[Decimal, int] = {}
+
+
 def _sqlite_datetime(value: datetime | None) -> str | None:
     """What ``process_bind_param`` then SQLite's ``DATETIME`` processor store, in one step:
     naive UTC as ``YYYY-MM-DD HH:MM:SS.ffffff`` (``isoformat`` pads the year and always writes
-    the microseconds with this ``timespec``; the first 26 characters drop the ``+00:00``)."""
+    the microseconds with this ``timespec``; the first 26 characters drop the ``+00:00``).
+
+    UTC values (all the model holds) are remembered by value: an order's created, processed and
+    ordered times are mostly one instant, and equal UTC datetimes are one instant, so one text.
+    Other zones are not (equality ignores ``fold`` within a zone)."""
     if value is None:
         return None
     if value.tzinfo is not _UTC:
         if value.tzinfo is None or value.utcoffset() is None:
             raise _naive(value)
-        value = value.astimezone(_UTC)
-    return value.isoformat(" ", "microseconds")[:26]
+        return value.astimezone(_UTC).isoformat(" ", "microseconds")[:26]
+    text = _TEXTS.get(value)
+    if text is None:
+        if len(_TEXTS) >= _MEMO_SIZE:
+            _TEXTS.clear()
+        text = _TEXTS[value] = value.isoformat(" ", "microseconds")[:26]
+    return text
 
 
 def _sqlite_amount(value: Decimal | int | str | None) -> int | None:
-    """What ``process_bind_param`` stores on SQLite (BigInteger adds no processor of its own)."""
+    """What ``process_bind_param`` stores on SQLite (BigInteger adds no processor of its own).
+
+    Decimals are remembered by value (prices repeat across lines and orders; equal Decimals give
+    the same quantized integer). Only exact ``Decimal`` instances are: a float equal to a
+    remembered Decimal must still be refused."""
     if value is None:
         return None
+    if type(value) is Decimal and not value.is_snan():  # a signalling NaN cannot be hashed
+        units = _UNITS.get(value)
+        if units is None:
+            if len(_UNITS) >= _MEMO_SIZE:
+                _UNITS.clear()
+            units = _UNITS[value] = int(value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN) * _FACTOR)
+        return units
     if isinstance(value, float):
         raise TypeError("amounts must be Decimal, not float")
-    if type(value) is not Decimal:
-        value = Decimal(value)
-    return int(value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN) * _FACTOR)
+    return int(Decimal(value).quantize(_QUANTUM, rounding=ROUND_HALF_EVEN) * _FACTOR)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -145,6 +145,15 @@ def expand(conn: Connection, store_key: str, ids: set[str], emails: set[str]) ->
     return found_ids, found_emails
 
 
+def _settle(conn: Connection, store_key: str, ids: set[str], emails: set[str], *, defer: bool) -> None:
+    """The derived facts of the customers and buyers a batch touched: recomputed now, over the
+    widened sets, or recorded as they are (the deferred recompute widens them; see
+    :func:`derive.recompute_pending`)."""
+    if not defer:
+        ids, emails = expand(conn, store_key, ids, emails)
+    derive.settle(conn, store_key, ids, emails, defer=defer)
+
+
 def latest_by_id(records: Iterable[Any]) -> list[Any]:
     latest: dict[str, Any] = {}
     for record in records:
@@ -195,8 +204,7 @@ def write_customers(
             emails.add(value["lower_email"])
         kept.append(value)
     upsert(conn, tables.customers, kept)
-    ids, emails = expand(conn, store_key, {v["id"] for v in kept}, emails)
-    derive.settle(conn, store_key, ids, emails, defer=defer)
+    _settle(conn, store_key, {v["id"] for v in kept}, emails, defer=defer)
     return len(kept), len(values) - len(kept) + refused
 
 
@@ -235,8 +243,7 @@ def write_orders(
         kept.append(value)
     upsert(conn, tables.orders, kept)
     write_lines(conn, store_key, [by_id[v["id"]] for v in kept], set(existing))
-    ids, emails = expand(conn, store_key, ids, emails)
-    derive.settle(conn, store_key, ids, emails, defer=defer)
+    _settle(conn, store_key, ids, emails, defer=defer)
     return len(kept), len(values) - len(kept) + refused
 
 

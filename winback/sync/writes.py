@@ -198,7 +198,7 @@ def write_customers(
             continue
         if old is not None and old["lower_email"]:
             emails.add(old["lower_email"])
-        if value["lower_email"] and rows.email_hash(store_key, value["lower_email"]) in forgotten:
+        if forgotten and value["lower_email"] and rows.email_hash(store_key, value["lower_email"]) in forgotten:
             value.update(REDACTED_CUSTOMER, redacted=True, deleted_at=utcnow())
         if value["lower_email"]:
             emails.add(value["lower_email"])
@@ -232,14 +232,18 @@ def write_orders(
             continue
         if old is not None:
             _keep_earliest(old, value, "fulfilled_at", "delivered_at")
-            ids.update(filter(None, [old["customer_id"]]))
-            emails.update(filter(None, [old["lower_email"]]))
+            if old["customer_id"]:
+                ids.add(old["customer_id"])
+            if old["lower_email"]:
+                emails.add(old["lower_email"])
         if value["customer_id"] in redacted or (
-            value["lower_email"] and rows.email_hash(store_key, value["lower_email"]) in forgotten
+            forgotten and value["lower_email"] and rows.email_hash(store_key, value["lower_email"]) in forgotten
         ):
             value.update(REDACTED_ORDER)
-        ids.update(filter(None, [value["customer_id"]]))
-        emails.update(filter(None, [value["lower_email"]]))
+        if value["customer_id"]:
+            ids.add(value["customer_id"])
+        if value["lower_email"]:
+            emails.add(value["lower_email"])
         kept.append(value)
     upsert(conn, tables.orders, kept)
     write_lines(conn, store_key, [by_id[v["id"]] for v in kept], set(existing))

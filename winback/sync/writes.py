@@ -154,13 +154,14 @@ def _settle(conn: Connection, store_key: str, ids: set[str], emails: set[str], *
     derive.settle(conn, store_key, ids, emails, defer=defer)
 
 
+_OLDEST = datetime.min.replace(tzinfo=timezone.utc)
+
+
 def latest_by_id(records: Iterable[Any]) -> list[Any]:
     latest: dict[str, Any] = {}
     for record in records:
         kept = latest.get(record.id)
-        if kept is None or (record.updated_at or datetime.min.replace(tzinfo=timezone.utc)) >= (
-            kept.updated_at or datetime.min.replace(tzinfo=timezone.utc)
-        ):
+        if kept is None or (record.updated_at or _OLDEST) >= (kept.updated_at or _OLDEST):
             latest[record.id] = record
     return list(latest.values())
 

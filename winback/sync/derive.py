@@ -184,10 +184,16 @@ _WIDEN_PENDING = (
     WHERE c.store_key = :store_key AND c.lower_email IN """ + _PENDING_SETS["emails"] + """
     ON CONFLICT DO NOTHING
     """),
+    # A lookup by primary key per pending customer, written as a scalar subquery so that no
+    # planner (PostgreSQL's, before it has statistics for a table the sync just filled) can turn
+    # it into a scan of the store's customers per pending row.
     text("""
     INSERT INTO derived_pending (store_key, kind, value)
-    SELECT c.store_key, 'buyer', c.lower_email FROM customers c
-    WHERE c.store_key = :store_key AND c.id IN """ + _PENDING_SETS["ids"] + """ AND c.lower_email IS NOT NULL
+    SELECT :store_key, 'buyer', e.lower_email FROM (
+      SELECT (SELECT c.lower_email FROM customers c WHERE c.store_key = p.store_key AND c.id = p.value) AS lower_email
+      FROM derived_pending p WHERE p.store_key = :store_key AND p.kind = 'customer'
+    ) e
+    WHERE e.lower_email IS NOT NULL
     ON CONFLICT DO NOTHING
     """),
 )

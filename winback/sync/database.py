@@ -8,6 +8,7 @@ timeout, writers taking the write lock up front.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,16 @@ from winback.sync.migrate import current_revision, upgrade_to_head
 from winback.sync.store import LocalStore
 
 BUSY_TIMEOUT_MS = 30_000
+_encode_json = json.JSONEncoder().encode
+
+
+def _json_text(value: Any) -> str:
+    """The text SQLite's JSON columns store: exactly ``json.dumps(value)`` (an encoder with the
+    same defaults), without its per-call argument checks, and ``[]`` (most orders' discount codes,
+    most customers' tags) without the encoder at all."""
+    if value.__class__ is list and not value:
+        return "[]"
+    return _encode_json(value)
 
 
 def default_database_path() -> Path:
@@ -47,7 +58,9 @@ def _sqlite_engine(url: str) -> Engine:
     if database and database != ":memory:" and not database.startswith("file:"):
         _create_private_file(Path(database).expanduser())
     engine = create_engine(
-        parsed, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
+        parsed,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        json_serializer=_json_text,
     )
 
     @event.listens_for(engine, "connect")

@@ -24,12 +24,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, delete
 
 from winback.connectors.base import Deletion, Resource
 from winback.sync import derive, tables
 from winback.sync.derive import chunks
-from winback.sync.statements import built
+from winback.sync.statements import select_in
 
 R = TypeVar("R")
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
@@ -100,14 +100,11 @@ def refuse_deleted(conn: Connection, store_key: str, resource: Resource, records
     if not records:
         return records, 0
     table = tables.deletions
-    stamps: dict[str, datetime] = {}
-    for chunk in chunks({record.id for record in records}):  # type: ignore[attr-defined]
-        query = built("tombstones", lambda: select(table.c.record_id, table.c.deleted_at).where(
-            table.c.store_key == bindparam("store_key"), table.c.resource == bindparam("resource"),
-            table.c.record_id.in_(bindparam("ids", expanding=True)),
-        ))
-        params = {"store_key": store_key, "resource": resource.value, "ids": chunk}
-        stamps.update({record_id: at for record_id, at in conn.execute(query, params)})
+    sql = "SELECT record_id, deleted_at FROM deletions WHERE store_key = ? AND resource = ? AND record_id IN ({})"
+    ids = {record.id for record in records}  # type: ignore[attr-defined]
+    stamps: dict[str, datetime] = dict(
+        select_in(conn, sql, (store_key, resource.value), ids, [None, table.c.deleted_at.type])  # type: ignore[arg-type]
+    )
     if not stamps:
         return records, 0
     kept: list[R] = []

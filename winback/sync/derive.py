@@ -158,7 +158,11 @@ def settle(
     conn: Connection, store_key: str, customer_ids: Collection[str], lower_emails: Collection[str], *, defer: bool
 ) -> None:
     """Recompute the facts of these customers and buyers now, or (``defer``) record them in
-    ``derived_pending`` for :func:`recompute_pending`, in the caller's transaction either way."""
+    ``derived_pending`` for :func:`recompute_pending`, in the caller's transaction either way.
+
+    Recomputed now, the sets must already be widened to every customer and buyer whose facts may
+    change (:func:`winback.sync.writes.expand`); recorded, they need not be: the recompute
+    widens the pending sets itself."""
     if not defer:
         recompute_customers(conn, store_key, customer_ids)
         recompute_buyers(conn, store_key, lower_emails)
@@ -168,10 +172,40 @@ def settle(
     insert_new(conn, tables.derived_pending, marks)
 
 
+# Widening the pending sets as writes.expand widens a page's: customers with a pending email
+# (guest orders link to them by email) and the emails of pending customers (their orders count
+# for that buyer). Done here, once, on the store as the sync left it, rather than by every batch:
+# the facts recomputed depend only on that state, and a customer whose email a batch changed is
+# pending by id with both emails.
+_WIDEN_PENDING = (
+    text("""
+    INSERT INTO derived_pending (store_key, kind, value)
+    SELECT c.store_key, 'customer', c.id FROM customers c
+    WHERE c.store_key = :store_key AND c.lower_email IN """ + _PENDING_SETS["emails"] + """
+    ON CONFLICT DO NOTHING
+    """),
+    # A lookup by primary key per pending customer, written as a scalar subquery so that no
+    # planner (PostgreSQL's, before it has statistics for a table the sync just filled) can turn
+    # it into a scan of the store's customers per pending row.
+    text("""
+    INSERT INTO derived_pending (store_key, kind, value)
+    SELECT :store_key, 'buyer', e.lower_email FROM (
+      SELECT (SELECT c.lower_email FROM customers c WHERE c.store_key = p.store_key AND c.id = p.value) AS lower_email
+      FROM derived_pending p WHERE p.store_key = :store_key AND p.kind = 'customer'
+    ) e
+    WHERE e.lower_email IS NOT NULL
+    ON CONFLICT DO NOTHING
+    """),
+)
+
+
 def recompute_pending(conn: Connection, store_key: str) -> None:
-    """Recompute every customer and buyer recorded in ``derived_pending`` for the store, then
-    forget them: a fixed number of set-based statements, however many there are."""
+    """Recompute every customer and buyer recorded in ``derived_pending`` for the store, and
+    those they touch (see ``_WIDEN_PENDING``), then forget them: a fixed number of set-based
+    statements, however many there are."""
     params = {"store_key": store_key}
+    for widen in _WIDEN_PENDING:
+        conn.execute(widen, params)
     conn.execute(_RESET_CUSTOMERS_PENDING, params)
     conn.execute(_RECOMPUTE_CUSTOMERS_PENDING, params)
     conn.execute(_DELETE_BUYERS_PENDING, params)

@@ -12,15 +12,16 @@ Why
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Boolean, Connection, Dialect, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 T = TypeVar("T")
+
 
 def dialect_insert(conn: Connection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
@@ -64,41 +65,53 @@ def upsert_statement(conn: Connection, table: Table, columns: Iterable[str]) -> 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A statement compiled once for one dialect, with its parameters' order and the columns'
-    bind processors: executing it costs the driver's ``executemany`` and one Python pass over the
-    values, not SQLAlchemy's per-execution compilation lookup and per-row parameter processing."""
+    """A statement compiled once for one dialect, with a function turning one row's dict into the
+    driver's parameters: executing it costs the driver's ``executemany`` and one call per row, not
+    SQLAlchemy's per-execution compilation lookup and per-row parameter processing."""
 
+    statement: Any
+    """The construct compiled (SQLAlchemy's own ``conn.execute(statement, values)`` stores the same)."""
     sql: str
-    names: tuple[str, ...]
-    processed: tuple[tuple[int, Callable[[Any], Any], bool], ...]
-    """``(position, bind processor, whether it must see None)`` for each column that has one; a
-    processor that maps None to None (all but JSON's, which writes ``null``) is skipped for it."""
-    positional: bool
+    row: Callable[[dict[str, Any]], Any]
 
     @classmethod
     def of(cls, conn: Connection, stmt: Any, table: Table, columns: Iterable[str]) -> Prepared:
         columns = list(columns)
         compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
         names = tuple(compiled.positiontup) if compiled.positional else tuple(columns)
-        processed = []
-        for position, name in enumerate(names):
-            process = table.c[name].type._cached_bind_processor(conn.dialect)
-            if process is not None:
-                processed.append((position, process, process(None) is not None))
-        return cls(compiled.string, names, tuple(processed), bool(compiled.positional))
+        return cls(stmt, compiled.string, _row_function(conn.dialect, table, names, bool(compiled.positional)))
 
     def execute(self, conn: Connection, values: list[dict[str, Any]]) -> None:
-        take = itemgetter(*self.names)
-        single = len(self.names) == 1
-        rows: list[Any] = []
-        for value in values:
-            row = [take(value)] if single else list(take(value))
-            for position, process, sees_none in self.processed:
-                item = row[position]
-                if item is not None or sees_none:
-                    row[position] = process(item)
-            rows.append(tuple(row) if self.positional else dict(zip(self.names, row, strict=True)))
-        conn.exec_driver_sql(self.sql, rows)
+        conn.exec_driver_sql(self.sql, list(map(self.row, values)))
+
+
+def _row_function(dialect: Dialect, table: Table, names: tuple[str, ...], positional: bool) -> Callable[..., Any]:
+    """``row(value)``: the parameters for one row dict, each column's value through its type's
+    bind processor (the function SQLAlchemy itself would call, so what is stored is the same).
+
+    Written out as the source of one function and compiled (as :mod:`dataclasses` does for
+    ``__init__``): a loop over the columns per row cost several times more than the work. A
+    processor is skipped for None when it maps None to None (all but JSON's, which writes
+    ``null``), and for ``True``/``False`` when it is Boolean's (both drivers bind a bool as
+    exactly what the processor returns for it: ``1``/``0`` on SQLite, a boolean on PostgreSQL).
+    """
+    scope: dict[str, Any] = {}
+    items = []
+    for position, name in enumerate(names):
+        value = f"v[{name!r}]"
+        process = table.c[name].type._cached_bind_processor(dialect)
+        if process is not None:
+            scope[f"p{position}"] = process
+            if isinstance(table.c[name].type, Boolean):
+                value = f"(x if (x := {value}) is True or x is False else p{position}(x))"
+            elif process(None) is not None:
+                value = f"p{position}({value})"
+            else:
+                value = f"(None if (x := {value}) is None else p{position}(x))"
+        items.append(value if positional else f"{name!r}: {value}")
+    body = f"({', '.join(items)},)" if positional else f"{{{', '.join(items)}}}"
+    exec(f"def row(v):\n    return {body}\n", scope)  # noqa: S102 - source built from the table's column names
+    return scope["row"]  # type: ignore[no-any-return]
 
 
 _PREPARED: dict[tuple[str, str, str, tuple[str, ...]], Prepared] = {}
@@ -134,3 +147,53 @@ def insert_new(conn: Connection, table: Table, values: list[dict[str, Any]]) -> 
     """Insert those of ``values`` (dicts with the same keys) whose primary key is not stored yet."""
     if values:
         _prepared(conn, "insert-new", table, tuple(values[0])).execute(conn, values)
+
+
+IN_CHUNK = 500
+"""Values per ``IN`` list: well under every driver's bound-parameter limit."""
+
+
+def select_in(
+    conn: Connection, sql: str, params: Sequence[Any], values: Collection[Any], types: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """The rows ``sql`` returns for ``values``, run through the driver ``IN_CHUNK`` values at a time.
+
+    ``sql`` writes its parameters as ``?`` (``%s`` for PostgreSQL's driver is substituted) and
+    its one list as ``IN ({})``; ``params`` are bound before each chunk's values. ``types`` (one
+    per leading column, None for none) convert what the driver returns as SQLAlchemy would for
+    columns of those types; the other values come back as the driver gives them.
+
+    Why not SQLAlchemy's expanding parameters: rendering and processing them cost a few
+    microseconds per value on every execution, more than the database's index probes for them,
+    and a sync looks up every record of every batch this way.
+    """
+    values = list(values)
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = values[start : start + IN_CHUNK]
+        found += fetch(conn, sql.format(_marks(len(chunk))), (*params, *chunk), types)
+    return found
+
+
+def fetch(conn: Connection, sql: str, params: Sequence[Any], types: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (parameters written ``?``; ``types`` as for :func:`select_in`)."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    result = conn.exec_driver_sql(sql, tuple(params))
+    process = [
+        None if type_ is None else type_._cached_result_processor(conn.dialect, column[1])
+        for type_, column in zip(types, result.cursor.description or ())
+    ]
+    rows = [tuple(row) for row in result.fetchall()]
+    if not any(process):
+        return rows
+    return [
+        tuple(value if convert is None else convert(value) for value, convert in zip(row, process))
+        + tuple(row[len(process):])
+        for row in rows
+    ]
+
+
+@lru_cache(maxsize=64)
+def _marks(count: int) -> str:
+    return ", ".join(["?"] * count)

@@ -245,13 +245,14 @@ class LocalStore:
         records = [record for page in pages for record in page.records]
         rejected = sum(len(page.rejected) for page in pages)
         with self.writing() as conn:
+            seen = writes.consult(conn, store_key, resource)
             if resource is Resource.CUSTOMERS:
-                upserted, skipped = writes.write_customers(conn, store_key, records, defer=defer_derived)
+                upserted, skipped = writes.write_customers(conn, store_key, records, defer=defer_derived, seen=seen)
             elif resource is Resource.ORDERS:
-                upserted, skipped = writes.write_orders(conn, store_key, records, defer=defer_derived)
+                upserted, skipped = writes.write_orders(conn, store_key, records, defer=defer_derived, seen=seen)
             else:
-                upserted, skipped = writes.write_products(conn, store_key, records)
-            open_rows = writes.has_open_quarantine(conn, store_key, resource)
+                upserted, skipped = writes.write_products(conn, store_key, records, seen=seen)
+            open_rows = seen.open_quarantine
             for page in pages:
                 if open_rows and page.records:
                     writes.resolve_quarantine(conn, store_key, resource, [record.id for record in page.records])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,7 +22,7 @@ from winback import model
 from winback.connectors.base import Page, Resource
 from winback.sync import deletions, derive, rows, tables
 from winback.sync.derive import chunks
-from winback.sync.statements import built, dialect_insert, insert, upsert
+from winback.sync.statements import dialect_insert, fetch, insert, select_in, upsert
 
 log = logging.getLogger("winback.sync.store")
 
@@ -44,55 +45,88 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_CURSOR = tables.sync_cursors
+_READ_CURSOR = select(_CURSOR.c.cursor_updated_at).where(
+    _CURSOR.c.store_key == bindparam("store_key"), _CURSOR.c.resource == bindparam("resource")
+)
+_INSERT_CURSOR = _CURSOR.insert()
+_UPDATE_CURSOR = (
+    update(_CURSOR)
+    .where(_CURSOR.c.store_key == bindparam("key"), _CURSOR.c.resource == bindparam("name"))
+    .values(
+        cursor_updated_at=bindparam("cursor", type_=_CURSOR.c.cursor_updated_at.type),
+        last_run_at=bindparam("now", type_=_CURSOR.c.last_run_at.type),
+        records_seen=_CURSOR.c.records_seen + bindparam("seen", type_=_CURSOR.c.records_seen.type),
+    )
+)
+
+
 def move_cursor(
     conn: Connection, store_key: str, resource: str, cursor: datetime | None, seen: int
 ) -> datetime | None:
-    table = tables.sync_cursors
-    current = conn.execute(
-        select(table.c.cursor_updated_at).where(table.c.store_key == store_key, table.c.resource == resource)
-    ).first()
+    current = conn.execute(_READ_CURSOR, {"store_key": store_key, "resource": resource}).first()
     now = utcnow()
     if current is None:
-        conn.execute(
-            table.insert().values(
-                store_key=store_key, resource=resource, cursor_updated_at=cursor, last_run_at=now, records_seen=seen
-            )
-        )
+        conn.execute(_INSERT_CURSOR, {
+            "store_key": store_key, "resource": resource, "cursor_updated_at": cursor, "last_run_at": now,
+            "records_seen": seen,
+        })
         return cursor
     stored: datetime | None = current[0]
     if cursor is None or (stored is not None and cursor <= stored):
         cursor = stored
-    conn.execute(
-        update(table)
-        .where(table.c.store_key == store_key, table.c.resource == resource)
-        .values(cursor_updated_at=cursor, last_run_at=now, records_seen=table.c.records_seen + seen)
-    )
+    conn.execute(_UPDATE_CURSOR, {"key": store_key, "name": resource, "cursor": cursor, "now": now, "seen": seen})
     return cursor
 
 
+@dataclass(frozen=True, slots=True)
+class Consult:
+    """Which of the store's exceptional state a batch of one resource must check its records
+    against, read once at the start of its transaction: on most stores there is no tombstone, no
+    forgotten email and no open quarantine, and then the per-record lookups are skipped."""
+
+    tombstones: bool
+    """The resource has records deleted on the platform (see :func:`deletions.refuse_deleted`)."""
+    redactions: bool
+    """The store has forgotten emails (see :func:`redacted_hashes`)."""
+    open_quarantine: bool
+    """Some record of the resource is quarantined and unresolved."""
+
+
+_CONSULT_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM deletions WHERE store_key = ? AND resource = ?),"
+    " EXISTS (SELECT 1 FROM redactions WHERE store_key = ?),"
+    " EXISTS (SELECT 1 FROM quarantine WHERE store_key = ? AND resource = ? AND NOT resolved)"
+)
+
+
+def consult(conn: Connection, store_key: str, resource: Resource) -> Consult:
+    """What the store holds that a batch of ``resource`` must consult (one statement)."""
+    [row] = fetch(conn, _CONSULT_SQL, (store_key, resource.value, store_key, store_key, resource.value))
+    return Consult(*(bool(flag) for flag in row))
+
+
 def stored_rows(conn: Connection, table: Table, store_key: str, ids: list[str], *columns: str) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for chunk in chunks(ids):
-        query = built(("stored_rows", table.name, columns), lambda: select(
-            table.c.id, *(table.c[name] for name in columns)
-        ).where(table.c.store_key == bindparam("store_key"), table.c.id.in_(bindparam("ids", expanding=True))))
-        for row in conn.execute(query, {"store_key": store_key, "ids": chunk}).mappings():
-            found[row["id"]] = row
-    return found
+    """The stored ``columns`` of those of ``ids`` the store holds, by id, typed as SQLAlchemy
+    types them."""
+    quote = conn.dialect.identifier_preparer.quote
+    names = "".join(f", {quote(name)}" for name in columns)
+    sql = f"SELECT id{names} FROM {quote(table.name)} WHERE store_key = ? AND id IN ({{}})"
+    types = [None, *(table.c[name].type for name in columns)]
+    return {row[0]: dict(zip(columns, row[1:], strict=True)) for row in select_in(conn, sql, (store_key,), ids, types)}
 
 
 def redacted_hashes(conn: Connection, store_key: str, emails: Iterable[str | None]) -> set[str]:
     hashes = {rows.email_hash(store_key, email) for email in emails if email}
-    if not hashes:
-        return set()
-    table = tables.redactions
-    found: set[str] = set()
-    for chunk in chunks(hashes):
-        query = built("redacted_hashes", lambda: select(table.c.email_hash).where(
-            table.c.store_key == bindparam("store_key"), table.c.email_hash.in_(bindparam("ids", expanding=True))
-        ))
-        found.update(conn.execute(query, {"store_key": store_key, "ids": chunk}).scalars())
-    return found
+    sql = "SELECT email_hash FROM redactions WHERE store_key = ? AND email_hash IN ({})"
+    return {row[0] for row in select_in(conn, sql, (store_key,), hashes)}
+
+
+def redacted_customers(conn: Connection, store_key: str, ids: Iterable[str]) -> set[str]:
+    """Those of ``ids`` whose customer is redacted (possibly a stub redacted by id alone, which
+    left no email hash behind)."""
+    sql = "SELECT id FROM customers WHERE store_key = ? AND id IN ({}) AND redacted"
+    return {row[0] for row in select_in(conn, sql, (store_key,), set(ids))}
 
 
 def expand(conn: Connection, store_key: str, ids: set[str], emails: set[str]) -> tuple[set[str], set[str]]:
@@ -101,42 +135,62 @@ def expand(conn: Connection, store_key: str, ids: set[str], emails: set[str]) ->
     Customers with one of the emails (guest orders link to them by email) join the ids; the
     customers named by id bring their emails (their orders count for that buyer).
     """
-    table = tables.customers
     found_ids, found_emails = set(ids), set(emails)
-    for column, values in ((table.c.id, ids), (table.c.lower_email, emails)):
-        for chunk in chunks(values):
-            query = built(("expand", column.name), lambda column=column: select(table.c.id, table.c.lower_email).where(
-                table.c.store_key == bindparam("store_key"), column.in_(bindparam("ids", expanding=True))
-            ))
-            for customer_id, lower_email in conn.execute(query, {"store_key": store_key, "ids": chunk}):
-                found_ids.add(customer_id)
-                if lower_email:
-                    found_emails.add(lower_email)
+    for column, values in (("id", ids), ("lower_email", emails)):
+        sql = f"SELECT id, lower_email FROM customers WHERE store_key = ? AND {column} IN ({{}})"
+        for customer_id, lower_email in select_in(conn, sql, (store_key,), values):
+            found_ids.add(customer_id)
+            if lower_email:
+                found_emails.add(lower_email)
     return found_ids, found_emails
+
+
+def _settle(conn: Connection, store_key: str, ids: set[str], emails: set[str], *, defer: bool) -> None:
+    """The derived facts of the customers and buyers a batch touched: recomputed now, over the
+    widened sets, or recorded as they are (the deferred recompute widens them; see
+    :func:`derive.recompute_pending`)."""
+    if not defer:
+        ids, emails = expand(conn, store_key, ids, emails)
+    derive.settle(conn, store_key, ids, emails, defer=defer)
+
+
+_OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 
 
 def latest_by_id(records: Iterable[Any]) -> list[Any]:
     latest: dict[str, Any] = {}
     for record in records:
         kept = latest.get(record.id)
-        if kept is None or (record.updated_at or datetime.min.replace(tzinfo=timezone.utc)) >= (
-            kept.updated_at or datetime.min.replace(tzinfo=timezone.utc)
-        ):
+        if kept is None or (record.updated_at or _OLDEST) >= (kept.updated_at or _OLDEST):
             latest[record.id] = record
     return list(latest.values())
 
 
+def _current(
+    conn: Connection, store_key: str, resource: Resource, records: list[Any], seen: Consult | None
+) -> tuple[list[Any], int, Consult]:
+    """The newest copy of each record, without those refused by a tombstone (looked up only when
+    the resource has tombstones), how many were refused, and what else the batch must consult."""
+    seen = seen or consult(conn, store_key, resource)
+    records = latest_by_id(records)
+    if not seen.tombstones:
+        return records, 0, seen
+    records, refused = deletions.refuse_deleted(conn, store_key, resource, records)
+    return records, refused, seen
+
+
 def write_customers(
-    conn: Connection, store_key: str, records: list[model.Customer], *, defer: bool = False
+    conn: Connection, store_key: str, records: list[model.Customer], *, defer: bool = False,
+    seen: Consult | None = None,
 ) -> tuple[int, int]:
-    records, refused = deletions.refuse_deleted(conn, store_key, Resource.CUSTOMERS, latest_by_id(records))
+    records, refused, seen = _current(conn, store_key, Resource.CUSTOMERS, records, seen)
     if not records:
         return 0, refused
     existing = stored_rows(
         conn, tables.customers, store_key, [c.id for c in records], "updated_at", "lower_email", "redacted"
     )
     values = [rows.customer_row(store_key, c) for c in records]
-    forgotten = redacted_hashes(conn, store_key, (v["lower_email"] for v in values))
+    forgotten = redacted_hashes(conn, store_key, (v["lower_email"] for v in values)) if seen.redactions else set()
     kept: list[dict[str, Any]] = []
     emails: set[str] = set()
     for value in values:
@@ -145,21 +199,21 @@ def write_customers(
             continue
         if old is not None and old["lower_email"]:
             emails.add(old["lower_email"])
-        if value["lower_email"] and rows.email_hash(store_key, value["lower_email"]) in forgotten:
+        if forgotten and value["lower_email"] and rows.email_hash(store_key, value["lower_email"]) in forgotten:
             value.update(REDACTED_CUSTOMER, redacted=True, deleted_at=utcnow())
         if value["lower_email"]:
             emails.add(value["lower_email"])
         kept.append(value)
     upsert(conn, tables.customers, kept)
-    ids, emails = expand(conn, store_key, {v["id"] for v in kept}, emails)
-    derive.settle(conn, store_key, ids, emails, defer=defer)
+    _settle(conn, store_key, {v["id"] for v in kept}, emails, defer=defer)
     return len(kept), len(values) - len(kept) + refused
 
 
 def write_orders(
-    conn: Connection, store_key: str, records: list[model.Order], *, defer: bool = False
+    conn: Connection, store_key: str, records: list[model.Order], *, defer: bool = False,
+    seen: Consult | None = None,
 ) -> tuple[int, int]:
-    records, refused = deletions.refuse_deleted(conn, store_key, Resource.ORDERS, latest_by_id(records))
+    records, refused, seen = _current(conn, store_key, Resource.ORDERS, records, seen)
     if not records:
         return 0, refused
     existing = stored_rows(
@@ -168,16 +222,8 @@ def write_orders(
     )
     by_id = {o.id: o for o in records}
     values = [rows.order_row(store_key, o) for o in records]
-    customer_ids = {v["customer_id"] for v in values if v["customer_id"]}
-    redacted_customers = set()
-    for chunk in chunks(customer_ids):
-        query = built("redacted_customers", lambda: select(tables.customers.c.id).where(
-            tables.customers.c.store_key == bindparam("store_key"),
-            tables.customers.c.id.in_(bindparam("ids", expanding=True)),
-            tables.customers.c.redacted,
-        ))
-        redacted_customers.update(conn.execute(query, {"store_key": store_key, "ids": chunk}).scalars())
-    forgotten = redacted_hashes(conn, store_key, (v["lower_email"] for v in values))
+    redacted = redacted_customers(conn, store_key, (v["customer_id"] for v in values if v["customer_id"]))
+    forgotten = redacted_hashes(conn, store_key, (v["lower_email"] for v in values)) if seen.redactions else set()
     kept: list[dict[str, Any]] = []
     ids: set[str] = set()
     emails: set[str] = set()
@@ -187,23 +233,30 @@ def write_orders(
             continue
         if old is not None:
             _keep_earliest(old, value, "fulfilled_at", "delivered_at")
-            ids.update(filter(None, [old["customer_id"]]))
-            emails.update(filter(None, [old["lower_email"]]))
-        if value["customer_id"] in redacted_customers or (
-            value["lower_email"] and rows.email_hash(store_key, value["lower_email"]) in forgotten
+            if old["customer_id"]:
+                ids.add(old["customer_id"])
+            if old["lower_email"]:
+                emails.add(old["lower_email"])
+        if value["customer_id"] in redacted or (
+            forgotten and value["lower_email"] and rows.email_hash(store_key, value["lower_email"]) in forgotten
         ):
             value.update(REDACTED_ORDER)
-        ids.update(filter(None, [value["customer_id"]]))
-        emails.update(filter(None, [value["lower_email"]]))
+        if value["customer_id"]:
+            ids.add(value["customer_id"])
+        if value["lower_email"]:
+            emails.add(value["lower_email"])
         kept.append(value)
     upsert(conn, tables.orders, kept)
     write_lines(conn, store_key, [by_id[v["id"]] for v in kept], set(existing))
-    ids, emails = expand(conn, store_key, ids, emails)
-    derive.settle(conn, store_key, ids, emails, defer=defer)
+    _settle(conn, store_key, ids, emails, defer=defer)
     return len(kept), len(values) - len(kept) + refused
 
 
 _LINE_COLUMNS = tuple(column.name for column in tables.order_lines.columns)
+_STORED_LINES = (
+    f"SELECT {', '.join(_LINE_COLUMNS)} FROM order_lines WHERE store_key = ? AND order_id IN ({{}})"
+    " ORDER BY order_id, position"
+)
 
 
 def write_lines(conn: Connection, store_key: str, orders: list[model.Order], stored: set[str]) -> None:
@@ -214,14 +267,8 @@ def write_lines(conn: Connection, store_key: str, orders: list[model.Order], sto
     wanted = {order.id: rows.line_rows(store_key, order) for order in orders}
     known = [order_id for order_id in wanted if order_id in stored]
     current: dict[str, list[tuple[Any, ...]]] = {order_id: [] for order_id in known}
-    for chunk in chunks(known):
-        query = built("stored_lines", lambda: (
-            select(*lines.columns)
-            .where(lines.c.store_key == bindparam("store_key"), lines.c.order_id.in_(bindparam("ids", expanding=True)))
-            .order_by(lines.c.order_id, lines.c.position)
-        ))
-        for row in conn.execute(query, {"store_key": store_key, "ids": chunk}):
-            current[row.order_id].append(tuple(row))
+    for row in select_in(conn, _STORED_LINES, (store_key,), known, [column.type for column in lines.columns]):
+        current[row[1]].append(row)
     changed = [
         order_id for order_id in known
         if current[order_id] != [tuple(line.get(name) for name in _LINE_COLUMNS) for line in wanted[order_id]]
@@ -243,8 +290,10 @@ def _keep_earliest(old: Mapping[str, Any], value: dict[str, Any], *columns: str)
             value[column] = min(old[column], value[column])
 
 
-def write_products(conn: Connection, store_key: str, records: list[model.Product]) -> tuple[int, int]:
-    records, refused = deletions.refuse_deleted(conn, store_key, Resource.PRODUCTS, latest_by_id(records))
+def write_products(
+    conn: Connection, store_key: str, records: list[model.Product], *, seen: Consult | None = None
+) -> tuple[int, int]:
+    records, refused, seen = _current(conn, store_key, Resource.PRODUCTS, records, seen)
     values = [rows.product_row(store_key, p) for p in records]
     upsert(conn, tables.products, values)
     return len(values), refused
@@ -294,18 +343,6 @@ def quarantine(conn: Connection, store_key: str, resource: Resource, page: Page[
         },
     )
     conn.execute(stmt, list(values.values()))
-
-
-def has_open_quarantine(conn: Connection, store_key: str, resource: Resource) -> bool:
-    """Whether any of ``resource``'s records of the store is quarantined and unresolved: when none
-    is (the usual case) a page has nothing to resolve and the statement is skipped."""
-    table = tables.quarantine
-    query = (
-        select(table.c.record_key)
-        .where(table.c.store_key == store_key, table.c.resource == resource.value, ~table.c.resolved)
-        .limit(1)
-    )
-    return conn.execute(query).first() is not None
 
 
 def resolve_quarantine(conn: Connection, store_key: str, resource: Resource, ids: list[str]) -> None:

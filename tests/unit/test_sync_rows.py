@@ -1,0 +1,24 @@
+"""Row building reads the model directly where pydantic's serializer would give the same."""
+
+from __future__ import annotations
+
+from winback.model import Address
+from winback.sync import rows
+
+
+def test_address_fields_are_all_optional_text() -> None:
+    """``rows._address_json`` relies on it: a field of another type would need pydantic's dump."""
+    assert {name: field.annotation for name, field in Address.model_fields.items()} == {
+        name: str | None for name in Address.model_fields
+    }
+
+
+def test_address_json_is_the_pydantic_dump() -> None:
+    full = Address(**{name: f"{name} é \u2603" for name in Address.model_fields})
+    sparse = Address(city="Lyon", zip="69001", first_name="")
+    for address in (full, sparse, Address()):
+        dumped = rows._address_json(address)
+        assert dumped == address.model_dump(mode="json", exclude_none=True)
+        assert list(dumped or {}) == list(address.model_dump(mode="json", exclude_none=True))
+    assert rows._address_json(None) is None
+    assert rows._address_json(sparse) == {"first_name": "", "city": "Lyon", "zip": "69001"}

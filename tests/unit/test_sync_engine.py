@@ -217,3 +217,31 @@ async def test_a_partial_sync_stays_visible_as_the_stores_last_error(sync_db: Lo
     fake.blocked = False
     await sync_store(fake, sync_db)
     assert sync_db.get_store(KEY)["last_error"] is None
+
+
+async def test_young_collections_are_rarer_during_a_sync_and_restored_after(sync_db: LocalStore) -> None:
+    import gc
+
+    from winback.sync.engine import SYNC_GC_GEN0_THRESHOLD
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    await sync_store(_source(), sync_db, progress=lambda _: seen.append(gc.get_threshold()))
+
+    assert seen and all(t == (max(before[0], SYNC_GC_GEN0_THRESHOLD), *before[1:]) for t in seen)
+    assert gc.get_threshold() == before
+    assert not gc.get_freeze_count()
+
+
+async def test_collection_turned_off_by_the_application_stays_off(sync_db: LocalStore) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(0)
+    try:
+        seen: list[int] = []
+        await sync_store(_source(), sync_db, progress=lambda _: seen.append(gc.get_threshold()[0]))
+        assert seen and set(seen) == {0}
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)

@@ -183,6 +183,9 @@ def _pages(connector: Connector, resource: Resource, since: datetime | None, *, 
 
 _freezes = 0
 _freezes_lock = threading.Lock()
+_thresholds_before: tuple[int, int, int] | None = None
+SYNC_GC_GEN0_THRESHOLD = 50_000
+"""Allocations between two young collections while a sync runs (Python's default is 700)."""
 
 
 @contextmanager
@@ -195,11 +198,20 @@ def _long_lived_objects_frozen() -> Iterator[None]:
     process: modules, pydantic and SQLAlchemy schemas, the application's own. That walk was about
     an eighth of a sync's CPU outside the database. Frozen, those objects are still alive and
     used as before; only garbage cycles made before the sync wait until its end to be collected.
+
+    The young generation's threshold is raised to :data:`SYNC_GC_GEN0_THRESHOLD` meanwhile (and
+    restored with the freeze): a page's records and rows live until their batch commits, so a
+    young collection every 700 allocations mostly walks objects that are still alive (about 5 %
+    of a sync's CPU). Garbage cycles are still collected, only in larger steps.
     """
-    global _freezes
+    global _freezes, _thresholds_before
     with _freezes_lock:
         if _freezes == 0:
             gc.freeze()
+            _thresholds_before = gc.get_threshold()
+            gen0, gen1, gen2 = _thresholds_before
+            if gen0:  # 0: the application turned automatic collection off; leave it so
+                gc.set_threshold(max(gen0, SYNC_GC_GEN0_THRESHOLD), gen1, gen2)
         _freezes += 1
     try:
         yield
@@ -207,6 +219,9 @@ def _long_lived_objects_frozen() -> Iterator[None]:
         with _freezes_lock:
             _freezes -= 1
             if _freezes == 0:
+                if _thresholds_before is not None:
+                    gc.set_threshold(*_thresholds_before)
+                    _thresholds_before = None
                 gc.unfreeze()
 
 

@@ -422,3 +422,54 @@ def test_deleting_records_leaves_destroy_events(start: Any) -> None:
     assert [e["subjectId"] for e in rest["events"]["nodes"]] == [product["id"]]
     later = shop.data(query, {"first": 5, "query": "action:destroy AND created_at:>='2999-01-01T00:00:00Z'"})
     assert later["events"]["nodes"] == []
+
+
+def test_a_long_export_stays_running_without_holding_the_polls(start: Any, monkeypatch: Any) -> None:
+    """A large shop's export is counted on its own thread: each poll answers at once with RUNNING
+    (it used to walk the whole shop inside the poll that made it due, so every other request
+    waited), and the export completes once the count is done."""
+    import threading
+    import time
+
+    from winback.emulator.shopify.bulk import BulkOperations
+
+    release = threading.Event()
+    original = BulkOperations._lines
+
+    def slow_lines(self: BulkOperations, operation: dict[str, Any]) -> Any:
+        assert release.wait(30)
+        yield from original(self, operation)
+
+    monkeypatch.setattr(BulkOperations, "_lines", slow_lines)
+    shop = start()
+    operation_id = shop.data(RUN, {"q": BULK_ORDERS})["bulkOperationRunQuery"]["bulkOperation"]["id"]
+    statuses = []
+    for _ in range(4):
+        began = time.monotonic()
+        statuses.append(shop.data(POLL, {"id": operation_id})["bulkOperation"]["status"])
+        assert time.monotonic() - began < 5
+    assert statuses[-1] == "RUNNING" and "COMPLETED" not in statuses
+    release.set()
+    for _ in range(50):
+        operation = shop.data(POLL, {"id": operation_id})["bulkOperation"]
+        if operation["status"] == "COMPLETED":
+            break
+        time.sleep(0.05)
+    assert operation["status"] == "COMPLETED" and int(operation["objectCount"]) > 0
+
+
+def test_an_export_that_breaks_ends_failed_not_running(start: Any, monkeypatch: Any) -> None:
+    from winback.emulator.shopify.bulk import BulkOperations
+
+    def broken_lines(self: BulkOperations, operation: dict[str, Any]) -> Any:
+        raise RuntimeError("bulk execution failed: boom")
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(BulkOperations, "_lines", broken_lines)
+    shop = start()
+    operation_id = shop.data(RUN, {"q": BULK_ORDERS})["bulkOperationRunQuery"]["bulkOperation"]["id"]
+    for _ in range(10):
+        operation = shop.data(POLL, {"id": operation_id})["bulkOperation"]
+        if operation["status"] not in ("CREATED", "RUNNING"):
+            break
+    assert operation["status"] == "FAILED" and operation["errorCode"] == "INTERNAL_SERVER_ERROR"

@@ -2,8 +2,8 @@
 
 Flow as on Shopify: ``bulkOperationRunQuery`` returns a CREATED operation; polling ``bulkOperation``
 moves it to RUNNING and then COMPLETED (after ``polls_to_complete`` polls or ``complete_after_s``
-seconds, whichever comes first); the completed operation's ``url`` points at ``/bulk/<n>.jsonl`` on
-this server. The file has one line per node; nodes of a nested connection get their own lines with
+seconds, whichever comes first, and once its lines are counted on a thread of its own); the
+completed operation's ``url`` points at ``/bulk/<n>.jsonl`` on this server. The file has one line per node; nodes of a nested connection get their own lines with
 ``__parentId`` right after their parent. Root ``first`` limits are ignored (all records).
 
 Lines are produced by executing the bulk query with graphql-core over chunks of root records, so
@@ -42,6 +42,8 @@ MAX_CONCURRENT = 5
 MAX_CONNECTIONS = 5
 MAX_DEPTH = 2
 CHUNK = 250
+FINISH_WAIT_S = 0.5
+"""How long the poll that makes an operation due waits for its lines to be counted."""
 _ROOT_KINDS = {"customers": "Customer", "orders": "Order", "products": "Product"}
 _ACTIVE = ("CREATED", "RUNNING", "CANCELING")
 
@@ -214,16 +216,29 @@ class BulkOperations:
             self._complete(operation)
 
     def _complete(self, operation: Record) -> None:
+        """Finish a due operation. Its lines are counted on a thread of its own, as Shopify runs an
+        export apart from the API: a poll answers at once (RUNNING until the count is done) instead
+        of holding every other request while a large shop is walked. A small shop's count ends
+        within :data:`FINISH_WAIT_S`, so it still completes on the poll that made it due."""
         root = self._root(operation)
         scope = ROOT_SCOPES.get(root.name.value)
         if scope and not self.emulator.has_scope(scope):
             operation.update(status="FAILED", errorCode="ACCESS_DENIED", completedAt=iso(self.emulator.state.now()))
             return
-        objects = roots = size = 0
-        for line in self._lines(operation):
-            objects += 1
-            roots += "__parentId" not in line
-            size += len(json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+        finisher = operation.get("_finisher")
+        if finisher is None:
+            finisher = operation["_finisher"] = threading.Thread(
+                target=self._count, args=(operation,), name=f"bulk-{operation['_num']}", daemon=True
+            )
+            finisher.start()
+        finisher.join(FINISH_WAIT_S)
+        if operation.get("_failed"):
+            operation.update(status="FAILED", errorCode="INTERNAL_SERVER_ERROR", completedAt=iso(self.emulator.state.now()))
+            return
+        counted = operation.get("_counted")
+        if counted is None:
+            return
+        objects, roots, size = counted
         operation.update(
             status="COMPLETED",
             completedAt=iso(self.emulator.state.now()),
@@ -232,6 +247,21 @@ class BulkOperations:
             fileSize=str(size) if objects else None,
             url=f"{self.emulator.public_url}/bulk/{operation['_num']}.jsonl" if objects else None,
         )
+
+    def _count(self, operation: Record) -> None:
+        """Count the operation's lines and bytes (runs on the operation's own thread, without the
+        lock; the result is a single assignment the next poll picks up)."""
+        objects = roots = size = 0
+        try:
+            for line in self._lines(operation):
+                objects += 1
+                roots += "__parentId" not in line
+                size += len(json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+        except Exception:  # Shopify reports a broken export as FAILED, never as a stuck RUNNING one
+            operation["_counted"] = None
+            operation["_failed"] = True
+            return
+        operation["_counted"] = (objects, roots, size)
 
     # --- results ---------------------------------------------------------------------------------
 

@@ -3,8 +3,9 @@
 Flow as on Shopify: ``bulkOperationRunQuery`` returns a CREATED operation; polling ``bulkOperation``
 moves it to RUNNING and then COMPLETED (after ``polls_to_complete`` polls or ``complete_after_s``
 seconds, whichever comes first, and once its lines are counted on a thread of its own); the
-completed operation's ``url`` points at ``/bulk/<n>.jsonl`` on this server. The file has one line per node; nodes of a nested connection get their own lines with
-``__parentId`` right after their parent. Root ``first`` limits are ignored (all records).
+completed operation's ``url`` points at ``/bulk/<n>.jsonl`` on this server. The file has one line
+per node; nodes of a nested connection get their own lines with ``__parentId`` right after their
+parent. Root ``first`` limits are ignored (all records).
 
 Lines are produced by executing the bulk query with graphql-core over chunks of root records, so
 memory stays bounded by the chunk size however large the shop is.

@@ -135,3 +135,16 @@ def test_empty_database_with_foreign_tables_is_initialised(tmp_path: Path) -> No
     with open_store(str(path)) as store, store.engine.connect() as conn:
         names = set(inspect(conn).get_table_names())
         assert {"someone_elses", "customers", "orders", "buyers", "action_ledger", migrate.VERSION_TABLE} <= names
+
+
+def test_a_0010_store_loses_the_unused_orders_updated_index_on_open(db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        migrate.upgrade(engine, "0010")
+        with engine.connect() as conn:
+            assert "ix_orders_store_updated" in {ix["name"] for ix in inspect(conn).get_indexes("orders")}
+    finally:
+        engine.dispose()
+    with open_store(db_url) as store, store.engine.connect() as conn:
+        assert migrate.current_revision(conn) == migrate.head_revision()
+        assert "ix_orders_store_updated" not in {ix["name"] for ix in inspect(conn).get_indexes("orders")}

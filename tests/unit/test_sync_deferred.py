@@ -69,3 +69,51 @@ def test_deferred_recompute_ends_where_page_by_page_ends(sync_db: LocalStore) ->
     assert buyers["w@x.io"][4:6] == (1, 1)  # orders_count, real_orders_count: c6's order under y@x.io
     with sync_db.reading() as conn:
         assert conn.execute(select(tables.derived_pending)).all() == []
+
+
+def _pending(store: LocalStore, key: str) -> list[tuple[str, str]]:
+    p = tables.derived_pending
+    with store.reading() as conn:
+        return [tuple(row) for row in conn.execute(select(p.c.kind, p.c.value).where(p.c.store_key == key))]
+
+
+def test_a_first_sync_marks_the_whole_store_and_a_killed_one_is_finished_by_the_next(sync_db: LocalStore) -> None:
+    """A first sync (the store held nothing) records one whole-store mark, not a row per customer
+    and email; killed before its recompute, it leaves the mark, later batches add nothing to it,
+    and the next recompute makes every customer and buyer exact, resetting facts settled in
+    between by non-deferred commits."""
+    for key in (NOW, DEFERRED):
+        sync_db.upsert_store(Store(platform="fake", store_id=key.split(":")[1], name=key, currency="EUR"))
+
+    def both(resource: Resource, records: list, *, defer: bool) -> None:
+        sync_db.commit_page(NOW, resource, Page(records=records), None)
+        sync_db.commit_pages(DEFERRED, resource, [Page(records=records)], None, defer_derived=defer)
+
+    for resource, records in BATCHES[:3]:  # the first sync, killed before its recompute
+        both(resource, records, defer=True)
+    assert _pending(sync_db, DEFERRED) == [("store", "*")]
+    for resource, records in BATCHES[3:5]:  # pages settled at once (c2 now has o1 and o2)
+        both(resource, records, defer=False)
+    for resource, records in [*BATCHES[5:], (Resource.ORDERS, [  # the next sync, deferred again
+        order("o1", customer_id="c4", email="new@x.io", total="11", updated=5),
+        order("o2", email="new@x.io", total="21", updated=5),
+    ])]:
+        both(resource, records, defer=True)
+    assert _pending(sync_db, DEFERRED) == [("store", "*")]
+    sync_db.recompute_derived(DEFERRED)
+
+    now, deferred = _facts(sync_db, NOW), _facts(sync_db, DEFERRED)
+    assert deferred == now
+    customers, buyers = now
+    assert customers["c2"][1:4] == (None, None, 0)  # its orders moved to c4 after it was settled
+    assert customers["c4"][3] == 3
+    assert "d@x.io" not in buyers
+    assert _pending(sync_db, DEFERRED) == []
+
+
+def test_a_store_holding_records_is_marked_by_customer_and_email(sync_db: LocalStore) -> None:
+    sync_db.upsert_store(Store(platform="fake", store_id="deferred", name=DEFERRED, currency="EUR"))
+    sync_db.commit_page(DEFERRED, Resource.CUSTOMERS, Page(records=[customer("c1", email="a@x.io")]), None)
+    sync_db.commit_pages(DEFERRED, Resource.ORDERS, [Page(records=[order("o1", customer_id="c1", email="b@x.io")])],
+                         None, defer_derived=True)
+    assert sorted(_pending(sync_db, DEFERRED)) == [("buyer", "b@x.io"), ("customer", "c1")]

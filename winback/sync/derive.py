@@ -13,6 +13,13 @@ carrying that email plus orders of the customers with that email.
 Each function runs a fixed number of set-based statements whatever the number of ids (chunked
 only to stay under driver parameter limits); the SQL is plain enough to run on SQLite (3.25+, for
 window functions) and PostgreSQL alike.
+
+Deferred batches record what they touched in ``derived_pending``: one row per customer and email,
+or, when the store held no customer and no order before the batch (its first sync), one *whole
+store* mark (:data:`WHOLE_STORE`) that later batches see and keep instead of adding rows. A first
+sync touches every customer anyway, and recomputing all of them from the store's tables is
+cheaper than writing, widening and joining a pending row for each. The mark is written in the
+batch's transaction like the rows, so a sync killed before its recompute leaves it for the next.
 """
 
 from __future__ import annotations
@@ -28,10 +35,25 @@ from winback.sync.statements import insert_new
 
 T = TypeVar("T")
 CHUNK = 500
+WHOLE_STORE = {"kind": "store", "value": "*"}
+"""The ``derived_pending`` row saying every customer and buyer of the store is pending."""
 _PENDING_SETS = {
     "ids": "(SELECT p.value FROM derived_pending p WHERE p.store_key = :store_key AND p.kind = 'customer')",
     "emails": "(SELECT p.value FROM derived_pending p WHERE p.store_key = :store_key AND p.kind = 'buyer')",
 }
+
+
+def _whole(sql: str) -> TextClause:
+    """The same statement for every customer or buyer of the store (a buyer exists for each
+    email some order carries, directly or through its customer)."""
+    for part, whole in (
+        ("o.customer_id IN :ids", "o.customer_id IS NOT NULL"),
+        ("c.id IN :ids", "c.id IS NOT NULL"),
+        ("lower_email IN :emails", "lower_email IS NOT NULL"),
+    ):
+        sql = sql.replace(part, whole)
+    assert ":ids" not in sql and ":emails" not in sql, sql
+    return text(sql)
 
 
 def _keyed(sql: str) -> TextClause:
@@ -54,6 +76,12 @@ _RESET_CUSTOMERS_SQL = """
     """
 _RESET_CUSTOMERS = _keyed(_RESET_CUSTOMERS_SQL)
 _RESET_CUSTOMERS_PENDING = _pending(_RESET_CUSTOMERS_SQL)
+# Only the rows not reset already: on a first sync every customer is still as inserted.
+_RESET_CUSTOMERS_WHOLE = text("""
+    UPDATE customers SET first_order_at = NULL, last_order_at = NULL, real_orders_count = 0, real_amount_spent = 0
+    WHERE store_key = :store_key AND (first_order_at IS NOT NULL OR last_order_at IS NOT NULL
+      OR real_orders_count <> 0 OR real_amount_spent <> 0)
+    """)
 
 # Two index-friendly halves joined with UNION ALL instead of one ``customer_id = ... OR
 # lower_email = ...`` condition, which no index can serve and which made every page scan all of the
@@ -86,10 +114,12 @@ _RECOMPUTE_CUSTOMERS_SQL = """
     """
 _RECOMPUTE_CUSTOMERS = _keyed(_RECOMPUTE_CUSTOMERS_SQL)
 _RECOMPUTE_CUSTOMERS_PENDING = _pending(_RECOMPUTE_CUSTOMERS_SQL)
+_RECOMPUTE_CUSTOMERS_WHOLE = _whole(_RECOMPUTE_CUSTOMERS_SQL)
 
 _DELETE_BUYERS_SQL = "DELETE FROM buyers WHERE store_key = :store_key AND lower_email IN :emails"
 _DELETE_BUYERS = _keyed(_DELETE_BUYERS_SQL)
 _DELETE_BUYERS_PENDING = _pending(_DELETE_BUYERS_SQL)
+_DELETE_BUYERS_WHOLE = _whole(_DELETE_BUYERS_SQL)
 
 # The owning customer is looked up per buyer through the (store_key, lower_email) index: a LEFT
 # JOIN to a grouped "owners" CTE made SQLite scan that CTE once per order (quadratic in a batch).
@@ -133,6 +163,7 @@ _INSERT_BUYERS_SQL = """
     """
 _INSERT_BUYERS = _keyed(_INSERT_BUYERS_SQL)
 _INSERT_BUYERS_PENDING = _pending(_INSERT_BUYERS_SQL)
+_INSERT_BUYERS_WHOLE = _whole(_INSERT_BUYERS_SQL)
 
 
 def chunks(values: Collection[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -155,10 +186,13 @@ def recompute_buyers(conn: Connection, store_key: str, lower_emails: Collection[
 
 
 def settle(
-    conn: Connection, store_key: str, customer_ids: Collection[str], lower_emails: Collection[str], *, defer: bool
+    conn: Connection, store_key: str, customer_ids: Collection[str], lower_emails: Collection[str], *, defer: bool,
+    whole_store: bool = False,
 ) -> None:
     """Recompute the facts of these customers and buyers now, or (``defer``) record them in
-    ``derived_pending`` for :func:`recompute_pending`, in the caller's transaction either way.
+    ``derived_pending`` for :func:`recompute_pending`, in the caller's transaction either way:
+    as the :data:`WHOLE_STORE` mark alone with ``whole_store`` (the caller has seen that mark
+    pending, or the store holding no customer and no order before this batch).
 
     Recomputed now, the sets must already be widened to every customer and buyer whose facts may
     change (:func:`winback.sync.writes.expand`); recorded, they need not be: the recompute
@@ -166,6 +200,9 @@ def settle(
     if not defer:
         recompute_customers(conn, store_key, customer_ids)
         recompute_buyers(conn, store_key, lower_emails)
+        return
+    if whole_store:
+        insert_new(conn, tables.derived_pending, [{"store_key": store_key, **WHOLE_STORE}])
         return
     marks = [{"store_key": store_key, "kind": "customer", "value": value} for value in customer_ids]
     marks += [{"store_key": store_key, "kind": "buyer", "value": value} for value in lower_emails]
@@ -199,15 +236,25 @@ _WIDEN_PENDING = (
 )
 
 
+_WHOLE_PENDING = text(
+    "SELECT 1 FROM derived_pending WHERE store_key = :store_key AND kind = 'store' AND value = '*'"
+)
+
+
 def recompute_pending(conn: Connection, store_key: str) -> None:
     """Recompute every customer and buyer recorded in ``derived_pending`` for the store, and
-    those they touch (see ``_WIDEN_PENDING``), then forget them: a fixed number of set-based
-    statements, however many there are."""
+    those they touch (see ``_WIDEN_PENDING``), or all of the store's with the :data:`WHOLE_STORE`
+    mark, then forget them: a fixed number of set-based statements, however many there are."""
     params = {"store_key": store_key}
-    for widen in _WIDEN_PENDING:
-        conn.execute(widen, params)
-    conn.execute(_RESET_CUSTOMERS_PENDING, params)
-    conn.execute(_RECOMPUTE_CUSTOMERS_PENDING, params)
-    conn.execute(_DELETE_BUYERS_PENDING, params)
-    conn.execute(_INSERT_BUYERS_PENDING, params)
+    if conn.execute(_WHOLE_PENDING, params).first() is not None:
+        statements: tuple[TextClause, ...] = (
+            _RESET_CUSTOMERS_WHOLE, _RECOMPUTE_CUSTOMERS_WHOLE, _DELETE_BUYERS_WHOLE, _INSERT_BUYERS_WHOLE,
+        )
+    else:
+        statements = (
+            *_WIDEN_PENDING, _RESET_CUSTOMERS_PENDING, _RECOMPUTE_CUSTOMERS_PENDING, _DELETE_BUYERS_PENDING,
+            _INSERT_BUYERS_PENDING,
+        )
+    for statement in statements:
+        conn.execute(statement, params)
     conn.execute(text("DELETE FROM derived_pending WHERE store_key = :store_key"), params)

@@ -238,8 +238,8 @@ class LocalStore:
         only touched when it holds something or the batch adds to it.
 
         ``defer_derived``: the customers and buyers the batch touched are recorded in
-        ``derived_pending`` (same transaction) instead of recomputed; :meth:`recompute_derived`
-        settles them. The sync engine does this and recomputes once when the sync ends.
+        ``derived_pending`` (same transaction; on a store's first sync one mark for the whole
+        store) instead of recomputed; :meth:`recompute_derived` settles them. The sync engine does this and recomputes once when the sync ends.
         """
         resource = Resource(resource)
         records = [record for page in pages for record in page.records]

@@ -156,7 +156,6 @@ orders = _per_store(
     Column("delivered_at", UtcDateTime),
     Index("ix_orders_store_customer", "store_key", "customer_id"),
     Index("ix_orders_store_lower_email", "store_key", "lower_email"),
-    Index("ix_orders_store_updated", "store_key", "updated_at"),
     Index("ix_orders_store_fulfilled", "store_key", "fulfilled_at"),
 )
 

@@ -91,18 +91,26 @@ class Consult:
     """The store has forgotten emails (see :func:`redacted_hashes`)."""
     open_quarantine: bool
     """Some record of the resource is quarantined and unresolved."""
+    whole_store: bool
+    """A deferred batch records the whole store as pending (:data:`derive.WHOLE_STORE`), not its
+    customers and emails: that mark is pending already, or the store holds no customer and no
+    order yet (its first sync, which touches every customer anyway)."""
 
 
 _CONSULT_SQL = (
     "SELECT EXISTS (SELECT 1 FROM deletions WHERE store_key = ? AND resource = ?),"
     " EXISTS (SELECT 1 FROM redactions WHERE store_key = ?),"
-    " EXISTS (SELECT 1 FROM quarantine WHERE store_key = ? AND resource = ? AND NOT resolved)"
+    " EXISTS (SELECT 1 FROM quarantine WHERE store_key = ? AND resource = ? AND NOT resolved),"
+    " EXISTS (SELECT 1 FROM derived_pending WHERE store_key = ? AND kind = 'store' AND value = '*')"
+    " OR NOT (EXISTS (SELECT 1 FROM customers WHERE store_key = ?) OR EXISTS (SELECT 1 FROM orders WHERE store_key = ?))"
 )
 
 
 def consult(conn: Connection, store_key: str, resource: Resource) -> Consult:
     """What the store holds that a batch of ``resource`` must consult (one statement)."""
-    [row] = fetch(conn, _CONSULT_SQL, (store_key, resource.value, store_key, store_key, resource.value))
+    [row] = fetch(
+        conn, _CONSULT_SQL, (store_key, resource.value, store_key, store_key, resource.value, *[store_key] * 3)
+    )
     return Consult(*(bool(flag) for flag in row))
 
 
@@ -145,13 +153,15 @@ def expand(conn: Connection, store_key: str, ids: set[str], emails: set[str]) ->
     return found_ids, found_emails
 
 
-def _settle(conn: Connection, store_key: str, ids: set[str], emails: set[str], *, defer: bool) -> None:
+def _settle(
+    conn: Connection, store_key: str, ids: set[str], emails: set[str], *, defer: bool, seen: Consult
+) -> None:
     """The derived facts of the customers and buyers a batch touched: recomputed now, over the
     widened sets, or recorded as they are (the deferred recompute widens them; see
-    :func:`derive.recompute_pending`)."""
+    :func:`derive.recompute_pending`), or as the whole store (:attr:`Consult.whole_store`)."""
     if not defer:
         ids, emails = expand(conn, store_key, ids, emails)
-    derive.settle(conn, store_key, ids, emails, defer=defer)
+    derive.settle(conn, store_key, ids, emails, defer=defer, whole_store=seen.whole_store)
 
 
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
@@ -205,7 +215,7 @@ def write_customers(
             emails.add(value["lower_email"])
         kept.append(value)
     upsert(conn, tables.customers, kept)
-    _settle(conn, store_key, {v["id"] for v in kept}, emails, defer=defer)
+    _settle(conn, store_key, {v["id"] for v in kept}, emails, defer=defer, seen=seen)
     return len(kept), len(values) - len(kept) + refused
 
 
@@ -248,7 +258,7 @@ def write_orders(
         kept.append(value)
     upsert(conn, tables.orders, kept)
     write_lines(conn, store_key, [by_id[v["id"]] for v in kept], set(existing))
-    _settle(conn, store_key, ids, emails, defer=defer)
+    _settle(conn, store_key, ids, emails, defer=defer, seen=seen)
     return len(kept), len(values) - len(kept) + refused
 
 

@@ -12,9 +12,9 @@ Why
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-import re
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -119,7 +119,7 @@ class MultiRow:
         end = sql.rindex(")", start, len(sql) if conflict < 0 else conflict) + 1
         group = sql[start:end]
         names = tuple(_NAMED.findall(group))
-        if not names or len(names) != group.count("%") or len(names) != len(_NAMED.findall(sql)):
+        if not names or len(names) != sql.count("%") or len(names) != len(_NAMED.findall(sql)):
             raise ValueError(f"cannot batch {sql!r}: unexpected VALUES")
         return cls(stmt, sql[:start], _NAMED.sub("%s", group), sql[end:],
                    _row_function(conn.dialect, table, names, True))
@@ -136,37 +136,28 @@ class MultiRow:
 
 
 def _batch_cursor(conn: Connection) -> Any:
-    """A cursor on the connection's psycopg connection that keeps its parse of a query's
-    placeholders: psycopg re-parses every query of more than 50 parameters on each execution
-    (its cache skips them as ORM-generated one-offs), which for these few statements, run again
-    and again, cost more client CPU than the rows' values. Runs in the caller's transaction."""
-    dbapi = conn.connection.dbapi_connection
-    return dbapi.cursor() if _CachingCursor is None else _CachingCursor(dbapi)
+    """A psycopg ``RawCursor`` on the connection, in the caller's transaction.
 
-
-_CachingCursor: Any = None
-try:
+    Why raw: a plain psycopg cursor rewrites a query's ``%s`` placeholders into ``$n`` on every
+    execution and caches that only for queries of at most 50 parameters, so these statements of
+    thousands, run again and again, cost more client CPU than their rows' values. A raw cursor
+    takes PostgreSQL's own ``$n`` placeholders as they are (:func:`_multi_sql` writes them)."""
     import psycopg
-    from psycopg._queries import PostgresQuery, _query2pg
 
-    class _CachingQuery(PostgresQuery):
-        def convert(self, query: Any, vars: Any) -> None:
-            self.query, self._want_formats, self._order, self._parts = _query2pg(
-                self._ensure_bytes(query), self._tx.encoding
-            )
-            self.dump(vars)
-
-    class _CachingPsycopgCursor(psycopg.Cursor):  # type: ignore[type-arg]
-        _query_cls = _CachingQuery
-
-    _CachingCursor = _CachingPsycopgCursor
-except ImportError:  # no psycopg (MultiRow is never built), or one without these internals (plain cursor)
-    pass
+    return psycopg.RawCursor(conn.connection.dbapi_connection)
 
 
 @lru_cache(maxsize=32)
 def _multi_sql(head: str, group: str, tail: str, count: int) -> str:
-    return head + ", ".join([group] * count) + tail
+    """``head`` + ``count`` copies of the row ``group`` + ``tail``, the groups' ``%s`` numbered
+    as PostgreSQL's ``$1, $2, ...`` across the statement."""
+    pieces = group.split("%s")
+    width = len(pieces) - 1
+    groups = []
+    for index in range(count):
+        numbers = [f"${index * width + position + 1}" for position in range(width)] + [""]
+        groups.append("".join(piece + number for piece, number in zip(pieces, numbers, strict=True)))
+    return head + ", ".join(groups) + tail
 
 
 def _row_function(dialect: Dialect, table: Table, names: tuple[str, ...], positional: bool) -> Callable[..., Any]:

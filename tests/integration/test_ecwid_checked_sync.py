@@ -12,6 +12,7 @@ import pytest
 
 from winback import model
 from winback.connectors.ecwid import parse
+from winback.connectors.ecwid import values as ecwid_values
 from winback.connectors.registry import load_connector_class
 from winback.emulator.ecwid import ALL_SCOPES, start_ecwid_emulator
 from winback.emulator.generate import generate_world
@@ -68,9 +69,10 @@ async def test_unvalidated_models_store_the_same_rows(tmp_path: Path, monkeypatc
             return cls(**values)
 
         monkeypatch.setattr(model._Frozen, "from_checked", classmethod(validated))
-        for name in ("_new_money", "_new_address", "_new_line", "_new_order", "_new_customer"):
+        for name in ("_new_address", "_new_line", "_new_order", "_new_customer"):
             monkeypatch.setattr(parse, name, getattr(parse, name).__self__.from_checked)
-        monkeypatch.setattr(parse, "_AMOUNTS", {})
+        monkeypatch.setattr(ecwid_values, "_new_money", model.Money.from_checked)
+        monkeypatch.setattr(ecwid_values, "_AMOUNTS", {})
         assert await _sync(settings, tmp_path / "validated.db") == 1
     finally:
         server.stop()

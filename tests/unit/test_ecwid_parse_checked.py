@@ -21,7 +21,7 @@ import pytest
 from pydantic import BaseModel
 
 from winback import model
-from winback.connectors.ecwid import parse
+from winback.connectors.ecwid import parse, values
 
 GOLDEN = Path(__file__).parent / "data" / "ecwid_parse_golden.jsonl.gz"
 PARSERS = {"order": parse.parse_order, "customer": parse.parse_customer, "product": parse.parse_product}
@@ -70,8 +70,9 @@ def validating(monkeypatch: pytest.MonkeyPatch) -> list[BaseModel]:
         return made
 
     monkeypatch.setattr(model._Frozen, "from_checked", classmethod(checked))
-    monkeypatch.setattr(parse, "_AMOUNTS", {})
-    for name in ("_new_money", "_new_address", "_new_line", "_new_order", "_new_customer"):
+    monkeypatch.setattr(values, "_AMOUNTS", {})
+    monkeypatch.setattr(values, "_new_money", values.Money.from_checked)
+    for name in ("_new_address", "_new_line", "_new_order", "_new_customer"):
         monkeypatch.setattr(parse, name, getattr(getattr(parse, name).__self__, "from_checked"))
     return built
 

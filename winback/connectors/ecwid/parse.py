@@ -2,8 +2,9 @@
 
 Decisions a caller may rely on:
 
-* JSON is decoded with ``parse_float=Decimal`` (:func:`decode_json`), so ``0.1`` stays ``0.1``;
-  amounts are in the store currency from the profile (Ecwid orders carry no currency code).
+* Values (dates, amounts, ids, text) are read by :mod:`~winback.connectors.ecwid.values`; JSON is
+  decoded with ``parse_float=Decimal``, so ``0.1`` stays ``0.1``; amounts are in the store
+  currency from the profile (Ecwid orders carry no currency code).
 * ids become strings: an order's id is Ecwid's public order id (``"EBJFT"``; numeric on old
   stores), shown to buyers as ``#EBJFT``, else its ``internalId`` when Ecwid sends no ``id``
   (:func:`order_key`); customers, products and coupons use their integer ids.
@@ -37,11 +38,9 @@ are validated as usual.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from winback.model import (
@@ -62,9 +61,21 @@ from winback.model import (
     birth_date_of,
 )
 
-_UTC = timezone.utc
+from winback.connectors.ecwid.values import (  # noqa: F401 - re-exported: callers read values through parse
+    RecordError,
+    amount,
+    amounts_in,
+    decode_json,
+    ecwid_date,
+    id_text,
+    money,
+    parse_datetime,
+    sort_key_seconds,
+    text_or_none,
+    timestamp_of,
+)
+
 _ZERO = Decimal("0")
-_new_money = Money.from_checked
 _new_address = Address.from_checked
 _new_line = LineItem.from_checked
 _new_order = Order.from_checked
@@ -82,165 +93,11 @@ _FINANCIAL = {
 _DISCOUNT_KINDS = {"PERCENT": DiscountKind.PERCENTAGE, "ABS": DiscountKind.FIXED_AMOUNT}
 
 
-class RecordError(ValueError):
-    """A record does not have the shape Ecwid documents."""
-
-
-def decode_json(content: bytes) -> Any:
-    """Decode a response body keeping every JSON number with a fraction as an exact ``Decimal``."""
-    return json.loads(content, parse_float=Decimal)
-
-
-# --- scalars -----------------------------------------------------------------------------------
-
-
-def ecwid_date(value: datetime) -> str:
-    """Format for Ecwid write bodies and date parameters: ``2026-01-31 12:00:00 +0000``."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000")
-
-
-_ECWID_DATE = re.compile(r"\d{4}-\d\d-\d\d (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d [+-](?:[01]\d|2[0-3])[0-5]\d", re.ASCII)
-"""Exactly Ecwid's own spelling (``2014-06-06 18:57:19 +0400``), which :func:`datetime.fromisoformat`
-reads once the space before the offset is gone; any other text takes the ``strptime`` formats."""
-_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S")
-
-
-def _from_unix(value: int, field: str) -> datetime:
-    try:
-        return datetime.fromtimestamp(value, tz=_UTC)
-    except (OverflowError, OSError, ValueError):
-        raise RecordError(f"{field} is out of range: {value!r}") from None
-
-
-def parse_datetime(value: Any, field: str) -> datetime:
-    """An Ecwid date (``2014-06-06 18:57:19 +0400``) or UNIX seconds → aware UTC datetime.
-
-    A date outside what ``datetime`` holds (``0001-01-01 00:00:00 +0100``, UNIX seconds past year
-    9999) is a :class:`RecordError` like any unreadable one, so the record is quarantined.
-    """
-    if isinstance(value, int) and not isinstance(value, bool):
-        return _from_unix(value, field)
-    if isinstance(value, str):
-        text = value.strip()
-        if len(text) == 25 and _ECWID_DATE.fullmatch(text):
-            try:
-                return datetime.fromisoformat(text[:19] + text[20:]).astimezone(_UTC)
-            except (ValueError, OverflowError):
-                pass  # e.g. 30 February: the formats below decide, as they always did
-        for fmt in _FORMATS:
-            try:
-                parsed = datetime.strptime(text, fmt)
-            except ValueError:
-                continue
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=_UTC)
-            try:
-                return parsed.astimezone(_UTC)
-            except OverflowError:
-                raise RecordError(f"{field} is out of range: {value!r}") from None
-    raise RecordError(f"{field} is not a date: {value!r}")
-
-
-def timestamp_of(raw: Mapping[str, Any], ts_field: str, date_field: str) -> datetime:
-    """Prefer the UNIX ``...Timestamp`` field, fall back to the date string."""
-    value = raw.get(ts_field)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return _from_unix(value, ts_field)
-    return parse_datetime(raw.get(date_field), date_field)
-
-
-_PLAIN_SECONDS = range(-(2**31), 2**33)
-"""UNIX seconds that :func:`timestamp_of` turns back into themselves (years 1901 to 2242)."""
-
-
-def sort_key_seconds(raw: Mapping[str, Any], ts_field: str, date_field: str) -> int:
-    """Best-effort UNIX seconds for ordering raw records; 0 when unreadable (it will be rejected)."""
-    value = raw.get(ts_field)
-    if type(value) is int and value in _PLAIN_SECONDS:
-        return value
-    try:
-        return int(timestamp_of(raw, ts_field, date_field).timestamp())
-    except RecordError:
-        return 0
-
-
-def amount(value: Any, field: str) -> Decimal:
-    if type(value) is Decimal and value.is_finite():
-        return value  # what decode_json gives for every JSON number with a fraction
-    if isinstance(value, bool) or value is None:
-        raise RecordError(f"{field} is not a number: {value!r}")
-    if isinstance(value, (int, Decimal)):
-        result = Decimal(value)
-    elif isinstance(value, float):
-        result = Decimal(repr(value))
-    elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation:
-            raise RecordError(f"{field} is not a number: {value!r}") from None
-    else:
-        raise RecordError(f"{field} is not a number: {value!r}")
-    if not result.is_finite():
-        raise RecordError(f"{field} is not a finite number: {value!r}")
-    return result
-
-
-def money(value: Any, currency: str, field: str) -> Money:
-    return Money(amount=amount(value, field), currency=currency)
-
-
-class _Amounts(dict[str, Money]):
-    """The :class:`Money` of one currency by the exact text of its amount (``str`` of a ``Decimal``
-    keeps sign, digits and exponent, so ``1.10`` and ``1.1`` stay apart), shared: models are
-    frozen, and most amounts of a store repeat (prices, zero refunds), so most orders build no
-    ``Money`` at all. Emptied when it reaches :data:`_AMOUNTS_KEPT` entries."""
-
-    def __init__(self, currency: str) -> None:
-        super().__init__()
-        self.currency = currency
-
-    def __missing__(self, text: str) -> Money:
-        if len(self) >= _AMOUNTS_KEPT:
-            self.clear()
-        money = self[text] = _new_money({"amount": Decimal(text), "currency": self.currency})
-        return money
-
-
-_AMOUNTS_KEPT = 20_000
-_AMOUNTS: dict[str, _Amounts] = {}
-
-
-def _amounts_in(currency: str) -> _Amounts:
-    """The amounts of ``currency``, once it is checked the way :class:`Money` checks it (an invalid
-    code raises the same validation error as before)."""
-    amounts = _AMOUNTS.get(currency)
-    if amounts is None:
-        Money(amount=_ZERO, currency=currency)
-        amounts = _AMOUNTS.setdefault(currency, _Amounts(currency))
-    return amounts
-
-
-def _id(raw: Mapping[str, Any], field: str = "id") -> str:
-    value = raw.get(field)
-    if isinstance(value, bool) or value is None or value == "":
-        raise RecordError(f"{field} is missing")
-    if isinstance(value, (int, str)):
-        return str(value)
-    raise RecordError(f"{field} is not an id: {value!r}")
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = (value if type(value) is str else str(value)).strip()
-    return text or None
-
-
 def order_key(raw: Mapping[str, Any]) -> str:
     """An order's id: Ecwid's public ``id``, else its ``internalId`` (old stores, some bodies)."""
     if raw.get("id") in (None, "") and raw.get("internalId") not in (None, ""):
-        return _id(raw, "internalId")
-    return _id(raw)
+        return id_text(raw, "internalId")
+    return id_text(raw)
 
 
 def record_id(raw: Any) -> str | None:
@@ -284,10 +141,10 @@ def refunded_amount(raw: Mapping[str, Any]) -> Decimal | None:
 
 
 def _names(person: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    first, last = _text(person.get("firstName")), _text(person.get("lastName"))
+    first, last = text_or_none(person.get("firstName")), text_or_none(person.get("lastName"))
     if first or last:
         return first, last
-    name = _text(person.get("name"))
+    name = text_or_none(person.get("name"))
     if not name:
         return None, None
     head, _, tail = name.partition(" ")
@@ -299,21 +156,21 @@ def address(person: Any) -> Address | None:
         return None
     first, last = _names(person)
     get = person.get
-    street = _text(get("street"))
+    street = text_or_none(get("street"))
     line1, line2 = (street.split("\n", 1) + [None])[:2] if street else (None, None)
     return _new_address({
         "first_name": first,
         "last_name": last,
-        "company": _text(get("companyName")),
-        "address1": _text(line1),
-        "address2": _text(line2),
-        "city": _text(get("city")),
-        "province": _text(get("stateOrProvinceName")),
-        "province_code": _text(get("stateOrProvinceCode")),
-        "country": _text(get("countryName")),
-        "country_code": _text(get("countryCode")),
-        "zip": _text(get("postalCode")),
-        "phone": _text(get("phone")),
+        "company": text_or_none(get("companyName")),
+        "address1": text_or_none(line1),
+        "address2": text_or_none(line2),
+        "city": text_or_none(get("city")),
+        "province": text_or_none(get("stateOrProvinceName")),
+        "province_code": text_or_none(get("stateOrProvinceCode")),
+        "country": text_or_none(get("countryName")),
+        "country_code": text_or_none(get("countryCode")),
+        "zip": text_or_none(get("postalCode")),
+        "phone": text_or_none(get("phone")),
     })
 
 
@@ -335,7 +192,7 @@ def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
     status_text = str(get("paymentStatus") or "").upper()
     status = _FINANCIAL.get(status_text, FinancialStatus.UNKNOWN)
     total_amount = amount(get("total"), "total")
-    amounts = _amounts_in(currency)
+    amounts = amounts_in(currency)
     total = amounts[str(total_amount)]
     refunded_value = refunded_amount(raw)
     refunded = None if refunded_value is None else amounts[str(refunded_value)]
@@ -360,8 +217,8 @@ def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
             "id": str(line_id) if line_id is not None else f"{order_id}-{index}",
             "product_id": str(product_id) if product_id not in (None, 0, "") else None,
             "variant_id": None,
-            "sku": _text(item.get("sku")),
-            "title": _text(item.get("name")) or "",
+            "sku": text_or_none(item.get("sku")),
+            "title": text_or_none(item.get("name")) or "",
             "quantity": quantity,
             "current_quantity": 0 if fully_refunded else quantity,
             "unit_price": amounts[str(amount(price, f"items[{index}].price"))] if price is not None else None,
@@ -373,7 +230,7 @@ def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
         "store_id": store_id,
         "id": order_id,
         "name": f"#{order_id}",
-        "email": _text(get("email")),
+        "email": text_or_none(get("email")),
         "customer_id": str(customer) if customer not in (None, 0, "") else None,
         "created_at": created,
         "updated_at": updated,
@@ -436,7 +293,7 @@ def parse_customer(raw: Any, *, store_id: str, currency: str, birth_date_field: 
     if type(raw) is not dict and not isinstance(raw, Mapping):
         raise RecordError("customer is not an object")
     get = raw.get
-    customer_id = _id(raw)
+    customer_id = id_text(raw)
     billing = get("billingPerson")
     if type(billing) is not dict and not isinstance(billing, Mapping):
         billing = {}
@@ -453,17 +310,17 @@ def parse_customer(raw: Any, *, store_id: str, currency: str, birth_date_field: 
     spent = stats.get("salesValue")
     if spent is not None:
         spent_amount = amount(spent, "stats.salesValue")
-        amount_spent: Money | None = _amounts_in(currency)[str(spent_amount)]
+        amount_spent: Money | None = amounts_in(currency)[str(spent_amount)]
     else:
         amount_spent = None
     return _new_customer({
         "platform": PLATFORM,
         "store_id": store_id,
         "id": customer_id,
-        "email": _text(get("email")),
+        "email": text_or_none(get("email")),
         "first_name": first,
         "last_name": last,
-        "phone": _text(billing.get("phone")) if billing else None,
+        "phone": text_or_none(billing.get("phone")) if billing else None,
         "created_at": created,
         "updated_at": updated,
         "account": AccountState.ENABLED if registered not in (None, False, "") else AccountState.GUEST,
@@ -481,15 +338,15 @@ def parse_product(raw: Any, *, store_id: str, currency: str) -> Product:
         raise RecordError("product is not an object")
     price = raw.get("price")
     enabled = raw.get("enabled", True)
-    handle = _text(raw.get("customSlug")) or _text(raw.get("autogeneratedSlug"))
+    handle = text_or_none(raw.get("customSlug")) or text_or_none(raw.get("autogeneratedSlug"))
     return Product(
         platform=PLATFORM,
         store_id=store_id,
-        id=_id(raw),
-        title=_text(raw.get("name")) or "",
+        id=id_text(raw),
+        title=text_or_none(raw.get("name")) or "",
         handle=handle,
-        url=_text(raw.get("url")),
-        image_url=_text(raw.get("imageUrl")) or _text(raw.get("thumbnailUrl")),
+        url=text_or_none(raw.get("url")),
+        image_url=text_or_none(raw.get("imageUrl")) or text_or_none(raw.get("thumbnailUrl")),
         status=ProductStatus.ACTIVE if enabled is not False else ProductStatus.DRAFT,
         price=money(price, currency, "price") if price is not None else None,
         created_at=timestamp_of(raw, "createTimestamp", "created") if raw.get("created") or raw.get("createTimestamp") else None,
@@ -506,9 +363,9 @@ def parse_coupon(raw: Any, *, store_id: str) -> DiscountCode:
     return DiscountCode(
         platform=PLATFORM,
         store_id=store_id,
-        id=_id(raw),
+        id=id_text(raw),
         code=str(raw.get("code") or ""),
-        title=_text(raw.get("name")),
+        title=text_or_none(raw.get("name")),
         kind=_DISCOUNT_KINDS.get(str(raw.get("discountType"))),
         value=amount(discount, "discount") if discount is not None else None,
         starts_at=parse_datetime(launch, "launchDate") if launch else None,
@@ -528,30 +385,30 @@ def parse_profile(raw: Any, *, store_id: str) -> Store:
 
     general, settings, account = section("generalInfo"), section("settings"), section("account")
     company, formats = section("company"), section("formatsAndUnits")
-    currency = _text(formats.get("currency"))
+    currency = text_or_none(formats.get("currency"))
     if not currency or len(currency) != 3:
         raise RecordError(f"formatsAndUnits.currency is not a currency code: {currency!r}")
     starter = general.get("starterSite") if isinstance(general.get("starterSite"), Mapping) else {}
     return Store(
         platform=PLATFORM,
         store_id=store_id,
-        name=_text(settings.get("storeName")) or _text(account.get("accountName")) or f"Ecwid store {store_id}",
+        name=text_or_none(settings.get("storeName")) or text_or_none(account.get("accountName")) or f"Ecwid store {store_id}",
         currency=currency.upper(),
-        url=_text(general.get("storeUrl")),
-        email=_text(company.get("email")) or _text(account.get("accountEmail")),
-        timezone=_text(formats.get("timezone")),
-        logo_url=_text(starter.get("storeLogoUrl")) or _text(settings.get("emailLogoUrl")),
+        url=text_or_none(general.get("storeUrl")),
+        email=text_or_none(company.get("email")) or text_or_none(account.get("accountEmail")),
+        timezone=text_or_none(formats.get("timezone")),
+        logo_url=text_or_none(starter.get("storeLogoUrl")) or text_or_none(settings.get("emailLogoUrl")),
         postal_address=_company_address(company),
     )
 
 
 def _company_address(company: Mapping[str, Any]) -> str | None:
     """The store's company address (``company`` of the profile) as one line, if it has a street."""
-    street = _text(company.get("street"))
+    street = text_or_none(company.get("street"))
     if not street:
         return None
-    area = " ".join(p for p in (_text(company.get("city")), _text(company.get("stateOrProvinceCode")),
-                                _text(company.get("postalCode"))) if p)
-    parts = [_text(company.get("companyName")), street.replace("\n", ", "), area,
-             _text(company.get("countryCode"))]
+    area = " ".join(p for p in (text_or_none(company.get("city")), text_or_none(company.get("stateOrProvinceCode")),
+                                text_or_none(company.get("postalCode"))) if p)
+    parts = [text_or_none(company.get("companyName")), street.replace("\n", ", "), area,
+             text_or_none(company.get("countryCode"))]
     return ", ".join(p for p in parts if p) or None

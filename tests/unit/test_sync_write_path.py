@@ -18,6 +18,7 @@ from winback.connectors.base import Page, Resource
 from winback.model import Address, ConsentState, EmailConsent, FinancialStatus, LineItem, Money
 from winback.sync import database, open_store, statements
 from winback.sync.types import Amount, UtcDateTime
+from winback.sync.store import LocalStore
 
 TABLES = ("customers", "orders", "order_lines", "products", "buyers")
 
@@ -67,16 +68,22 @@ def _rounds() -> list[tuple[list, list, list]]:
     return rounds
 
 
+async def _commit_rounds(store: LocalStore) -> None:
+    """Every round of :func:`_rounds` committed in pages of 25 with derived facts deferred, then
+    recomputed, as a sync does."""
+    store.upsert_store(await FakeConnector().store_info())
+    for customers, orders, products in _rounds():
+        for resource, records in ((Resource.CUSTOMERS, customers), (Resource.ORDERS, orders),
+                                  (Resource.PRODUCTS, products)):
+            pages = [Page(records=records[i : i + 25]) for i in range(0, len(records), 25)]
+            store.commit_pages(KEY, resource, pages, None, defer_derived=True)
+        store.recompute_derived(KEY)
+
+
 async def _sync(path: Path) -> dict[str, list[tuple]]:
     store = open_store(f"sqlite:///{path}")
     try:
-        store.upsert_store(await FakeConnector().store_info())
-        for customers, orders, products in _rounds():
-            for resource, records in ((Resource.CUSTOMERS, customers), (Resource.ORDERS, orders),
-                                      (Resource.PRODUCTS, products)):
-                pages = [Page(records=records[i : i + 25]) for i in range(0, len(records), 25)]
-                store.commit_pages(KEY, resource, pages, None, defer_derived=True)
-            store.recompute_derived(KEY)
+        await _commit_rounds(store)
     finally:
         store.close()
     with sqlite3.connect(path) as conn:
@@ -115,13 +122,7 @@ async def _sync_postgres(url: str) -> dict[str, list[str]]:
         with store.writing() as conn:
             for table in (*TABLES, "sync_cursors", "derived_pending"):
                 conn.exec_driver_sql(f"DELETE FROM {table}")
-        store.upsert_store(await FakeConnector().store_info())
-        for customers, orders, products in _rounds():
-            for resource, records in ((Resource.CUSTOMERS, customers), (Resource.ORDERS, orders),
-                                      (Resource.PRODUCTS, products)):
-                pages = [Page(records=records[i : i + 25]) for i in range(0, len(records), 25)]
-                store.commit_pages(KEY, resource, pages, None, defer_derived=True)
-            store.recompute_derived(KEY)
+        await _commit_rounds(store)
         with store.reading() as conn:
             return {table: sorted(row[0] for row in conn.exec_driver_sql(f"SELECT t::text FROM {table} t"))
                     for table in TABLES}

@@ -13,34 +13,19 @@ Why
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Boolean, Connection, Dialect, Table
 from sqlalchemy.dialects import postgresql, sqlite
-
-T = TypeVar("T")
 
 
 def dialect_insert(conn: Connection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
-
-
-_BUILT: dict[Hashable, Any] = {}
-
-
-def built(key: Hashable, build: Callable[[], T]) -> T:
-    """The statement ``build()`` returns, built once per ``key`` and then reused (statements that
-    take their values as bound parameters, expanding ones for id lists, so one construct serves
-    every call and SQLAlchemy's compiled cache finds it without rebuilding)."""
-    found = _BUILT.get(key)
-    if found is None:
-        found = _BUILT[key] = build()
-    return found  # type: ignore[no-any-return]
 
 
 _UPSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}

@@ -222,7 +222,7 @@ async def test_a_partial_sync_stays_visible_as_the_stores_last_error(sync_db: Lo
 async def test_young_collections_are_rarer_during_a_sync_and_restored_after(sync_db: LocalStore) -> None:
     import gc
 
-    from winback.sync.engine import SYNC_GC_GEN0_THRESHOLD
+    from winback.sync.gc_pause import SYNC_GC_GEN0_THRESHOLD
 
     before = gc.get_threshold()
     seen: list[tuple[int, int, int]] = []

@@ -122,7 +122,8 @@ def _build(dialect: Dialect) -> SqliteParams | None:
         return None
     to_text = sqlite_datetime
     to_units = sqlite_amount
-    null_json = _processor(dialect, tables.orders, "billing_address")(None)
+    no_billing_address = _processor(dialect, tables.orders, "billing_address")(None)
+    no_default_address = _processor(dialect, tables.customers, "default_address")(None)
     codes_json = _processor(dialect, tables.orders, "discount_codes")
     tags_json = _processor(dialect, tables.customers, "tags")
     birth_date: Callable[[date], Any] = _processor(dialect, tables.customers, "birth_date") or (lambda value: value)
@@ -148,7 +149,7 @@ def _build(dialect: Dialect) -> SqliteParams | None:
             created_text, updated_text, processed_text, to_text(order.cancelled_at), order.test,
             order.financial_status.value, order.total.currency, to_units(order.total.amount), current_units,
             None if refunded is None else to_units(refunded.amount), order.accepts_marketing,
-            null_json if address is None else address_text(address),
+            no_billing_address if address is None else address_text(address),
             created_text if processed is None else processed_text,
             current_units if current is not None else to_units(net_total(order)),
             order.counts_as_purchase, codes_json(list(codes)) if codes else "[]", order.fulfillment_status,
@@ -183,7 +184,8 @@ def _build(dialect: Dialect) -> SqliteParams | None:
             customer.last_name, customer.phone, to_text(customer.created_at), to_text(customer.updated_at),
             account, customer.consent.state.value, to_text(customer.consent.updated_at), customer.orders_count,
             None if spent is None else to_units(spent.amount), None if spent is None else spent.currency,
-            tags_json(list(tags)) if tags else "[]", null_json if address is None else address_text(address),
+            tags_json(list(tags)) if tags else "[]",
+            no_default_address if address is None else address_text(address),
             False, None, account == "guest", None if born is None else birth_date(born),
             None if born is None else born.month * 100 + born.day,
         )

@@ -1,5 +1,5 @@
 """A process that renews an expiring Shopify offline token and is killed (SIGKILL, by itself) at a
-chosen point of the renewal, for ``test_shopify_expiring_tokens.py``.
+chosen point of the renewal, for ``test_shopify_expiring_offline_access.py``.
 
 Usage: ``python refresh_kill_worker.py CONFIG before-save|after-save``
 

@@ -125,9 +125,9 @@ def test_connect_saves_an_expiring_pair_and_check_renews_it(shopify: tuple[Any, 
         assert secret not in checked.stdout + checked.stderr
 
 
-def test_connect_with_expiring_tokens_false_saves_a_legacy_token_only(shopify: tuple[Any, Any], tmp_path: Path) -> None:
+def test_connect_with_expiring_offline_access_false_saves_a_legacy_token_only(shopify: tuple[Any, Any], tmp_path: Path) -> None:
     server, shop = shopify
-    config = _config(tmp_path, server, shop, extra="expiring_tokens = false\n")
+    config = _config(tmp_path, server, shop, extra="expiring_offline_access = false\n")
     with (tmp_path / "acme.secrets.toml").open("a") as secrets:
         secrets.write('access_expires_at = "2026-01-01T00:00:00+00:00"\n')  # left by an earlier expiring install
     connect = Connect(config, shop)

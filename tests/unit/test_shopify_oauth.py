@@ -118,10 +118,10 @@ async def test_the_code_is_exchanged_for_an_expiring_offline_token_by_default(ht
         "client_id": ["cid-1"], "client_secret": [SECRET], "code": ["code-123"], "expiring": ["1"]}
 
 
-async def test_expiring_tokens_false_asks_for_the_legacy_non_expiring_token(httpx_mock: HTTPXMock) -> None:
+async def test_expiring_offline_access_false_asks_for_the_legacy_non_expiring_token(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(method="POST", url=f"https://{SHOP}/admin/oauth/access_token",
                             json={"access_token": "shpat_offline_token_x", "scope": "read_orders"})
-    tokens, scope = await exchange_code(settings(expiring_tokens=False), "code-123")
+    tokens, scope = await exchange_code(settings(expiring_offline_access=False), "code-123")
     assert (tokens.access_token, tokens.access_expires_at, tokens.refresh_token, scope) == (
         "shpat_offline_token_x", None, None, "read_orders")
     assert tokens.as_secrets() == {"access_token": "shpat_offline_token_x", "access_expires_at": None,

@@ -10,7 +10,7 @@ them together:
    compared in constant time), the ``shop`` (a ``*.myshopify.com`` host equal to the configured
    store), the ``state`` (this install's, unused) and a recent ``timestamp``;
 3. :func:`exchange_code` trades the code for the offline token at ``/admin/oauth/access_token``
-   (an expiring one with its refresh token unless ``expiring_tokens = false``).
+   (an expiring one with its refresh token unless ``expiring_offline_access = false``).
 
 Nothing here writes anything: a forged, replayed or mismatched callback raises
 :class:`~winback.errors.OAuthCallbackError` before a token exists.
@@ -119,7 +119,7 @@ async def exchange_code(
 ) -> tuple[OfflineTokens, str]:
     """``(offline tokens, granted scopes)`` for ``code``; a code works once.
 
-    With ``settings.expiring_tokens`` (the default) the request carries ``expiring=1`` and the
+    With ``settings.expiring_offline_access`` (the default) the request carries ``expiring=1`` and the
     answer has an access token living an hour, a refresh token and both expiries; otherwise (or
     if Shopify does not issue an expiring token to this app) a non-expiring token alone.
     """
@@ -128,7 +128,7 @@ async def exchange_code(
         "client_secret": settings.client_secret.get_secret_value() if settings.client_secret else "",
         "code": code,
     }
-    if settings.expiring_tokens:
+    if settings.expiring_offline_access:
         form["expiring"] = "1"
     async with HttpClient(
         base_url=settings.base,
@@ -149,7 +149,7 @@ async def exchange_code(
     if tokens.access_expires_at is not None and tokens.refresh_token is None:
         raise errors.UnexpectedResponseError(
             f"{settings.shop}: Shopify answered with a token that expires but no refresh token to renew it: "
-            "nothing was saved; set expiring_tokens = false under [store] and run `winback connect` again",
+            "nothing was saved; set expiring_offline_access = false under [store] and run `winback connect` again",
             store=settings.shop,
         )
     return tokens, scope

@@ -75,7 +75,7 @@ def _parse_time(value: object) -> datetime | None:
 class OfflineTokens:
     """One pair as Shopify issued it: the offline access token, its refresh token and their expiries.
 
-    ``refresh_token`` is ``None`` for a legacy non-expiring token (``expiring_tokens = false``).
+    ``refresh_token`` is ``None`` for a legacy non-expiring token (``expiring_offline_access = false``).
     """
 
     access_token: str
@@ -202,6 +202,7 @@ class RefreshingOfflineToken(GrantedToken):
         yield again
 
     def _adopt(self, tokens: OfflineTokens) -> None:
+        register_secret(tokens.refresh_token)
         self.tokens = tokens
         self._accept(tokens.access_token, tokens.access_expires_at)
         # A pair read from disk does not say how long it lived; Shopify's is an hour, which puts

@@ -64,7 +64,7 @@ class ShopifySettings(BaseModel):
     client_id: str | None = None
     """The Dev Dashboard app's client ID (client credentials and authorization code grants)."""
     client_secret: SecretStr | None = None
-    expiring_tokens: bool = True
+    expiring_offline_access: bool = True
     """``winback connect`` asks for an expiring offline token (1 h, renewed with a refresh token that
     Shopify replaces on each use); Shopify requires them for public apps from 2027-01-01. ``false``
     keeps the legacy non-expiring token, for a custom app whose merchant needs it."""

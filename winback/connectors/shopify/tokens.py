@@ -138,7 +138,7 @@ def describe_auth(settings: ShopifySettings, provider: TokenAuth | None) -> str:
         if not isinstance(provider, RefreshingOfflineToken):
             return (f"authorization-code (non-expiring offline token saved by `winback connect` for app "
                     f"{settings.client_id}; Shopify refuses these for public apps from 2027-01-01: set "
-                    "expiring_tokens = true, the default, and run `winback connect` again)")
+                    "expiring_offline_access = true, the default, and run `winback connect` again)")
         text = f"authorization-code (expiring offline token saved by `winback connect` for app {settings.client_id}"
         left = provider.remaining_s()
         if left is not None:

@@ -242,3 +242,28 @@ def test_an_expiring_token_needs_a_place_to_save_renewals(tmp_path: Path, monkey
     auth = connector.http.auth  # type: ignore[attr-defined]
     assert isinstance(auth, RefreshingOfflineToken) and auth.tokens.refresh_token == "shprt_loaded_refresh_a"
     assert 2900 < (auth.remaining_s() or 0) <= 3000
+
+
+async def test_a_lost_refresh_answer_is_retried_with_the_same_refresh_token(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    """Safe since August 2026: Shopify keeps a used refresh token valid until its replacement is used."""
+    path = tmp_path / "acme.secrets.toml"
+    _write(path, "shpat_stale_access_aa", "shprt_retried_refresh", access_left_s=5)
+    httpx_mock.add_response(method="POST", url=TOKEN_URL, status_code=502)
+    _grant(httpx_mock, "shpat_after_retry_bbb", "shprt_after_retry_bbb")
+    httpx_mock.add_response(method="POST", url=API, json={"data": {}})
+    async with _client(_provider(path)) as http:
+        await http.post_json(API, {}, idempotent=True)
+    sent = [parse_qs(r.content.decode())["refresh_token"] for r in _token_requests(httpx_mock)]
+    assert sent == [["shprt_retried_refresh"]] * 2
+    assert tomllib.loads(path.read_text())["refresh_token"] == "shprt_after_retry_bbb"
+
+
+async def test_an_unavailable_token_endpoint_keeps_the_saved_pair(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    path = tmp_path / "acme.secrets.toml"
+    _write(path, "shpat_stale_access_aa", "shprt_kept_refresh_aa", access_left_s=5)
+    before = path.read_text()
+    httpx_mock.add_response(method="POST", url=TOKEN_URL, status_code=503, is_reusable=True)
+    async with _client(_provider(path)) as http:
+        with pytest.raises(errors.PlatformUnavailableError, match="saved refresh token stays valid"):
+            await http.post_json(API, {}, idempotent=True)
+    assert path.read_text() == before and _api_tokens(httpx_mock) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
+from winback.config._secrets_store import SecretsFile
+from winback.config._secrets_write import secrets_file_of
 from winback.connectors.base import Connector, Resource
 from winback.model import normalize_email
 from winback.sync.tables import store_key as make_store_key
@@ -361,8 +364,17 @@ class ClientConfig(BaseModel):
         return load_connector_class(self.store.platform)
 
     def build_connector(self, **kwargs: Any) -> Connector:
-        """A new connector for this client's store (use it as an async context manager)."""
-        return self.connector_class().from_settings(self.store.settings, **kwargs)
+        """A new connector for this client's store (use it as an async context manager).
+
+        A connector whose ``from_settings`` takes ``secret_store`` (credentials that rotate, such
+        as Shopify's expiring offline tokens) gets the client's secrets file, to save each renewal.
+        """
+        cls = self.connector_class()
+        if "secret_store" not in kwargs and "secret_store" in inspect.signature(cls.from_settings).parameters:
+            path = secrets_file_of(self.path)
+            if path is not None:
+                kwargs["secret_store"] = SecretsFile(path)
+        return cls.from_settings(self.store.settings, **kwargs)
 
     @property
     def store_label(self) -> str:

@@ -37,6 +37,7 @@ from winback.connectors.shopify.deletions import deletion_pages
 from winback.connectors.shopify.graphql import REQUIRED_SCOPES, Decoder, GraphQLClient, make_error_mapper
 from winback.connectors.shopify.paging import Records, complete_line_items, page_size, paged, search_since, to_page
 from winback.connectors.shopify.profile import NEED_SCOPES, SHOPIFY
+from winback.connectors.shopify.refresh import SecretStore
 from winback.connectors.shopify.settings import ShopifySettings, normalise_shop
 from winback.connectors.shopify.throttle import CostBucket
 from winback.connectors.shopify.tokens import describe_auth, token_provider_for
@@ -67,12 +68,13 @@ class ShopifyConnector(Connector):
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         token_provider: Auth | None = None,
+        secret_store: SecretStore | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         if token_provider is None:
-            token_provider = token_provider_for(settings)
+            token_provider = token_provider_for(settings, secret_store)
         self._transport = transport
         self._sleep = sleep
         mapper = make_error_mapper(settings.api_version)
@@ -107,11 +109,14 @@ class ShopifyConnector(Connector):
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         token_provider: Auth | None = None,
+        secret_store: SecretStore | None = None,
     ) -> Self:
+        """``secret_store`` keeps renewed credentials (an expiring offline token's new pair);
+        :meth:`winback.config.ClientConfig.build_connector` passes the client's secrets file."""
         if not isinstance(settings, ShopifySettings):
             raw = settings.model_dump() if isinstance(settings, BaseModel) else settings
             settings = ShopifySettings.model_validate(raw)
-        return cls(settings, transport=transport, token_provider=token_provider)
+        return cls(settings, transport=transport, token_provider=token_provider, secret_store=secret_store)
 
     @classmethod
     def label_of(cls, settings: BaseModel | Mapping[str, Any]) -> str:

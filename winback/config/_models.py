@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -366,15 +365,13 @@ class ClientConfig(BaseModel):
     def build_connector(self, **kwargs: Any) -> Connector:
         """A new connector for this client's store (use it as an async context manager).
 
-        A connector whose ``from_settings`` takes ``secret_store`` (credentials that rotate, such
-        as Shopify's expiring offline tokens) gets the client's secrets file, to save each renewal.
+        The connector gets the client's secrets file as its ``secret_store``, where credentials
+        that rotate (Shopify's expiring offline tokens) are saved at each renewal.
         """
-        cls = self.connector_class()
-        if "secret_store" not in kwargs and "secret_store" in inspect.signature(cls.from_settings).parameters:
+        if "secret_store" not in kwargs:
             path = secrets_file_of(self.path)
-            if path is not None:
-                kwargs["secret_store"] = SecretsFile(path)
-        return cls.from_settings(self.store.settings, **kwargs)
+            kwargs["secret_store"] = SecretsFile(path) if path is not None else None
+        return self.connector_class().from_settings(self.store.settings, **kwargs)
 
     @property
     def store_label(self) -> str:

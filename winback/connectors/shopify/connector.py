@@ -37,7 +37,7 @@ from winback.connectors.shopify.deletions import deletion_pages
 from winback.connectors.shopify.graphql import REQUIRED_SCOPES, Decoder, GraphQLClient, make_error_mapper
 from winback.connectors.shopify.paging import Records, complete_line_items, page_size, paged, search_since, to_page
 from winback.connectors.shopify.profile import NEED_SCOPES, SHOPIFY
-from winback.connectors.shopify.refresh import SecretStore
+from winback.connectors.secret_store import SecretStore
 from winback.connectors.shopify.settings import ShopifySettings, normalise_shop
 from winback.connectors.shopify.throttle import CostBucket
 from winback.connectors.shopify.tokens import describe_auth, token_provider_for

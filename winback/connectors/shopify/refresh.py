@@ -23,13 +23,14 @@ import asyncio
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
 from winback import errors
 from winback.connectors.auth import GrantedToken
 from winback.connectors.retry import retry_extensions
+from winback.connectors.secret_store import SecretStore
 from winback.connectors.shopify.grants import grant_error
 from winback.secrets import register_secret
 
@@ -40,24 +41,6 @@ REFRESH_REMEDY = (
 
 ASSUMED_LIFETIME_S = 3600.0
 """An expiring offline token's documented lifetime, assumed for a pair read back from disk."""
-
-
-class SecretStore(Protocol):
-    """Where rotated credentials are kept durably; the config layer passes the client's secrets file.
-
-    ``write`` must be atomic and durable (fsync) before it returns: the caller uses the new
-    credentials only after it returned. ``acquire``/``release`` is a lock across processes
-    (blocking); it must be released by the death of the process that holds it.
-    """
-
-    def read(self) -> Mapping[str, Any]: ...
-
-    def write(self, values: Mapping[str, str | None]) -> None:
-        """Set each key to its value, or remove it when the value is ``None``; keep other keys."""
-
-    def acquire(self) -> None: ...
-
-    def release(self) -> None: ...
 
 
 def _parse_time(value: object) -> datetime | None:

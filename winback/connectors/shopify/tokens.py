@@ -21,7 +21,8 @@ from winback import errors
 from winback.connectors.auth import GrantedToken, StaticToken, TokenAuth
 from winback.connectors.retry import retry_extensions
 from winback.connectors.shopify.grants import TOKEN_HEADER, TOKEN_PATH, grant_error, parse_token_answer
-from winback.connectors.shopify.refresh import OfflineTokens, RefreshingOfflineToken, SecretStore
+from winback.connectors.secret_store import SecretStore
+from winback.connectors.shopify.refresh import OfflineTokens, RefreshingOfflineToken
 from winback.connectors.shopify.settings import ShopifySettings
 from winback.secrets import register_secret
 

@@ -173,3 +173,32 @@ async def test_derived_facts_are_exact_after_every_kind_of_change(sync_db: Local
     _assert_exact(sync_db)
     sync_db.commit_page(KEY, Resource.ORDERS, Page(records=again[10:]), None)
     _assert_exact(sync_db)
+
+
+@pytest.mark.parametrize("defer", [False, True])
+async def test_each_fact_changing_alone_is_written(sync_db: LocalStore, defer: bool) -> None:
+    """A customer's row is left alone only when all four facts are unchanged: each one moving
+    while the other three stay is written (page by page, and deferred by key)."""
+    sync_db.upsert_store(await FakeConnector().store_info())
+    sync_db.commit_page(KEY, Resource.CUSTOMERS, Page(records=[customer("c001", email="a@x.io")]), None)
+    first, last = order("o1", customer_id="c001", created=-60, total="10"), order("o2", customer_id="c001", created=-30)
+    sync_db.commit_page(KEY, Resource.ORDERS, Page(records=[first, last]), None)
+    _assert_exact(sync_db)
+    for change in (
+        order("o2", customer_id="c001", created=-20, updated=1),  # last_order_at alone
+        order("o1", customer_id="c001", created=-70, total="10", updated=2),  # first_order_at alone
+        order("o1", customer_id="c001", created=-70, total="12", updated=3),  # real_amount_spent alone
+        order("o3", customer_id="c001", created=-50, total="0", updated=4),  # real_orders_count alone
+    ):
+        before = _stored_customer(sync_db)
+        sync_db.commit_pages(KEY, Resource.ORDERS, [Page(records=[change])], None, defer_derived=defer)
+        if defer:
+            sync_db.recompute_derived(KEY)
+        _assert_exact(sync_db)
+        after = _stored_customer(sync_db)
+        assert sum(a != b for a, b in zip(before, after, strict=True)) == 1, (before, after)
+
+
+def _stored_customer(store: LocalStore) -> CustomerFacts:
+    with store.reading() as conn:
+        return _stored(conn)[0]["c001"]

@@ -75,9 +75,12 @@ def _pending(sql: str) -> TextClause:
 # store's orders (quadratic sync time). ``CROSS JOIN`` pins SQLite's join order to "customers by
 # id, then their orders by email"; PostgreSQL plans it freely. (No ``c.lower_email IS NOT NULL``:
 # the equality already drops NULLs, and that filter made SQLite range-scan every customer's email.)
-# A third part, one order-less row per customer, gives every customer a group, so one UPDATE
-# resets the customers left without real orders as it sets the others: no prior reset statement
-# scanning the customers (and, where their facts were set, writing each row twice).
+#
+# For given or pending customers a third part, one order-less row per customer, gives each of them
+# a group, so one UPDATE resets those left without real orders as it sets the others, and a row
+# whose facts are unchanged (most, in an incremental sync) is not rewritten. For the whole store
+# a reset of the rows not at their defaults comes first instead: on a first sync every customer
+# is still as inserted, so that reset only reads, and the groups are only the buyers'.
 _RECOMPUTE_CUSTOMERS_SQL = """
     UPDATE customers SET
       first_order_at = agg.first_at,
@@ -96,19 +99,30 @@ _RECOMPUTE_CUSTOMERS_SQL = """
         FROM customers c CROSS JOIN orders o
         WHERE c.store_key = :store_key AND c.id IN :ids
           AND o.store_key = c.store_key AND o.lower_email = c.lower_email
-          AND o.customer_id IS NULL AND o.counts_as_purchase
-        UNION ALL
-        SELECT c.id AS cid, NULL AS ordered_at, NULL AS net_total
-        FROM customers c
-        WHERE c.store_key = :store_key AND c.id IN :ids
+          AND o.customer_id IS NULL AND o.counts_as_purchase{every_customer}
       ) rel
       GROUP BY rel.cid
     ) agg
-    WHERE customers.store_key = :store_key AND customers.id = agg.cid
+    WHERE customers.store_key = :store_key AND customers.id = agg.cid{changed}
     """
-_RECOMPUTE_CUSTOMERS = _keyed(_RECOMPUTE_CUSTOMERS_SQL)
-_RECOMPUTE_CUSTOMERS_PENDING = _pending(_RECOMPUTE_CUSTOMERS_SQL)
-_RECOMPUTE_CUSTOMERS_WHOLE = _whole(_RECOMPUTE_CUSTOMERS_SQL)
+_EVERY_CUSTOMER = """
+        UNION ALL
+        SELECT c.id AS cid, NULL AS ordered_at, NULL AS net_total
+        FROM customers c
+        WHERE c.store_key = :store_key AND c.id IN :ids"""
+_CHANGED = """
+      AND NOT (customers.real_orders_count = agg.n AND customers.real_amount_spent = agg.spent
+        AND (customers.first_order_at = agg.first_at OR (customers.first_order_at IS NULL AND agg.first_at IS NULL))
+        AND (customers.last_order_at = agg.last_at OR (customers.last_order_at IS NULL AND agg.last_at IS NULL)))"""
+_SET_CUSTOMERS_SQL = _RECOMPUTE_CUSTOMERS_SQL.format(every_customer=_EVERY_CUSTOMER, changed=_CHANGED)
+_RECOMPUTE_CUSTOMERS = _keyed(_SET_CUSTOMERS_SQL)
+_RECOMPUTE_CUSTOMERS_PENDING = _pending(_SET_CUSTOMERS_SQL)
+_RESET_CUSTOMERS_WHOLE = text("""
+    UPDATE customers SET first_order_at = NULL, last_order_at = NULL, real_orders_count = 0, real_amount_spent = 0
+    WHERE store_key = :store_key AND (first_order_at IS NOT NULL OR last_order_at IS NOT NULL
+      OR real_orders_count <> 0 OR real_amount_spent <> 0)
+    """)
+_RECOMPUTE_CUSTOMERS_WHOLE = _whole(_RECOMPUTE_CUSTOMERS_SQL.format(every_customer="", changed=""))
 
 _DELETE_BUYERS_SQL = "DELETE FROM buyers WHERE store_key = :store_key AND lower_email IN :emails"
 _DELETE_BUYERS = _keyed(_DELETE_BUYERS_SQL)
@@ -247,7 +261,7 @@ def recompute_pending(conn: Connection, store_key: str) -> None:
     params = {"store_key": store_key}
     if conn.execute(_WHOLE_PENDING, params).first() is not None:
         statements: tuple[TextClause, ...] = (
-            _RECOMPUTE_CUSTOMERS_WHOLE, _DELETE_BUYERS_WHOLE, _INSERT_BUYERS_WHOLE,
+            _RESET_CUSTOMERS_WHOLE, _RECOMPUTE_CUSTOMERS_WHOLE, _DELETE_BUYERS_WHOLE, _INSERT_BUYERS_WHOLE,
         )
     else:
         statements = (

@@ -80,7 +80,8 @@ def _pending(sql: str) -> TextClause:
 # a group, so one UPDATE resets those left without real orders as it sets the others, and a row
 # whose facts are unchanged (most, in an incremental sync) is not rewritten. For the whole store
 # a reset of the rows not at their defaults comes first instead: on a first sync every customer
-# is still as inserted, so that reset only reads, and the groups are only the buyers'.
+# is still as inserted, so that reset only reads, and only customers with real orders are grouped
+# and written (measured: cheaper than grouping every customer).
 _RECOMPUTE_CUSTOMERS_SQL = """
     UPDATE customers SET
       first_order_at = agg.first_at,

@@ -70,24 +70,18 @@ def _pending(sql: str) -> TextClause:
     return text(sql)
 
 
-_RESET_CUSTOMERS_SQL = """
-    UPDATE customers SET first_order_at = NULL, last_order_at = NULL, real_orders_count = 0, real_amount_spent = 0
-    WHERE store_key = :store_key AND id IN :ids
-    """
-_RESET_CUSTOMERS = _keyed(_RESET_CUSTOMERS_SQL)
-_RESET_CUSTOMERS_PENDING = _pending(_RESET_CUSTOMERS_SQL)
-# Only the rows not reset already: on a first sync every customer is still as inserted.
-_RESET_CUSTOMERS_WHOLE = text("""
-    UPDATE customers SET first_order_at = NULL, last_order_at = NULL, real_orders_count = 0, real_amount_spent = 0
-    WHERE store_key = :store_key AND (first_order_at IS NOT NULL OR last_order_at IS NOT NULL
-      OR real_orders_count <> 0 OR real_amount_spent <> 0)
-    """)
-
 # Two index-friendly halves joined with UNION ALL instead of one ``customer_id = ... OR
 # lower_email = ...`` condition, which no index can serve and which made every page scan all of the
 # store's orders (quadratic sync time). ``CROSS JOIN`` pins SQLite's join order to "customers by
 # id, then their orders by email"; PostgreSQL plans it freely. (No ``c.lower_email IS NOT NULL``:
 # the equality already drops NULLs, and that filter made SQLite range-scan every customer's email.)
+#
+# For given or pending customers a third part, one order-less row per customer, gives each of them
+# a group, so one UPDATE resets those left without real orders as it sets the others, and a row
+# whose facts are unchanged (most, in an incremental sync) is not rewritten. For the whole store
+# a reset of the rows not at their defaults comes first instead: on a first sync every customer
+# is still as inserted, so that reset only reads, and only customers with real orders are grouped
+# and written (measured: cheaper than grouping every customer).
 _RECOMPUTE_CUSTOMERS_SQL = """
     UPDATE customers SET
       first_order_at = agg.first_at,
@@ -96,7 +90,7 @@ _RECOMPUTE_CUSTOMERS_SQL = """
       real_amount_spent = agg.spent
     FROM (
       SELECT rel.cid AS cid, MIN(rel.ordered_at) AS first_at, MAX(rel.ordered_at) AS last_at,
-             COUNT(*) AS n, SUM(rel.net_total) AS spent
+             COUNT(rel.ordered_at) AS n, COALESCE(SUM(rel.net_total), 0) AS spent
       FROM (
         SELECT o.customer_id AS cid, o.ordered_at, o.net_total
         FROM orders o
@@ -106,15 +100,30 @@ _RECOMPUTE_CUSTOMERS_SQL = """
         FROM customers c CROSS JOIN orders o
         WHERE c.store_key = :store_key AND c.id IN :ids
           AND o.store_key = c.store_key AND o.lower_email = c.lower_email
-          AND o.customer_id IS NULL AND o.counts_as_purchase
+          AND o.customer_id IS NULL AND o.counts_as_purchase{every_customer}
       ) rel
       GROUP BY rel.cid
     ) agg
-    WHERE customers.store_key = :store_key AND customers.id = agg.cid
+    WHERE customers.store_key = :store_key AND customers.id = agg.cid{changed}
     """
-_RECOMPUTE_CUSTOMERS = _keyed(_RECOMPUTE_CUSTOMERS_SQL)
-_RECOMPUTE_CUSTOMERS_PENDING = _pending(_RECOMPUTE_CUSTOMERS_SQL)
-_RECOMPUTE_CUSTOMERS_WHOLE = _whole(_RECOMPUTE_CUSTOMERS_SQL)
+_EVERY_CUSTOMER = """
+        UNION ALL
+        SELECT c.id AS cid, NULL AS ordered_at, NULL AS net_total
+        FROM customers c
+        WHERE c.store_key = :store_key AND c.id IN :ids"""
+_CHANGED = """
+      AND NOT (customers.real_orders_count = agg.n AND customers.real_amount_spent = agg.spent
+        AND (customers.first_order_at = agg.first_at OR (customers.first_order_at IS NULL AND agg.first_at IS NULL))
+        AND (customers.last_order_at = agg.last_at OR (customers.last_order_at IS NULL AND agg.last_at IS NULL)))"""
+_SET_CUSTOMERS_SQL = _RECOMPUTE_CUSTOMERS_SQL.format(every_customer=_EVERY_CUSTOMER, changed=_CHANGED)
+_RECOMPUTE_CUSTOMERS = _keyed(_SET_CUSTOMERS_SQL)
+_RECOMPUTE_CUSTOMERS_PENDING = _pending(_SET_CUSTOMERS_SQL)
+_RESET_CUSTOMERS_WHOLE = text("""
+    UPDATE customers SET first_order_at = NULL, last_order_at = NULL, real_orders_count = 0, real_amount_spent = 0
+    WHERE store_key = :store_key AND (first_order_at IS NOT NULL OR last_order_at IS NOT NULL
+      OR real_orders_count <> 0 OR real_amount_spent <> 0)
+    """)
+_RECOMPUTE_CUSTOMERS_WHOLE = _whole(_RECOMPUTE_CUSTOMERS_SQL.format(every_customer="", changed=""))
 
 _DELETE_BUYERS_SQL = "DELETE FROM buyers WHERE store_key = :store_key AND lower_email IN :emails"
 _DELETE_BUYERS = _keyed(_DELETE_BUYERS_SQL)
@@ -123,22 +132,28 @@ _DELETE_BUYERS_WHOLE = _whole(_DELETE_BUYERS_SQL)
 
 # The owning customer is looked up per buyer through the (store_key, lower_email) index: a LEFT
 # JOIN to a grouped "owners" CTE made SQLite scan that CTE once per order (quadratic in a batch).
+# An order is paired with its own email and, when that differs, with its customer's: UNION ALL
+# with that condition gives exactly the pairs a UNION would, without a B-tree deduplicating every
+# pair. The newest order and the newest real order of each email come from one window (one sort):
+# the newest real order is the real one with no real order before it in "newest first" order.
 _INSERT_BUYERS_SQL = """
     WITH pairs AS (
       SELECT o.lower_email AS e, o.id, o.email, o.ordered_at, o.counts_as_purchase AS real_order, o.net_total
       FROM orders o
       WHERE o.store_key = :store_key AND o.lower_email IN :emails
-      UNION
+      UNION ALL
       SELECT c.lower_email AS e, o.id, o.email, o.ordered_at, o.counts_as_purchase AS real_order, o.net_total
       FROM customers c CROSS JOIN orders o
       WHERE c.store_key = :store_key AND c.lower_email IN :emails
         AND o.store_key = c.store_key AND o.customer_id = c.id
+        AND (o.lower_email IS NULL OR o.lower_email <> c.lower_email)
     ),
     ranked AS (
       SELECT pairs.*,
-        ROW_NUMBER() OVER (PARTITION BY e ORDER BY ordered_at DESC, id DESC) AS rn_any,
-        ROW_NUMBER() OVER (PARTITION BY e ORDER BY real_order DESC, ordered_at DESC, id DESC) AS rn_real
+        ROW_NUMBER() OVER newest_first AS rn_any,
+        SUM(CASE WHEN real_order THEN 1 ELSE 0 END) OVER newest_first AS real_so_far
       FROM pairs
+      WINDOW newest_first AS (PARTITION BY e ORDER BY ordered_at DESC, id DESC ROWS UNBOUNDED PRECEDING)
     )
     INSERT INTO buyers (
       store_key, lower_email, email, customer_id, is_guest, orders_count, real_orders_count,
@@ -157,7 +172,7 @@ _INSERT_BUYERS_SQL = """
       SUM(CASE WHEN r.real_order THEN r.net_total ELSE 0 END),
       MIN(CASE WHEN r.real_order THEN r.ordered_at END),
       MAX(CASE WHEN r.real_order THEN r.ordered_at END),
-      MAX(CASE WHEN r.real_order AND r.rn_real = 1 THEN r.id END)
+      MAX(CASE WHEN r.real_order AND r.real_so_far = 1 THEN r.id END)
     FROM ranked r
     GROUP BY r.e
     """
@@ -175,7 +190,6 @@ def chunks(values: Collection[T], size: int = CHUNK) -> Iterator[list[T]]:
 
 def recompute_customers(conn: Connection, store_key: str, customer_ids: Collection[str]) -> None:
     for ids in chunks(customer_ids):
-        conn.execute(_RESET_CUSTOMERS, {"store_key": store_key, "ids": ids})
         conn.execute(_RECOMPUTE_CUSTOMERS, {"store_key": store_key, "ids": ids})
 
 
@@ -252,7 +266,7 @@ def recompute_pending(conn: Connection, store_key: str) -> None:
         )
     else:
         statements = (
-            *_WIDEN_PENDING, _RESET_CUSTOMERS_PENDING, _RECOMPUTE_CUSTOMERS_PENDING, _DELETE_BUYERS_PENDING,
+            *_WIDEN_PENDING, _RECOMPUTE_CUSTOMERS_PENDING, _DELETE_BUYERS_PENDING,
             _INSERT_BUYERS_PENDING,
         )
     for statement in statements:

@@ -84,6 +84,13 @@ def redact_customer(
     fb_match = [fb.c.lower_email.in_(emails)] if emails else []
     fb_match.append(fb.c.order_id.in_(select(o.c.id).where(o.c.store_key == store_key, or_(*match))))
     conn.execute(update(fb).where(fb.c.store_key == store_key, or_(*fb_match)).values(lower_email=None, comment=None))
+    # Scrubbing an order's email takes it from that email's buyer and may change the email shown
+    # for its customer's: both buyers are recomputed, bar the forgotten emails' (dropped below).
+    scrubbed = select(o.c.lower_email, o.c.customer_id).where(o.c.store_key == store_key, or_(*match)).subquery()
+    buyers = {e for e in conn.execute(select(scrubbed.c.lower_email)).scalars() if e}
+    buyers.update(e for e in conn.execute(
+        select(c.c.lower_email).where(c.c.store_key == store_key, c.c.id.in_(select(scrubbed.c.customer_id)))
+    ).scalars() if e)
     conn.execute(update(o).where(o.c.store_key == store_key, or_(*match)).values(**REDACTED_ORDER))
     if emails:
         conn.execute(
@@ -107,3 +114,4 @@ def redact_customer(
             delete(q).where(q.c.store_key == store_key, q.c.resource == "customers", q.c.record_id.in_(ids))
         )
     derive.recompute_customers(conn, store_key, ids)
+    derive.recompute_buyers(conn, store_key, buyers - emails)

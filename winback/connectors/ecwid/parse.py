@@ -165,10 +165,12 @@ def _split_name(value: Any) -> tuple[str | None, str | None]:
     return head, (tail.strip() or None)
 
 
-def address(person: Any) -> Address | None:
+def address(person: Any, names: tuple[str | None, str | None] | None = None) -> Address | None:
+    """``person`` (a ``billingPerson``) as an address; ``names`` are its :func:`_names` when the
+    caller has read them already."""
     if (type(person) is not dict and not isinstance(person, Mapping)) or not person:
         return None
-    first, last = _names(person)
+    first, last = names or _names(person)
     get = person.get
     street = (v.strip() or None) if type(v := get("street")) is str else text_or_none(v)
     if not street:
@@ -346,7 +348,8 @@ def parse_customer(raw: Any, *, store_id: str, currency: str, birth_date_field: 
     billing = get("billingPerson")
     if type(billing) is not dict and not isinstance(billing, Mapping):
         billing = {}
-    first, last = _names(billing) if billing else (None, None)
+    names = _names(billing) if billing else None
+    first, last = names or (None, None)
     if not (first or last):
         first, last = _split_name(get("name"))
     registered = get("registered")
@@ -377,6 +380,6 @@ def parse_customer(raw: Any, *, store_id: str, currency: str, birth_date_field: 
         "orders_count": count if type(count) is int else int(count) if isinstance(count, int) and not isinstance(count, bool) else None,
         "amount_spent": amount_spent,
         "tags": (),
-        "default_address": address(billing),
+        "default_address": address(billing, names),
         "birth_date": birth_date_of(extra_field(raw, birth_date_field)) if birth_date_field else None,
     })

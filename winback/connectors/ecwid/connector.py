@@ -1,10 +1,11 @@
 """The Ecwid connector: REST API v3 through :class:`~winback.connectors.http.HttpClient`.
 
-Reads are windowed and oldest first (see :mod:`winback.connectors.ecwid.reader`); translation is
-in :mod:`winback.connectors.ecwid.parse`. Writes use :func:`create_at_most_once` with a lookup by
-code or email, so an ambiguous failure never creates a second coupon or customer; their request
-bodies are built in :mod:`winback.connectors.ecwid.inputs`. Ecwid's statuses become merchant-readable
-errors through the table in :mod:`winback.connectors.ecwid.http_errors`.
+Reads are windowed and oldest first (see :mod:`winback.connectors.ecwid.reader`); a page of raw
+records becomes models, the unreadable quarantined, in :mod:`winback.connectors.ecwid.pages`, each
+record through :mod:`winback.connectors.ecwid.parse`. Writes use :func:`create_at_most_once` with a
+lookup by code or email, so an ambiguous failure never creates a second coupon or customer; their
+request bodies are built in :mod:`winback.connectors.ecwid.inputs`. Ecwid's statuses become
+merchant-readable errors through the table in :mod:`winback.connectors.ecwid.http_errors`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from winback.connectors.ecwid.access import NEED_SCOPES, ScopeProbe
 from winback.connectors.ecwid.groups import CustomerGroups
 from winback.connectors.ecwid.http_errors import map_error
 from winback.connectors.ecwid.profile import ECWID, normalise_store_id
+from winback.connectors.ecwid.reader import RecordKey, SortKey, WindowedReader
 from winback.connectors.ecwid.settings import EcwidSettings
 from winback.connectors.http import HttpClient, create_at_most_once
 from winback.connectors.ratelimit import RateLimiter
@@ -229,15 +231,15 @@ class EcwidConnector(Connector):
 
     # --- reads -------------------------------------------------------------------------------
 
-    def _reader(self, path: str, updated_of: pages.SortKey, base: Mapping[str, Any],
-                key_of: pages.RecordKey | None = None) -> pages.WindowedReader:
+    def _reader(self, path: str, updated_of: SortKey, base: Mapping[str, Any],
+                key_of: RecordKey | None = None) -> WindowedReader:
         async def fetch(params: dict[str, Any]) -> Mapping[str, Any]:
             return await self._search(path, params)
 
         return pages.windowed(fetch, self.settings, updated_of, key_of, base)
 
     async def _translate(self, resource: Resource, raws: list[Mapping[str, Any]], parser: pages.Parser,
-                         ts_of: pages.SortKey) -> Page[Any]:
+                         ts_of: SortKey) -> Page[Any]:
         return pages.translate(resource, raws, parser, ts_of, store_id=self.store_id,
                                currency=await self._currency(), store_label=self.store_label)
 

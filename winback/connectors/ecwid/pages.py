@@ -21,7 +21,7 @@ from typing import Any
 
 from winback.connectors.base import Page, RejectedRecord, Resource
 from winback.connectors.ecwid import parse
-from winback.connectors.ecwid.reader import FetchPage, RecordKey, SortKey, WindowedReader  # noqa: F401 - re-exported
+from winback.connectors.ecwid.reader import FetchPage, RecordKey, SortKey, WindowedReader
 from winback.connectors.ecwid.settings import EcwidSettings
 
 log = logging.getLogger("winback.connectors.ecwid")

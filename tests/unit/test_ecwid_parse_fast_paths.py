@@ -196,3 +196,11 @@ def test_a_page_quarantines_what_the_parser_refuses_and_keeps_the_newest_time() 
         ("1X9MK", "total is not a number: 'abc'"), (None, "order is not an object")]
     assert page.rejected[1].raw == {"value": "junk"}
     assert int(page.newest_updated_at.timestamp()) == 1710402047 + 20
+
+
+def test_the_order_sort_key_reads_every_shape_as_sort_key_seconds() -> None:
+    for value in SHAPES:
+        raw = _order_with(("updateTimestamp",), value)
+        assert pages.order_seconds(raw) == parse.sort_key_seconds(raw, "updateTimestamp", "updateDate"), value
+        raw["updateDate"] = "not a date"
+        assert pages.order_seconds(raw) == parse.sort_key_seconds(raw, "updateTimestamp", "updateDate"), value

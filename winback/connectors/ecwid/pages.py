@@ -32,6 +32,10 @@ _REFUSED = (parse.RecordError, ValueError, TypeError, KeyError)
 
 
 def order_seconds(raw: Mapping[str, Any]) -> int:
+    """:func:`parse.sort_key_seconds` of an order, its common case (plain UNIX seconds) read here."""
+    seconds = raw.get("updateTimestamp")
+    if type(seconds) is int and seconds in parse.PLAIN_SECONDS:
+        return seconds
     return parse.sort_key_seconds(raw, "updateTimestamp", "updateDate")
 
 

@@ -95,7 +95,8 @@ def timestamp_of(raw: Mapping[str, Any], ts_field: str, date_field: str) -> date
 
 
 PLAIN_SECONDS = range(-(2**31), 2**33)
-"""UNIX seconds that :func:`timestamp_of` turns back into themselves (years 1901 to 2242)."""
+"""UNIX seconds that :func:`timestamp_of` turns back into themselves (years 1901 to 2242), and
+that ``datetime.fromtimestamp`` always holds: the parser and the sort keys read these in line."""
 
 
 def sort_key_seconds(raw: Mapping[str, Any], ts_field: str, date_field: str) -> int:

@@ -1,10 +1,11 @@
 """The Ecwid connector: REST API v3 through :class:`~winback.connectors.http.HttpClient`.
 
-Reads are windowed and oldest first (see :mod:`winback.connectors.ecwid.reader`); translation is
-in :mod:`winback.connectors.ecwid.parse`. Writes use :func:`create_at_most_once` with a lookup by
-code or email, so an ambiguous failure never creates a second coupon or customer; their request
-bodies are built in :mod:`winback.connectors.ecwid.inputs`. Ecwid's statuses become merchant-readable
-errors through the table in :mod:`winback.connectors.ecwid.http_errors`.
+Reads are windowed and oldest first (see :mod:`winback.connectors.ecwid.reader`); a page of raw
+records becomes models, the unreadable quarantined, in :mod:`winback.connectors.ecwid.pages`, each
+record through :mod:`winback.connectors.ecwid.parse`. Writes use :func:`create_at_most_once` with a
+lookup by code or email, so an ambiguous failure never creates a second coupon or customer; their
+request bodies are built in :mod:`winback.connectors.ecwid.inputs`. Ecwid's statuses become
+merchant-readable errors through the table in :mod:`winback.connectors.ecwid.http_errors`.
 """
 
 from __future__ import annotations
@@ -30,16 +31,15 @@ from winback.connectors.base import (
     DeletionPage,
     InviteMode,
     Page,
-    RejectedRecord,
     Resource,
     TierWrite,
 )
-from winback.connectors.ecwid import deleted, fields, inputs, parse
+from winback.connectors.ecwid import deleted, fields, inputs, pages, parse
 from winback.connectors.ecwid.access import NEED_SCOPES, ScopeProbe
 from winback.connectors.ecwid.groups import CustomerGroups
 from winback.connectors.ecwid.http_errors import map_error
 from winback.connectors.ecwid.profile import ECWID, normalise_store_id
-from winback.connectors.ecwid.reader import WindowedReader
+from winback.connectors.ecwid.reader import RecordKey, SortKey, WindowedReader
 from winback.connectors.ecwid.settings import EcwidSettings
 from winback.connectors.secret_store import SecretStore
 from winback.connectors.http import HttpClient, create_at_most_once
@@ -237,47 +237,17 @@ class EcwidConnector(Connector):
 
     # --- reads -------------------------------------------------------------------------------
 
-    def _reader(self, path: str, updated_of: Any, base: Mapping[str, Any] | None = None,
-                key_of: Any = None) -> WindowedReader:
+    def _reader(self, path: str, updated_of: SortKey, base: Mapping[str, Any],
+                key_of: RecordKey | None = None) -> WindowedReader:
         async def fetch(params: dict[str, Any]) -> Mapping[str, Any]:
             return await self._search(path, params)
 
-        return WindowedReader(
-            fetch,
-            updated_of=updated_of,
-            **({"key_of": key_of} if key_of is not None else {}),
-            base_params=base,
-            page_size=self.settings.page_size,
-            window_max=self.settings.window_max_records,
-        )
+        return pages.windowed(fetch, self.settings, updated_of, key_of, base)
 
-    async def _translate(self, resource: Resource, raws: list[Mapping[str, Any]], parser: Any,
-                         ts_of: Any) -> Page[Any]:
-        currency, store_id = await self._currency(), self.store_id
-        drop_incomplete = resource == Resource.ORDERS
-        records: list[Any] = []
-        rejected: list[RejectedRecord] = []
-        newest: datetime | None = None
-        for raw in raws:
-            if drop_incomplete and isinstance(raw, Mapping) and not parse.is_real_order(raw):
-                continue
-            try:
-                record = parser(raw, store_id=store_id, currency=currency)
-            except (parse.RecordError, ValueError, TypeError, KeyError) as exc:
-                rid = parse.record_id(raw)
-                reason = str(exc).splitlines()[0][:300]
-                log.warning("%s: %s %s could not be read and was quarantined: %s",
-                            self.store_label, resource.value, rid or "(no id)", reason)
-                rejected.append(RejectedRecord(resource=resource, record_id=rid,
-                                               reason=reason, raw=dict(raw) if isinstance(raw, Mapping) else {"value": raw}))
-                seconds = ts_of(raw) if isinstance(raw, Mapping) else 0
-                when = datetime.fromtimestamp(seconds, tz=timezone.utc) if seconds else None
-            else:
-                records.append(record)
-                when = record.updated_at
-            if when is not None and (newest is None or when > newest):
-                newest = when
-        return Page(records=records, rejected=rejected, newest_updated_at=newest)
+    async def _translate(self, resource: Resource, raws: list[Mapping[str, Any]], parser: pages.Parser,
+                         ts_of: SortKey) -> Page[Any]:
+        return pages.translate(resource, raws, parser, ts_of, store_id=self.store_id,
+                               currency=await self._currency(), store_label=self.store_label)
 
     async def customers(self, updated_since: datetime | None = None) -> AsyncIterator[Page[Customer]]:
         """Customers, updated at or after ``updated_since``, oldest first.
@@ -285,41 +255,26 @@ class EcwidConnector(Connector):
         Ecwid lists the basic accounts it creates for guest buyers too; their orders still carry no
         ``customerId``. A customer without ``updated`` is placed by ``registered``.
         """
-        def ts_of(raw: Mapping[str, Any]) -> int:
-            try:
-                return int(parse.customer_updated(raw).timestamp())
-            except parse.RecordError:
-                return 0
-
-        reader = self._reader("/customers", ts_of, {"sortBy": "UPDATED_DATE_ASC", "responseFields": fields.CUSTOMERS})
+        reader = self._reader("/customers", pages.customer_seconds, {"sortBy": "UPDATED_DATE_ASC", "responseFields": fields.CUSTOMERS})
         async for raws in reader.pages(_seconds(updated_since)):
             parser = functools.partial(parse.parse_customer, birth_date_field=self.settings.birth_date_field)
-            yield await self._translate(Resource.CUSTOMERS, raws, parser, ts_of)
+            yield await self._translate(Resource.CUSTOMERS, raws, parser, pages.customer_seconds)
 
     async def orders(
         self, updated_since: datetime | None = None, *, full: bool = False
     ) -> AsyncIterator[Page[Order]]:
         """Orders updated at or after ``updated_since``, oldest first; ``full`` changes nothing
         (Ecwid has no bulk export). INCOMPLETE orders (abandoned checkouts) are left out."""
-        def ts_of(raw: Mapping[str, Any]) -> int:
-            return parse.sort_key_seconds(raw, "updateTimestamp", "updateDate")
-
-        def key_of(raw: Mapping[str, Any]) -> str | None:
-            return parse.record_id(raw)
-
-        reader = self._reader("/orders", ts_of, {"responseFields": fields.ORDERS}, key_of=key_of)
+        reader = self._reader("/orders", pages.order_seconds, {"responseFields": fields.ORDERS}, key_of=parse.record_id)
         async for raws in reader.pages(_seconds(updated_since)):
-            yield await self._translate(Resource.ORDERS, raws, parse.parse_order, ts_of)
+            yield await self._translate(Resource.ORDERS, raws, parse.parse_order, pages.order_seconds)
 
     async def products(self) -> AsyncIterator[Page[Product]]:
-        def ts_of(raw: Mapping[str, Any]) -> int:
-            return parse.sort_key_seconds(raw, "updateTimestamp", "updated")
-
         # Ecwid sorts products by RELEVANCE unless told otherwise: ask for an order that offset
         # paging can rely on (new products go last).
-        reader = self._reader("/products", ts_of, {"sortBy": "ADDED_TIME_ASC"})
+        reader = self._reader("/products", pages.product_seconds, {"sortBy": "ADDED_TIME_ASC"})
         async for raws in reader.pages(0):
-            yield await self._translate(Resource.PRODUCTS, raws, parse.parse_product, ts_of)
+            yield await self._translate(Resource.PRODUCTS, raws, parse.parse_product, pages.product_seconds)
 
     deletion_resources: ClassVar[frozenset[Resource]] = frozenset(Resource)
 

@@ -32,14 +32,18 @@ Anything malformed raises :class:`RecordError` (a ``ValueError``) naming the fie
 
 Orders and customers come by the thousand, so :func:`parse_order` and :func:`parse_customer` check
 each value themselves and build the models with :meth:`~winback.model._Frozen.from_checked`
-instead of validating them again field by field; products, coupons and the profile are few and
-are validated as usual.
+instead of validating them again field by field. They read the common shapes (text that is a
+``str``, an amount that is a finite ``Decimal``, a count that is an ``int``, UNIX seconds in
+:data:`~winback.connectors.ecwid.values.PLAIN_SECONDS`) in line and hand anything else to the
+general readers of :mod:`~winback.connectors.ecwid.values`, so every value reads as those readers
+read it and a malformed one raises the same error in the same order. Products, coupons and the
+profile are few and are validated as usual (:mod:`~winback.connectors.ecwid.catalog`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -48,20 +52,17 @@ from winback.model import (
     Address,
     ConsentState,
     Customer,
-    DiscountCode,
-    DiscountKind,
     EmailConsent,
     FinancialStatus,
     LineItem,
     Money,
     Order,
-    Product,
-    ProductStatus,
-    Store,
     birth_date_of,
 )
 
+from winback.connectors.ecwid.catalog import parse_coupon, parse_product, parse_profile  # noqa: F401 - re-exported
 from winback.connectors.ecwid.values import (  # noqa: F401 - re-exported: callers read values through parse
+    PLAIN_SECONDS,
     RecordError,
     amount,
     amounts_in,
@@ -76,6 +77,8 @@ from winback.connectors.ecwid.values import (  # noqa: F401 - re-exported: calle
 )
 
 _ZERO = Decimal("0")
+_UTC = timezone.utc
+_utc_from_seconds = datetime.fromtimestamp
 _new_address = Address.from_checked
 _new_line = LineItem.from_checked
 _new_order = Order.from_checked
@@ -90,7 +93,8 @@ _FINANCIAL = {
     "REFUNDED": FinancialStatus.REFUNDED,
     "CANCELLED": FinancialStatus.VOIDED,
 }
-_DISCOUNT_KINDS = {"PERCENT": DiscountKind.PERCENTAGE, "ABS": DiscountKind.FIXED_AMOUNT}
+_UNKNOWN = FinancialStatus.UNKNOWN
+_REFUNDED = FinancialStatus.REFUNDED
 
 
 def order_key(raw: Mapping[str, Any]) -> str:
@@ -102,7 +106,10 @@ def order_key(raw: Mapping[str, Any]) -> str:
 
 def record_id(raw: Any) -> str | None:
     """The record's id if it has a readable one (for quarantine), else ``None``."""
-    if isinstance(raw, Mapping):
+    if type(raw) is dict or isinstance(raw, Mapping):
+        order_id = raw.get("id")
+        if type(order_id) is str and order_id:
+            return order_id
         try:
             return order_key(raw)
         except RecordError:
@@ -141,36 +148,51 @@ def refunded_amount(raw: Mapping[str, Any]) -> Decimal | None:
 
 
 def _names(person: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    first, last = text_or_none(person.get("firstName")), text_or_none(person.get("lastName"))
+    get = person.get
+    first = (v.strip() or None) if type(v := get("firstName")) is str else text_or_none(v)
+    last = (v.strip() or None) if type(v := get("lastName")) is str else text_or_none(v)
     if first or last:
         return first, last
-    name = text_or_none(person.get("name"))
+    return _split_name(get("name"))
+
+
+def _split_name(value: Any) -> tuple[str | None, str | None]:
+    """``name`` as first name and the rest, for a person without ``firstName`` and ``lastName``."""
+    name = text_or_none(value)
     if not name:
         return None, None
     head, _, tail = name.partition(" ")
     return head, (tail.strip() or None)
 
 
-def address(person: Any) -> Address | None:
+def address(person: Any, names: tuple[str | None, str | None] | None = None) -> Address | None:
+    """``person`` (a ``billingPerson``) as an address; ``names`` are its :func:`_names` when the
+    caller has read them already."""
     if (type(person) is not dict and not isinstance(person, Mapping)) or not person:
         return None
-    first, last = _names(person)
+    first, last = names or _names(person)
     get = person.get
-    street = text_or_none(get("street"))
-    line1, line2 = (street.split("\n", 1) + [None])[:2] if street else (None, None)
+    street = (v.strip() or None) if type(v := get("street")) is str else text_or_none(v)
+    if not street:
+        line1 = line2 = None
+    elif "\n" not in street:
+        line1, line2 = street, None  # already stripped and not empty
+    else:
+        head, _, tail = street.partition("\n")
+        line1, line2 = head.strip() or None, tail.strip() or None
     return _new_address({
         "first_name": first,
         "last_name": last,
-        "company": text_or_none(get("companyName")),
-        "address1": text_or_none(line1),
-        "address2": text_or_none(line2),
-        "city": text_or_none(get("city")),
-        "province": text_or_none(get("stateOrProvinceName")),
-        "province_code": text_or_none(get("stateOrProvinceCode")),
-        "country": text_or_none(get("countryName")),
-        "country_code": text_or_none(get("countryCode")),
-        "zip": text_or_none(get("postalCode")),
-        "phone": text_or_none(get("phone")),
+        "company": (v.strip() or None) if type(v := get("companyName")) is str else text_or_none(v),
+        "address1": line1,
+        "address2": line2,
+        "city": (v.strip() or None) if type(v := get("city")) is str else text_or_none(v),
+        "province": (v.strip() or None) if type(v := get("stateOrProvinceName")) is str else text_or_none(v),
+        "province_code": (v.strip() or None) if type(v := get("stateOrProvinceCode")) is str else text_or_none(v),
+        "country": (v.strip() or None) if type(v := get("countryName")) is str else text_or_none(v),
+        "country_code": (v.strip() or None) if type(v := get("countryCode")) is str else text_or_none(v),
+        "zip": (v.strip() or None) if type(v := get("postalCode")) is str else text_or_none(v),
+        "phone": (v.strip() or None) if type(v := get("phone")) is str else text_or_none(v),
     })
 
 
@@ -182,56 +204,85 @@ def is_real_order(raw: Mapping[str, Any]) -> bool:
     return str(raw.get("paymentStatus", "")).upper() != "INCOMPLETE"
 
 
+def _line_items(items: Any, order_id: str, fully_refunded: bool, amounts: dict[str, Money]) -> tuple[LineItem, ...]:
+    if not items:
+        return ()
+    if not isinstance(items, list):
+        raise RecordError("items is not a list")
+    lines = []
+    for index, item in enumerate(items):
+        if type(item) is not dict and not isinstance(item, Mapping):
+            raise RecordError(f"items[{index}] is not an object")
+        get = item.get
+        quantity = get("quantity")
+        if type(quantity) is not int or quantity < 0:
+            if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
+                raise RecordError(f"items[{index}].quantity is not a count: {quantity!r}")
+            quantity = int(quantity)  # as validation turns an int subclass into an int
+        price = get("price")
+        if price is None:
+            unit_price = None
+        elif type(price) is Decimal and price.is_finite():
+            unit_price = amounts[str(price)]
+        else:
+            unit_price = amounts[str(amount(price, f"items[{index}].price"))]
+        line_id = get("id")
+        product_id = get("productId")
+        name = get("name")
+        lines.append(_new_line({
+            "id": str(line_id) if line_id is not None else f"{order_id}-{index}",
+            "product_id": ((str(product_id) if product_id else None) if type(product_id) is int
+                           else str(product_id) if product_id not in (None, 0, "") else None),
+            "variant_id": None,
+            "sku": (v.strip() or None) if type(v := get("sku")) is str else text_or_none(v),
+            "title": name.strip() if type(name) is str else (text_or_none(name) or ""),
+            "quantity": quantity,
+            "current_quantity": 0 if fully_refunded else quantity,
+            "unit_price": unit_price,
+        }))
+    return tuple(lines)
+
+
 def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
     if type(raw) is not dict and not isinstance(raw, Mapping):  # the ABC check alone is slow
         raise RecordError("order is not an object")
     get = raw.get
-    order_id = order_key(raw)
-    created = timestamp_of(raw, "createTimestamp", "createDate")
-    updated = timestamp_of(raw, "updateTimestamp", "updateDate")
-    status_text = str(get("paymentStatus") or "").upper()
-    status = _FINANCIAL.get(status_text, FinancialStatus.UNKNOWN)
-    total_amount = amount(get("total"), "total")
+    order_id = get("id")
+    if type(order_id) is not str or not order_id:
+        order_id = order_key(raw)
+    seconds = get("createTimestamp")
+    if type(seconds) is int and seconds in PLAIN_SECONDS:
+        created = _utc_from_seconds(seconds, _UTC)
+    else:
+        created = timestamp_of(raw, "createTimestamp", "createDate")
+    seconds = get("updateTimestamp")
+    if type(seconds) is int and seconds in PLAIN_SECONDS:
+        updated = _utc_from_seconds(seconds, _UTC)
+    else:
+        updated = timestamp_of(raw, "updateTimestamp", "updateDate")
+    status_text = v.upper() if type(v := get("paymentStatus")) is str else str(v or "").upper()
+    status = _FINANCIAL.get(status_text, _UNKNOWN)
+    total_amount = v if type(v := get("total")) is Decimal and v.is_finite() else amount(v, "total")
     amounts = amounts_in(currency)
     total = amounts[str(total_amount)]
-    refunded_value = refunded_amount(raw)
-    refunded = None if refunded_value is None else amounts[str(refunded_value)]
-    fully_refunded = status is FinancialStatus.REFUNDED
+    if get("refunds") is None:
+        v = get("refundedAmount")
+        refunded_value = None if v is None else v if type(v) is Decimal and v.is_finite() else amount(v, "refundedAmount")
+    else:
+        refunded_value = refunded_amount(raw)
     current = total_amount - (_ZERO if refunded_value is None else refunded_value)
-    items_raw = get("items") or []
-    if not isinstance(items_raw, list):
-        raise RecordError("items is not a list")
-    lines = []
-    for index, item in enumerate(items_raw):
-        if type(item) is not dict and not isinstance(item, Mapping):
-            raise RecordError(f"items[{index}] is not an object")
-        quantity = item.get("quantity")
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
-            raise RecordError(f"items[{index}].quantity is not a count: {quantity!r}")
-        if type(quantity) is not int:
-            quantity = int(quantity)  # as validation turns an int subclass into an int
-        price = item.get("price")
-        product_id = item.get("productId")
-        line_id = item.get("id")
-        lines.append(_new_line({
-            "id": str(line_id) if line_id is not None else f"{order_id}-{index}",
-            "product_id": str(product_id) if product_id not in (None, 0, "") else None,
-            "variant_id": None,
-            "sku": text_or_none(item.get("sku")),
-            "title": text_or_none(item.get("name")) or "",
-            "quantity": quantity,
-            "current_quantity": 0 if fully_refunded else quantity,
-            "unit_price": amounts[str(amount(price, f"items[{index}].price"))] if price is not None else None,
-        }))
+    lines = _line_items(get("items"), order_id, status is _REFUNDED, amounts)
     customer = get("customerId")
-    fulfillment = str(get("fulfillmentStatus") or "").upper()
+    fulfillment = v.upper() if type(v := get("fulfillmentStatus")) is str else str(v or "").upper()
+    coupon = get("discountCoupon")
     return _new_order({
         "platform": PLATFORM,
         "store_id": store_id,
         "id": order_id,
         "name": f"#{order_id}",
-        "email": text_or_none(get("email")),
-        "customer_id": str(customer) if customer not in (None, 0, "") else None,
+        "email": (v.strip() or None) if type(v := get("email")) is str else text_or_none(v),
+        "customer_id": ((str(customer) if customer else None) if type(customer) is int
+                        else str(customer) if customer not in (None, 0, "") else None),
         "created_at": created,
         "updated_at": updated,
         "processed_at": created,
@@ -240,11 +291,11 @@ def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
         "financial_status": status,
         "total": total,
         "current_total": amounts[str(_ZERO if current < _ZERO else current)],
-        "refunded": refunded,
-        "line_items": tuple(lines),
+        "refunded": None if refunded_value is None else amounts[str(refunded_value)],
+        "line_items": lines,
         "billing_address": address(get("billingPerson")),
-        "accepts_marketing": may_email(get("acceptMarketing")),
-        "discount_codes": _coupon_codes(get("discountCoupon")),
+        "accepts_marketing": get("acceptMarketing") is not False,
+        "discount_codes": () if coupon is None else _coupon_codes(coupon),
         "fulfillment_status": fulfillment.lower() or None,
         "fulfilled_at": updated if fulfillment in _HANDED_OVER else None,
         "delivered_at": updated if fulfillment == "DELIVERED" else None,
@@ -293,13 +344,14 @@ def parse_customer(raw: Any, *, store_id: str, currency: str, birth_date_field: 
     if type(raw) is not dict and not isinstance(raw, Mapping):
         raise RecordError("customer is not an object")
     get = raw.get
-    customer_id = id_text(raw)
+    customer_id = str(v) if type(v := get("id")) is int or (type(v) is str and v) else id_text(raw)
     billing = get("billingPerson")
     if type(billing) is not dict and not isinstance(billing, Mapping):
         billing = {}
-    first, last = _names(billing) if billing else (None, None)
+    names = _names(billing) if billing else None
+    first, last = names or (None, None)
     if not (first or last):
-        first, last = _names({"name": get("name")})
+        first, last = _split_name(get("name"))
     registered = get("registered")
     created = parse_datetime(registered, "registered") if isinstance(registered, (str, int)) and registered else None
     updated = customer_updated(raw)
@@ -308,107 +360,26 @@ def parse_customer(raw: Any, *, store_id: str, currency: str, birth_date_field: 
         stats = {}
     count = stats.get("numberOfOrders", get("totalOrderCount"))
     spent = stats.get("salesValue")
-    if spent is not None:
-        spent_amount = amount(spent, "stats.salesValue")
-        amount_spent: Money | None = amounts_in(currency)[str(spent_amount)]
+    if spent is None:
+        amount_spent: Money | None = None
     else:
-        amount_spent = None
+        spent_amount = spent if type(spent) is Decimal and spent.is_finite() else amount(spent, "stats.salesValue")
+        amount_spent = amounts_in(currency)[str(spent_amount)]
     return _new_customer({
         "platform": PLATFORM,
         "store_id": store_id,
         "id": customer_id,
-        "email": text_or_none(get("email")),
+        "email": (v.strip() or None) if type(v := get("email")) is str else text_or_none(v),
         "first_name": first,
         "last_name": last,
         "phone": text_or_none(billing.get("phone")) if billing else None,
         "created_at": created,
         "updated_at": updated,
         "account": AccountState.ENABLED if registered not in (None, False, "") else AccountState.GUEST,
-        "consent": _CONSENT[may_email(get("acceptMarketing"))],
-        "orders_count": int(count) if isinstance(count, int) and not isinstance(count, bool) else None,
+        "consent": _CONSENT[get("acceptMarketing") is not False],
+        "orders_count": count if type(count) is int else int(count) if isinstance(count, int) and not isinstance(count, bool) else None,
         "amount_spent": amount_spent,
         "tags": (),
-        "default_address": address(billing),
+        "default_address": address(billing, names),
         "birth_date": birth_date_of(extra_field(raw, birth_date_field)) if birth_date_field else None,
     })
-
-
-def parse_product(raw: Any, *, store_id: str, currency: str) -> Product:
-    if not isinstance(raw, Mapping):
-        raise RecordError("product is not an object")
-    price = raw.get("price")
-    enabled = raw.get("enabled", True)
-    handle = text_or_none(raw.get("customSlug")) or text_or_none(raw.get("autogeneratedSlug"))
-    return Product(
-        platform=PLATFORM,
-        store_id=store_id,
-        id=id_text(raw),
-        title=text_or_none(raw.get("name")) or "",
-        handle=handle,
-        url=text_or_none(raw.get("url")),
-        image_url=text_or_none(raw.get("imageUrl")) or text_or_none(raw.get("thumbnailUrl")),
-        status=ProductStatus.ACTIVE if enabled is not False else ProductStatus.DRAFT,
-        price=money(price, currency, "price") if price is not None else None,
-        created_at=timestamp_of(raw, "createTimestamp", "created") if raw.get("created") or raw.get("createTimestamp") else None,
-        updated_at=timestamp_of(raw, "updateTimestamp", "updated") if raw.get("updated") or raw.get("updateTimestamp") else None,
-    )
-
-
-def parse_coupon(raw: Any, *, store_id: str) -> DiscountCode:
-    if not isinstance(raw, Mapping):
-        raise RecordError("coupon is not an object")
-    uses = raw.get("usesLimit")
-    discount = raw.get("discount")
-    launch, expires = raw.get("launchDate"), raw.get("expirationDate")
-    return DiscountCode(
-        platform=PLATFORM,
-        store_id=store_id,
-        id=id_text(raw),
-        code=str(raw.get("code") or ""),
-        title=text_or_none(raw.get("name")),
-        kind=_DISCOUNT_KINDS.get(str(raw.get("discountType"))),
-        value=amount(discount, "discount") if discount is not None else None,
-        starts_at=parse_datetime(launch, "launchDate") if launch else None,
-        ends_at=parse_datetime(expires, "expirationDate") if expires else None,
-        once_per_customer=(uses == "ONCEPERCUSTOMER") if uses else None,
-        usage_limit=1 if uses == "SINGLE" else None,
-    )
-
-
-def parse_profile(raw: Any, *, store_id: str) -> Store:
-    if not isinstance(raw, Mapping):
-        raise RecordError("profile is not an object")
-
-    def section(name: str) -> Mapping[str, Any]:
-        value = raw.get(name)
-        return value if isinstance(value, Mapping) else {}
-
-    general, settings, account = section("generalInfo"), section("settings"), section("account")
-    company, formats = section("company"), section("formatsAndUnits")
-    currency = text_or_none(formats.get("currency"))
-    if not currency or len(currency) != 3:
-        raise RecordError(f"formatsAndUnits.currency is not a currency code: {currency!r}")
-    starter = general.get("starterSite") if isinstance(general.get("starterSite"), Mapping) else {}
-    return Store(
-        platform=PLATFORM,
-        store_id=store_id,
-        name=text_or_none(settings.get("storeName")) or text_or_none(account.get("accountName")) or f"Ecwid store {store_id}",
-        currency=currency.upper(),
-        url=text_or_none(general.get("storeUrl")),
-        email=text_or_none(company.get("email")) or text_or_none(account.get("accountEmail")),
-        timezone=text_or_none(formats.get("timezone")),
-        logo_url=text_or_none(starter.get("storeLogoUrl")) or text_or_none(settings.get("emailLogoUrl")),
-        postal_address=_company_address(company),
-    )
-
-
-def _company_address(company: Mapping[str, Any]) -> str | None:
-    """The store's company address (``company`` of the profile) as one line, if it has a street."""
-    street = text_or_none(company.get("street"))
-    if not street:
-        return None
-    area = " ".join(p for p in (text_or_none(company.get("city")), text_or_none(company.get("stateOrProvinceCode")),
-                                text_or_none(company.get("postalCode"))) if p)
-    parts = [text_or_none(company.get("companyName")), street.replace("\n", ", "), area,
-             text_or_none(company.get("countryCode"))]
-    return ", ".join(p for p in parts if p) or None

@@ -94,14 +94,15 @@ def timestamp_of(raw: Mapping[str, Any], ts_field: str, date_field: str) -> date
     return parse_datetime(raw.get(date_field), date_field)
 
 
-_PLAIN_SECONDS = range(-(2**31), 2**33)
-"""UNIX seconds that :func:`timestamp_of` turns back into themselves (years 1901 to 2242)."""
+PLAIN_SECONDS = range(-(2**31), 2**33)
+"""UNIX seconds that :func:`timestamp_of` turns back into themselves (years 1901 to 2242), and
+that ``datetime.fromtimestamp`` always holds: the parser and the sort keys read these in line."""
 
 
 def sort_key_seconds(raw: Mapping[str, Any], ts_field: str, date_field: str) -> int:
     """Best-effort UNIX seconds for ordering raw records; 0 when unreadable (it will be rejected)."""
     value = raw.get(ts_field)
-    if type(value) is int and value in _PLAIN_SECONDS:
+    if type(value) is int and value in PLAIN_SECONDS:
         return value
     try:
         return int(timestamp_of(raw, ts_field, date_field).timestamp())

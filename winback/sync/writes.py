@@ -20,9 +20,9 @@ from sqlalchemy import Connection, Table, bindparam, delete, select, update
 
 from winback import model
 from winback.connectors.base import Page, Resource
-from winback.sync import deletions, derive, rows, tables
+from winback.sync import deletions, derive, pg_copy, rows, tables
 from winback.sync.derive import chunks
-from winback.sync.statements import dialect_insert, fetch, insert, select_in, upsert
+from winback.sync.statements import dialect_insert, fetch, select_in, upsert
 
 log = logging.getLogger("winback.sync.store")
 
@@ -214,7 +214,7 @@ def write_customers(
         if value["lower_email"]:
             emails.add(value["lower_email"])
         kept.append(value)
-    upsert(conn, tables.customers, kept)
+    pg_copy.upsert(conn, tables.customers, kept, existing)
     _settle(conn, store_key, {v["id"] for v in kept}, emails, defer=defer, seen=seen)
     return len(kept), len(values) - len(kept) + refused
 
@@ -256,7 +256,7 @@ def write_orders(
         if value["lower_email"]:
             emails.add(value["lower_email"])
         kept.append(value)
-    upsert(conn, tables.orders, kept)
+    pg_copy.upsert(conn, tables.orders, kept, existing)
     write_lines(conn, store_key, [by_id[v["id"]] for v in kept], set(existing))
     _settle(conn, store_key, ids, emails, defer=defer, seen=seen)
     return len(kept), len(values) - len(kept) + refused
@@ -288,7 +288,7 @@ def write_lines(conn: Connection, store_key: str, orders: list[model.Order], sto
     fresh = set(changed).union(order_id for order_id in wanted if order_id not in stored)
     values = [line for order_id, order_lines in wanted.items() if order_id in fresh for line in order_lines]
     if values:
-        insert(conn, lines, values)
+        pg_copy.insert(conn, lines, values)
 
 
 def _keep_earliest(old: Mapping[str, Any], value: dict[str, Any], *columns: str) -> None:

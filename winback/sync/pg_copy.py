@@ -11,9 +11,9 @@ Why
 What the caller may rely on
     - The same rows are stored as :func:`statements.upsert` / :func:`statements.insert` would
       store: the values pass through the same bind processors (:func:`statements.bound_row`),
-      psycopg adapts them by their Python type as it does for a statement's parameters, and the
-      server parses them with the columns' own input functions (which the parameters' casts
-      apply too). Columns a row does not name get their defaults either way.
+      and psycopg sends each in its column type's binary form, which the server reads with that
+      type's own receive function (length and precision checks included). Columns a row does
+      not name get their defaults either way.
     - :func:`upsert` copies only the rows whose primary key the caller saw was not stored, inside
       a savepoint; if another transaction stored one of them since (a concurrent sync of the same
       store), the ``COPY`` fails on the primary key, is rolled back to the savepoint, and those rows
@@ -24,6 +24,7 @@ What the caller may rely on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Container
 from typing import Any
 
@@ -77,24 +78,39 @@ def upsert(conn: Connection, table: Table, values: list[dict[str, Any]], stored:
 def copy_rows(conn: Connection, table: Table, values: list[dict[str, Any]]) -> None:
     """``COPY`` ``values`` (dicts with the same keys) into ``table``, in the caller's transaction."""
     names = tuple(values[0])
-    sql, row = _copy_of(conn, table, names)
+    sql, types, row = _copy_of(conn, table, names)
     cursor = conn.connection.dbapi_connection.cursor()
     with cursor.copy(sql) as copy:
+        copy.set_types(types)
         write = copy.write_row
         for value in values:
             write(row(value))
 
 
-_COPIES: dict[tuple[str, tuple[str, ...]], tuple[str, Callable[[dict[str, Any]], Any]]] = {}
+_Copy = tuple[str, list[int], Callable[[dict[str, Any]], Any]]
+_COPIES: dict[tuple[str, tuple[str, ...]], _Copy] = {}
 
 
-def _copy_of(conn: Connection, table: Table, names: tuple[str, ...]) -> tuple[str, Callable[[dict[str, Any]], Any]]:
-    """The ``COPY .. FROM STDIN`` statement for ``names`` and the function binding one row dict,
-    built once per table and column set."""
+def _copy_of(conn: Connection, table: Table, names: tuple[str, ...]) -> _Copy:
+    """The binary ``COPY .. FROM STDIN`` statement for ``names``, the columns' type OIDs and the
+    function binding one row dict, built once per table and column set.
+
+    Binary: psycopg then writes each value with the binary dumper of its column's type (named by
+    SQLAlchemy's own DDL for the column, so the OID is the column's), and the server reads it
+    without parsing text; what is stored is the same value."""
     key = (table.name, names)
     found = _COPIES.get(key)
     if found is None:
+        import psycopg
+
         quote = conn.dialect.identifier_preparer.quote
-        sql = f"COPY {quote(table.name)} ({', '.join(quote(name) for name in names)}) FROM STDIN"
-        found = _COPIES[key] = (sql, statements.bound_row(conn, table, names))
+        sql = f"COPY {quote(table.name)} ({', '.join(quote(name) for name in names)}) FROM STDIN (FORMAT BINARY)"
+        oids = [
+            psycopg.adapters.types.get_oid(_TYPMOD.sub("", table.c[name].type.compile(dialect=conn.dialect)).lower())
+            for name in names
+        ]
+        found = _COPIES[key] = (sql, oids, statements.bound_row(conn, table, names))
     return found
+
+
+_TYPMOD = re.compile(r"\(.*\)")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from winback.config import ClientConfig, save_secret, secrets_file_of
+from winback.config import ClientConfig, save_secrets, secrets_file_of
 from winback.config._secrets_write import write_private_file
 from winback.connectors.shopify.oauth import InstallRequest, exchange_code, verify_callback
 from winback.connectors.shopify.settings import ShopifySettings
@@ -130,7 +130,9 @@ class PendingConnect:
 
 async def finish_install(params: Mapping[str, str], install: InstallRequest, secrets_path: Path,
                          claim: PendingConnect | None = None) -> str:
-    """Check the callback, spend its pending record, exchange the code and save the offline token.
+    """Check the callback, spend its pending record, exchange the code and save the offline token
+    (with its expiry, refresh token and the refresh token's expiry, in one atomic write; a legacy
+    non-expiring token removes any refresh token left from an earlier install).
 
     Returns the granted scopes. Raises before writing anything on any doubt: nothing is saved
     unless every check passed and Shopify issued a token.
@@ -141,7 +143,8 @@ async def finish_install(params: Mapping[str, str], install: InstallRequest, sec
             f"{install.settings.shop}: refused an install callback whose state was already used (a replayed "
             "link): nothing was saved; run `winback connect` again and use the new URL"
         )
-    token, scope = await exchange_code(install.settings, code)
-    register_secret(token)
-    save_secret(secrets_path, "access_token", token)
+    tokens, scope = await exchange_code(install.settings, code)
+    register_secret(tokens.access_token)
+    register_secret(tokens.refresh_token)
+    save_secrets(secrets_path, tokens.as_secrets())
     return scope

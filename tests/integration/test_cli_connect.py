@@ -284,7 +284,7 @@ def test_the_install_flow_in_chromium_from_the_printed_url_to_the_saved_token(
     assert code == 0, err
     assert "You can close this tab" in shown
     secrets = tmp_path / "acme.secrets.toml"
-    assert f"saved access_token in {secrets} (mode 0600)" in out
+    assert f"saved access_token (expires in 1 h, renewed automatically) and refresh_token in {secrets} (mode 0600)" in out
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
     token = tomllib.loads(secrets.read_text())["access_token"]
     assert token.startswith("shpat_") and token not in out and token not in err

@@ -112,8 +112,11 @@ def test_connect_via_serve_saves_the_token_once_and_check_passes(world: tuple[An
     assert page.status_code == 200 and "<title>Connected</title>" in page.text, page.text
     secrets = folder / "acme.secrets.toml"
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
-    token = tomllib.loads(secrets.read_text())["access_token"]
+    pair = tomllib.loads(secrets.read_text())
+    token, refresh = pair["access_token"], pair["refresh_token"]  # an expiring token, as by default
+    assert {"access_expires_at", "refresh_expires_at"} <= set(pair)
     assert token.startswith("shpat_") and token not in page.text and token not in serve.log()
+    assert refresh not in page.text and refresh not in serve.log()
     assert not pending.exists()
     assert [g["grant_type"] for g in shop.oauth.grants][-1] == "authorization_code"
     assert httpx.get(f"{serve.url}/healthz").json()["clients"] == clients_before + 1
@@ -127,7 +130,7 @@ def test_connect_via_serve_saves_the_token_once_and_check_passes(world: tuple[An
 
     check = subprocess.run([*WINBACK, "check", "--config", str(folder / "acme.toml")], capture_output=True,
                            text=True, timeout=120)
-    assert "auth: authorization-code" in check.stdout, check.stdout + check.stderr
+    assert "auth: authorization-code (expiring offline token" in check.stdout, check.stdout + check.stderr
     assert "ok   access" in check.stdout and token not in check.stdout
 
 

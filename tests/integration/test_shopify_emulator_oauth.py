@@ -80,6 +80,77 @@ def test_the_approval_page_redirects_with_a_signed_code_that_works_once(shopify:
         assert httpx.get(f"{server.url}/admin/oauth/authorize", params=bad).status_code == 400
 
 
+def _code(server: Any, shop: Any) -> str:
+    install = {"client_id": shop.oauth.client_id, "scope": "read_orders", "redirect_uri": "http://127.0.0.1:9/cb",
+               "state": "s"}
+    approved = httpx.post(f"{server.url}/admin/oauth/authorize", data=install)
+    return dict(parse_qsl(urlsplit(approved.headers["location"]).query))["code"]
+
+
+def _token(server: Any, shop: Any, **form: str) -> httpx.Response:
+    app = {"client_id": shop.oauth.client_id, "client_secret": shop.oauth.client_secret}
+    return httpx.post(f"{server.url}/admin/oauth/access_token", data={**app, **form})
+
+
+def _refresh(server: Any, shop: Any, token: str) -> httpx.Response:
+    return _token(server, shop, grant_type="refresh_token", refresh_token=token)
+
+
+@pytest.fixture
+def expiring() -> Iterator[tuple[Any, Any]]:
+    server, shop = start_shopify_emulator(generate_world(5, customers=10), throttle=False, offline_token_lifetime=1,
+                                          refresh_token_lifetime=60)
+    try:
+        yield server, shop
+    finally:
+        server.stop()
+
+
+def test_an_expiring_code_exchange_gives_a_pair_whose_access_token_expires_into_a_401(expiring: tuple[Any, Any]) -> None:
+    server, shop = expiring
+    answer = _token(server, shop, code=_code(server, shop), expiring="1")
+    body = answer.json()
+    assert answer.status_code == 200
+    assert set(body) == {"access_token", "scope", "expires_in", "refresh_token", "refresh_token_expires_in"}
+    assert body["expires_in"] == 1 and body["refresh_token_expires_in"] == 60
+    assert _shop_name(server, body["access_token"]).status_code == 200
+    time.sleep(1.1)
+    assert _shop_name(server, body["access_token"]).status_code == 401
+    renewed = _refresh(server, shop, body["refresh_token"]).json()
+    assert renewed["refresh_token"] != body["refresh_token"] and renewed["expires_in"] == 1
+    assert _shop_name(server, renewed["access_token"]).status_code == 200
+    assert [g["grant_type"] for g in shop.oauth.grants][-2:] == ["authorization_code", "refresh_token"]
+
+
+def test_a_used_refresh_token_works_again_until_its_replacement_is_used(expiring: tuple[Any, Any]) -> None:
+    """Shopify since August 2026: a lost or unsaved refresh answer is recovered with the old token."""
+    server, shop = expiring
+    first = _token(server, shop, code=_code(server, shop), expiring="1").json()["refresh_token"]
+    lost = _refresh(server, shop, first).json()["refresh_token"]  # the answer the app never saved
+    retried = _refresh(server, shop, first)
+    assert retried.status_code == 200
+    replacement = retried.json()["refresh_token"]
+    assert _refresh(server, shop, replacement).status_code == 200  # using the replacement...
+    gone = _refresh(server, shop, first)  # ...retires the token it replaced
+    assert gone.status_code == 400 and gone.json()["error"] == "invalid_grant"
+    assert lost != replacement
+    assert _refresh(server, shop, "shprt_never_issued").status_code == 400
+
+
+def test_strict_rotation_and_expired_refresh_tokens_are_refused() -> None:
+    server, shop = start_shopify_emulator(generate_world(5, customers=10), throttle=False, refresh_retention_s=0)
+    try:
+        first = _token(server, shop, code=_code(server, shop), expiring="1").json()["refresh_token"]
+        assert _refresh(server, shop, first).status_code == 200
+        time.sleep(0.01)
+        assert _refresh(server, shop, first).status_code == 400  # before August 2026: one use only
+        fresh = _token(server, shop, code=_code(server, shop), expiring="1").json()["refresh_token"]
+        shop.oauth.expire_refresh_tokens()
+        assert _refresh(server, shop, fresh).json()["error"] == "invalid_grant"
+    finally:
+        server.stop()
+
+
 def test_the_emulator_command_takes_a_token_lifetime_and_prints_the_app_credentials() -> None:
     args = _parser().parse_args(["shopify", "--customers", "5", "--token-lifetime", "7"])
     server, info = start_from_args(args)

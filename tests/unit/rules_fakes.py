@@ -144,7 +144,9 @@ class FakeConnector(Connector):
         self.fail_after_create_code: BaseException | None = None
 
     @classmethod
-    def from_settings(cls, settings: Any, *, transport: httpx.AsyncBaseTransport | None = None) -> FakeConnector:
+    def from_settings(
+        cls, settings: Any, *, transport: httpx.AsyncBaseTransport | None = None, secret_store: object = None
+    ) -> FakeConnector:
         return cls()
 
     @property

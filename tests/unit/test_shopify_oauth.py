@@ -8,6 +8,7 @@ import asyncio
 import stat
 import time
 import tomllib
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,7 +17,7 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from winback import errors
-from winback.config import save_secret
+from winback.config import save_secret, save_secrets
 from winback.connectors.callback_listener import CallbackListener
 from winback.connectors.shopify.oauth import InstallRequest, callback_hmac, exchange_code, verify_callback
 from winback.connectors.shopify.settings import ShopifySettings
@@ -101,12 +102,39 @@ def test_a_refused_install_reports_the_error() -> None:
         verify_callback(signed(install, error="access_denied"), install)
 
 
-async def test_the_code_is_exchanged_for_the_offline_token(httpx_mock: HTTPXMock) -> None:
+async def test_the_code_is_exchanged_for_an_expiring_offline_token_by_default(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(method="POST", url=f"https://{SHOP}/admin/oauth/access_token",
+                            json={"access_token": "shpat_offline_token_x", "scope": "read_orders", "expires_in": 3600,
+                                  "refresh_token": "shprt_refresh_token_x", "refresh_token_expires_in": 7776000})
+    before = datetime.now(timezone.utc)
+    tokens, scope = await exchange_code(settings(), "code-123")
+    assert scope == "read_orders"
+    assert (tokens.access_token, tokens.refresh_token) == ("shpat_offline_token_x", "shprt_refresh_token_x")
+    assert tokens.access_expires_at is not None and tokens.refresh_expires_at is not None
+    assert 3599 <= (tokens.access_expires_at - before).total_seconds() <= 3602
+    assert 89.9 <= (tokens.refresh_expires_at - before).total_seconds() / 86400 <= 90.1
+    [request] = httpx_mock.get_requests()
+    assert parse_qs(request.content.decode()) == {
+        "client_id": ["cid-1"], "client_secret": [SECRET], "code": ["code-123"], "expiring": ["1"]}
+
+
+async def test_expiring_offline_access_false_asks_for_the_legacy_non_expiring_token(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(method="POST", url=f"https://{SHOP}/admin/oauth/access_token",
                             json={"access_token": "shpat_offline_token_x", "scope": "read_orders"})
-    assert await exchange_code(settings(), "code-123") == ("shpat_offline_token_x", "read_orders")
+    tokens, scope = await exchange_code(settings(expiring_offline_access=False), "code-123")
+    assert (tokens.access_token, tokens.access_expires_at, tokens.refresh_token, scope) == (
+        "shpat_offline_token_x", None, None, "read_orders")
+    assert tokens.as_secrets() == {"access_token": "shpat_offline_token_x", "access_expires_at": None,
+                                   "refresh_token": None, "refresh_expires_at": None}
     [request] = httpx_mock.get_requests()
     assert parse_qs(request.content.decode()) == {"client_id": ["cid-1"], "client_secret": [SECRET], "code": ["code-123"]}
+
+
+async def test_an_expiring_token_without_a_refresh_token_is_refused(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(method="POST", url=f"https://{SHOP}/admin/oauth/access_token",
+                            json={"access_token": "shpat_offline_token_x", "scope": "read_orders", "expires_in": 3600})
+    with pytest.raises(errors.UnexpectedResponseError, match="no refresh token.*nothing was saved"):
+        await exchange_code(settings(), "code-123")
 
 
 async def test_a_used_code_is_a_grant_error_without_the_secret(httpx_mock: HTTPXMock) -> None:
@@ -176,3 +204,18 @@ def test_a_broken_secrets_file_is_left_alone(tmp_path: Path) -> None:
     with pytest.raises(errors.ConfigError, match="not valid TOML"):
         save_secret(path, "access_token", "shpat_new_token")
     assert path.read_text() == "client_secret = \n"
+
+
+def test_a_renewed_pair_replaces_all_keys_in_one_write_and_none_removes_a_key(tmp_path: Path) -> None:
+    path = tmp_path / "acme.secrets.toml"
+    path.write_text('client_secret = "kept"\n\naccess_token = "old"\nrefresh_token = "old-refresh"\n# end\n')
+    save_secrets(path, {"access_token": "new", "access_expires_at": "2026-12-02T14:00:00+00:00",
+                        "refresh_token": "new-refresh"})
+    assert tomllib.loads(path.read_text()) == {"client_secret": "kept", "access_token": "new",
+                                               "refresh_token": "new-refresh",
+                                               "access_expires_at": "2026-12-02T14:00:00+00:00"}
+    save_secrets(path, {"access_token": "legacy", "access_expires_at": None, "refresh_token": None})
+    text = path.read_text()
+    assert tomllib.loads(text) == {"client_secret": "kept", "access_token": "legacy"}
+    assert text == 'client_secret = "kept"\n\naccess_token = "legacy"\n# end\n'
+    assert _mode(path) == 0o600

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from winback.model import Address
 from winback.sync import rows
 
@@ -22,3 +24,20 @@ def test_address_json_is_the_pydantic_dump() -> None:
         assert list(dumped or {}) == list(address.model_dump(mode="json", exclude_none=True))
     assert rows._address_json(None) is None
     assert rows._address_json(sparse) == {"first_name": "", "city": "Lyon", "zip": "69001"}
+
+
+def test_address_text_is_json_dumps_of_the_dump() -> None:
+    """``rows.address_text`` writes the stored JSON itself: it must be ``json.dumps`` of the dump,
+    escapes, non-ASCII and empty strings included."""
+    odd = "Zoë \"quoted\" back\\slash\nline\ttab \x00\x1f \u2028 \U0001f600 </script>"
+    addresses = [
+        Address(**{name: f"{name} é \u2603" for name in Address.model_fields}),
+        Address(city="Lyon", zip="69001", first_name=""),
+        Address(),
+        Address(address1=odd, country_code="FR"),
+        Address(last_name="O'Brien", phone="+33 6 12"),
+    ]
+    for address in addresses:
+        assert rows.address_text(address) == json.dumps(rows._address_json(address))
+    assert rows.address_text(Address()) == "{}"
+    assert rows.address_text(Address(city="Kraków")) == '{"city": "Krak\\u00f3w"}'

@@ -141,7 +141,8 @@ class FakeConnector(Connector):
 
     @classmethod
     def from_settings(
-        cls, settings: BaseModel | Mapping[str, Any], *, transport: httpx.AsyncBaseTransport | None = None
+        cls, settings: BaseModel | Mapping[str, Any], *, transport: httpx.AsyncBaseTransport | None = None,
+        secret_store: object = None,
     ) -> Self:
         return cls()
 

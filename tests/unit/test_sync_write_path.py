@@ -16,7 +16,7 @@ from sqlalchemy.types import TypeDecorator
 from tests.unit.test_sync_support import KEY, FakeConnector, at, customer, eur, order, product
 from winback.connectors.base import Page, Resource
 from winback.model import Address, ConsentState, EmailConsent, FinancialStatus, LineItem, Money
-from winback.sync import database, open_store, statements
+from winback.sync import database, open_store, params, statements
 from winback.sync.types import Amount, UtcDateTime
 from winback.sync.store import LocalStore
 
@@ -102,6 +102,7 @@ async def test_fast_path_stores_what_sqlalchemy_stores(tmp_path: Path, monkeypat
     monkeypatch.setattr(Amount, "bind_processor", TypeDecorator.bind_processor)
     monkeypatch.setattr(database, "_json_text", json.dumps)
     monkeypatch.setattr(statements.Prepared, "execute", lambda self, conn, values: conn.execute(self.statement, values))
+    monkeypatch.setattr(params, "for_dialect", lambda dialect: None)
     reference = await _sync(tmp_path / "reference.db")
 
     assert {table: len(rows) for table, rows in fast.items()} == {

@@ -72,8 +72,10 @@ def connect(config_path: Path, no_browser: bool, redirect_uri: str | None, timeo
 
     Prints the install URL (and opens it on a desktop), receives the approval on a one-shot local
     listener, checks its hmac, state and shop, exchanges the code for an offline token and writes
-    it as access_token into the client's secrets file (mode 0600). A forged, replayed or
-    mismatched callback is refused and nothing is written.
+    it (access_token, refresh_token and their expiries) into the client's secrets file (mode 0600). A forged, replayed or
+    mismatched callback is refused and nothing is written. The token is an expiring one (1 h) with a
+    refresh token, both saved and renewed by every later run; expiring_offline_access = false under [store]
+    asks for a legacy non-expiring token instead.
 
     With --via-serve the approval goes to `winback serve` instead ({public_url}/oauth/shopify/callback):
     this command leaves a one-use pending install next to the config, prints the URL and exits.
@@ -93,7 +95,9 @@ def connect(config_path: Path, no_browser: bool, redirect_uri: str | None, timeo
         _connect_via_serve(config_path, settings, serve_redirect_uri(base), secrets_path, timeout, not no_browser)
         return
     scope = asyncio.run(run_connect(settings, secrets_path, timeout=timeout, open_browser=not no_browser))
-    click.echo(f"connected {settings.shop}: saved access_token in {secrets_path} (mode 0600)")
+    what = ("access_token (expires in 1 h, renewed automatically) and refresh_token" if settings.expiring_offline_access
+            else "access_token (non-expiring)")
+    click.echo(f"connected {settings.shop}: saved {what} in {secrets_path} (mode 0600)")
     if _clear_disconnected(config):
         click.echo(f"{config.store_label}: the disconnected mark of the earlier uninstall is cleared")
     if scope:

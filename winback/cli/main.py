@@ -7,7 +7,6 @@ turn into exit code 1 (2 for configuration errors, like click's own usage errors
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from winback import __version__
 from winback.display import printable
 from winback.errors import ConfigError, WinbackError
 from winback.logging_setup import configure_logging
+from winback.cli.lazy import LazyCommand, LazyGroup
 
 
 INTERRUPTED = (
@@ -26,7 +26,80 @@ INTERRUPTED = (
 )
 
 
-class _Group(click.Group):
+COMMANDS: dict[str, LazyCommand] = {
+    "check": LazyCommand(
+        "winback.cli.check:check",
+        "Check each client: config, store connection, access scopes, capabilities, email, database.",
+    ),
+    "connect": LazyCommand(
+        "winback.cli.connect:connect",
+        "Install the app on a client's Shopify store (authorization code grant) and save its token.",
+    ),
+    "dispatch": LazyCommand(
+        "winback.cli.workers:dispatch",
+        "Send one task per client to the workers (the periodic job of a worker deployment).",
+    ),
+    "export": LazyCommand(
+        "winback.cli.export:export",
+        "Export RESOURCE (customers, orders or products) of one client's store from the local database.",
+    ),
+    "init": LazyCommand(
+        "winback.cli.init:init",
+        "Write a commented starter config for one store to PATH (default: <shop>.toml).",
+    ),
+    "plan": LazyCommand(
+        "winback.cli.plan:plan",
+        "Show the actions the rules would take and each one the guard rails hold back: who, why and, when the "
+        "guard knows, until when (quiet hours, the per-customer cap).",
+    ),
+    "preview": LazyCommand(
+        "winback.cli.preview:preview",
+        "Render RULE's email to one customer (subject, HTML and text) without sending or creating anything.",
+    ),
+    "report": LazyCommand(
+        "winback.cli.report:report",
+        "What came back: store health, cohorts, predicted value, and each rule's lift over its holdout.",
+    ),
+    "review": LazyCommand(
+        "winback.cli.review:review",
+        "List and settle actions waiting for review (interrupted sends, never resent automatically).",
+    ),
+    "run": LazyCommand(
+        "winback.cli.run:run",
+        "Sync each client's store, then run its enabled rules within the guard rails.",
+    ),
+    "schedule": LazyCommand(
+        "winback.cli.schedule:schedule",
+        "Print a crontab line and a systemd winback.service + winback.timer pair.",
+    ),
+    "serve": LazyCommand(
+        "winback.cli.serve:serve",
+        "Serve one-click unsubscribe links and the platforms' webhooks for every client in CONFIG_DIR.",
+    ),
+    "status": LazyCommand(
+        "winback.cli.status:status",
+        "Last sync times, cursors, record counts and last error of each client's store; with workers, each "
+        "client's last run (worker, start, end, outcome) and the queue's depth.",
+    ),
+    "suppress": LazyCommand(
+        "winback.cli.suppress:suppress",
+        "Add, remove or list suppressed email addresses (checked before every action).",
+    ),
+    "sync": LazyCommand("winback.cli.sync:sync", "Sync clients' stores into their local databases."),
+    "webhooks": LazyCommand(
+        "winback.cli.serve:webhooks",
+        "Subscribe a store's webhooks, or mark a reinstalled app connected again.",
+    ),
+    "worker": LazyCommand(
+        "winback.cli.workers:worker",
+        "Run a Celery worker that carries out client runs sent by `winback dispatch`.",
+    ),
+}
+"""The commands imported when run or asked for their help, with the first paragraph of their help
+for ``winback --help`` (see :mod:`winback.cli.lazy`; a test holds each summary to its command)."""
+
+
+class _Group(LazyGroup):
     """Turns WinbackError into a clean message instead of a traceback, and Ctrl-C into a word on
     what was kept (exit status 130, as shells report SIGINT) instead of click's bare ``Aborted!``."""
 
@@ -44,7 +117,7 @@ class _Group(click.Group):
             ctx.exit(1)
 
 
-@click.group(cls=_Group)
+@click.group(cls=_Group, lazy=COMMANDS)
 @click.version_option(__version__, prog_name="winback")
 @click.option("--json-log", is_flag=True, help="Log JSON lines instead of human-readable lines.")
 @click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors.")
@@ -72,6 +145,8 @@ def cli(ctx: click.Context, json_log: bool, quiet: bool, verbose: bool) -> None:
               help="Then show winback serve: a webhook landing an order change, an unsubscribe flowing back.")
 def demo(workdir: Path, customers: int, seed: int, with_serve: bool) -> None:
     """Run the whole job against built-in Shopify and Ecwid emulators (no credentials, no network)."""
+    import asyncio
+
     from winback.demo import run_demo
 
     summary = asyncio.run(run_demo(workdir, customers=customers, seed=seed))
@@ -82,41 +157,6 @@ def demo(workdir: Path, customers: int, seed: int, with_serve: bool) -> None:
         click.echo("\nwinback serve:")
         for line in asyncio.run(run_serve_demo(workdir, seed=seed)):
             click.echo(f"  {line}")
-
-
-from winback.cli.export import export  # noqa: E402  (commands register after the group exists)
-from winback.cli.check import check  # noqa: E402
-from winback.cli.init import init  # noqa: E402
-from winback.cli.plan import plan  # noqa: E402
-from winback.cli.preview import preview  # noqa: E402
-from winback.cli.review import review  # noqa: E402
-from winback.cli.run import run  # noqa: E402
-from winback.cli.schedule import schedule  # noqa: E402
-from winback.cli.status import status  # noqa: E402
-from winback.cli.suppress import suppress  # noqa: E402
-from winback.cli.sync import sync  # noqa: E402
-from winback.cli.connect import connect  # noqa: E402
-from winback.cli.serve import serve, webhooks  # noqa: E402
-from winback.cli.report import report  # noqa: E402
-from winback.cli.workers import dispatch, worker  # noqa: E402
-
-cli.add_command(sync)
-cli.add_command(status)
-cli.add_command(export)
-cli.add_command(plan)
-cli.add_command(run)
-cli.add_command(preview)
-cli.add_command(suppress)
-cli.add_command(review)
-cli.add_command(schedule)
-cli.add_command(init)
-cli.add_command(check)
-cli.add_command(connect)
-cli.add_command(serve)
-cli.add_command(webhooks)
-cli.add_command(report)
-cli.add_command(worker)
-cli.add_command(dispatch)
 
 
 def main() -> None:

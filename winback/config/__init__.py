@@ -66,7 +66,8 @@ Errors
 """
 
 from winback.config._load import SECRETS_SUFFIX, load_config, load_config_dir
-from winback.config._secrets_write import save_secret, secrets_file_of
+from winback.config._secrets_store import SecretsFile
+from winback.config._secrets_write import save_secret, save_secrets, secrets_file_of
 from winback.config._models import (
     ClientConfig,
     ClientSection,
@@ -84,6 +85,8 @@ from winback.config._models import (
 __all__ = [
     "SECRETS_SUFFIX",
     "save_secret",
+    "save_secrets",
+    "SecretsFile",
     "secrets_file_of",
     "ClientConfig",
     "ClientSection",

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
+from winback.config._secrets_store import SecretsFile
+from winback.config._secrets_write import secrets_file_of
 from winback.connectors.base import Connector, Resource
 from winback.model import normalize_email
 from winback.sync.tables import store_key as make_store_key
@@ -361,7 +363,14 @@ class ClientConfig(BaseModel):
         return load_connector_class(self.store.platform)
 
     def build_connector(self, **kwargs: Any) -> Connector:
-        """A new connector for this client's store (use it as an async context manager)."""
+        """A new connector for this client's store (use it as an async context manager).
+
+        The connector gets the client's secrets file as its ``secret_store``, where credentials
+        that rotate (Shopify's expiring offline tokens) are saved at each renewal.
+        """
+        if "secret_store" not in kwargs:
+            path = secrets_file_of(self.path)
+            kwargs["secret_store"] = SecretsFile(path) if path is not None else None
         return self.connector_class().from_settings(self.store.settings, **kwargs)
 
     @property

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from winback.connectors.secret_store import SecretStore
 from winback.model import Customer, DiscountCode, DiscountCodeSpec, NewCustomer, Order, Product, Store
 
 T = TypeVar("T")
@@ -291,9 +292,18 @@ class Connector(abc.ABC):
     @classmethod
     @abc.abstractmethod
     def from_settings(
-        cls, settings: BaseModel | Mapping[str, Any], *, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: BaseModel | Mapping[str, Any],
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        secret_store: SecretStore | None = None,
     ) -> Self:
-        """Build a connector from its settings model (or a mapping validated into it)."""
+        """Build a connector from its settings model (or a mapping validated into it).
+
+        ``secret_store`` is where credentials that rotate are saved before use (the client's
+        secrets file, given by the config layer); a connector whose credentials never change
+        ignores it.
+        """
 
     @property
     @abc.abstractmethod

@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
                         default="NEW_CUSTOMER_ACCOUNTS", help="Shopify: CLASSIC is a legacy shop (invites work)")
     parser.add_argument("--token-lifetime", type=int, default=86399, metavar="SECONDS",
                         help="Shopify: how long a client-credentials token lives (then 401)")
+    parser.add_argument("--offline-token-lifetime", type=int, default=3600, metavar="SECONDS",
+                        help="Shopify: how long an expiring offline token (authorization code, expiring=1) lives")
     parser.add_argument("--birthdays", default=None, metavar="FIELD",
                         help="give every fifth customer a birth date near today: Shopify in the customer metafield "
                              "FIELD (namespace.key), Ecwid in the customer extra field FIELD")
@@ -98,6 +100,7 @@ def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str,
             bucket_size=args.bucket_size,
             customer_accounts=args.customer_accounts,
             token_lifetime=args.token_lifetime,
+            offline_token_lifetime=args.offline_token_lifetime,
             birthday_metafield=args.birthdays,
         )
         settings = {"shop": shop.shop_domain, "access_token": shop.access_token, "base_url": server.url}

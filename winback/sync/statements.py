@@ -59,16 +59,23 @@ class Prepared:
     """The construct compiled (SQLAlchemy's own ``conn.execute(statement, values)`` stores the same)."""
     sql: str
     row: Callable[[dict[str, Any]], Any]
+    names: tuple[str, ...]
+    """The columns in the order of the parameters :attr:`row` makes (positional drivers)."""
 
     @classmethod
     def of(cls, conn: Connection, stmt: Any, table: Table, columns: Iterable[str]) -> Prepared:
         columns = list(columns)
         compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
         names = tuple(compiled.positiontup) if compiled.positional else tuple(columns)
-        return cls(stmt, compiled.string, _row_function(conn.dialect, table, names, bool(compiled.positional)))
+        return cls(stmt, compiled.string, _row_function(conn.dialect, table, names, bool(compiled.positional)), names)
 
     def execute(self, conn: Connection, values: list[dict[str, Any]]) -> None:
-        conn.exec_driver_sql(self.sql, list(map(self.row, values)))
+        self.execute_rows(conn, list(map(self.row, values)))
+
+    def execute_rows(self, conn: Connection, rows: list[Any]) -> None:
+        """Execute for ``rows`` that are already the driver's parameters, as :attr:`row` makes them
+        (see :mod:`winback.sync.params`, which builds them from the model without a dict)."""
+        conn.exec_driver_sql(self.sql, rows)
 
 
 ROWS_PER_INSERT = 500
@@ -184,7 +191,9 @@ def bound_row(conn: Connection, table: Table, names: tuple[str, ...]) -> Callabl
 _PREPARED: dict[tuple[str, str, str, tuple[str, ...]], Prepared | MultiRow] = {}
 
 
-def _prepared(conn: Connection, kind: str, table: Table, columns: tuple[str, ...]) -> Prepared | MultiRow:
+def prepared(conn: Connection, kind: str, table: Table, columns: tuple[str, ...]) -> Prepared | MultiRow:
+    """The statement :func:`upsert` (``kind`` "upsert"), :func:`insert` ("insert") or
+    :func:`insert_new` ("insert-new") runs for rows with ``columns``, prepared once."""
     key = (conn.dialect.name, kind, table.name, columns)
     found = _PREPARED.get(key)
     if found is None:
@@ -202,19 +211,19 @@ def _prepared(conn: Connection, kind: str, table: Table, columns: tuple[str, ...
 def upsert(conn: Connection, table: Table, values: list[dict[str, Any]]) -> None:
     """Insert ``values`` (dicts with the same keys), updating the rows whose primary key exists."""
     if values:
-        _prepared(conn, "upsert", table, tuple(values[0])).execute(conn, values)
+        prepared(conn, "upsert", table, tuple(values[0])).execute(conn, values)
 
 
 def insert(conn: Connection, table: Table, values: list[dict[str, Any]]) -> None:
     """Insert ``values`` (dicts with the same keys)."""
     if values:
-        _prepared(conn, "insert", table, tuple(values[0])).execute(conn, values)
+        prepared(conn, "insert", table, tuple(values[0])).execute(conn, values)
 
 
 def insert_new(conn: Connection, table: Table, values: list[dict[str, Any]]) -> None:
     """Insert those of ``values`` (dicts with the same keys) whose primary key is not stored yet."""
     if values:
-        _prepared(conn, "insert-new", table, tuple(values[0])).execute(conn, values)
+        prepared(conn, "insert-new", table, tuple(values[0])).execute(conn, values)
 
 
 IN_CHUNK = 500

@@ -38,33 +38,27 @@ def _naive(value: datetime) -> ValueError:
 
 
 _MEMO_SIZE = 4096
-_TEXTS: dict[datetime, str] = {}
 _UNITS: dict[Decimal, int] = {}
 
 
-def _sqlite_datetime(value: datetime | None) -> str | None:
+def sqlite_datetime(value: datetime | None) -> str | None:
     """What ``process_bind_param`` then SQLite's ``DATETIME`` processor store, in one step:
     naive UTC as ``YYYY-MM-DD HH:MM:SS.ffffff`` (``isoformat`` pads the year and always writes
     the microseconds with this ``timespec``; the first 26 characters drop the ``+00:00``).
 
-    UTC values (all the model holds) are remembered by value: an order's created, processed and
-    ordered times are mostly one instant, and equal UTC datetimes are one instant, so one text.
-    Other zones are not (equality ignores ``fold`` within a zone)."""
+    Not remembered by value (amounts are): hashing a fresh aware datetime cost about what the
+    text does, and an order's times that are one instant are converted once by
+    :mod:`winback.sync.params` already."""
     if value is None:
         return None
     if value.tzinfo is not _UTC:
         if value.tzinfo is None or value.utcoffset() is None:
             raise _naive(value)
-        return value.astimezone(_UTC).isoformat(" ", "microseconds")[:26]
-    text = _TEXTS.get(value)
-    if text is None:
-        if len(_TEXTS) >= _MEMO_SIZE:
-            _TEXTS.clear()
-        text = _TEXTS[value] = value.isoformat(" ", "microseconds")[:26]
-    return text
+        value = value.astimezone(_UTC)
+    return value.isoformat(" ", "microseconds")[:26]
 
 
-def _sqlite_amount(value: Decimal | int | str | None) -> int | None:
+def sqlite_amount(value: Decimal | int | str | None) -> int | None:
     """What ``process_bind_param`` stores on SQLite (BigInteger adds no processor of its own).
 
     Decimals are remembered by value (prices repeat across lines and orders; equal Decimals give
@@ -72,13 +66,17 @@ def _sqlite_amount(value: Decimal | int | str | None) -> int | None:
     remembered Decimal must still be refused."""
     if value is None:
         return None
-    if type(value) is Decimal and not value.is_snan():  # a signalling NaN cannot be hashed
-        units = _UNITS.get(value)
-        if units is None:
-            if len(_UNITS) >= _MEMO_SIZE:
-                _UNITS.clear()
-            units = _UNITS[value] = int(value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN) * _FACTOR)
-        return units
+    if type(value) is Decimal:
+        try:
+            units = _UNITS.get(value)
+        except TypeError:  # a signalling NaN cannot be hashed: the general path refuses it
+            units = None
+        else:
+            if units is None:
+                if len(_UNITS) >= _MEMO_SIZE:
+                    _UNITS.clear()
+                units = _UNITS[value] = int(value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN) * _FACTOR)
+            return units
     if isinstance(value, float):
         raise TypeError("amounts must be Decimal, not float")
     return int(Decimal(value).quantize(_QUANTUM, rounding=ROUND_HALF_EVEN) * _FACTOR)
@@ -102,7 +100,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def bind_processor(self, dialect: Dialect) -> Any:
         if dialect.name == "sqlite":
-            return _sqlite_datetime
+            return sqlite_datetime
         return super().bind_processor(dialect)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
@@ -138,7 +136,7 @@ class Amount(TypeDecorator[Decimal]):
 
     def bind_processor(self, dialect: Dialect) -> Any:
         if dialect.name == "sqlite":
-            return _sqlite_amount
+            return sqlite_amount
         return super().bind_processor(dialect)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:

@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, delete, select, update
 
 from winback import model
+from winback.model import normalize_email
 from winback.connectors.base import Page, Resource
-from winback.sync import deletions, derive, pg_copy, rows, tables
+from winback.sync import deletions, derive, params, rows, tables
 from winback.sync.derive import chunks
 from winback.sync.statements import dialect_insert, fetch, select_in, upsert
 
@@ -199,24 +200,27 @@ def write_customers(
     existing = stored_rows(
         conn, tables.customers, store_key, [c.id for c in records], "updated_at", "lower_email", "redacted"
     )
-    values = [rows.customer_row(store_key, c) for c in records]
-    forgotten = redacted_hashes(conn, store_key, (v["lower_email"] for v in values)) if seen.redactions else set()
-    kept: list[dict[str, Any]] = []
+    lower = [normalize_email(c.email) for c in records]
+    forgotten = redacted_hashes(conn, store_key, lower) if seen.redactions else set()
+    out = params.rows_for(conn, "upsert", tables.customers, store_key)
+    ids: set[str] = set()
     emails: set[str] = set()
-    for value in values:
-        old = existing.get(value["id"])
-        if old is not None and (old["redacted"] or old["updated_at"] > value["updated_at"]):
+    for customer, lower_email in zip(records, lower, strict=True):
+        old = existing.get(customer.id)
+        if old is not None and (old["redacted"] or old["updated_at"] > customer.updated_at):
             continue
         if old is not None and old["lower_email"]:
             emails.add(old["lower_email"])
-        if forgotten and value["lower_email"] and rows.email_hash(store_key, value["lower_email"]) in forgotten:
-            value.update(REDACTED_CUSTOMER, redacted=True, deleted_at=utcnow())
-        if value["lower_email"]:
-            emails.add(value["lower_email"])
-        kept.append(value)
-    pg_copy.upsert(conn, tables.customers, kept, existing)
-    _settle(conn, store_key, {v["id"] for v in kept}, emails, defer=defer, seen=seen)
-    return len(kept), len(values) - len(kept) + refused
+        if forgotten and lower_email and rows.email_hash(store_key, lower_email) in forgotten:
+            out.add(customer, {**REDACTED_CUSTOMER, "redacted": True, "deleted_at": utcnow()})
+        else:
+            out.add(customer)
+            if lower_email:
+                emails.add(lower_email)
+        ids.add(customer.id)
+    out.execute(stored=existing)
+    _settle(conn, store_key, ids, emails, defer=defer, seen=seen)
+    return len(ids), len(records) - len(ids) + refused
 
 
 def write_orders(
@@ -230,36 +234,38 @@ def write_orders(
         conn, tables.orders, store_key, [o.id for o in records], "updated_at", "lower_email", "customer_id",
         "fulfilled_at", "delivered_at",
     )
-    by_id = {o.id: o for o in records}
-    values = [rows.order_row(store_key, o) for o in records]
-    redacted = redacted_customers(conn, store_key, (v["customer_id"] for v in values if v["customer_id"]))
-    forgotten = redacted_hashes(conn, store_key, (v["lower_email"] for v in values)) if seen.redactions else set()
-    kept: list[dict[str, Any]] = []
+    lower = [normalize_email(o.email) for o in records]
+    redacted = redacted_customers(conn, store_key, (o.customer_id for o in records if o.customer_id))
+    forgotten = redacted_hashes(conn, store_key, lower) if seen.redactions else set()
+    out = params.rows_for(conn, "upsert", tables.orders, store_key)
+    kept: list[model.Order] = []
     ids: set[str] = set()
     emails: set[str] = set()
-    for value in values:
-        old = existing.get(value["id"])
-        if old is not None and old["updated_at"] > value["updated_at"]:
+    for order, lower_email in zip(records, lower, strict=True):
+        old = existing.get(order.id)
+        if old is not None and old["updated_at"] > order.updated_at:
             continue
+        changes: dict[str, Any] = {}
         if old is not None:
-            _keep_earliest(old, value, "fulfilled_at", "delivered_at")
+            changes.update(_earlier(old, order, "fulfilled_at", "delivered_at"))
             if old["customer_id"]:
                 ids.add(old["customer_id"])
             if old["lower_email"]:
                 emails.add(old["lower_email"])
-        if value["customer_id"] in redacted or (
-            forgotten and value["lower_email"] and rows.email_hash(store_key, value["lower_email"]) in forgotten
+        if order.customer_id in redacted or (
+            forgotten and lower_email and rows.email_hash(store_key, lower_email) in forgotten
         ):
-            value.update(REDACTED_ORDER)
-        if value["customer_id"]:
-            ids.add(value["customer_id"])
-        if value["lower_email"]:
-            emails.add(value["lower_email"])
-        kept.append(value)
-    pg_copy.upsert(conn, tables.orders, kept, existing)
-    write_lines(conn, store_key, [by_id[v["id"]] for v in kept], set(existing))
+            changes.update(REDACTED_ORDER)
+        elif lower_email:
+            emails.add(lower_email)
+        if order.customer_id:
+            ids.add(order.customer_id)
+        out.add(order, changes)
+        kept.append(order)
+    out.execute(stored=existing)
+    write_lines(conn, store_key, kept, set(existing))
     _settle(conn, store_key, ids, emails, defer=defer, seen=seen)
-    return len(kept), len(values) - len(kept) + refused
+    return len(kept), len(records) - len(kept) + refused
 
 
 _LINE_COLUMNS = tuple(column.name for column in tables.order_lines.columns)
@@ -274,30 +280,35 @@ def write_lines(conn: Connection, store_key: str, orders: list[model.Order], sto
     replaced only when they differ from the stored ones (a re-read order rarely changes its lines,
     and rewriting them costs a delete and an insert per line with their index updates)."""
     lines = tables.order_lines
-    wanted = {order.id: rows.line_rows(store_key, order) for order in orders}
-    known = [order_id for order_id in wanted if order_id in stored]
+    known = {order.id: order for order in orders if order.id in stored}
     current: dict[str, list[tuple[Any, ...]]] = {order_id: [] for order_id in known}
     for row in select_in(conn, _STORED_LINES, (store_key,), known, [column.type for column in lines.columns]):
         current[row[1]].append(row)
-    changed = [
-        order_id for order_id in known
-        if current[order_id] != [tuple(line.get(name) for name in _LINE_COLUMNS) for line in wanted[order_id]]
-    ]
+    changed = {
+        order_id for order_id, order in known.items()
+        if current[order_id] != [tuple(line.get(name) for name in _LINE_COLUMNS)
+                                 for line in rows.line_rows(store_key, order)]
+    }
     for chunk in chunks(changed):
         conn.execute(delete(lines).where(lines.c.store_key == store_key, lines.c.order_id.in_(chunk)))
-    fresh = set(changed).union(order_id for order_id in wanted if order_id not in stored)
-    values = [line for order_id, order_lines in wanted.items() if order_id in fresh for line in order_lines]
-    if values:
-        pg_copy.insert(conn, lines, values)
+    out = params.rows_for(conn, "insert", lines, store_key)
+    for order in orders:
+        if order.id in changed or order.id not in known:
+            out.add_each(order)
+    out.execute()
 
 
-def _keep_earliest(old: Mapping[str, Any], value: dict[str, Any], *columns: str) -> None:
+def _earlier(old: Mapping[str, Any], order: model.Order, *columns: str) -> dict[str, Any]:
     """A fulfilment time already stored wins over a later one: Ecwid only says "shipped" with the
     order's ``updateDate``, which moves on every later edit, so the first sighting is the closest
-    to when it happened. A platform that no longer reports the fact clears it (``None`` stays)."""
+    to when it happened. A platform that no longer reports the fact clears it (``None`` stays).
+    Returns the columns whose stored time is the earlier one, with it."""
+    earlier = {}
     for column in columns:
-        if old.get(column) is not None and value.get(column) is not None:
-            value[column] = min(old[column], value[column])
+        stored, new = old.get(column), getattr(order, column)
+        if stored is not None and new is not None and stored < new:
+            earlier[column] = stored
+    return earlier
 
 
 def write_products(

@@ -185,8 +185,11 @@ class HelloConnector(Connector):
         self._ids = itertools.count(1000)
 
     @classmethod
-    def from_settings(cls, settings: BaseModel | Mapping[str, Any], *, transport: Any = None) -> Self:
-        """``transport`` is accepted for signature compatibility (an HTTP connector passes it on)."""
+    def from_settings(
+        cls, settings: BaseModel | Mapping[str, Any], *, transport: Any = None, secret_store: Any = None
+    ) -> Self:
+        """``transport`` and ``secret_store`` are accepted for signature compatibility (an HTTP
+        connector passes the first on; one whose credentials rotate saves them in the second)."""
         if not isinstance(settings, HelloSettings):
             raw = settings.model_dump() if isinstance(settings, BaseModel) else dict(settings)
             settings = HelloSettings.model_validate(raw)

@@ -41,6 +41,7 @@ from winback.connectors.ecwid.http_errors import map_error
 from winback.connectors.ecwid.profile import ECWID, normalise_store_id
 from winback.connectors.ecwid.reader import WindowedReader
 from winback.connectors.ecwid.settings import EcwidSettings
+from winback.connectors.secret_store import SecretStore
 from winback.connectors.http import HttpClient, create_at_most_once
 from winback.connectors.ratelimit import RateLimiter
 from winback.connectors.retry import RetryPolicy
@@ -114,8 +115,13 @@ class EcwidConnector(Connector):
 
     @classmethod
     def from_settings(
-        cls, settings: BaseModel | Mapping[str, Any], *, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: BaseModel | Mapping[str, Any],
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        secret_store: SecretStore | None = None,
     ) -> Self:
+        """``secret_store`` is not used: an Ecwid token does not rotate."""
         if isinstance(settings, EcwidSettings):
             model = settings
         elif isinstance(settings, BaseModel):

@@ -1,8 +1,8 @@
 """The Shopify connector: Admin GraphQL API → :mod:`winback.model`, and the few writes rules need.
 
 It translates and never decides. Reads are async generators of :class:`Page`; writes that create
-something go through :func:`~winback.connectors.http.create_at_most_once` so an ambiguous failure
-(a 5xx or a dropped connection during the mutation) leads to a lookup, never to a blind re-send.
+something go through :mod:`.creates`, so an ambiguous failure (a 5xx or a dropped connection during
+the mutation) leads to a lookup, never to a blind re-send.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
@@ -29,14 +29,15 @@ from winback.connectors.base import (
     Resource,
     TierWrite,
 )
-from winback.connectors.http import AmbiguousWriteError, Auth, HttpClient, RetryPolicy, create_at_most_once
+from winback.connectors.http import Auth, HttpClient, RetryPolicy
 from winback.connectors.shopify import documents as docs
-from winback.connectors.shopify import decode, inputs, parse
+from winback.connectors.shopify import creates, decode, inputs, parse
 from winback.connectors.shopify.bulk import BulkExporter, bulk_wanted, download_client
 from winback.connectors.shopify.deletions import deletion_pages
 from winback.connectors.shopify.graphql import REQUIRED_SCOPES, Decoder, GraphQLClient, make_error_mapper
 from winback.connectors.shopify.paging import Records, complete_line_items, page_size, paged, search_since, to_page
 from winback.connectors.shopify.profile import NEED_SCOPES, SHOPIFY
+from winback.connectors.secret_store import SecretStore
 from winback.connectors.shopify.settings import ShopifySettings, normalise_shop
 from winback.connectors.shopify.throttle import CostBucket
 from winback.connectors.shopify.tokens import describe_auth, token_provider_for
@@ -67,12 +68,13 @@ class ShopifyConnector(Connector):
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         token_provider: Auth | None = None,
+        secret_store: SecretStore | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         if token_provider is None:
-            token_provider = token_provider_for(settings)
+            token_provider = token_provider_for(settings, secret_store)
         self._transport = transport
         self._sleep = sleep
         mapper = make_error_mapper(settings.api_version)
@@ -107,11 +109,14 @@ class ShopifyConnector(Connector):
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         token_provider: Auth | None = None,
+        secret_store: SecretStore | None = None,
     ) -> Self:
+        """``secret_store`` keeps renewed credentials (an expiring offline token's new pair);
+        :meth:`winback.config.ClientConfig.build_connector` passes the client's secrets file."""
         if not isinstance(settings, ShopifySettings):
             raw = settings.model_dump() if isinstance(settings, BaseModel) else settings
             settings = ShopifySettings.model_validate(raw)
-        return cls(settings, transport=transport, token_provider=token_provider)
+        return cls(settings, transport=transport, token_provider=token_provider, secret_store=secret_store)
 
     @classmethod
     def label_of(cls, settings: BaseModel | Mapping[str, Any]) -> str:
@@ -287,96 +292,21 @@ class ShopifyConnector(Connector):
         return parse.parse_discount_node(node, self.store_id, code)
 
     async def create_discount_code(self, spec: DiscountCodeSpec) -> DiscountCode:
-        variables = {"input": inputs.discount_input(spec, self.store_label)}
-        ambiguous = False
-
-        async def create() -> DiscountCode:
-            nonlocal ambiguous
-            try:
-                data = await self.gql.execute(docs.DISCOUNT_CODE_BASIC_CREATE, variables)
-            except AmbiguousWriteError:
-                ambiguous = True
-                raise
-            payload = data.get("discountCodeBasicCreate") or {}
-            user_errors = payload.get("userErrors") or []
-            if user_errors:
-                first = user_errors[0]
-                code, field = first.get("code"), inputs.user_error_field(first)
-                message = f"{self.store_label} refused discount code {spec.code!r}: {first.get('message')}"
-                if code == "TAKEN":
-                    if ambiguous:
-                        # Our earlier, ambiguous attempt may be the one that took the code.
-                        found = await self.find_discount_code(spec.code)
-                        if found is not None and found.matches(spec):
-                            return found
-                    raise errors.DiscountCodeTakenError(message, store=self.store_label, code=code, field=field)
-                raise errors.PlatformRejectedError(
-                    message + (f" (field {field})" if field else ""), store=self.store_label, code=code, field=field
-                )
-            node = payload.get("codeDiscountNode")
-            if not isinstance(node, Mapping):
-                raise errors.UnexpectedResponseError(
-                    f"{self.store_label} created discount code {spec.code!r} but returned no node",
-                    store=self.store_label,
-                )
-            return parse.parse_discount_node(node, self.store_id, spec.code)
-
-        async def lookup() -> DiscountCode | None:
-            found = await self.find_discount_code(spec.code)
-            return found if found is not None and found.matches(spec) else None
-
-        return await create_at_most_once(create=create, lookup=lookup)
+        return await creates.create_discount_code(
+            self.gql, spec, store_id=self.store_id, store=self.store_label, find=self.find_discount_code
+        )
 
     async def find_customer_by_email(self, email: str) -> Customer | None:
         data = await self.gql.execute(docs.CUSTOMER_BY_EMAIL, {"email": email})
         node = data.get("customerByIdentifier")
         if not isinstance(node, Mapping):
             return None
-        return self._customer_or_raise(node)
-
-    def _customer_or_raise(self, node: Mapping[str, Any]) -> Customer:
-        try:
-            return parse.parse_customer(node, self.store_id)
-        except parse.TRANSLATION_ERRORS as exc:
-            raise errors.UnexpectedResponseError(
-                f"{self.store_label} returned customer {node.get('id')} in a shape we cannot read: {exc}",
-                store=self.store_label,
-            ) from None
+        return creates.customer_from(node, store_id=self.store_id, store=self.store_label)
 
     async def create_customer(self, spec: NewCustomer) -> Customer:
-        customer_input = inputs.customer_input(spec, datetime.now(timezone.utc))
-        ambiguous = False
-
-        async def create() -> Customer:
-            nonlocal ambiguous
-            try:
-                data = await self.gql.execute(docs.CUSTOMER_CREATE, {"input": customer_input})
-            except AmbiguousWriteError:
-                ambiguous = True
-                raise
-            payload = data.get("customerCreate") or {}
-            user_errors = payload.get("userErrors") or []
-            if user_errors:
-                first = user_errors[0]
-                field, text = inputs.user_error_field(first), str(first.get("message"))
-                message = f"{self.store_label} refused to create customer {spec.email}: {text}"
-                if "taken" in text.lower():
-                    if ambiguous:
-                        found = await self.find_customer_by_email(spec.email)
-                        if found is not None:
-                            return found
-                    raise errors.CustomerExistsError(message, store=self.store_label, code="TAKEN", field=field)
-                raise errors.PlatformRejectedError(
-                    message + (f" (field {field})" if field else ""), store=self.store_label, field=field
-                )
-            node = payload.get("customer")
-            if not isinstance(node, Mapping):
-                raise errors.UnexpectedResponseError(
-                    f"{self.store_label} created customer {spec.email} but returned none", store=self.store_label
-                )
-            return self._customer_or_raise(node)
-
-        return await create_at_most_once(create=create, lookup=lambda: self.find_customer_by_email(spec.email))
+        return await creates.create_customer(
+            self.gql, spec, store_id=self.store_id, store=self.store_label, find=self.find_customer_by_email
+        )
 
     async def send_account_invite(self, customer_id: str) -> None:
         caps = await self.capabilities()

@@ -9,7 +9,8 @@ them together:
    HMAC-SHA256 with the client secret over the other parameters, sorted, ``k=v`` joined by ``&``,
    compared in constant time), the ``shop`` (a ``*.myshopify.com`` host equal to the configured
    store), the ``state`` (this install's, unused) and a recent ``timestamp``;
-3. :func:`exchange_code` trades the code for the offline token at ``/admin/oauth/access_token``.
+3. :func:`exchange_code` trades the code for the offline token at ``/admin/oauth/access_token``
+   (an expiring one with its refresh token unless ``expiring_offline_access = false``).
 
 Nothing here writes anything: a forged, replayed or mismatched callback raises
 :class:`~winback.errors.OAuthCallbackError` before a token exists.
@@ -32,7 +33,8 @@ from winback import errors
 from winback.connectors.auth import NoToken
 from winback.connectors.http import HttpClient, RetryPolicy
 from winback.connectors.shopify.settings import ShopifySettings
-from winback.connectors.shopify.tokens import TOKEN_PATH, grant_error, parse_token_answer
+from winback.connectors.shopify.grants import TOKEN_PATH, grant_error, parse_token_answer
+from winback.connectors.shopify.refresh import OfflineTokens
 
 AUTHORIZE_PATH = "/admin/oauth/authorize"
 SHOP_HOST = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$")
@@ -114,8 +116,20 @@ def verify_callback(params: Mapping[str, str], install: InstallRequest, *, now: 
 
 async def exchange_code(
     settings: ShopifySettings, code: str, *, transport: httpx.AsyncBaseTransport | None = None
-) -> tuple[str, str]:
-    """``(offline access token, granted scopes)`` for ``code``; a code works once."""
+) -> tuple[OfflineTokens, str]:
+    """``(offline tokens, granted scopes)`` for ``code``; a code works once.
+
+    With ``settings.expiring_offline_access`` (the default) the request carries ``expiring=1`` and the
+    answer has an access token living an hour, a refresh token and both expiries; otherwise (or
+    if Shopify does not issue an expiring token to this app) a non-expiring token alone.
+    """
+    form = {
+        "client_id": settings.client_id or "",
+        "client_secret": settings.client_secret.get_secret_value() if settings.client_secret else "",
+        "code": code,
+    }
+    if settings.expiring_offline_access:
+        form["expiring"] = "1"
     async with HttpClient(
         base_url=settings.base,
         auth=NoToken(),
@@ -123,22 +137,19 @@ async def exchange_code(
         retry=RetryPolicy(attempts=3, base_delay=0.5),
         transport=transport,
     ) as http:
-        response = await http.request(
-            "POST",
-            TOKEN_PATH,
-            data={
-                "client_id": settings.client_id or "",
-                "client_secret": settings.client_secret.get_secret_value() if settings.client_secret else "",
-                "code": code,
-            },
-            idempotent=False,
-            raise_for_status=False,
-        )
+        response = await http.request("POST", TOKEN_PATH, data=form, idempotent=False, raise_for_status=False)
     if response.status_code != 200:
         raise grant_error(
             response, settings.shop, "authorization code",
             "the code expires after a few minutes and works once: run `winback connect` again; check client_id "
             "and client_secret (Dev Dashboard → your app → Settings)",
         )
-    token, _expires_in, scope = parse_token_answer(response, settings.shop)
-    return token, scope
+    _token, _expires_in, scope = parse_token_answer(response, settings.shop)
+    tokens = OfflineTokens.from_answer(response.json())
+    if tokens.access_expires_at is not None and tokens.refresh_token is None:
+        raise errors.UnexpectedResponseError(
+            f"{settings.shop}: Shopify answered with a token that expires but no refresh token to renew it: "
+            "nothing was saved; set expiring_offline_access = false under [store] and run `winback connect` again",
+            store=settings.shop,
+        )
+    return tokens, scope

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -63,6 +64,17 @@ class ShopifySettings(BaseModel):
     client_id: str | None = None
     """The Dev Dashboard app's client ID (client credentials and authorization code grants)."""
     client_secret: SecretStr | None = None
+    expiring_offline_access: bool = True
+    """``winback connect`` asks for an expiring offline token (1 h, renewed with a refresh token that
+    Shopify replaces on each use); Shopify requires them for public apps from 2027-01-01. ``false``
+    keeps the legacy non-expiring token, for a custom app whose merchant needs it."""
+    refresh_token: SecretStr | None = None
+    """Saved by ``winback connect`` with an expiring token, and replaced in the secrets file by
+    every renewal."""
+    access_expires_at: datetime | None = None
+    """When the saved expiring ``access_token`` expires (written by winback)."""
+    refresh_expires_at: datetime | None = None
+    """When the saved ``refresh_token`` expires (written by winback)."""
     redirect_uri: str = DEFAULT_REDIRECT_URI
     """Where ``winback connect`` receives the install callback; must be one of the app's redirect URLs."""
     scopes: tuple[str, ...] = DEFAULT_SCOPES
@@ -133,6 +145,11 @@ class ShopifySettings(BaseModel):
         has_token = self.access_token is not None
         has_id, has_secret = self.client_id is not None, self.client_secret is not None
         mode = self.auth
+        if self.refresh_token is not None and self.auth != "authorization-code":
+            raise SettingValueError(
+                'is only used with auth = "authorization-code" (written by `winback connect`): remove it',
+                key="refresh_token",
+            )
         if mode is None:
             if has_token and (has_id or has_secret):
                 raise SettingValueError(

@@ -1,7 +1,10 @@
 """Where a Shopify connector's token comes from, by the store's auth mode.
 
-* ``access-token``: an admin-created app's ``shpat_…`` token (legacy since 2026-01-01), or the
-  offline token ``winback connect`` saved (``authorization-code``): sent as is.
+* ``access-token``: an admin-created app's ``shpat_…`` token (legacy since 2026-01-01): sent as is.
+* ``authorization-code``: the offline token ``winback connect`` saved. An expiring one (with a
+  refresh token) is renewed by :class:`~winback.connectors.shopify.refresh.RefreshingOfflineToken`,
+  which saves each new pair through the :class:`SecretStore` it is given; a legacy non-expiring
+  one is sent as is.
 * ``client-credentials``: a Dev Dashboard app installed on a store of the merchant's own
   organization asks ``POST /admin/oauth/access_token`` (``grant_type=client_credentials``) for a
   token that lives about 24 h. :class:`ClientCredentialsToken` does it inside the ``httpx.Auth``
@@ -11,51 +14,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import httpx
 
 from winback import errors
 from winback.connectors.auth import GrantedToken, StaticToken, TokenAuth
 from winback.connectors.retry import retry_extensions
+from winback.connectors.shopify.grants import TOKEN_HEADER, TOKEN_PATH, grant_error, parse_token_answer
+from winback.connectors.secret_store import SecretStore
+from winback.connectors.shopify.refresh import OfflineTokens, RefreshingOfflineToken
 from winback.connectors.shopify.settings import ShopifySettings
 from winback.secrets import register_secret
 
-TOKEN_HEADER = "X-Shopify-Access-Token"
-TOKEN_PATH = "/admin/oauth/access_token"
-
-
-def grant_error(response: httpx.Response, store: str, what: str, remedy: str) -> errors.TokenGrantError:
-    """Shopify's refusal of a grant, worded for the merchant; the body's ``error`` code is shown,
-    never anything the request carried."""
-    code = ""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        found = body.get("error") or body.get("errors")
-        if isinstance(found, str) and len(found) < 120:
-            code = f", {found}"
-    return errors.TokenGrantError(
-        f"{store}: Shopify refused the {what} (HTTP {response.status_code}{code}): {remedy}", store=store
-    )
-
-
-def parse_token_answer(response: httpx.Response, store: str) -> tuple[str, int | None, str]:
-    """``(access_token, expires_in or None, scope)`` from a 200 answer of ``/admin/oauth/access_token``."""
-    try:
-        body: Any = response.json()
-    except ValueError:
-        body = None
-    token = body.get("access_token") if isinstance(body, dict) else None
-    if not isinstance(token, str) or not token:
-        raise errors.UnexpectedResponseError(
-            f"{store}: the token endpoint answered HTTP {response.status_code} without an access_token", store=store
-        )
-    expires_in = body.get("expires_in")
-    scope = body.get("scope")
-    return token, int(expires_in) if isinstance(expires_in, (int, float)) else None, scope if isinstance(scope, str) else ""
+__all__ = ["TOKEN_HEADER", "TOKEN_PATH", "ClientCredentialsToken", "describe_auth", "grant_error",
+           "parse_token_answer", "token_provider_for"]
 
 
 class ClientCredentialsToken(GrantedToken):
@@ -109,9 +81,14 @@ class ClientCredentialsToken(GrantedToken):
         return f"ClientCredentialsToken(store={self._store!r}, client_id={self._client_id!r}, secret=***)"
 
 
-def token_provider_for(settings: ShopifySettings) -> TokenAuth:
+def token_provider_for(settings: ShopifySettings, secret_store: SecretStore | None = None) -> TokenAuth:
     """The ``httpx.Auth`` for ``settings``' auth mode; a :class:`~winback.errors.ConfigError` when
-    the mode's credentials are not there yet."""
+    the mode's credentials are not there yet.
+
+    ``secret_store`` is where an expiring offline token's renewals are saved (the client's secrets
+    file, passed by :meth:`winback.config.ClientConfig.build_connector`); without it such a token
+    is refused, since a renewal that cannot be saved would lose the store's access.
+    """
     mode = settings.auth_mode
     if mode == "client-credentials":
         return ClientCredentialsToken(settings)
@@ -128,7 +105,29 @@ def token_provider_for(settings: ShopifySettings) -> TokenAuth:
             "writes either",
             key="access_token",
         )
+    if mode == "authorization-code" and settings.refresh_token is not None:
+        if secret_store is None:
+            raise errors.ConfigError(
+                f"{settings.shop}: the saved offline token expires and each renewal replaces the refresh token, "
+                "which must be saved: load the client with winback.config.load_config and build the connector "
+                "with ClientConfig.build_connector() (or pass secret_store=...)",
+                key="store.refresh_token",
+            )
+        assert settings.client_id is not None and settings.client_secret is not None
+        tokens = OfflineTokens(
+            settings.access_token.get_secret_value(), settings.access_expires_at,
+            settings.refresh_token.get_secret_value(), settings.refresh_expires_at,
+        )
+        return RefreshingOfflineToken(
+            url=f"{settings.base}{TOKEN_PATH}", store_label=settings.shop, client_id=settings.client_id,
+            client_secret=settings.client_secret.get_secret_value(), tokens=tokens, secret_store=secret_store,
+            header=TOKEN_HEADER,
+        )
     return StaticToken(settings.access_token.get_secret_value(), header=TOKEN_HEADER, prefix="")
+
+
+REFRESH_WARN_S = 14 * 86400.0
+"""``check`` warns when the refresh token has less than this left."""
 
 
 def describe_auth(settings: ShopifySettings, provider: TokenAuth | None) -> str:
@@ -137,7 +136,22 @@ def describe_auth(settings: ShopifySettings, provider: TokenAuth | None) -> str:
     if mode == "access-token":
         return "access-token (an admin-created app's token; does not expire)"
     if mode == "authorization-code":
-        return f"authorization-code (offline token saved by `winback connect` for app {settings.client_id}; does not expire)"
+        if not isinstance(provider, RefreshingOfflineToken):
+            return (f"authorization-code (non-expiring offline token saved by `winback connect` for app "
+                    f"{settings.client_id}; Shopify refuses these for public apps from 2027-01-01: set "
+                    "expiring_offline_access = true, the default, and run `winback connect` again)")
+        text = f"authorization-code (expiring offline token saved by `winback connect` for app {settings.client_id}"
+        left = provider.remaining_s()
+        if left is not None:
+            text += f"; access token valid for {_duration(left)} more" if left > 0 else "; access token expired"
+        refresh_left = provider.refresh_remaining_s()
+        if refresh_left is not None:
+            text += f", refresh token for {_duration(refresh_left)}"
+        text += "; renewed automatically)"
+        if refresh_left is not None and refresh_left < REFRESH_WARN_S:
+            text += (" — the refresh token expires soon: a sync renews it; if none runs before then, run "
+                     "`winback connect` again")
+        return text
     text = f"client-credentials (Dev Dashboard app {settings.client_id})"
     if isinstance(provider, ClientCredentialsToken):
         left = provider.remaining_s()
@@ -150,5 +164,8 @@ def _duration(seconds: float) -> str:
     seconds = int(max(seconds, 0))
     if seconds < 120:
         return f"{seconds} s"
+    days, rest = divmod(seconds, 86400)
+    if days >= 2:
+        return f"{days} days"
     hours, rest = divmod(seconds, 3600)
     return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min"

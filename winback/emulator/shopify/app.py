@@ -70,7 +70,8 @@ class ShopifyEmulator:
     ``customer_accounts`` (``NEW_CUSTOMER_ACCOUNTS``, the only choice for new stores since February
     2026: buyers sign in with a one-time code and the account invite is refused; or ``CLASSIC``,
     a legacy shop where the invite works), ``client_id``, ``client_secret``, ``token_lifetime`` (seconds
-    a client-credentials token lives; expired tokens get a 401) and ``redirect_uris`` (the app's
+    a client-credentials token lives; expired tokens get a 401), ``offline_token_lifetime``,
+    ``refresh_token_lifetime`` and ``refresh_retention_s`` (expiring offline tokens) and ``redirect_uris`` (the app's
     allowed install redirects; ``None``: any) for the OAuth endpoints (:mod:`.oauth`), ``shop_state`` (``active``,
     ``frozen`` -> 402, ``locked`` -> 423), ``bulk_polls_to_complete`` and ``bulk_complete_after_s``.
 
@@ -100,6 +101,9 @@ class ShopifyEmulator:
         client_id: str = "emulator-client-id",
         client_secret: str = "emulator-client-secret",
         token_lifetime: int = 86399,
+        offline_token_lifetime: int = 3600,
+        refresh_token_lifetime: int = 90 * 86400,
+        refresh_retention_s: float = 30 * 86400.0,
         redirect_uris: Iterable[str] | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
@@ -138,6 +142,8 @@ class ShopifyEmulator:
         self.oauth = OAuthEndpoints(
             shop_domain=shop_domain, scopes=self.scopes, static_token=access_token, client_id=client_id,
             client_secret=client_secret, token_lifetime=token_lifetime,
+            offline_token_lifetime=offline_token_lifetime, refresh_token_lifetime=refresh_token_lifetime,
+            refresh_retention_s=refresh_retention_s,
             redirect_uris=tuple(redirect_uris) if redirect_uris is not None else None,
         )
         self.webhooks: WebhookEmitter | None = None

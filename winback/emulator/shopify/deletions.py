@@ -22,7 +22,8 @@ from winback.emulator.shopify.ids import gid, iso, money, parse_gid
 from winback.emulator.shopify.search import Field
 
 if TYPE_CHECKING:
-    from winback.emulator.shopify.state import Collection, ShopState
+    from winback.emulator.shopify.collection import Collection
+    from winback.emulator.shopify.state import ShopState
 
 Record = dict[str, Any]
 

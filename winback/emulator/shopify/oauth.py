@@ -4,14 +4,21 @@
   (``grant_type=client_credentials``, ``client_id``, ``client_secret``) answers ``{access_token,
   scope, expires_in}``; the **authorization code grant** (``client_id``, ``client_secret``,
   ``code``; ``grant_type=authorization_code`` optional) answers ``{access_token, scope}`` with a
-  non-expiring offline token. A code works once and for ten minutes.
+  non-expiring offline token, or with ``expiring=1`` an expiring one: ``{access_token, scope,
+  expires_in, refresh_token, refresh_token_expires_in}``. A code works once and for ten minutes.
+* the **refresh token grant** (``grant_type=refresh_token``, ``refresh_token``, ``client_id``,
+  ``client_secret``) answers a new expiring pair and *replaces* the refresh token. As on Shopify
+  since August 2026, a used refresh token stays valid until the app uses its replacement (at most
+  ``refresh_retention_s`` after its first use; 0 gives the older strict rotation); using the
+  replacement retires it. An unknown, retired or expired refresh token gets 400 ``invalid_grant``.
 * ``GET /admin/oauth/authorize?client_id&scope&redirect_uri&state``: a small approval page whose
   Approve button posts back here; the answer redirects to ``redirect_uri`` with ``code``, ``hmac``,
   ``host``, ``shop``, ``state`` and ``timestamp``. ``hmac`` is the hex HMAC-SHA256, keyed with the
   client secret, of the other parameters sorted by name and joined as ``k=v`` with ``&``.
 
-Tokens from the client credentials grant expire after ``token_lifetime`` seconds; an expired token
-gets the same 401 as a wrong one, as on Shopify.
+Tokens from the client credentials grant expire after ``token_lifetime`` seconds, expiring offline
+tokens after ``offline_token_lifetime`` (3600) and refresh tokens after ``refresh_token_lifetime``
+(90 days); an expired token gets the same 401 as a wrong one, as on Shopify.
 """
 
 from __future__ import annotations
@@ -41,6 +48,15 @@ def callback_hmac(params: dict[str, str], secret: str) -> str:
 
 
 @dataclass
+class _RefreshToken:
+    parent: str
+    """The refresh token this one replaced (``""`` for the one issued with the code)."""
+    expires_at: float
+    first_used_at: float | None = None
+    retired: bool = False
+
+
+@dataclass
 class OAuthEndpoints:
     """The app's credentials as the shop knows them, and the tokens and codes it issued."""
 
@@ -52,9 +68,15 @@ class OAuthEndpoints:
     token_lifetime: int = 86399
     redirect_uris: tuple[str, ...] | None = None
     """Redirect URLs allowed for the app; ``None``: any."""
+    offline_token_lifetime: int = 3600
+    refresh_token_lifetime: int = 90 * 86400
+    refresh_retention_s: float = 30 * 86400.0
     grants: list[dict[str, Any]] = field(default_factory=list)
     """Every token issued, in order: ``{"grant_type", "expires_at"}`` (for tests)."""
+    refused_refreshes: int = 0
+    """Refresh requests answered ``invalid_grant`` (for tests)."""
     _tokens: dict[str, float | None] = field(default_factory=dict)
+    _refresh: dict[str, _RefreshToken] = field(default_factory=dict)
     _codes: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -75,6 +97,12 @@ class OAuthEndpoints:
             for token, expires_at in self._tokens.items():
                 if expires_at is not None:
                     self._tokens[token] = 0.0
+
+    def expire_refresh_tokens(self) -> None:
+        """Test hook: every refresh token expires now (as after 90 days without a renewal)."""
+        with self._lock:
+            for record in self._refresh.values():
+                record.expires_at = 0.0
 
     def handle(self, request: Request) -> Response:
         if request.path == TOKEN_PATH and request.method == "POST":
@@ -106,17 +134,46 @@ class OAuthEndpoints:
                 return Response.json({"error": "invalid_request",
                                       "error_description": "The authorization code was not found or was already used"},
                                      status=400)
+            if form.get("expiring") == "1":
+                return self._issue("authorization_code", self.offline_token_lifetime, refresh_parent="")
             return self._issue("authorization_code", None)
+        if grant_type == "refresh_token":
+            return self._refresh_grant(form.get("refresh_token", ""))
         return Response.json({"error": "unsupported_grant_type",
                               "error_description": f"grant_type {grant_type!r} is not supported"}, status=400)
 
-    def _issue(self, grant_type: str, lifetime: int | None) -> Response:
+    def _refresh_grant(self, token: str) -> Response:
+        now = time.time()
+        with self._lock:
+            record = self._refresh.get(token)
+            usable = (
+                record is not None and not record.retired and now < record.expires_at
+                and (record.first_used_at is None or now - record.first_used_at <= self.refresh_retention_s)
+            )
+            if not usable or record is None:
+                self.refused_refreshes += 1
+                return Response.json({"error": "invalid_grant",
+                                      "error_description": "The refresh token is invalid, expired or revoked"},
+                                     status=400)
+            if record.first_used_at is None:
+                record.first_used_at = now
+            parent = self._refresh.get(record.parent)
+            if parent is not None:
+                parent.retired = True  # the app uses the replacement: the token it replaced is retired
+        return self._issue("refresh_token", self.offline_token_lifetime, refresh_parent=token)
+
+    def _issue(self, grant_type: str, lifetime: int | None, *, refresh_parent: str | None = None) -> Response:
         token = "shpat_" + secrets.token_hex(16)
         expires_at = None if lifetime is None else time.time() + lifetime
+        body: dict[str, Any] = {"access_token": token, "scope": ",".join(self.scopes)}
         with self._lock:
             self._tokens[token] = expires_at
             self.grants.append({"grant_type": grant_type, "expires_at": expires_at})
-        body: dict[str, Any] = {"access_token": token, "scope": ",".join(self.scopes)}
+            if refresh_parent is not None:
+                refresh = "shprt_" + secrets.token_hex(16)
+                self._refresh[refresh] = _RefreshToken(refresh_parent, time.time() + self.refresh_token_lifetime)
+                body["refresh_token"] = refresh
+                body["refresh_token_expires_in"] = self.refresh_token_lifetime
         if lifetime is not None:
             body["expires_in"] = lifetime
         return Response.json(body)

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError, GraphQLResolveInfo, GraphQLSchema
 
+from winback.emulator.shopify.collection import Collection, Record
 from winback.emulator.shopify.ids import ID_BASE, decode_cursor, encode_cursor, parse_gid
 from winback.emulator.shopify.search import compile_search
-from winback.emulator.shopify.state import Collection, Record
 
 if TYPE_CHECKING:
     from winback.emulator.shopify.app import ShopifyEmulator

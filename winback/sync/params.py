@@ -23,7 +23,7 @@ through the general path: :class:`Rows` takes both and runs them as one statemen
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timezone
 from typing import Any
@@ -32,7 +32,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import JSON, Boolean, Connection, Dialect, Table
 
 from winback.model import Customer, Order, normalize_email
-from winback.sync import rows, statements, tables
+from winback.sync import pg_copy, rows, statements, tables
 from winback.sync.types import Amount, UtcDateTime, sqlite_amount, sqlite_datetime
 
 ORDER_COLUMNS = (
@@ -231,13 +231,17 @@ class Rows:
         else:
             self.dicts += self.row(self.store_key, record)
 
-    def execute(self) -> None:
+    def execute(self, stored: Container[str] | None = None) -> None:
+        """Run the rows. ``stored``: the ids of those the writer found stored in this transaction;
+        the others may be copied on PostgreSQL (see :mod:`winback.sync.pg_copy`)."""
         if self.tuples:
             self._prepared().execute_rows(self.conn, self.tuples)
+        elif self.dicts and self.kind == "upsert" and stored is not None:
+            pg_copy.upsert(self.conn, self.table, self.dicts, stored)
         elif self.dicts and self.kind == "upsert":
             statements.upsert(self.conn, self.table, self.dicts)
         elif self.dicts:
-            statements.insert(self.conn, self.table, self.dicts)
+            pg_copy.insert(self.conn, self.table, self.dicts)
 
     def _prepared(self) -> statements.Prepared:
         found = statements.prepared(self.conn, self.kind, self.table, self.columns)

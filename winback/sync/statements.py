@@ -181,6 +181,13 @@ def _row_function(dialect: Dialect, table: Table, names: tuple[str, ...], positi
     return scope["row"]  # type: ignore[no-any-return]
 
 
+def bound_row(conn: Connection, table: Table, names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """``row(value)``: one row dict's values for the columns ``names``, in that order, each through
+    its type's bind processor, as this module's statements bind them (for ``COPY``, see
+    :mod:`winback.sync.pg_copy`)."""
+    return _row_function(conn.dialect, table, names, True)  # type: ignore[no-any-return]
+
+
 _PREPARED: dict[tuple[str, str, str, tuple[str, ...]], Prepared | MultiRow] = {}
 
 

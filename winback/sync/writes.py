@@ -218,7 +218,7 @@ def write_customers(
             if lower_email:
                 emails.add(lower_email)
         ids.add(customer.id)
-    out.execute()
+    out.execute(stored=existing)
     _settle(conn, store_key, ids, emails, defer=defer, seen=seen)
     return len(ids), len(records) - len(ids) + refused
 
@@ -262,7 +262,7 @@ def write_orders(
             ids.add(order.customer_id)
         out.add(order, changes)
         kept.append(order)
-    out.execute()
+    out.execute(stored=existing)
     write_lines(conn, store_key, kept, set(existing))
     _settle(conn, store_key, ids, emails, defer=defer, seen=seen)
     return len(kept), len(records) - len(kept) + refused

@@ -190,26 +190,48 @@ class GrantedToken(_ExpiringToken):
     async def refresh(self) -> bool:  # pragma: no cover - the flow below renews by itself
         return False
 
+    # The three steps of one grant, hooks for a subclass whose grant needs more (a lock across
+    # processes, a durable save before use: see shopify/refresh.py).
+
+    async def begin_grant(self, *, rejected: str | None) -> httpx.Request | None:
+        """The request for a new token (``rejected`` is the token a 401 refused, if any), or
+        ``None`` when it turns out none is needed; :meth:`end_grant` follows only a request."""
+        return self.grant_request()
+
+    async def finish_grant(self, response: httpx.Response) -> None:
+        """Take the token from the grant's answer (or raise)."""
+        self._accept(*self.read_grant(response))
+
+    async def end_grant(self) -> None:
+        """Runs after every grant request :meth:`begin_grant` returned, whatever its outcome."""
+
+    def _due(self, rejected: str | None) -> bool:
+        """A grant is due: before a first send when the token is stale, after a 401 when the token
+        refused is still the current one (else another request renewed it meanwhile)."""
+        return self._stale() if rejected is None else self._token == rejected
+
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        if self._stale():
-            async with self._lock:
-                if self._stale():
-                    response = yield self.grant_request()
-                    await response.aread()
-                    self._accept(*self.read_grant(response))
-        sent = self._token
-        request.headers[self.header] = f"{self.prefix}{sent}"
-        response = yield request
-        if response.status_code != 401:
-            return
-        async with self._lock:
-            if self._token == sent:
-                grant = yield self.grant_request()
-                await grant.aread()
-                self._accept(*self.read_grant(grant))
-        again = httpx.Request(
-            request.method, request.url, headers=request.headers, stream=request.stream,
-            extensions=dict(request.extensions),
-        )
-        again.headers[self.header] = f"{self.prefix}{self._token}"
-        yield again
+        rejected: str | None = None
+        for attempt in range(2):  # the request, and once more after a 401 with a new token
+            if self._due(rejected):
+                async with self._lock:
+                    if self._due(rejected):
+                        grant = await self.begin_grant(rejected=rejected)
+                        if grant is not None:
+                            try:
+                                answer = yield grant
+                                await answer.aread()
+                                await self.finish_grant(answer)
+                            finally:
+                                await self.end_grant()
+            if attempt:
+                request = httpx.Request(
+                    request.method, request.url, headers=request.headers, stream=request.stream,
+                    extensions=dict(request.extensions),
+                )
+            sent = self._token
+            request.headers[self.header] = f"{self.prefix}{sent}"
+            response = yield request
+            if response.status_code != 401:
+                return
+            rejected = sent

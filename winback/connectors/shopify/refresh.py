@@ -20,7 +20,7 @@ again, so a pair another process saved meanwhile is adopted instead of spending 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -150,39 +150,7 @@ class RefreshingOfflineToken(GrantedToken):
             return None
         return (self.tokens.refresh_expires_at - datetime.now(timezone.utc)).total_seconds()
 
-    # --- the flow ---------------------------------------------------------------------------
-
-    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        if self._stale():
-            async with self._lock:
-                if self._stale():
-                    grant = await self._begin(rejected=None)
-                    if grant is not None:
-                        try:
-                            answer = yield grant
-                            await answer.aread()
-                            await self._finish(answer)
-                        finally:
-                            self._secret_store.release()
-        sent = self._token
-        request.headers[self.header] = f"{self.prefix}{sent}"
-        response = yield request
-        if response.status_code != 401:
-            return
-        async with self._lock:
-            if self._token == sent:
-                grant = await self._begin(rejected=sent)
-                if grant is not None:
-                    try:
-                        answer = yield grant
-                        await answer.aread()
-                        await self._finish(answer)
-                    finally:
-                        self._secret_store.release()
-        again = httpx.Request(request.method, request.url, headers=request.headers, stream=request.stream,
-                              extensions=dict(request.extensions))
-        again.headers[self.header] = f"{self.prefix}{self._token}"
-        yield again
+    # --- the grant's steps, in GrantedToken's flow ----------------------------------------------
 
     def _adopt(self, tokens: OfflineTokens) -> None:
         register_secret(tokens.refresh_token)
@@ -192,7 +160,7 @@ class RefreshingOfflineToken(GrantedToken):
         # the renewal margin at refresh_margin_s (5 min) rather than a tenth of what is left.
         self._lifetime_s = tokens.lifetime_s or ASSUMED_LIFETIME_S
 
-    async def _begin(self, *, rejected: str | None) -> httpx.Request | None:
+    async def begin_grant(self, *, rejected: str | None) -> httpx.Request | None:
         """Take the cross-process lock and return the refresh request, or ``None`` (lock released)
         when the pair another process saved meanwhile is good to use."""
         await asyncio.to_thread(self._secret_store.acquire)
@@ -228,7 +196,7 @@ class RefreshingOfflineToken(GrantedToken):
             extensions=retry_extensions(idempotent=True),
         )
 
-    async def _finish(self, response: httpx.Response) -> None:
+    async def finish_grant(self, response: httpx.Response) -> None:
         """Save the new pair, then use it; raise a merchant-worded error for a refusal."""
         store = self._store_label
         if response.status_code == 429 or response.status_code >= 500:
@@ -258,3 +226,6 @@ class RefreshingOfflineToken(GrantedToken):
             ) from None
         self.refreshes += 1
         self._adopt(fresh)
+
+    async def end_grant(self) -> None:
+        self._secret_store.release()

@@ -4,7 +4,8 @@ Why a module of its own: :mod:`~winback.connectors.ecwid.parse` builds records f
 the deletion feed and write bodies read and write the same dates; every reader of a value raises
 :class:`RecordError` naming the field, so a malformed record is quarantined with a reason.
 
-* JSON is decoded with ``parse_float=Decimal`` (:func:`decode_json`), so ``0.1`` stays ``0.1``.
+* JSON is decoded as ``json.loads(body, parse_float=Decimal)`` would (:func:`decode_json`, by
+  :mod:`~winback.connectors.jsonwire` in C), so ``0.1`` stays ``0.1``.
 * Dates are Ecwid's ``2014-06-06 18:57:19 +0400`` (read with :func:`datetime.fromisoformat` once
   the space before the offset is gone) or UNIX seconds; anything else takes ``strptime`` formats.
 * Amounts become exact ``Decimal``; :func:`amounts_in` shares one frozen :class:`Money` per exact
@@ -13,13 +14,13 @@ the deletion feed and write bodies read and write the same dates; every reader o
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from winback.connectors.jsonwire import decode_exact
 from winback.model import Money
 
 _UTC = timezone.utc
@@ -32,8 +33,9 @@ class RecordError(ValueError):
 
 
 def decode_json(content: bytes) -> Any:
-    """Decode a response body keeping every JSON number with a fraction as an exact ``Decimal``."""
-    return json.loads(content, parse_float=Decimal)
+    """Decode a response body keeping every JSON number with a fraction as an exact ``Decimal``;
+    a body that is not JSON (cut short, say) raises :class:`ValueError`."""
+    return decode_exact(content)
 
 
 # --- scalars -----------------------------------------------------------------------------------

@@ -157,13 +157,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             _repair_before(connection, before)
             before = current_revision(connection)
             if before is None and target == head == SCHEMA_REVISION and is_brand_new(connection, VERSION_TABLE):
-                create_schema(connection, script, VERSION_TABLE)
-            elif before != target:
-                # Alembic joins the transaction we hold, so every migration commits (or not) with it.
-                command.upgrade(alembic_config(connection), revision)
-            after = current_revision(connection)
-            if target == head:
-                _repair_after(connection)
+                after = create_schema(connection, script, VERSION_TABLE)  # whole: nothing to repair
+            else:
+                if before != target:
+                    # Alembic joins the transaction we hold: every migration commits (or not) with it.
+                    command.upgrade(alembic_config(connection), revision)
+                after = current_revision(connection)
+                if target == head:
+                    _repair_after(connection)
         if before is None:
             log.info("local store created (schema %s)", after)
         elif before != after:

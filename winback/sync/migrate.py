@@ -16,6 +16,10 @@ What the caller may rely on:
 - **All or nothing.** Every pending migration runs inside that one transaction (both databases
   have transactional DDL), so a process killed at any point leaves the schema exactly as it was
   before, and the next open simply runs the migrations again.
+- **A new database in one step.** A database with none of winback's tables is created from the
+  tables module and stamped at head (Alembic's from-scratch recipe, see
+  :mod:`winback.sync.fresh_schema`), in the same locked transaction, instead of replaying every
+  migration; the result is the same catalogue (tested on SQLite and PostgreSQL).
 - **Self-repair.** A database damaged by an older winback (a stray ``_alembic_tmp_*`` table left by
   an interrupted batch migration, tables missing under a recorded revision) is repaired on open:
   stray copies are dropped, a damaged schema that holds no rows yet is rebuilt from scratch, and

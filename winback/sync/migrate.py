@@ -16,6 +16,10 @@ What the caller may rely on:
 - **All or nothing.** Every pending migration runs inside that one transaction (both databases
   have transactional DDL), so a process killed at any point leaves the schema exactly as it was
   before, and the next open simply runs the migrations again.
+- **A new database in one step.** A database with none of winback's tables is created from the
+  tables module and stamped at head (Alembic's from-scratch recipe, see
+  :mod:`winback.sync.fresh_schema`), in the same locked transaction, instead of replaying every
+  migration; the result is the same catalogue (tested on SQLite and PostgreSQL).
 - **Self-repair.** A database damaged by an older winback (a stray ``_alembic_tmp_*`` table left by
   an interrupted batch migration, tables missing under a recorded revision) is repaired on open:
   stray copies are dropped, a damaged schema that holds no rows yet is rebuilt from scratch, and
@@ -46,6 +50,7 @@ _PG_LOCK_ID = 0x77696E6261636B  # "winback"
 _ALEMBIC_LOCK = threading.Lock()
 """Held around every use of Alembic's process-global migration context."""
 
+_scripts: dict[Path, ScriptDirectory] = {}
 _heads: dict[Path, str] = {}
 
 
@@ -67,6 +72,8 @@ with _quiet_alembic():  # importing alembic announces its plugins at INFO
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
+    from winback.sync.fresh_schema import SCHEMA_REVISION, create_schema, is_brand_new
+
 
 def alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
@@ -76,12 +83,22 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+def _script_directory() -> ScriptDirectory:
+    """The scripts in :data:`SCRIPT_LOCATION`, read once per location (a read executes every one)."""
+    location = SCRIPT_LOCATION
+    if location not in _scripts:
+        with _ALEMBIC_LOCK:
+            _scripts[location] = ScriptDirectory.from_config(alembic_config())
+    return _scripts[location]
+
+
 def head_revision() -> str:
     """The newest revision shipped in :data:`SCRIPT_LOCATION` (read once per location)."""
     location = SCRIPT_LOCATION
     if location not in _heads:
+        script = _script_directory()
         with _ALEMBIC_LOCK:
-            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            head = script.get_current_head()
         if head is None:
             raise errors.SyncError(f"no migration scripts found in {location}: reinstall winback")
         _heads[location] = head
@@ -127,7 +144,14 @@ def upgrade_to_head(engine: Engine) -> None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the database behind ``engine`` to ``revision`` in one transaction, repairing first."""
+    """Upgrade the database behind ``engine`` to ``revision`` in one transaction, repairing first.
+
+    A brand-new database going to head is created from the tables module and stamped (see
+    :mod:`winback.sync.fresh_schema`) when the shipped head is the revision that module describes;
+    any other upgrade replays the migrations one by one.
+    """
+    head, script = head_revision(), _script_directory()
+    target = head if revision == "head" else revision
     with _ALEMBIC_LOCK, _quiet_alembic(), engine.connect() as connection:
         connection.execution_options(winback_write=True)  # SQLite: BEGIN IMMEDIATE
         with connection.begin():
@@ -136,11 +160,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             before = current_revision(connection)
             _repair_before(connection, before)
             before = current_revision(connection)
-            # Alembic joins the transaction we hold, so every migration commits (or not) with it.
-            command.upgrade(alembic_config(connection), revision)
-            after = current_revision(connection)
-            if revision in ("head", head_revision()):
-                _repair_after(connection)
+            if before is None and target == head == SCHEMA_REVISION and is_brand_new(connection, VERSION_TABLE):
+                after = create_schema(connection, script, VERSION_TABLE)  # whole: nothing to repair
+            else:
+                if before != target:
+                    # Alembic joins the transaction we hold: every migration commits (or not) with it.
+                    command.upgrade(alembic_config(connection), revision)
+                after = current_revision(connection)
+                if target == head:
+                    _repair_after(connection)
         if before is None:
             log.info("local store created (schema %s)", after)
         elif before != after:

@@ -84,10 +84,11 @@ stores = Table(
     Column("email", Email),
     Column("timezone", String(64)),
     Column("logo_url", Text),
-    Column("postal_address", Text, comment="added by 0004"),
     Column("last_sync_started", UtcDateTime),
     Column("last_sync_finished", UtcDateTime),
     Column("last_error", Text),
+    # added by 0004 (ALTER TABLE ADD COLUMN puts it last in every migrated database)
+    Column("postal_address", Text, comment="added by 0004"),
     UniqueConstraint("platform", "store_id", name="uq_stores_platform_store_id"),
 )
 

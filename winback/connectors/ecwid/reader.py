@@ -37,7 +37,7 @@ from operator import itemgetter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-from winback.connectors.ecwid.windows import Plan
+from winback.connectors.ecwid.windows import DAY, Plan
 
 log = logging.getLogger("winback.connectors.ecwid")
 
@@ -60,7 +60,9 @@ class WindowedReader:
 
     ``fill`` is the share of ``window_max`` a planned window aims at: the rest is the margin for
     a guess that was short, since a window found too big costs a request. ``clock`` (UNIX seconds)
-    is where the first counts start from; a wrong clock costs requests, never records.
+    is where the first counts start from, rounded up to a whole UTC day so that reads of the same
+    data on one day send the same requests (recorded answers replay); a wrong clock costs
+    requests, never records.
     ``requests`` and ``probes`` count what was sent, for tests and benchmarks.
     """
 
@@ -163,7 +165,8 @@ class WindowedReader:
         """
         size, most = self._page_size, self._window_max
         envelope: Mapping[str, Any] | None = await self._get(since, None, 0, size)
-        plan = Plan(since, int(envelope["total"]), window_max=most, target=self._target, now=int(self._clock()))
+        now = -(-int(self._clock()) // DAY) * DAY
+        plan = Plan(since, int(envelope["total"]), window_max=most, target=self._target, now=now)
         if plan.remaining > most:
             for t in plan.gallop():
                 beyond = await self._count(t)

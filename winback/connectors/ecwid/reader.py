@@ -6,8 +6,7 @@ skip records (one leaves the filtered set, every later record moves up one slot)
 promises oldest-first pages whose ``newest_updated_at`` is a safe cursor, so this module:
 
 1. splits ``[since, ∞)`` into consecutive *windows* of ``updatedFrom``/``updatedTo`` seconds,
-   each holding at most ``window_max`` records (counts come from ``limit=1`` probes: a closed
-   window is bisected by time; the open tail is found by doubling a step forward from its start);
+   each holding at most ``window_max`` records, the last one open-ended;
 2. reads each window completely, de-duplicating by id, and re-reads it (up to ``rereads`` times)
    when ``total`` changed between its first and last page or the ids seen do not add up to
    ``total`` — the signature of a shifted page;
@@ -18,14 +17,27 @@ So at most one window of raw records is held in memory, and pages come out in as
 record. Records changed during the read either are read in their new version or fall into a later
 window or the next incremental read (``updatedFrom`` is inclusive; the engine upserts by id).
 More than ``window_max`` records updated in the same second are read as one window regardless.
+
+Counting is paid for: Ecwid (and the emulator) filter the whole store to answer a ``limit=1``
+probe, about what a page costs, and nothing else can run meanwhile. So the first request of a read
+is a real page of ``[since, ∞)`` whose ``total`` is the count (an incremental read that fits one
+window sends no probe at all); only a larger read counts how much lies beyond ``now`` minus 1, 4,
+16, ... days, from the recent end, until one count holds everything (a few probes even from 1970);
+after that every window is *tried*: its first page's ``total`` says whether it fits, and when it
+does not, the page is dropped and the count places a smaller window (see
+:mod:`winback.connectors.ecwid.windows`). A window whose ``total`` changed or whose ids do not add
+up is still re-read.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from operator import itemgetter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
+
+from winback.connectors.ecwid.windows import DAY, Plan
 
 log = logging.getLogger("winback.connectors.ecwid")
 
@@ -40,11 +52,20 @@ RecordKey = Callable[[Mapping[str, Any]], Any]
 def _plain_id(raw: Mapping[str, Any]) -> Any:
     return raw.get("id")
 
-_FIRST_STEP = 3600
 _first = itemgetter(0)
 
 
 class WindowedReader:
+    """Reads one search endpoint in windows; see the module's docstring.
+
+    ``fill`` is the share of ``window_max`` a planned window aims at: the rest is the margin for
+    a guess that was short, since a window found too big costs a request. ``clock`` (UNIX seconds)
+    is where the first counts start from, rounded up to a whole UTC day so that reads of the same
+    data on one day send the same requests (recorded answers replay); a wrong clock costs
+    requests, never records.
+    ``requests`` and ``probes`` count what was sent, for tests and benchmarks.
+    """
+
     def __init__(
         self,
         fetch: FetchPage,
@@ -55,6 +76,8 @@ class WindowedReader:
         page_size: int = 100,
         window_max: int = 1000,
         rereads: int = 3,
+        fill: float = 0.8,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._fetch = fetch
         self._updated_of = updated_of
@@ -63,7 +86,10 @@ class WindowedReader:
         self._page_size = page_size
         self._window_max = window_max
         self._rereads = rereads
+        self._target = max(1, int(window_max * fill))
+        self._clock = clock
         self.requests = 0
+        self.probes = 0
 
     async def _get(self, lo: int, hi: int | None, offset: int, limit: int) -> Mapping[str, Any]:
         params = {**self._base, "updatedFrom": lo, "offset": offset, "limit": limit}
@@ -75,41 +101,17 @@ class WindowedReader:
             raise ValueError("search envelope lacks items/total")
         return envelope
 
-    async def _count(self, lo: int, hi: int | None) -> int:
-        return int((await self._get(lo, hi, 0, 1))["total"])
+    async def _count(self, lo: int) -> int:
+        self.probes += 1
+        return int((await self._get(lo, None, 0, 1))["total"])
 
-    async def windows(self, lo: int, hi: int | None = None, known: int | None = None) -> AsyncIterator[tuple[int, int | None]]:
-        """Consecutive ``(updatedFrom, updatedTo)`` windows covering ``[lo, hi]``, oldest first."""
-        total = known if known is not None else await self._count(lo, hi)
-        if total == 0:
-            return
-        if total <= self._window_max or (hi is not None and hi <= lo):
-            yield lo, hi
-            return
-        if hi is not None:
-            mid = lo + (hi - lo) // 2
-            async for window in self.windows(lo, mid):
-                yield window
-            async for window in self.windows(mid + 1, hi):
-                yield window
-            return
-        # Open tail: walk a doubling step forward until what lies beyond it is small enough.
-        step = _FIRST_STEP
-        while True:
-            split = lo + step
-            beyond = await self._count(split, None)
-            if beyond <= self._window_max:
-                break
-            step *= 2
-        async for window in self.windows(lo, split - 1, known=total - beyond):
-            yield window
-        async for window in self.windows(split, None, known=beyond):
-            yield window
-
-    async def read_window(self, lo: int, hi: int | None) -> list[Mapping[str, Any]]:
+    async def read_window(self, lo: int, hi: int | None,
+                          first: Mapping[str, Any] | None = None) -> list[Mapping[str, Any]]:
         """Every record of one window, de-duplicated and sorted by ``(updated, id)``.
 
-        An item that is not an object sorts first (as updated at 0); the connector quarantines it.
+        ``first`` is the window's first page (offset 0) when it was already fetched; a re-read
+        starts afresh. An item that is not an object sorts first (as updated at 0); the connector
+        quarantines it.
         """
         for attempt in range(self._rereads + 1):
             seen: dict[str, tuple[Any, Any]] = {}
@@ -118,7 +120,10 @@ class WindowedReader:
             first_total: int | None = None
             last_total = 0
             while True:
-                envelope = await self._get(lo, hi, offset, self._page_size)
+                if first is not None and attempt == 0 and offset == 0:
+                    envelope = first
+                else:
+                    envelope = await self._get(lo, hi, offset, self._page_size)
                 last_total = envelope["total"]
                 if first_total is None:
                     first_total = last_total
@@ -153,8 +158,39 @@ class WindowedReader:
         return 0, ""
 
     async def pages(self, since: int) -> AsyncIterator[list[Mapping[str, Any]]]:
-        """Raw records updated at or after ``since`` (UNIX seconds), oldest first, in pages."""
-        async for lo, hi in self.windows(since):
-            records = await self.read_window(lo, hi)
-            for start in range(0, len(records), self._page_size):
-                yield records[start : start + self._page_size]
+        """Raw records updated at or after ``since`` (UNIX seconds), oldest first, in pages.
+
+        The first request is the first page of ``[since, ∞)``: when its ``total`` fits one window
+        (an incremental read, usually) it is that window's first page and no count is sent.
+        """
+        size, most = self._page_size, self._window_max
+        envelope: Mapping[str, Any] | None = await self._get(since, None, 0, size)
+        now = -(-int(self._clock()) // DAY) * DAY
+        plan = Plan(since, int(envelope["total"]), window_max=most, target=self._target, now=now)
+        if plan.remaining > most:
+            for t in plan.gallop():
+                beyond = await self._count(t)
+                plan.note(t, beyond)
+                if beyond >= plan.remaining:
+                    break
+        hi: int | None = None
+        while True:
+            if envelope is None:
+                hi = plan.next_end()
+                envelope = await self._get(plan.lo, hi, 0, size)
+            total = int(envelope["total"])
+            if hi is None:
+                plan.opened(total)
+            if total > most and (hi is None or hi > plan.lo):
+                # Too many to hold: the count places the next try; the page's items are dropped.
+                if hi is not None:
+                    plan.overflowed(hi, total)
+                envelope = None
+                continue
+            records = await self.read_window(plan.lo, hi, envelope)
+            for start in range(0, len(records), size):
+                yield records[start : start + size]
+            if hi is None:
+                return
+            plan.was_read(hi, len(records), self._sort_key(records[len(records) // 2])[0] if records else None)
+            envelope = None

@@ -106,9 +106,9 @@ links point at ``public_url``; no server needs to run for a run to send them).""
 
 def _limits_table() -> str:
     """``[limits]`` with the generous values this version of winback knows (unknown keys are errors)."""
-    from winback.config import _models
+    from winback.config import _sections
 
-    section = getattr(_models, "LimitsSection", None)
+    section = getattr(_sections, "LimitsSection", None)
     known = {k: v for k, v in GENEROUS_LIMITS.items() if section is not None and k in section.model_fields}
     return "[limits]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in known.items()) if known else ""
 

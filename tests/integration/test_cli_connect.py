@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from tests.integration.configs import shopify_app_config
 from winback.emulator.generate import generate_world
 from winback.emulator.shopify import start_shopify_emulator
 from winback.emulator.shopify.oauth import callback_hmac
@@ -44,28 +45,7 @@ def shopify() -> Iterator[tuple[Any, Any]]:
 
 
 def _config(directory: Path, server: Any, shop: Any) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "acme.toml"
-    path.write_text(
-        f"""secrets_file = "acme.secrets.toml"
-
-[store]
-platform = "shopify"
-shop = "{shop.shop_domain}"
-auth = "authorization-code"
-client_id = "{shop.oauth.client_id}"
-client_secret = "${{{SECRET_ENV}}}"
-base_url = "{server.url}"
-redirect_uri = "http://127.0.0.1:0/winback/callback"
-
-[database]
-url = "winback.db"
-""",
-        encoding="utf-8",
-    )
-    path.chmod(0o600)
-    return path
-
+    return shopify_app_config(directory, server, shop, auth="authorization-code", client_secret_env=SECRET_ENV)
 
 class Connect:
     """A running ``winback connect``: the install URL and the redirect it printed."""

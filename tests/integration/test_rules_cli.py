@@ -3,7 +3,6 @@ emulator over real sockets, real SQLite, the outbox sender, the CLI through clic
 
 from __future__ import annotations
 
-import importlib
 import json
 import textwrap
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from tests.plugin_dist import install_dist_info
 from winback.cli.main import cli
 from winback.emulator.generate import generate_world
 from winback.emulator.shopify import start_shopify_emulator
@@ -38,12 +38,8 @@ def shopify() -> Iterator[tuple[Any, Any]]:
 @pytest.fixture
 def test_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Register the test rule the way a plugin package would (a dist-info with an entry point)."""
-    dist = tmp_path / "plugins" / "winback_rules_test-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: winback-rules-test\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(f"[winback.rules]\n{RULE} = tests.unit.rules_fakes:EmailEveryone\n")
-    monkeypatch.syspath_prepend(str(dist.parent))
-    importlib.invalidate_caches()
+    install_dist_info(monkeypatch, tmp_path / "plugins", "winback_rules_test",
+                      {"winback.rules": {RULE: "tests.unit.rules_fakes:EmailEveryone"}})
     registry.clear_cache()
     yield
     registry.clear_cache()

@@ -35,6 +35,8 @@ from tests.integration.kill_harness import (
     read_capture,
     smtp_capture_process,
 )
+from tests.integration.configs import vip_birthday_rules
+from tests.plugin_dist import NEW_RULES, write_dist_info
 from winback.emulator.generate import DEFAULT_NOW
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -96,9 +98,6 @@ GENEROUS_LIMITS = {"max_actions_per_run": 1_000_000, "marketing_cap_count": 100}
 
 ACCOUNTS_SINCE_DAYS = (datetime.now(UTC) - DEFAULT_NOW).days + 45
 """The emulated world ends at a fixed date: reach back to its last weeks' guest buyers, whatever today is."""
-TIER_WINDOW_DAYS = (datetime.now(UTC) - DEFAULT_NOW).days + 365
-"""Likewise a year of the world's orders for vip_tiers, and every upgrade recent enough for a welcome."""
-
 FEEDBACK_MAX_AGE_DAYS = (datetime.now(UTC) - DEFAULT_NOW).days + 20
 """Feedback requests about the orders delivered in the emulated world's last weeks (the answer
 links point at ``public_url``; no server needs to run for a run to send them)."""
@@ -106,9 +105,9 @@ links point at ``public_url``; no server needs to run for a run to send them).""
 
 def _limits_table() -> str:
     """``[limits]`` with the generous values this version of winback knows (unknown keys are errors)."""
-    from winback.config import _models
+    from winback.config import _sections
 
-    section = getattr(_models, "LimitsSection", None)
+    section = getattr(_sections, "LimitsSection", None)
     known = {k: v for k, v in GENEROUS_LIMITS.items() if section is not None and k in section.model_fields}
     return "[limits]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in known.items()) if known else ""
 
@@ -177,21 +176,7 @@ kind = "percentage"
 value = 15
 since_days = 365
 
-[rules.vip_tiers]
-window_days = {TIER_WINDOW_DAYS}
-welcome_within_days = {TIER_WINDOW_DAYS}
-perk = {{kind = "percentage", value = 5}}
-[[rules.vip_tiers.tiers]]
-name = "Silver"
-min_orders = 2
-[[rules.vip_tiers.tiers]]
-name = "Gold"
-min_orders = 4
-
-[rules.birthday]
-days_before = 14
-discount = {{kind = "percentage", value = 20}}
-
+{vip_birthday_rules(perk_percent=5)}
 {_limits_table()}""",
         encoding="utf-8",
     )
@@ -205,11 +190,7 @@ def rules_on_path(directory: Path) -> dict[str, str]:
 
     if {"vip_tiers", "birthday"} <= set(registry.available_rules()):
         return {}
-    dist = directory / "plugins" / "winback_new_rules-1.0.dist-info"
-    dist.mkdir(parents=True, exist_ok=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: winback-new-rules\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[winback.rules]\nvip_tiers = winback.rules.vip_tiers:VipTiers\nbirthday = winback.rules.birthday:Birthday\n")
+    dist = write_dist_info(directory / "plugins", "winback_new_rules", NEW_RULES)
     root = str(Path(__file__).resolve().parents[2])
     paths = [root, str(dist.parent), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     return {"PYTHONPATH": os.pathsep.join(paths)}

@@ -8,7 +8,6 @@ Skipped when ``/usr/bin/chromium`` is missing, except in CI (``CI`` set), where 
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -27,6 +26,7 @@ from sqlalchemy import select
 
 from tests.integration.serve_harness import ServeProcess, free_port, shopify_config, wait_for
 from tests.integration.test_browser import CHROMIUM, FLAGS
+from tests.plugin_dist import install_dist_info
 from winback.cli.main import cli
 from winback.emulator.generate import generate_world
 from winback.emulator.shopify import start_shopify_emulator
@@ -49,12 +49,8 @@ def chromium() -> Path:
 
 @pytest.fixture
 def test_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    dist = tmp_path / "plugins" / "winback_rules_test-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: winback-rules-test\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(f"[winback.rules]\n{RULE} = tests.unit.rules_fakes:EmailEveryone\n")
-    monkeypatch.syspath_prepend(str(dist.parent))
-    importlib.invalidate_caches()
+    install_dist_info(monkeypatch, tmp_path / "plugins", "winback_rules_test",
+                      {"winback.rules": {RULE: "tests.unit.rules_fakes:EmailEveryone"}})
     registry.clear_cache()
     yield
     registry.clear_cache()

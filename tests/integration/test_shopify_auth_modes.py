@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.integration import sync_compare as compare
+from tests.integration.configs import shopify_app_config
 from winback.cli.main import cli
 from winback.config import load_config
 from winback.emulator.generate import generate_world
@@ -38,33 +39,11 @@ def shopify() -> Iterator[tuple[Any, Any]]:
 
 
 def _config(directory: Path, server: Any, shop: Any, *, extra: str = "") -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    secrets = directory / "acme.secrets.toml"
-    secrets.write_text(f'client_secret = "{shop.oauth.client_secret}"\n', encoding="utf-8")
-    secrets.chmod(0o600)
-    path = directory / "acme.toml"
-    path.write_text(
-        f"""secrets_file = "acme.secrets.toml"
-
-[store]
-platform = "shopify"
-shop = "{shop.shop_domain}"
-client_id = "{shop.oauth.client_id}"
-base_url = "{server.url}"
-bulk_threshold = -1
-page_size = 25
-
-[database]
-url = "winback.db"
-
+    return shopify_app_config(directory, server, shop, store="bulk_threshold = -1\npage_size = 25\n", tail=f"""
 [email]
 from_address = "Acme <hello@acme.example>"
 unsubscribe_mailto = "unsubscribe@acme.example"
-{extra}""",
-        encoding="utf-8",
-    )
-    return path
-
+{extra}""")
 
 def _assert_store_equals_emulator(config_path: Path, shop: Any) -> None:
     config = load_config(config_path)

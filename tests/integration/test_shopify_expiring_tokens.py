@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.integration import sync_compare as compare
+from tests.integration.configs import shopify_app_config
 from tests.integration.test_cli_connect import Connect, _approve_with_http
 from winback.cli.main import cli
 from winback.config import load_config, save_secrets
@@ -51,32 +52,8 @@ def shopify() -> Iterator[tuple[Any, Any]]:
 
 
 def _config(directory: Path, server: Any, shop: Any, *, extra: str = "") -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    secrets = directory / "acme.secrets.toml"
-    secrets.write_text(f'client_secret = "{shop.oauth.client_secret}"\n', encoding="utf-8")
-    secrets.chmod(0o600)
-    path = directory / "acme.toml"
-    path.write_text(
-        f"""secrets_file = "acme.secrets.toml"
-
-[store]
-platform = "shopify"
-shop = "{shop.shop_domain}"
-auth = "authorization-code"
-client_id = "{shop.oauth.client_id}"
-base_url = "{server.url}"
-redirect_uri = "http://127.0.0.1:0/winback/callback"
-bulk_threshold = -1
-page_size = 25
-{extra}
-[database]
-url = "winback.db"
-""",
-        encoding="utf-8",
-    )
-    path.chmod(0o600)
-    return path
-
+    return shopify_app_config(directory, server, shop, auth="authorization-code",
+                              store="bulk_threshold = -1\npage_size = 25\n" + extra)
 
 def _installed(directory: Path, server: Any, shop: Any) -> Path:
     """A client whose app is installed: the pair of an expiring code exchange in its secrets file."""

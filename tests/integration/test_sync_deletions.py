@@ -43,12 +43,9 @@ def world() -> World:
 
 
 @pytest.fixture
-def store(sync_db_url: str) -> Iterator[LocalStore]:
-    opened = open_store(sync_db_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
+def store(sync_db: LocalStore) -> LocalStore:
+    """Opened on SQLite and on PostgreSQL, closed after the test (``sync_db`` of tests/conftest.py)."""
+    return sync_db
 
 
 @pytest.fixture(params=("shopify", "ecwid"))

@@ -6,45 +6,28 @@ nothing; the platform then shows each tier exactly."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import textwrap
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from tests.integration.configs import vip_birthday_rules
+from tests.plugin_dist import NEW_RULES, install_dist_info
 from winback.cli.main import cli
 from winback.emulator.ecwid import ALL_SCOPES as ECWID_SCOPES
 from winback.emulator.ecwid import start_ecwid_emulator
-from winback.emulator.generate import DEFAULT_NOW, generate_world
+from winback.emulator.generate import generate_world
 from winback.emulator.shopify import start_shopify_emulator
 from winback.rules import registry
 
 pytestmark = pytest.mark.integration
 
-WINDOW_DAYS = (datetime.now(UTC) - DEFAULT_NOW).days + 365
-"""The emulated world ends at a fixed date: reach back a year from it, whatever today is."""
-RULES = f"""
-[rules.vip_tiers]
-window_days = {WINDOW_DAYS}
-welcome_within_days = {WINDOW_DAYS}
-perk = {{kind = "percentage", value = 15}}
-[[rules.vip_tiers.tiers]]
-name = "Silver"
-min_orders = 2
-[[rules.vip_tiers.tiers]]
-name = "Gold"
-min_orders = 4
-
-[rules.birthday]
-days_before = 14
-discount = {{kind = "percentage", value = 20}}
-"""
+RULES = vip_birthday_rules(perk_percent=15)
 EMAIL = """
 [email]
 from_address = "Acme <hello@acme.example>"
@@ -63,13 +46,7 @@ def new_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     if {"vip_tiers", "birthday"} <= set(registry.available_rules()):
         yield
         return
-    dist = tmp_path / "plugins" / "winback_new_rules-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: winback-new-rules\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[winback.rules]\nvip_tiers = winback.rules.vip_tiers:VipTiers\nbirthday = winback.rules.birthday:Birthday\n")
-    monkeypatch.syspath_prepend(str(dist.parent))
-    importlib.invalidate_caches()
+    install_dist_info(monkeypatch, tmp_path / "plugins", "winback_new_rules", NEW_RULES)
     registry.clear_cache()
     yield
     registry.clear_cache()

@@ -4,7 +4,6 @@ when; a customer already acted on can still be previewed; ``--help`` lists what 
 
 from __future__ import annotations
 
-import importlib
 import json
 import textwrap
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.plugin_dist import install_dist_info
 from winback import model
 from winback.cli.main import cli
 from winback.connectors.base import Page, Resource
@@ -28,16 +28,10 @@ KEY = "ecwid:1003"
 @pytest.fixture
 def rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The test rules, registered the way a plugin package would (a dist-info with entry points)."""
-    dist = tmp_path / "plugins" / "winback_rules_first_hour-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: winback-rules-first-hour\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[winback.rules]\n"
-        "email_everyone = tests.unit.rules_fakes:EmailEveryone\n"
-        "email_everyone_once = tests.unit.rules_fakes:EmailEveryoneOnce\n"
-    )
-    monkeypatch.syspath_prepend(str(dist.parent))
-    importlib.invalidate_caches()
+    install_dist_info(monkeypatch, tmp_path / "plugins", "winback_rules_first_hour", {"winback.rules": {
+        "email_everyone": "tests.unit.rules_fakes:EmailEveryone",
+        "email_everyone_once": "tests.unit.rules_fakes:EmailEveryoneOnce",
+    }})
     registry.clear_cache()
     yield
     registry.clear_cache()

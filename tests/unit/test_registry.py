@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import importlib
 import sys
-import textwrap
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 
+from tests.plugin_dist import install_dist_info
 from winback.connectors import registry
 from winback.connectors.base import Connector
 from winback.errors import ConnectorNotFoundError
@@ -45,21 +45,11 @@ def _fresh_registry() -> Iterator[None]:
 def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Install a fake plugin distribution registering three platforms (one good, two broken)."""
     (tmp_path / f"{PLUGIN_MODULE}.py").write_text(PLUGIN_SOURCE)
-    dist_info = tmp_path / "winback_test_plugin-1.0.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: winback-test-plugin\nVersion: 1.0\n")
-    (dist_info / "entry_points.txt").write_text(
-        textwrap.dedent(
-            f"""\
-            [winback.connectors]
-            dummyshop = {PLUGIN_MODULE}:DummyConnector
-            impostor = {PLUGIN_MODULE}:NotAConnector
-            vanished = winback_test_plugin_missing_module:Gone
-            """
-        )
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
+    install_dist_info(monkeypatch, tmp_path, "winback_test_plugin", {"winback.connectors": {
+        "dummyshop": f"{PLUGIN_MODULE}:DummyConnector",
+        "impostor": f"{PLUGIN_MODULE}:NotAConnector",
+        "vanished": "winback_test_plugin_missing_module:Gone",
+    }})
     yield tmp_path
     sys.modules.pop(PLUGIN_MODULE, None)
 

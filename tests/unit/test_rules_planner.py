@@ -134,7 +134,7 @@ def test_a_failing_rule_is_reported_and_the_others_still_plan(store: LocalStore)
 def test_limits_section_validates_config() -> None:
     from pydantic import ValidationError
 
-    from winback.config._models import LimitsSection
+    from winback.config._sections import LimitsSection
 
     assert LimitsSection(quiet_hours="21:00 - 8:00", suppress=["A@x.com"]).suppress == ("a@x.com",)
     for bad in ({"quiet_hours": "9pm-8am"}, {"timezone": "Mars/Olympus"}, {"suppress": ["nope"]}):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.plugin_dist import install_dist_info
 from winback.errors import ConfigError, RuleError
 from winback.rules import registry
 
@@ -39,21 +38,11 @@ class NotARule:
 @pytest.fixture
 def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (tmp_path / f"{PLUGIN}.py").write_text(SOURCE)
-    dist = tmp_path / "winback_rules_test_plugin-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: winback-rules-test-plugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        textwrap.dedent(
-            f"""\
-            [winback.rules]
-            nudge = {PLUGIN}:Nudge
-            impostor = {PLUGIN}:NotARule
-            vanished = winback_rules_missing_module:Gone
-            """
-        )
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
+    install_dist_info(monkeypatch, tmp_path, "winback_rules_test_plugin", {"winback.rules": {
+        "nudge": f"{PLUGIN}:Nudge",
+        "impostor": f"{PLUGIN}:NotARule",
+        "vanished": "winback_rules_missing_module:Gone",
+    }})
     registry.clear_cache()
     yield tmp_path
     registry.clear_cache()

@@ -15,6 +15,7 @@ from graphql import GraphQLSchema, build_schema, parse, validate
 
 import winback
 from winback.connectors.shopify import documents as docs
+from winback.connectors.shopify import write_documents as write_docs
 from winback.connectors.shopify.throttle import MAX_QUERY_COST, estimate_cost, largest_page
 
 REAL_SCHEMA = Path(winback.__file__).resolve().parents[2] / "shared/shopify/admin-2026-07.graphql"
@@ -24,7 +25,8 @@ BULK_QUERIES = {
     "bulk orders (all)": docs.bulk_orders_query(),
     "bulk orders (since)": docs.bulk_orders_query("updated_at:>='2026-01-01T00:00:00Z'"),
 }
-DOCUMENTS = {d.name: d.text for d in docs.ALL_DOCUMENTS} | BULK_QUERIES
+ALL_DOCUMENTS = [*docs.READ_DOCUMENTS, *write_docs.WRITE_DOCUMENTS]
+DOCUMENTS = {d.name: d.text for d in ALL_DOCUMENTS} | BULK_QUERIES
 
 
 @pytest.fixture(scope="session")
@@ -66,9 +68,9 @@ def test_validation_catches_a_broken_document(shopify_real_schema: GraphQLSchema
 
 
 def test_every_document_has_a_unique_operation_name() -> None:
-    names = [d.name for d in docs.ALL_DOCUMENTS]
+    names = [d.name for d in ALL_DOCUMENTS]
     assert len(names) == len(set(names))
-    for document in docs.ALL_DOCUMENTS:
+    for document in ALL_DOCUMENTS:
         operation = parse(document.text).definitions[0]
         assert operation.name is not None and operation.name.value == document.name
 

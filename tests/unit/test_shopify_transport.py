@@ -12,7 +12,7 @@ from winback import errors
 from winback.connectors.auth import RefreshingToken
 from winback.connectors.retry import AmbiguousWriteError
 from winback.connectors.shopify import ShopifyConnector, ShopifySettings
-from winback.connectors.shopify import documents as docs
+from winback.connectors.shopify import write_documents as write_docs
 from winback.connectors.shopify.throttle import CostBucket
 
 SHOP_DATA = {
@@ -297,7 +297,7 @@ async def test_dropped_connection_on_a_mutation_is_ambiguous(httpx_mock) -> None
     httpx_mock.add_exception(httpx.ReadError("connection reset"))
     with pytest.raises(AmbiguousWriteError):
         async with connector() as c:
-            await c.gql.execute(docs.CUSTOMER_SEND_ACCOUNT_INVITE, {"customerId": "gid://shopify/Customer/1"})
+            await c.gql.execute(write_docs.CUSTOMER_SEND_ACCOUNT_INVITE, {"customerId": "gid://shopify/Customer/1"})
 
 
 async def test_token_never_appears_in_errors_or_logs(httpx_mock, caplog) -> None:

@@ -68,17 +68,13 @@ Errors
 from winback.config._load import SECRETS_SUFFIX, load_config, load_config_dir
 from winback.config._secrets_store import SecretsFile
 from winback.config._secrets_write import save_secret, save_secrets, secrets_file_of
-from winback.config._models import (
-    ClientConfig,
+from winback.config._client import ClientConfig, ConfigWarning, ConfigWarningKind, StoreConfig, ValueSource
+from winback.config._sections import (
     ClientSection,
-    ConfigWarning,
-    ConfigWarningKind,
     DatabaseSection,
     EmailSection,
     ScheduleSection,
-    StoreConfig,
     SyncSection,
-    ValueSource,
     WorkersSection,
 )
 

@@ -15,16 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from winback.config._locate import key_at, line_of
-from winback.config._models import (
-    ClientConfig,
-    ConfigWarning,
-    FileModel,
-    StoreConfig,
-    ValueSource,
-    _URL_PASSWORD,
-    is_secret_key,
-    secret_values,
-)
+from winback.config._client import ClientConfig, ConfigWarning, StoreConfig, ValueSource
+from winback.config._masking import URL_PASSWORD, is_secret_key, secret_values
+from winback.config._sections import FileModel
 from winback.config._warnings import ENV_REF, readable_literal_secrets, readable_secrets_file
 from winback.connectors.registry import available_platforms, load_connector_class
 from winback.errors import ConfigError, ConnectorNotFoundError, SettingValueError
@@ -134,7 +127,7 @@ def load_config(path: str | os.PathLike[str], *, missing_secrets_ok: bool = Fals
     for secret in secret_values(settings) + secret_values(config.email):
         register_secret(secret)
     for url in (config.database.url, config.workers.broker):
-        for match in _URL_PASSWORD.finditer(url or ""):
+        for match in URL_PASSWORD.finditer(url or ""):
             register_secret(match.group(2))
     literal = readable_literal_secrets(path, text, raw, config)
     if literal:

@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 
 from winback.config._locate import line_of
-from winback.config._models import _URL_PASSWORD, ClientConfig, ConfigWarning, ConfigWarningKind, is_secret_key
+from winback.config._client import ClientConfig, ConfigWarning, ConfigWarningKind
+from winback.config._masking import URL_PASSWORD, is_secret_key
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -78,7 +79,7 @@ def _literal_secret_keys(value: Any, key: tuple[str | int, ...], config: ClientC
         return [found for index, item in enumerate(value) for found in _literal_secret_keys(item, (*key, index), config)]
     if not isinstance(value, str) or not value:
         return []
-    password = _URL_PASSWORD.search(value)
+    password = URL_PASSWORD.search(value)
     if password and password.group(2) and not ENV_REF.search(password.group(2)):
         return [key]
     if ENV_REF.search(value):

@@ -36,7 +36,7 @@ from winback.rules.codes import (
     template_discount,
 )
 from winback.rules.compose import customer_context
-from winback.rules.ledger import SETTLED
+from winback.rules.ledger_entries import SETTLED
 from winback.rules.queries import buyer
 from winback.sync import tables
 

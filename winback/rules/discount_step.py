@@ -28,7 +28,7 @@ from winback.connectors.base import Connector
 from winback.model import DiscountCode, DiscountCodeSpec
 from winback.rules.base import PlannedAction, Step
 from winback.rules.codes import alternative_code
-from winback.rules.ledger import STARTED, LedgerEntry
+from winback.rules.ledger_entries import STARTED, LedgerEntry
 
 MAX_ATTEMPTS = 3
 """Strings tried for one action before it is skipped: the first, then two alternatives."""

@@ -21,7 +21,8 @@ from winback.rules.base import Rule, RuleContext, StoreFacts
 from winback.rules.compose import render_for_preview
 from winback.rules.executor import stored_facts
 from winback.rules.guards import HoldReason, Limits
-from winback.rules.ledger import Ledger, RecordedAction
+from winback.rules.ledger import Ledger
+from winback.rules.ledger_entries import RecordedAction
 from winback.rules.planner import plan_client
 from winback.rules.registry import available_rules, load_rule, rules_from_config
 from winback.sync import LocalStore, open_store

@@ -14,110 +14,43 @@ A step left ``started`` by a crash is reconciled by the executor (look the objec
 platform); an email left started is never resent automatically: the row gets ``needs_review``.
 
 Rows are matched to buyers by ``lower_email`` (:func:`winback.model.normalize_email`). The
-suppression list lives beside it in :mod:`winback.rules.suppressions`.
+suppression list lives beside it in :mod:`winback.rules.suppressions`; what a row is (statuses,
+:class:`LedgerEntry`, :class:`RecordedAction`) in :mod:`winback.rules.ledger_entries`.
 """
+
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Integer, cast, func, select, update
 
 from winback.model import normalize_email
-from winback.rules.base import PlannedAction, SequencePosition, Step
+from winback.rules.base import PlannedAction, Step
+from winback.rules.ledger_entries import (
+    DONE,
+    FAILED,
+    PLANNED,
+    RUNNING,
+    SETTLED,
+    SKIPPED,
+    STARTED,
+    STEP_DONE,
+    STEP_SKIPPED,
+    LedgerEntry,
+    RecordedAction,
+    recorded_action,
+)
 from winback.sync import LocalStore, tables
 from winback.sync.derive import chunks
 from winback.sync.store import db_errors
 from winback.sync.writes import dialect_insert
 
-PLANNED, RUNNING, DONE, FAILED, SKIPPED = tables.LEDGER_STATUSES
-SETTLED = (DONE, SKIPPED)
-"""Statuses that end an intent for good: never acted on again."""
-
-STARTED, STEP_DONE, STEP_SKIPPED = "started", "done", "skipped"
-
 _ledger = tables.action_ledger
 
 _db_errors = db_errors("the action ledger")
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One ledger row as the executor needs it."""
-
-    id: int
-    store_key: str
-    rule: str
-    idempotency_key: str
-    email: str | None
-    status: str
-    payload: dict[str, Any] = field(default_factory=dict)
-    """The intent as recorded: the first plan's payload, updated with what a step was about to
-    send (:meth:`Ledger.step_started`'s ``intent``)."""
-    step_states: dict[str, str] = field(default_factory=dict)
-    created_ref: dict[str, Any] = field(default_factory=dict)
-    email_started_at: datetime | None = None
-    needs_review: bool = False
-    attempts: int = 0
-    error: str | None = None
-
-    def step_state(self, step: Step) -> str | None:
-        return self.step_states.get(step.value)
-
-    @classmethod
-    def from_row(cls, row: Any) -> LedgerEntry:
-        return cls(
-            id=row["id"],
-            store_key=row["store_key"],
-            rule=row["rule"],
-            idempotency_key=row["idempotency_key"],
-            email=row["email"],
-            status=row["status"],
-            payload=dict(row["payload"] or {}),
-            step_states=dict(row["step_states"] or {}),
-            created_ref=dict(row["created_ref"] or {}),
-            email_started_at=row["email_started_at"],
-            needs_review=bool(row["needs_review"]),
-            attempts=int(row["attempts"] or 0),
-            error=row["error"],
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedAction:
-    """An action as the ledger recorded it (its payload, as planned then) and how far it got."""
-
-    action: PlannedAction
-    entry: LedgerEntry
-    created_at: datetime
-    updated_at: datetime
-
-
-def _recorded(row: Any) -> RecordedAction:
-    payload = dict(row["payload"] or {})
-    spec = payload.get("email")
-    customer = spec.get("context", {}).get("customer") if isinstance(spec, dict) else None
-    first = customer.get("first_name") if isinstance(customer, dict) else None
-    kind = row["kind"] or "none"
-    action = PlannedAction(
-        rule=row["rule"],
-        idempotency_key=row["idempotency_key"],
-        store_key=row["store_key"],
-        email=row["email"] or row["lower_email"] or "",
-        customer_id=row["customer_id"],
-        recipient_name=first if isinstance(first, str) else None,
-        reason=row["reason"] or "",
-        steps=tuple(Step(value) for value in kind.split("+") if value != "none"),
-        marketing=bool(row["marketing"]),
-        payload=payload,
-        holdout=bool(row["holdout"]),
-        sequence=None if row["anchor"] is None else SequencePosition(row["anchor"], int(row["sequence_step"] or 0)),
-        variant=row["variant"],
-    )
-    return RecordedAction(action, LedgerEntry.from_row(row), row["created_at"], row["updated_at"])
 
 
 class Ledger:
@@ -286,7 +219,7 @@ class Ledger:
             row = conn.execute(
                 query.order_by(_ledger.c.created_at.desc(), _ledger.c.id.desc()).limit(1)
             ).mappings().first()
-        return None if row is None else _recorded(row)
+        return None if row is None else recorded_action(row)
 
     @_db_errors
     def existing(self, store_key: str, keys: Iterable[str]) -> dict[str, LedgerEntry]:
@@ -410,3 +343,19 @@ class Ledger:
             conn.execute(update(_ledger).where(_ledger.c.id == row.id).values(updated_at=now, **values))
         return True
 
+
+
+__all__ = [
+    "DONE",
+    "FAILED",
+    "PLANNED",
+    "RUNNING",
+    "SETTLED",
+    "SKIPPED",
+    "STARTED",
+    "STEP_DONE",
+    "STEP_SKIPPED",
+    "Ledger",
+    "LedgerEntry",
+    "RecordedAction",
+]

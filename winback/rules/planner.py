@@ -28,7 +28,8 @@ from winback.rules.guards import (
 )
 from winback.model import normalize_email
 from winback.rules.holdout import as_held_out, is_held_out
-from winback.rules.ledger import SETTLED, Ledger
+from winback.rules.ledger import Ledger
+from winback.rules.ledger_entries import SETTLED
 from winback.rules.suppressions import SuppressionList
 from winback.sync import LocalStore
 

@@ -38,7 +38,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from winback.model import ConsentState, ProductStatus
 from winback.rules.base import StoreFacts
-from winback.rules.ledger import SETTLED
+from winback.rules.ledger_entries import SETTLED
 from winback.sync import tables
 from winback.sync.types import UtcDateTime
 

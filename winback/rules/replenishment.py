@@ -30,7 +30,7 @@ from winback.rules import queries, samples
 from winback.rules.base import PlannedAction, Rule, RuleContext, RuleOptions, Step, idempotency_key
 from winback.rules.codes import DiscountOffer, discount_spec, template_discount
 from winback.rules.compose import customer_context
-from winback.rules.ledger import SETTLED
+from winback.rules.ledger_entries import SETTLED
 from winback.rules.queries import Bestseller, at_time, buyer, epoch_days
 from winback.rules.recommend import Recommend, Recommender
 from winback.rules.reorder import ReorderInterval, intervals_query

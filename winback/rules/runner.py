@@ -26,7 +26,8 @@ from winback.rules.base import PlannedAction, Step, StoreFacts
 from winback.rules.compose import compose_email
 from winback.rules.discount_step import CodeNotUsable, create_or_adopt
 from winback.rules.tier_step import TierNotSet, set_tier
-from winback.rules.ledger import (
+from winback.rules.ledger import Ledger
+from winback.rules.ledger_entries import (
     DONE,
     FAILED,
     SETTLED,
@@ -34,7 +35,6 @@ from winback.rules.ledger import (
     STARTED,
     STEP_DONE,
     STEP_SKIPPED,
-    Ledger,
     LedgerEntry,
 )
 

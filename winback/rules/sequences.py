@@ -39,7 +39,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, false, not_, or_
 
 from winback.rules.base import RuleOptions, idempotency_key
 from winback.rules.codes import DiscountOffer
-from winback.rules.ledger import DONE, SETTLED
+from winback.rules.ledger_entries import DONE, SETTLED
 from winback.rules.queries import at_time, buyer
 from winback.sync import tables
 

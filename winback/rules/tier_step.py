@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from winback import errors
 from winback.connectors.base import Connector, TierWrite
 from winback.rules.base import PlannedAction, Step
-from winback.rules.ledger import LedgerEntry
+from winback.rules.ledger_entries import LedgerEntry
 
 
 class TierNotSet(Exception):

@@ -15,18 +15,16 @@ import asyncio
 import html
 import logging
 from datetime import UTC, datetime
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from winback.config import ClientConfig
 from winback.notify.feedback_links import SCORES, parse_score, verify_serve
 from winback.sync import LocalStore, feedback, tables
 from winback.web.hub import Hub
-from winback.web.pages import html_page
-from winback.web.webhooks import BodyTooLarge, read_body
+from winback.web.pages import bad_link, html_page, posted_form
 
 log = logging.getLogger("winback.web")
 
@@ -35,9 +33,7 @@ _BUTTONS = ("display:inline-block;min-width:2.2rem;margin:.15rem;padding:.45rem 
 
 
 def _bad_link() -> HTMLResponse:
-    return html_page("This link does not work",
-                 "<p>The link is incomplete or was changed. Nothing was recorded.</p>"
-                 "<p class=small>Use the link from the email itself.</p>", 400)
+    return bad_link("link", "Nothing was recorded.", "Use the link from the email itself.")
 
 
 def _target(request: Request, hub: Hub) -> tuple[ClientConfig, str] | None:
@@ -108,15 +104,13 @@ async def page(request: Request) -> Response:
 
 async def act(request: Request) -> Response:
     hub: Hub = request.app.state.hub
-    try:
-        body = await read_body(request, 8192)
-    except BodyTooLarge:
-        return PlainTextResponse("body too large", status_code=413)
+    form = await posted_form(request, 8192)
+    if isinstance(form, Response):
+        return form
     found = _target(request, hub)
     if found is None:
         return _bad_link()
     config, order_id = found
-    form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     score = parse_score((form.get("score") or [None])[0])
     if score is None:
         return html_page("How did we do?", "<p>Nothing was recorded: pick a score from 0 to 10.</p>", 400)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -24,15 +23,12 @@ from winback.config import ClientConfig
 from winback.notify.oneclick import LinkTarget, masked, verify
 from winback.rules.consent import ConsentQueue
 from winback.web.hub import Hub
-from winback.web.pages import PAGE_HEADERS, html_page
-from winback.web.webhooks import BodyTooLarge, read_body
+from winback.web.pages import PAGE_HEADERS, bad_link, html_page, posted_form
 
 log = logging.getLogger("winback.web")
 
 def _bad_link() -> HTMLResponse:
-    return html_page("This link does not work",
-                 "<p>The unsubscribe link is incomplete or was changed. Nothing was changed.</p>"
-                 "<p class=small>Use the link from the email itself, or reply to the email and ask.</p>", 400)
+    return bad_link("unsubscribe link", "Nothing was changed.", "Use the link from the email itself, or reply to the email and ask.")
 
 
 def _target(request: Request, hub: Hub) -> tuple[ClientConfig, LinkTarget] | None:
@@ -65,15 +61,13 @@ async def page(request: Request) -> Response:
 
 async def act(request: Request) -> Response:
     hub: Hub = request.app.state.hub
-    try:
-        body = await read_body(request, 4096)
-    except BodyTooLarge:
-        return PlainTextResponse("body too large", status_code=413)
+    form = await posted_form(request, 4096)
+    if isinstance(form, Response):
+        return form
     found = _target(request, hub)
     if found is None:
         return _bad_link()
     config, target = found
-    form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     store = await hub.store(config)
     queue = ConsentQueue(store)
     if form.get("List-Unsubscribe") == ["One-Click"]:

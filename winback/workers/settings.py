@@ -17,7 +17,7 @@ from pathlib import Path
 
 from winback.config import SECRETS_SUFFIX, ClientConfig
 from winback.config._warnings import ENV_REF
-from winback.config._models import mask_url
+from winback.config._masking import mask_url
 from winback.errors import ConfigError, DistributedStoreError
 from winback.sync.database import database_url
 

@@ -31,6 +31,7 @@ from winback.connectors.base import (
 )
 from winback.connectors.http import Auth, HttpClient, RetryPolicy
 from winback.connectors.shopify import documents as docs
+from winback.connectors.shopify import write_documents as write_docs
 from winback.connectors.shopify import creates, decode, inputs, parse
 from winback.connectors.shopify.bulk import BulkExporter, bulk_wanted, download_client
 from winback.connectors.shopify.deletions import deletion_pages
@@ -285,7 +286,7 @@ class ShopifyConnector(Connector):
     # --- writes ------------------------------------------------------------------------------
 
     async def find_discount_code(self, code: str) -> DiscountCode | None:
-        data = await self.gql.execute(docs.DISCOUNT_BY_CODE, {"code": code})
+        data = await self.gql.execute(write_docs.DISCOUNT_BY_CODE, {"code": code})
         node = data.get("codeDiscountNodeByCode")
         if not isinstance(node, Mapping):
             return None
@@ -297,7 +298,7 @@ class ShopifyConnector(Connector):
         )
 
     async def find_customer_by_email(self, email: str) -> Customer | None:
-        data = await self.gql.execute(docs.CUSTOMER_BY_EMAIL, {"email": email})
+        data = await self.gql.execute(write_docs.CUSTOMER_BY_EMAIL, {"email": email})
         node = data.get("customerByIdentifier")
         if not isinstance(node, Mapping):
             return None
@@ -316,7 +317,7 @@ class ShopifyConnector(Connector):
                 f"there is no account invite to send, buyers can sign in with their email already.",
                 store=self.store_label,
             )
-        data = await self.gql.execute(docs.CUSTOMER_SEND_ACCOUNT_INVITE, {"customerId": customer_id})
+        data = await self.gql.execute(write_docs.CUSTOMER_SEND_ACCOUNT_INVITE, {"customerId": customer_id})
         payload = data.get("customerSendAccountInviteEmail") or {}
         user_errors = payload.get("userErrors") or []
         if user_errors:

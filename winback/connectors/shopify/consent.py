@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from winback import errors
 from winback.connectors.base import ConsentWrite
-from winback.connectors.shopify import documents as docs
+from winback.connectors.shopify import write_documents as write_docs
 from winback.model import ConsentState
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ async def set_email_marketing(connector: ShopifyConnector, email: str, subscribe
     variables = {"input": {"customerId": f"gid://shopify/Customer/{customer.id}"
                            if not str(customer.id).startswith("gid://") else customer.id,
                            "emailMarketingConsent": consent}}
-    data = await connector.gql.execute(docs.CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE, variables)
+    data = await connector.gql.execute(write_docs.CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE, variables)
     payload = data.get("customerEmailMarketingConsentUpdate") or {}
     _raise_user_errors(connector, payload, f"change the marketing consent of customer {customer.id}")
     return ConsentWrite.WRITTEN
@@ -49,7 +49,7 @@ async def set_email_marketing(connector: ShopifyConnector, email: str, subscribe
 
 async def subscribe_webhook(connector: ShopifyConnector, topic: str, uri: str) -> str:
     """Subscribe ``topic`` to ``uri``; the subscription's id, or ``"exists"`` when it is there already."""
-    data = await connector.gql.execute(docs.WEBHOOK_SUBSCRIPTION_CREATE, {"topic": topic, "uri": uri})
+    data = await connector.gql.execute(write_docs.WEBHOOK_SUBSCRIPTION_CREATE, {"topic": topic, "uri": uri})
     payload = data.get("webhookSubscriptionCreate") or {}
     for error in payload.get("userErrors") or []:
         if "taken" in str(error.get("message", "")).lower():

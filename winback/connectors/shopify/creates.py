@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from winback import errors
 from winback.connectors.http import AmbiguousWriteError, create_at_most_once
-from winback.connectors.shopify import documents as docs
+from winback.connectors.shopify import write_documents as write_docs
 from winback.connectors.shopify import inputs, parse
 from winback.connectors.shopify.graphql import GraphQLClient
 from winback.model import Customer, DiscountCode, DiscountCodeSpec, NewCustomer
@@ -44,7 +44,7 @@ async def create_discount_code(
     async def create() -> DiscountCode:
         nonlocal ambiguous
         try:
-            data = await gql.execute(docs.DISCOUNT_CODE_BASIC_CREATE, variables)
+            data = await gql.execute(write_docs.DISCOUNT_CODE_BASIC_CREATE, variables)
         except AmbiguousWriteError:
             ambiguous = True
             raise
@@ -88,7 +88,7 @@ async def create_customer(
     async def create() -> Customer:
         nonlocal ambiguous
         try:
-            data = await gql.execute(docs.CUSTOMER_CREATE, {"input": customer_input})
+            data = await gql.execute(write_docs.CUSTOMER_CREATE, {"input": customer_input})
         except AmbiguousWriteError:
             ambiguous = True
             raise

@@ -1,10 +1,12 @@
-"""Every GraphQL document the Shopify connector sends, as constants.
+"""The GraphQL documents of the Shopify connector's reads, and the fragments and :class:`Document`
+its writes share, as constants.
 
 All of them are checked against the real Admin API schema (``admin-2026-07.graphql``) and the
 emulator's subset of it by ``tests/unit/test_shopify_documents.py``, so a field renamed by Shopify
 fails a unit test rather than a merchant's sync. We select only what the model needs: every object
 costs a point per record (see :mod:`.throttle`). :func:`bulk_orders_query` builds the inner query of the bulk export; it
-is a string argument of a mutation, so the same test validates it on its own.
+is a string argument of a mutation, so the same test validates it on its own. The lookups and
+writes are in :mod:`.write_documents`.
 """
 
 from __future__ import annotations
@@ -76,29 +78,6 @@ fragment ProductFields on Product {
   id title handle status onlineStoreUrl createdAt updatedAt
   featuredMedia { preview { image { url } } }
   priceRangeV2 { minVariantPrice { %s } }
-}
-""" % _MONEY
-
-DISCOUNT_NODE_FIELDS = """
-fragment DiscountNodeFields on DiscountCodeNode {
-  id
-  codeDiscount {
-    __typename
-    ... on DiscountCodeBasic {
-      title startsAt endsAt appliesOncePerCustomer usageLimit
-      context {
-        __typename
-        ... on DiscountCustomers { customers { id } }
-      }
-      customerGets {
-        value {
-          __typename
-          ... on DiscountPercentage { percentage }
-          ... on DiscountAmount { amount { %s } appliesOnEachItem }
-        }
-      }
-    }
-  }
 }
 """ % _MONEY
 
@@ -230,66 +209,6 @@ query DeletionEvents($first: Int!, $after: String, $query: String) {
 """``destroy`` events, oldest first: what Shopify keeps of a deleted order, customer or product
 (``events`` replaces the deprecated ``deletionEvents``, which covered products only)."""
 
-# --- lookups and writes ------------------------------------------------------------------------
-
-CUSTOMER_BY_EMAIL = Document(
-    "CustomerByEmail",
-    """
-query CustomerByEmail($email: String!) {
-  customerByIdentifier(identifier: {emailAddress: $email}) { ...CustomerFields }
-}
-"""
-    + CUSTOMER_FIELDS,
-)
-
-DISCOUNT_BY_CODE = Document(
-    "DiscountByCode",
-    """
-query DiscountByCode($code: String!) {
-  codeDiscountNodeByCode(code: $code) { ...DiscountNodeFields }
-}
-"""
-    + DISCOUNT_NODE_FIELDS,
-)
-
-DISCOUNT_CODE_BASIC_CREATE = Document(
-    "DiscountCodeBasicCreate",
-    """
-mutation DiscountCodeBasicCreate($input: DiscountCodeBasicInput!) {
-  discountCodeBasicCreate(basicCodeDiscount: $input) {
-    codeDiscountNode { ...DiscountNodeFields }
-    userErrors { field message code extraInfo }
-  }
-}
-"""
-    + DISCOUNT_NODE_FIELDS,
-)
-
-CUSTOMER_CREATE = Document(
-    "CustomerCreate",
-    """
-mutation CustomerCreate($input: CustomerInput!) {
-  customerCreate(input: $input) {
-    customer { ...CustomerFields }
-    userErrors { field message }
-  }
-}
-"""
-    + CUSTOMER_FIELDS,
-)
-
-CUSTOMER_SEND_ACCOUNT_INVITE = Document(
-    "CustomerSendAccountInvite",
-    """
-mutation CustomerSendAccountInvite($customerId: ID!) {
-  customerSendAccountInviteEmail(customerId: $customerId) {
-    customer { id state }
-    userErrors { field message code }
-  }
-}
-""",
-)
-
 # --- bulk export -------------------------------------------------------------------------------
 
 BULK_RUN_QUERY = Document(
@@ -345,60 +264,7 @@ def bulk_orders_query(search: str | None = None) -> str:
     )
 
 
-
-CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE = Document(
-    "CustomerEmailMarketingConsentUpdate",
-    """
-mutation CustomerEmailMarketingConsentUpdate($input: CustomerEmailMarketingConsentUpdateInput!) {
-  customerEmailMarketingConsentUpdate(input: $input) {
-    customer { id defaultEmailAddress { emailAddress marketingState marketingUpdatedAt } }
-    userErrors { field message code }
-  }
-}
-""",
-)
-
-CUSTOMER_TAGS = Document(
-    "CustomerTags",
-    """
-query CustomerTags($id: ID!) {
-  customer(id: $id) { id tags }
-}
-""",
-)
-"""A customer's tags before a tier is written (read first: write only what differs)."""
-
-TAGS_ADD = Document(
-    "TagsAdd",
-    """
-mutation TagsAdd($id: ID!, $tags: [String!]!) {
-  tagsAdd(id: $id, tags: $tags) { userErrors { field message } }
-}
-""",
-)
-
-TAGS_REMOVE = Document(
-    "TagsRemove",
-    """
-mutation TagsRemove($id: ID!, $tags: [String!]!) {
-  tagsRemove(id: $id, tags: $tags) { userErrors { field message } }
-}
-""",
-)
-
-WEBHOOK_SUBSCRIPTION_CREATE = Document(
-    "WebhookSubscriptionCreate",
-    """
-mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $uri: String!) {
-  webhookSubscriptionCreate(topic: $topic, webhookSubscription: {uri: $uri, format: JSON}) {
-    webhookSubscription { id topic uri }
-    userErrors { field message }
-  }
-}
-""",
-)
-
-ALL_DOCUMENTS: list[Document] = [
+READ_DOCUMENTS: list[Document] = [
     SHOP_INFO,
     ACCESS_SCOPES,
     CUSTOMERS_PAGE,
@@ -407,16 +273,6 @@ ALL_DOCUMENTS: list[Document] = [
     ORDERS_COUNT,
     PRODUCTS_PAGE,
     DELETION_EVENTS,
-    CUSTOMER_BY_EMAIL,
-    DISCOUNT_BY_CODE,
-    DISCOUNT_CODE_BASIC_CREATE,
-    CUSTOMER_CREATE,
-    CUSTOMER_SEND_ACCOUNT_INVITE,
-    CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE,
-    CUSTOMER_TAGS,
-    TAGS_ADD,
-    TAGS_REMOVE,
-    WEBHOOK_SUBSCRIPTION_CREATE,
     BULK_RUN_QUERY,
     BULK_OPERATION,
 ]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from winback import errors
 from winback.connectors.base import TierWrite
 from winback.connectors.shopify import documents as docs
+from winback.connectors.shopify import write_documents as write_docs
 
 if TYPE_CHECKING:
     from winback.connectors.shopify.connector import ShopifyConnector
@@ -28,7 +29,7 @@ async def set_customer_tier(
     connector: ShopifyConnector, customer_id: str, tier: str | None, tiers: Sequence[str]
 ) -> TierWrite:
     gid = customer_gid(customer_id)
-    data = await connector.gql.execute(docs.CUSTOMER_TAGS, {"id": gid})
+    data = await connector.gql.execute(write_docs.CUSTOMER_TAGS, {"id": gid})
     node = data.get("customer")
     if not isinstance(node, Mapping):
         return TierWrite.NO_CUSTOMER
@@ -41,9 +42,9 @@ async def set_customer_tier(
     # Add before removing: a run cut short in between leaves the new tier shown (and the next run
     # removes the old), never a customer with no tier at all.
     if missing:
-        await _mutate(connector, docs.TAGS_ADD, "tagsAdd", gid, missing)
+        await _mutate(connector, write_docs.TAGS_ADD, "tagsAdd", gid, missing)
     if stale:
-        await _mutate(connector, docs.TAGS_REMOVE, "tagsRemove", gid, stale)
+        await _mutate(connector, write_docs.TAGS_REMOVE, "tagsRemove", gid, stale)
     return TierWrite.WRITTEN
 
 

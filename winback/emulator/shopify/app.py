@@ -17,30 +17,20 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from graphql import (
-    ExecutionResult,
-    FragmentDefinitionNode,
-    GraphQLError,
-    OperationDefinitionNode,
-    build_schema,
-    execute,
-    parse,
-    validate,
-)
+from graphql import build_schema
 
 from winback.emulator.server import EmulatorServer, FaultPlan, Request, Response, iter_jsonl
 from winback.emulator.webhooks import WebhookEmitter, shopify_sender
 from winback.emulator.shopify import customer_writes, deletions
 from winback.emulator.shopify.bulk import BulkOperations, parse_bulk_number
-from winback.emulator.shopify.cost import MAX_QUERY_COST, CostCalculator, LeakyBucket
-from winback.emulator.shopify.ids import iso
+from winback.emulator.shopify.cost import LeakyBucket
+from winback.emulator.shopify.graphql_endpoint import answer_graphql
 from winback.emulator.shopify.mutations import build_mutation_resolvers
 from winback.emulator.shopify.oauth import OAuthEndpoints
-from winback.emulator.shopify.resolvers import Context, attach_resolvers
+from winback.emulator.shopify.resolvers import attach_resolvers
 from winback.emulator.shopify.schema import SCHEMA_PATH
 from winback.emulator.shopify.state import Record, ShopState
 from winback.emulator.world import World
@@ -54,7 +44,6 @@ ALL_SCOPES = (
     "read_discounts",
     "write_discounts",
 )
-RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
 _GRAPHQL_PATH = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$")
 WRITES_PATH = "/_emulator/writes"
 """Test hook, not Shopify's API: every write the emulator accepted, for tests in other processes."""
@@ -303,61 +292,8 @@ class ShopifyEmulator:
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             return Response.json({"errors": {"query": "Required parameter missing or invalid"}}, status=400)
         variables = body.get("variables") or {}
-        return self._graphql(body["query"], variables if isinstance(variables, dict) else {},
-                             body.get("operationName"))
-
-    def _graphql(self, query: str, variables: dict[str, Any], operation_name: str | None) -> Response:
-        try:
-            document = parse(query)
-        except GraphQLError as error:
-            return Response.json({"errors": [_parse_error(error)]})
-        errors = validate(self.schema, document)
-        if errors:
-            return Response.json({"errors": [_validation_error(e) for e in errors]})
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        operation = next((o for o in operations if o.name and o.name.value == operation_name), None) if operation_name else None
-        if operation is None:
-            if len(operations) != 1:
-                return Response.json({"errors": [{"message": "An operation name is required",
-                                                  "extensions": {"code": "BAD_REQUEST"}}]})
-            operation = operations[0]
-        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        calculator = CostCalculator(self.schema, operation, fragments, variables)
-        requested = calculator.requested()
-        if requested > MAX_QUERY_COST:
-            return Response.json({
-                "errors": [{
-                    "message": (f"Query cost is {requested}, which exceeds the single query max cost limit "
-                                f"({MAX_QUERY_COST}).\n\nSee {RATE_LIMIT_DOCS} for more information on how the cost "
-                                "of a query is calculated.\n\nTo query larger amounts of data with fewer limits, "
-                                "bulk operations should be used instead.\nSee "
-                                "https://shopify.dev/api/usage/bulk-operations/queries for usage details.\n"),
-                    "extensions": {"code": "MAX_COST_EXCEEDED", "cost": requested, "maxCost": MAX_QUERY_COST,
-                                   "documentation": RATE_LIMIT_DOCS},
-                }],
-                "extensions": {"cost": self._cost(requested, None)},
-            })
-        if not self.bucket.try_take(requested):
-            return Response.json(
-                {
-                    "errors": [{"message": "Throttled",
-                                "extensions": {"code": "THROTTLED", "documentation": RATE_LIMIT_DOCS}}],
-                    "extensions": {"cost": self._cost(requested, None)},
-                },
-                status=self.throttled_status,
-            )
-        context = Context(emulator=self)
-        result: ExecutionResult = execute(
-            self.schema, document, variable_values=variables, operation_name=operation_name, context_value=context
-        )
-        actual = calculator.actual(result.data)
-        self.bucket.refund(requested - actual)
-        payload: dict[str, Any] = {}
-        if result.errors:
-            payload["errors"] = [_execution_error(e) for e in result.errors]
-        payload["data"] = result.data
-        payload["extensions"] = {"cost": self._cost(requested, actual)}
-        return Response(status=200, body=json.dumps(payload, ensure_ascii=False, default=_json_default).encode())
+        return answer_graphql(self, body["query"], variables if isinstance(variables, dict) else {},
+                              body.get("operationName"))
 
     def _writes_hook(self, request: Request) -> Response:
         # No token: the hook is for tests on this machine. The server cannot see the peer's address
@@ -367,9 +303,6 @@ class ShopifyEmulator:
             return Response.json({"errors": "Not Found"}, status=404)
         return Response.json(self.writes())
 
-    def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
-        return {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": self.bucket.status()}
-
     def _bulk_file(self, request: Request) -> Response:
         number = parse_bulk_number(request.path)
         lines = self.bulk.jsonl(number) if number is not None else None
@@ -377,39 +310,6 @@ class ShopifyEmulator:
             return Response(status=404, body=b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code></Error>",
                             content_type="application/xml")
         return Response(status=200, body=iter_jsonl(lines), content_type="application/jsonl")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    return iso(value) if hasattr(value, "astimezone") else str(value)
-
-
-def _locations(error: GraphQLError) -> list[dict[str, int]]:
-    return [{"line": loc.line, "column": loc.column} for loc in error.locations or ()]
-
-
-def _parse_error(error: GraphQLError) -> dict[str, Any]:
-    return {"message": error.message.removeprefix("Syntax Error: "), "locations": _locations(error),
-            "extensions": {"code": "PARSE_ERROR"}}
-
-
-def _validation_error(error: GraphQLError) -> dict[str, Any]:
-    return {"message": error.message, "locations": _locations(error),
-            "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}
-
-
-def _execution_error(error: GraphQLError) -> dict[str, Any]:
-    shaped: dict[str, Any] = {"message": error.message}
-    if error.locations:
-        shaped["locations"] = _locations(error)
-    if error.path:
-        shaped["path"] = list(error.path)
-    if error.extensions:
-        shaped["extensions"] = dict(error.extensions)
-    elif error.original_error is not None and not isinstance(error.original_error, GraphQLError):
-        shaped["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
-    return shaped
 
 
 def order_webhook(order: Record) -> dict[str, Any]:

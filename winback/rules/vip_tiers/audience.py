@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Text, and_, case, cast, func, or_, select, type_coerce
 
 from winback.rules import queries
-from winback.rules.ledger import DONE
+from winback.rules.ledger_entries import DONE
 from winback.rules.queries import at_time, buyer
 from winback.rules.vip_tiers.options import VipTiersOptions
 from winback.sync import tables

@@ -1,37 +1,21 @@
-"""The validated shape of a client's config: one pydantic model per TOML table."""
+"""The validated shape of a client's config file: one pydantic model per TOML table, and
+:class:`FileModel` for the whole file before its connector checks the ``[store]`` settings."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
-from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
-from winback.config._secrets_store import SecretsFile
-from winback.config._secrets_write import secrets_file_of
-from winback.connectors.base import Connector, Resource
+from winback.connectors.base import Resource
 from winback.model import normalize_email
-from winback.sync.tables import store_key as make_store_key
 from winback.sync.engine import DEFAULT_RESOURCES
 
-MASK = "***"
-SECRET_NAME = re.compile(r"token|password|passwd|secret|api_?key|private_?key|credential", re.IGNORECASE)
-"""Keys whose values are treated as secrets wherever they appear."""
-_LOCATION_NAME = re.compile(r"_(file|path|dir)$", re.IGNORECASE)
-"""...unless the key names where a secret is kept (``secrets_file``): a path, shown in messages."""
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?]+$")
-_URL_PASSWORD = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
-
-
-def is_secret_key(name: str) -> bool:
-    return bool(SECRET_NAME.search(name)) and not _LOCATION_NAME.search(name)
-
 
 class _Table(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -263,176 +247,3 @@ class FileModel(_Table):
     limits: LimitsSection = LimitsSection()
     workers: WorkersSection = WorkersSection()
 
-
-# --- findings that do not stop loading --------------------------------------------------------
-
-
-class ConfigWarningKind(StrEnum):
-    """What a :class:`ConfigWarning` is about."""
-
-    SECRETS_FILE_READABLE = "secrets_file_readable"
-    """The ``secrets_file`` may be read by group or others."""
-    LITERAL_SECRET_READABLE = "literal_secret_readable"
-    """The config file itself holds a secret written out (not ``${NAME}``) and group or others may read it."""
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigWarning:
-    """A problem that does not stop a config from loading (a cron run should still sync) but that
-    ``winback check`` reports before calling the client ready. Holds no secret; ``str()`` gives the
-    logged line ``path[:line]: message: fix; or fix``."""
-
-    kind: ConfigWarningKind
-    path: str
-    """The file to fix (the config file or its secrets file)."""
-    message: str
-    fixes: tuple[str, ...]
-    """Alternatives, each enough on its own."""
-    line: int | None = None
-    keys: tuple[str, ...] = ()
-    """Dotted keys holding the literal secrets (``store.access_token``), in file order."""
-
-    def __str__(self) -> str:
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return f"{where}: {self.message}: {'; or '.join(self.fixes)}"
-
-
-@dataclass(frozen=True, slots=True)
-class ValueSource:
-    """Where a config value was written, so a fix names the place to change it: a key of the
-    config file or of its secrets file, and the environment variables its ``${NAME}`` refers to."""
-
-    path: str
-    """The file holding the key."""
-    key: str
-    """The key as written in that file (``store.access_token``; a secrets file's own ``access_token``)."""
-    env: tuple[str, ...] = ()
-    """The variables of the value's ``${NAME}`` references, in order."""
-
-    def describe(self) -> str:
-        """``the environment variable ACME_TOKEN (store.access_token in acme.toml reads it)`` or
-        ``access_token in acme.secrets.toml``."""
-        if self.env:
-            names = " and ".join(self.env)
-            noun = "variable" if len(self.env) == 1 else "variables"
-            return f"the environment {noun} {names} ({self.key} in {self.path} reads it)"
-        return f"{self.key} in {self.path}"
-
-
-class StoreConfig(BaseModel):
-    """The ``[store]`` table: the platform and its connector's validated settings model."""
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    platform: str
-    settings: BaseModel
-
-
-class ClientConfig(BaseModel):
-    """One client's validated config. Build it with :func:`winback.config.load_config`."""
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    name: str
-    path: Path
-    store: StoreConfig
-    database: DatabaseSection = DatabaseSection()
-    sync: SyncSection = SyncSection()
-    email: EmailSection | None = None
-    rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    schedule: ScheduleSection = ScheduleSection()
-    limits: LimitsSection = LimitsSection()
-    workers: WorkersSection = WorkersSection()
-    warnings: tuple[ConfigWarning, ...] = ()
-    """Secrets other users of the machine can read (see :class:`ConfigWarningKind`); also logged."""
-    sources: Mapping[str, ValueSource] = Field(default_factory=dict)
-    """Where values not written out in the config file came from, by dotted key (``store.access_token``):
-    an environment variable or the secrets file. Use :meth:`source_of`."""
-
-    @property
-    def platform(self) -> str:
-        return self.store.platform
-
-    def source_of(self, key: str) -> ValueSource:
-        """Where the value of the dotted ``key`` was written (the config file unless recorded otherwise)."""
-        return self.sources.get(key) or ValueSource(path=str(self.path), key=key)
-
-    def connector_class(self) -> type[Connector]:
-        from winback.connectors.registry import load_connector_class
-
-        return load_connector_class(self.store.platform)
-
-    def build_connector(self, **kwargs: Any) -> Connector:
-        """A new connector for this client's store (use it as an async context manager).
-
-        The connector gets the client's secrets file as its ``secret_store``, where credentials
-        that rotate (Shopify's expiring offline tokens) are saved at each renewal.
-        """
-        if "secret_store" not in kwargs:
-            path = secrets_file_of(self.path)
-            kwargs["secret_store"] = SecretsFile(path) if path is not None else None
-        return self.connector_class().from_settings(self.store.settings, **kwargs)
-
-    @property
-    def store_label(self) -> str:
-        """A human name for the store (``acme.myshopify.com``), from the settings alone."""
-        return self.connector_class().label_of(self.store.settings)
-
-    @property
-    def store_key(self) -> str:
-        """The store's key in the local database (``platform:store_id``), without a request."""
-        return make_store_key(self.store.platform, self.connector_class().store_id_of(self.store.settings))
-
-    def redacted(self) -> dict[str, Any]:
-        """The config as plain data for display, every secret replaced by ``***``."""
-        return {
-            "path": str(self.path),
-            "client": {"name": self.name},
-            "store": {"platform": self.store.platform, **masked(self.store.settings)},
-            "database": {"url": None if self.database.url is None else mask_url(self.database.url)},
-            "sync": {"resources": [r.value for r in self.sync.resources], "overlap_minutes": self.sync.overlap_minutes},
-            "email": None if self.email is None else masked(self.email),
-            "rules": masked(self.rules),
-            "schedule": masked(self.schedule),
-            "workers": {"broker": None if self.workers.broker is None else mask_url(self.workers.broker)},
-        }
-
-
-def mask_url(url: str) -> str:
-    return _URL_PASSWORD.sub(rf"\g<1>{MASK}\g<3>", url)
-
-
-def masked(value: Any, key: str = "") -> Any:
-    """Plain data with ``SecretStr`` values and values under secret-looking keys masked."""
-    if isinstance(value, SecretStr):
-        return MASK
-    if key and is_secret_key(key) and value not in (None, ""):
-        return MASK
-    if isinstance(value, BaseModel):
-        return {name: masked(getattr(value, name), name) for name in type(value).model_fields}
-    if isinstance(value, Mapping):
-        return {str(k): masked(v, str(k)) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [masked(item) for item in value]
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
-def secret_values(value: Any, key: str = "") -> list[str]:
-    """Every secret string inside ``value`` (same rules as :func:`masked`)."""
-    if isinstance(value, SecretStr):
-        return [value.get_secret_value()]
-    if key and is_secret_key(key) and isinstance(value, str):
-        return [value]
-    if isinstance(value, BaseModel):
-        return [s for name in type(value).model_fields for s in secret_values(getattr(value, name), name)]
-    if isinstance(value, Mapping):
-        return [s for k, v in value.items() for s in secret_values(v, str(k))]
-    if isinstance(value, (list, tuple)):
-        return [s for item in value for s in secret_values(item)]
-    return []

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import cast
 
-from winback.checks import CheckItem, Status
+from winback.checks.results import CheckItem, Status
 from winback.config import ClientConfig
 from winback.errors import NotifyError
 from winback.notify import dkim_sign

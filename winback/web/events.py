@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from winback.config import ClientConfig
 from winback.connectors.base import Deletion, Resource
@@ -26,10 +26,16 @@ from winback.model import normalize_email
 from winback.sync import LocalStore, privacy
 from winback.sync.connections import mark_disconnected
 
-if TYPE_CHECKING:
-    from winback.web.hub import Hub
-
 log = logging.getLogger("winback.web")
+
+
+class EventHost(Protocol):
+    """What a webhook's work needs of the process that received it (the :class:`~winback.web.hub.Hub`);
+    a protocol so this module does not import the hub that imports it."""
+
+    config_dir: Path
+
+    def schedule_sync(self, config: ClientConfig) -> bool: ...
 
 SYNC_TOPICS = {
     "shopify": {"orders/create", "orders/updated", "customers/update", "customers/create"},
@@ -44,7 +50,7 @@ DATA_REQUESTS_DIR = "data_requests"
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-async def handle_event(hub: Hub, config: ClientConfig, store: LocalStore, source: str, topic: str,
+async def handle_event(hub: EventHost, config: ClientConfig, store: LocalStore, source: str, topic: str,
                        payload: Mapping[str, Any], event_id: str) -> None:
     if topic in SYNC_TOPICS.get(source, ()):
         hub.schedule_sync(config)

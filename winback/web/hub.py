@@ -27,6 +27,7 @@ from winback.errors import ConfigError, WinbackError
 from winback.notify.oneclick import install_secret
 from winback.rules.consent import ConsentQueue, push_pending
 from winback.sync import LocalStore, tables
+from winback.web.events import handle_event
 
 log = logging.getLogger("winback.web")
 _events = tables.webhook_events
@@ -134,8 +135,6 @@ class Hub:
         return fresh
 
     async def _event_worker(self) -> None:
-        from winback.web.events import handle_event
-
         while True:
             stem, source, event_id = await self._events.get()
             config = self.clients.get(stem)

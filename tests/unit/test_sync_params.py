@@ -42,6 +42,8 @@ def _odd_orders() -> list[Order]:
         base.model_copy(update={"processed_at": at(1).astimezone(new_york), "cancelled_at": at(2).astimezone(new_york)}),
         base.model_copy(update={"created_at": at(1).astimezone(new_york), "processed_at": at(1)}),
         base.model_copy(update={"processed_at": at(1.5), "refunded": eur("20"), "current_total": None}),
+        base.model_copy(update={"cancelled_at": at(5) + timedelta(0), "delivered_at": at(5).astimezone(new_york),
+                                "fulfilled_at": at(4)}),
         base.model_copy(update={"line_items": base.line_items + base.line_items[:1], "accepts_marketing": False}),
         base.model_copy(update={"billing_address": Address(first_name="", city="Zürich \"\\\n\u2603\U0001f600")}),
     ]

@@ -73,3 +73,26 @@ def test_amount_stores_the_same_integer() -> None:
         fast(1.5)  # equal to a remembered Decimal, and still refused
     with pytest.raises(InvalidOperation):
         fast(Decimal("1E+30"))  # more digits than the context holds: refused, never truncated
+
+
+def test_utc_datetime_text_is_sqlalchemys_datetime_format_at_the_edges() -> None:
+    """The printf text equals SQLAlchemy's own ``DATETIME`` processor on the naive UTC time for
+    every padding case: years below 1000 (and 1), zero and one-digit microseconds, single-digit
+    fields, and zones that move the date across a year boundary."""
+    from sqlalchemy import DateTime
+
+    fast, _ = _both(UtcDateTime())
+    plain = DateTime().dialect_impl(DIALECT).bind_processor(DIALECT)
+    east, west = timezone(timedelta(hours=14)), timezone(timedelta(hours=-12, minutes=-30))
+    values = [
+        datetime(year, month, day, hour, minute, second, micro, tzinfo=zone)
+        for year in (1, 2, 9, 10, 99, 100, 999, 1000, 1999, 2024, 9998)
+        for month, day, hour, minute, second in ((1, 1, 0, 0, 0), (12, 31, 23, 59, 59), (2, 3, 4, 5, 6))
+        for micro in (0, 1, 9, 10, 999_999)
+        for zone in (timezone.utc, east, west, ZoneInfo("Pacific/Kiritimati"))
+        if not (year == 1 and zone is not west and (month, day) == (1, 1))  # before datetime.min in UTC
+    ]
+    for value in values:
+        expected = plain(value.astimezone(timezone.utc).replace(tzinfo=None))
+        assert fast(value) == expected, value
+        assert len(expected) == 26

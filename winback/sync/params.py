@@ -130,31 +130,33 @@ def _build(dialect: Dialect) -> SqliteParams | None:
     address_text = rows.address_text
     net_total = rows.net_total
 
+    def text_of(value: Any, known: Any, known_text: str | None) -> str | None:
+        if value is known or (value is not None and value.tzinfo is UTC and value == known):
+            return known_text
+        return to_text(value)
+
     def order(store_key: str, order: Order) -> tuple[Any, ...]:
         # An order's other times are often its created or updated time (Ecwid: the very objects;
-        # Shopify: processed equals created): one text each. Equal UTC datetimes are one instant;
-        # equality within another zone ignores ``fold``, so only UTC ones are taken as equal.
+        # Shopify: processed equals created, delivery and cancellation mostly equal the update):
+        # one text each. Equal UTC datetimes are one instant; equality within another zone
+        # ignores ``fold``, so only UTC ones are taken as equal.
         created, updated = order.created_at, order.updated_at
         created_text, updated_text = to_text(created), to_text(updated)
         processed, fulfilled, delivered = order.processed_at, order.fulfilled_at, order.delivered_at
-        if processed is created or (processed is not None and processed.tzinfo is UTC and processed == created):
-            processed_text = created_text
-        else:
-            processed_text = to_text(processed)
+        processed_text = text_of(processed, created, created_text)
         current, refunded = order.current_total, order.refunded
         current_units = None if current is None else to_units(current.amount)
         address, codes = order.billing_address, order.discount_codes
         return (
             store_key, order.id, order.customer_id, order.email, normalize_email(order.email), order.name,
-            created_text, updated_text, processed_text, to_text(order.cancelled_at), order.test,
+            created_text, updated_text, processed_text, text_of(order.cancelled_at, updated, updated_text), order.test,
             order.financial_status.value, order.total.currency, to_units(order.total.amount), current_units,
             None if refunded is None else to_units(refunded.amount), order.accepts_marketing,
             no_billing_address if address is None else address_text(address),
             created_text if processed is None else processed_text,
             current_units if current is not None else to_units(net_total(order)),
             order.counts_as_purchase, codes_json(list(codes)) if codes else "[]", order.fulfillment_status,
-            updated_text if fulfilled is updated else to_text(fulfilled),
-            updated_text if delivered is updated else to_text(delivered),
+            text_of(fulfilled, updated, updated_text), text_of(delivered, updated, updated_text),
         )
 
     def lines(store_key: str, order: Order) -> list[tuple[Any, ...]]:

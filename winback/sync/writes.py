@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, select, update
+from sqlalchemy import Connection, Table, delete, update
 
 from winback import model
 from winback.model import normalize_email
@@ -47,37 +47,44 @@ def utcnow() -> datetime:
 
 
 _CURSOR = tables.sync_cursors
-_READ_CURSOR = select(_CURSOR.c.cursor_updated_at).where(
-    _CURSOR.c.store_key == bindparam("store_key"), _CURSOR.c.resource == bindparam("resource")
+_READ_CURSOR = "SELECT cursor_updated_at FROM sync_cursors WHERE store_key = ? AND resource = ?"
+_INSERT_CURSOR = (
+    "INSERT INTO sync_cursors (store_key, resource, cursor_updated_at, last_run_at, records_seen)"
+    " VALUES (?, ?, ?, ?, ?)"
 )
-_INSERT_CURSOR = _CURSOR.insert()
 _UPDATE_CURSOR = (
-    update(_CURSOR)
-    .where(_CURSOR.c.store_key == bindparam("key"), _CURSOR.c.resource == bindparam("name"))
-    .values(
-        cursor_updated_at=bindparam("cursor", type_=_CURSOR.c.cursor_updated_at.type),
-        last_run_at=bindparam("now", type_=_CURSOR.c.last_run_at.type),
-        records_seen=_CURSOR.c.records_seen + bindparam("seen", type_=_CURSOR.c.records_seen.type),
-    )
+    "UPDATE sync_cursors SET cursor_updated_at = ?, last_run_at = ?, records_seen = records_seen + ?"
+    " WHERE store_key = ? AND resource = ?"
 )
 
 
 def move_cursor(
     conn: Connection, store_key: str, resource: str, cursor: datetime | None, seen: int
 ) -> datetime | None:
-    current = conn.execute(_READ_CURSOR, {"store_key": store_key, "resource": resource}).first()
-    now = utcnow()
-    if current is None:
-        conn.execute(_INSERT_CURSOR, {
-            "store_key": store_key, "resource": resource, "cursor_updated_at": cursor, "last_run_at": now,
-            "records_seen": seen,
-        })
+    """Move ``resource``'s cursor forward to ``cursor`` (never back), stamp the run and count
+    ``seen``, in the caller's transaction; returns the cursor now stored.
+
+    Written as driver SQL, the times through their column type's own bind processor (what
+    SQLAlchemy binds): it runs once per batch, and SQLAlchemy's statement execution cost more
+    CPU than the lookup and the update themselves."""
+    time_type = _CURSOR.c.cursor_updated_at.type
+    current = fetch(conn, _READ_CURSOR, (store_key, resource), (time_type,))
+    to_db = time_type._cached_bind_processor(conn.dialect) or (lambda value: value)
+    now = to_db(utcnow())
+    if not current:
+        _execute(conn, _INSERT_CURSOR, (store_key, resource, None if cursor is None else to_db(cursor), now, seen))
         return cursor
-    stored: datetime | None = current[0]
+    stored: datetime | None = current[0][0]
     if cursor is None or (stored is not None and cursor <= stored):
         cursor = stored
-    conn.execute(_UPDATE_CURSOR, {"key": store_key, "name": resource, "cursor": cursor, "now": now, "seen": seen})
+    _execute(conn, _UPDATE_CURSOR, (None if cursor is None else to_db(cursor), now, seen, store_key, resource))
     return cursor
+
+
+def _execute(conn: Connection, sql: str, params: tuple[Any, ...]) -> None:
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    conn.exec_driver_sql(sql, params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +176,12 @@ _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 
 
 def latest_by_id(records: Iterable[Any]) -> list[Any]:
+    """The newest copy of each record (the later of equal ``updated_at``), in the order of the
+    ids' first appearance. Most batches repeat no id: then that is the batch as it is, found with
+    one dict of the ids instead of a comparison per record."""
+    records = list(records)
+    if len({record.id: None for record in records}) == len(records):
+        return records
     latest: dict[str, Any] = {}
     for record in records:
         kept = latest.get(record.id)

@@ -14,25 +14,22 @@ Delete, and keep a tombstone
 
     The tombstone stops a stale copy from bringing the record back: a search index lagging behind
     the deletion, or a bulk export started before it, may still return the record; a copy not newer
-    than ``deleted_at`` is refused (see :func:`refuse_deleted`). A newer copy wins and clears the
+    than ``deleted_at`` is refused (see :func:`winback.sync.tombstones.refuse_deleted`). A newer copy wins and clears the
     tombstone (a platform that restores records).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete
 
 from winback.connectors.base import Deletion, Resource
-from winback.sync import derive, tables
+from winback.sync import derive, tables, writes
 from winback.sync.derive import chunks
-from winback.sync.statements import select_in
 
-R = TypeVar("R")
-_OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 
 
 def cursor_name(resource: Resource) -> str:
@@ -49,8 +46,6 @@ def apply_deletions(conn: Connection, store_key: str, deletions: Sequence[Deleti
     """Remove the deleted records, record their tombstones, recompute derived facts; returns how
     many stored records were removed. Idempotent: applying the same deletions again removes
     nothing more and leaves the tombstones as they are."""
-    from winback.sync import writes  # writes imports this module
-
     newest: dict[tuple[Resource, str], datetime] = {}
     for item in deletions:
         key = (item.resource, item.record_id)
@@ -91,34 +86,3 @@ def apply_deletions(conn: Connection, store_key: str, deletions: Sequence[Deleti
         derive.recompute_customers(conn, store_key, ids)
         derive.recompute_buyers(conn, store_key, emails)
     return removed
-
-
-def refuse_deleted(conn: Connection, store_key: str, resource: Resource, records: Iterable[R]) -> tuple[list[R], int]:
-    """``records`` without those deleted on the platform after the copy was taken; returns the
-    records to write and how many were refused. A copy newer than its tombstone clears it."""
-    records = list(records)
-    if not records:
-        return records, 0
-    table = tables.deletions
-    sql = "SELECT record_id, deleted_at FROM deletions WHERE store_key = ? AND resource = ? AND record_id IN ({})"
-    ids = {record.id for record in records}  # type: ignore[attr-defined]
-    stamps: dict[str, datetime] = dict(
-        select_in(conn, sql, (store_key, resource.value), ids, [None, table.c.deleted_at.type])  # type: ignore[arg-type]
-    )
-    if not stamps:
-        return records, 0
-    kept: list[R] = []
-    revived: list[str] = []
-    for record in records:
-        deleted_at = stamps.get(record.id)  # type: ignore[attr-defined]
-        updated = getattr(record, "updated_at", None) or _OLDEST
-        if deleted_at is None:
-            kept.append(record)
-        elif updated > deleted_at:
-            kept.append(record)
-            revived.append(record.id)  # type: ignore[attr-defined]
-    for chunk in chunks(set(revived)):
-        conn.execute(delete(table).where(
-            table.c.store_key == store_key, table.c.resource == resource.value, table.c.record_id.in_(chunk)
-        ))
-    return kept, len(records) - len(kept)

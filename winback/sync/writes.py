@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Table, delete, update
 from winback import model
 from winback.model import normalize_email
 from winback.connectors.base import Page, Resource
-from winback.sync import deletions, derive, params, rows, tables
+from winback.sync import derive, params, rows, tables, tombstones
 from winback.sync.derive import chunks
 from winback.sync.statements import dialect_insert, fetch, select_in, upsert
 
@@ -94,7 +94,7 @@ class Consult:
     forgotten email and no open quarantine, and then the per-record lookups are skipped."""
 
     tombstones: bool
-    """The resource has records deleted on the platform (see :func:`deletions.refuse_deleted`)."""
+    """The resource has records deleted on the platform (see :func:`tombstones.refuse_deleted`)."""
     redactions: bool
     """The store has forgotten emails (see :func:`redacted_hashes`)."""
     open_quarantine: bool
@@ -199,7 +199,7 @@ def _current(
     records = latest_by_id(records)
     if not seen.tombstones:
         return records, 0, seen
-    records, refused = deletions.refuse_deleted(conn, store_key, resource, records)
+    records, refused = tombstones.refuse_deleted(conn, store_key, resource, records)
     return records, refused, seen
 
 

@@ -6,8 +6,9 @@ Why
     its lines, its amounts, its address) and every field was looked up twice. Here one
     pydantic-core validator per store reads the whole GraphQL answer (or a bulk export's rows put
     together) and builds the very same model instances with the models' own field validators
-    (the schemas of the nodes are in :mod:`.decode_nodes`, where Python runs once per record for
-    what Shopify's shape needs translating: enum words, fulfilment times, fallbacks).
+    (the schemas of the nodes are in :mod:`.decode_nodes`). No Python function runs per record
+    inside the validator; what reads several fields of a node (fulfilment times, fallbacks) is
+    one Python pass over the page afterwards.
 
 What the caller may rely on
     - This is a fast path, never a second opinion: it accepts a strict subset of what
@@ -23,7 +24,7 @@ What the caller may rely on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -31,7 +32,13 @@ from typing import Any
 from pydantic_core import SchemaValidator
 from pydantic_core import core_schema as cs
 
-from winback.connectors.shopify.decode_nodes import MODELS, customer_schema, order_schema
+from winback.connectors.shopify.decode_nodes import (
+    MODELS,
+    customer_schema,
+    finish_customers,
+    finish_orders,
+    order_schema,
+)
 
 
 _PAGE_INFO = cs.typed_dict_schema(
@@ -92,22 +99,40 @@ def _validator(schema: Any) -> SchemaValidator:
         return SchemaValidator(schema)
 
 
-@lru_cache(maxsize=16)
-def orders_page(store_id: str) -> SchemaValidator:
-    """An ``OrdersPage`` answer → ``{"data": {"orders": {"nodes": [Order, ...], "pageInfo": ...}}, ...}``."""
-    return _validator(_connection_answer("orders", order_schema(store_id)))
+class _Finished:
+    """A validator of whole answers whose records then get the page's pass (see :mod:`.decode_nodes`).
 
+    ``guard`` (when given) reads the answer first and may refuse it; ``path`` leads from the
+    answer to its list of records (none for a bare list)."""
 
-class _Guarded:
-    """A decoder that first has ``guard`` read the answer (and refuse it) before ``decoder`` does."""
-
-    def __init__(self, guard: SchemaValidator, decoder: SchemaValidator) -> None:
-        self.guard = guard
+    def __init__(
+        self,
+        decoder: SchemaValidator,
+        finish: Callable[[list[Any]], Any],
+        *path: str,
+        guard: SchemaValidator | None = None,
+    ) -> None:
         self.decoder = decoder
+        self.finish = finish
+        self.path = path
+        self.guard = guard
 
     def validate_json(self, data: bytes | str) -> Any:
-        self.guard.validate_json(data)
-        return self.decoder.validate_json(data)
+        if self.guard is not None:
+            self.guard.validate_json(data)
+        answer = self.decoder.validate_json(data)
+        records = answer
+        for key in self.path:
+            records = records[key]
+        self.finish(records)
+        return answer
+
+
+@lru_cache(maxsize=16)
+def orders_page(store_id: str) -> _Finished:
+    """An ``OrdersPage`` answer → ``{"data": {"orders": {"nodes": [Order, ...], "pageInfo": ...}}, ...}``."""
+    decoder = _validator(_connection_answer("orders", order_schema(store_id)))
+    return _Finished(decoder, finish_orders, "data", "orders", "nodes")
 
 
 _ABSENT = cs.typed_dict_field(cs.none_schema(), required=False)
@@ -125,15 +150,16 @@ reads the answer's bytes once more in Rust, creating no object per customer."""
 
 
 @lru_cache(maxsize=16)
-def customers_page(store_id: str) -> _Guarded:
+def customers_page(store_id: str) -> _Finished:
     """A ``CustomersPage`` answer → ``{"data": {"customers": {"nodes": [Customer, ...], ...}}, ...}``."""
-    return _Guarded(_NO_FALLBACK_KEYS, _validator(_connection_answer("customers", customer_schema(store_id))))
+    decoder = _validator(_connection_answer("customers", customer_schema(store_id)))
+    return _Finished(decoder, finish_customers, "data", "customers", "nodes", guard=_NO_FALLBACK_KEYS)
 
 
 @lru_cache(maxsize=16)
-def orders_list(store_id: str) -> SchemaValidator:
+def orders_list(store_id: str) -> _Finished:
     """A JSON array of ``OrderFields`` nodes (a bulk export's rows put together) → ``[Order, ...]``."""
-    return _validator(cs.list_schema(order_schema(store_id)))
+    return _Finished(_validator(cs.list_schema(order_schema(store_id))), finish_orders)
 
 
 def bulk_orders_json(groups: Iterable[tuple[bytes, list[bytes]]]) -> bytes:

@@ -107,7 +107,9 @@ _INT = cs.int_schema(strict=True)
 _NULL = cs.none_schema()
 _BLANK = cs.literal_schema([""])
 
-_BLANK_AS_NONE = cs.with_default_schema(_first(cs.chain_schema([_BLANK, _const(None)]), cs.nullable_schema(_STR)), default=None)
+_BLANK_AS_NONE = cs.with_default_schema(
+    _first(cs.nullable_schema(cs.str_schema(strict=True, min_length=1)), cs.chain_schema([_BLANK, _const(None)])), default=None
+)
 """A text where ``""`` reads as ``None`` (``value or None``)."""
 
 _TIME = _then(methodcaller("astimezone", timezone.utc), cs.datetime_schema(microseconds_precision="truncate", tz_constraint="aware"))
@@ -254,14 +256,15 @@ def finish_orders(orders: list[Order]) -> list[Order]:
 _NO_CONSENT = EmailConsent()
 
 CONSENT = _first(
-    cs.chain_schema([cs.typed_dict_schema({"marketingState": cs.typed_dict_field(_first(_NULL, _BLANK), required=False)}), _const(_NO_CONSENT)]),
     _model(
         EmailConsent,
         {
-            "state": _field(_words(parse.CONSENT, ConsentState.UNKNOWN), "marketingState"),
+            # a marketing state that is not a word goes the ordinary way (past the other choices)
+            "state": _field(cs.chain_schema([cs.str_schema(strict=True, min_length=1), _words(parse.CONSENT, ConsentState.UNKNOWN)]), "marketingState"),
             "updated_at": _field(_optional(_TIME), "marketingUpdatedAt"),
         },
     ),
+    cs.chain_schema([cs.typed_dict_schema({"marketingState": cs.typed_dict_field(_first(_NULL, _BLANK), required=False)}), _const(_NO_CONSENT)]),
     cs.chain_schema([_NULL, _const(_NO_CONSENT)]),
 )
 """``defaultEmailAddress`` → :class:`EmailConsent` as :func:`.parse.consent` (no marketing state: no consent)."""

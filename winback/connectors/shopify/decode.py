@@ -7,7 +7,7 @@ Why
     pydantic-core validator per store reads the whole GraphQL answer (or a bulk export's rows put
     together) and builds the very same model instances with the models' own field validators
     (the schemas of the nodes are in :mod:`.decode_nodes`). No Python function runs per record
-    inside the validator; what reads several fields of a node (fulfilment times, fallbacks) is
+    inside the validator (bar a rare shape); what reads several fields of a node (fulfilment times, fallbacks) is
     one Python pass over the page afterwards.
 
 What the caller may rely on

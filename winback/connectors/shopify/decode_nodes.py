@@ -2,8 +2,9 @@
 
 Each schema reads one GraphQL node (``OrderFields``, ``CustomerFields``) under Shopify's field names
 and makes every value what :func:`.parse.parse_order` and :func:`.parse.parse_customer` give, in
-Rust: enum words through literal tables, times to UTC and blanks to ``None`` through C callables
-(``astimezone``, ``dict.get``, ``int``), so no Python frame runs per record. What reads more than
+Rust: enum words through literal tables and ``dict.get``, times to UTC through ``astimezone``,
+blanks to ``None`` through unions; the callables are C functions, so no Python frame runs per
+record (but for an amount sent as a JSON number, or a birth date). What reads more than
 one field of a node (the fulfilment times, the customer's phone fallback, an empty address) is
 left to one pass over the page, :func:`finish_orders` and :func:`finish_customers`. A node these
 parsers would read differently is refused, so that the whole page takes the ordinary path.
@@ -107,19 +108,27 @@ _INT = cs.int_schema(strict=True)
 _NULL = cs.none_schema()
 _BLANK = cs.literal_schema([""])
 
+_TEXT = cs.str_schema(strict=True, min_length=1)
+"""A text that is not blank."""
+
 _BLANK_AS_NONE = cs.with_default_schema(
-    _first(cs.nullable_schema(cs.str_schema(strict=True, min_length=1)), cs.chain_schema([_BLANK, _const(None)])), default=None
+    _first(cs.nullable_schema(_TEXT), cs.chain_schema([_BLANK, _const(None)])), default=None
 )
 """A text where ``""`` reads as ``None`` (``value or None``)."""
 
-_TIME = _then(methodcaller("astimezone", timezone.utc), cs.datetime_schema(microseconds_precision="truncate", tz_constraint="aware"))
+_TIME = _then(
+    methodcaller("astimezone", timezone.utc),
+    cs.datetime_schema(microseconds_precision="truncate", tz_constraint="aware"),
+)
 """A time with its zone → the same instant in :data:`datetime.timezone.utc`, as the model's ``UtcDatetime``."""
 
 _AMOUNT = _first(cs.chain_schema([_STR, _own(Money, "amount")["schema"]]), _own(Money, "amount"))
 """Text through the model's own decimal validator in Rust; JSON numbers through the model's
 ``_no_float`` (which reads a float through its ``repr``)."""
 
-MONEY = _model(Money, {"amount": _field(_AMOUNT, "amount"), "currency": _field(_own(Money, "currency"), "currencyCode")})
+MONEY = _model(
+    Money, {"amount": _field(_AMOUNT, "amount"), "currency": _field(_own(Money, "currency"), "currencyCode")}
+)
 """``MoneyV2`` → :class:`Money`, as :func:`.parse.money`."""
 
 
@@ -182,10 +191,18 @@ _SHIPMENT_TIME = cs.typed_dict_field(cs.nullable_schema(cs.chain_schema([_ISO_TI
 
 SHIPMENTS = cs.list_schema(
     cs.typed_dict_schema(
-        {"status": cs.typed_dict_field(cs.any_schema(), required=False), "createdAt": _SHIPMENT_TIME, "deliveredAt": _SHIPMENT_TIME}
+        {
+            "status": cs.typed_dict_field(cs.any_schema(), required=False),
+            "createdAt": _SHIPMENT_TIME,
+            "deliveredAt": _SHIPMENT_TIME,
+        }
     )
 )
 """``fulfillments``, kept in ``fulfilled_at`` until :func:`finish_orders` reads them."""
+
+
+_DISCOUNT_CODES = _then(tuple, _then(partial(filter, None), cs.list_schema(_STR)))
+"""The codes without the blank ones, as a tuple."""
 
 
 def refused(why: str) -> ValidationError:
@@ -216,7 +233,7 @@ def order_schema(store_id: str) -> Any:
         "line_items": _field(_or_null(LINE_ITEMS, ()), "lineItems"),
         "billing_address": _field(_optional(ADDRESS), "billingAddress"),
         "accepts_marketing": _field(_optional(_BOOL), "customerAcceptsMarketing"),
-        "discount_codes": _field(_or_null(_then(tuple, _then(partial(filter, None), cs.list_schema(_STR))), ()), "discountCodes"),
+        "discount_codes": _field(_or_null(_DISCOUNT_CODES, ()), "discountCodes"),
         "fulfillment_status": _field(_optional(_STR), "displayFulfillmentStatus"),  # the raw word: see finish_orders
         "fulfilled_at": _field(_optional(SHIPMENTS), "fulfillments"),
         "delivered_at": _field(cs.with_default_schema(_NULL, default=None), _UNSET + "delivered"),
@@ -260,16 +277,22 @@ CONSENT = _first(
         EmailConsent,
         {
             # a marketing state that is not a word goes the ordinary way (past the other choices)
-            "state": _field(cs.chain_schema([cs.str_schema(strict=True, min_length=1), _words(parse.CONSENT, ConsentState.UNKNOWN)]), "marketingState"),
+            "state": _field(cs.chain_schema([_TEXT, _words(parse.CONSENT, ConsentState.UNKNOWN)]), "marketingState"),
             "updated_at": _field(_optional(_TIME), "marketingUpdatedAt"),
         },
     ),
-    cs.chain_schema([cs.typed_dict_schema({"marketingState": cs.typed_dict_field(_first(_NULL, _BLANK), required=False)}), _const(_NO_CONSENT)]),
+    cs.chain_schema(
+        [
+            cs.typed_dict_schema({"marketingState": cs.typed_dict_field(_first(_NULL, _BLANK), required=False)}),
+            _const(_NO_CONSENT),
+        ]
+    ),
     cs.chain_schema([_NULL, _const(_NO_CONSENT)]),
 )
 """``defaultEmailAddress`` → :class:`EmailConsent` as :func:`.parse.consent` (no marketing state: no consent)."""
 
 _ACCOUNT = {**parse.ACCOUNT, None: AccountState.GUEST}
+_ACCOUNT_WORDS = _then(_ACCOUNT.get, cs.literal_schema(list(_ACCOUNT)))
 
 
 def customer_schema(store_id: str) -> Any:
@@ -289,7 +312,7 @@ def customer_schema(store_id: str) -> Any:
         "created_at": _field(_optional(_TIME), "createdAt"),
         "updated_at": _field(_TIME, "updatedAt"),
         # a state we do not know refuses the page: the ordinary path quarantines it
-        "account": _field(cs.with_default_schema(_then(_ACCOUNT.get, cs.literal_schema(list(_ACCOUNT))), default=AccountState.GUEST), "state"),
+        "account": _field(cs.with_default_schema(_ACCOUNT_WORDS, default=AccountState.GUEST), "state"),
         "consent": _field(cs.with_default_schema(CONSENT, default=_NO_CONSENT), "defaultEmailAddress"),
         "orders_count": _field(_optional(_first(_INT, _then(int, _STR))), "numberOfOrders"),
         "amount_spent": _field(_optional(MONEY), "amountSpent"),

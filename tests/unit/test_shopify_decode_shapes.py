@@ -177,3 +177,26 @@ def test_a_request_body_is_what_httpx_json_sends(variables: dict[str, Any]) -> N
     for document in (docs.ORDERS_COUNT, docs.BULK_RUN_QUERY):
         expected = httpx.Request("POST", ENDPOINT, json={"query": document.text, "variables": variables}).content
         assert request_body(document, variables) == expected
+
+
+def _bulk_group(n: int, **extra: Any) -> tuple[bytes, list[bytes]]:
+    row = order_node(n, lines=[], **extra)
+    del row["lineItems"]
+    lines = [json.dumps({**line_node(10 * n + k), "__parentId": row["id"]}).encode() for k in range(n % 3)]
+    return json.dumps(row).encode(), lines
+
+
+def test_bulk_orders_in_chunks_are_the_records_of_their_nodes_in_order() -> None:
+    groups = [_bulk_group(n) for n in range(1, 2 * decode.BULK_CHUNK + 4)]
+    expected = [
+        parse.parse_order({**json.loads(row), "lineItems": {"nodes": [json.loads(line) for line in lines]}}, STORE)
+        for row, lines in groups
+    ]
+    assert decode.bulk_orders(STORE, groups) == expected
+
+
+def test_one_refused_order_in_a_later_chunk_refuses_the_bulk_page() -> None:
+    groups = [_bulk_group(n) for n in range(1, 2 * decode.BULK_CHUNK)]
+    groups.append(_bulk_group(99, billingAddress={}))
+    with pytest.raises(ValidationError):
+        decode.bulk_orders(STORE, groups)

@@ -38,8 +38,8 @@ from winback.connectors.base import Page, RejectedRecord, Resource
 
 from winback.connectors.shopify import decode, parse
 from winback.connectors.shopify import documents as docs
-from winback.connectors.shopify.graphql import GraphQLClient
 from winback.connectors.shopify.bulk_pages import order_page
+from winback.connectors.shopify.graphql import GraphQLClient
 from winback.connectors.shopify.settings import ShopifySettings
 from winback.model import Order
 

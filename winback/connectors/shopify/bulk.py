@@ -6,8 +6,8 @@ line item (a row with ``__parentId``) directly follows its order; an order is co
 next top-level row arrives, so memory holds one order at a time whatever the file size.
 
 Rows are kept as the bytes of their line, read only for their ``id`` and ``__parentId``; a page of
-orders is then decoded in one go from those bytes (:mod:`.decode`), and only a page the decoder
-refuses is decoded to dicts and translated node by node (which quarantines what is malformed).
+orders is then decoded from those bytes (:mod:`.bulk_pages`), and only a page the decoder refuses
+is decoded to dicts and translated node by node (which quarantines what is malformed).
 
 The download URL is a signed URL on another host (Google Cloud Storage in production): it gets a
 plain client without the access token, and its query string (the signature) is never logged.
@@ -38,8 +38,8 @@ from winback.connectors.base import Page, RejectedRecord, Resource
 
 from winback.connectors.shopify import decode, parse
 from winback.connectors.shopify import documents as docs
+from winback.connectors.shopify.bulk_pages import order_page
 from winback.connectors.shopify.graphql import GraphQLClient
-from winback.connectors.shopify.paging import Records, to_page
 from winback.connectors.shopify.settings import ShopifySettings
 from winback.model import Order
 
@@ -176,11 +176,11 @@ class BulkExporter:
             else:
                 orphans.append(self._orphan(item))
             if len(orders) >= page_size:
-                page = self._page(orders, orphans, parser, updated_since, store_id)
+                page = order_page(orders, orphans, parser, updated_since, store_id=store_id, store=self.store)
                 orders, orphans = [], []
                 if page is not None:
                     yield page
-        page = self._page(orders, orphans, parser, updated_since, store_id)
+        page = order_page(orders, orphans, parser, updated_since, store_id=store_id, store=self.store)
         if page is not None:
             yield page
 
@@ -193,35 +193,6 @@ class BulkExporter:
             reason="a line item arrived away from its order in the bulk export",
             raw=item.row.decoded(),
         )
-
-    @staticmethod
-    def _decoded(orders: list[BulkOrder], store_id: str) -> Records | None:
-        """The page's orders decoded in one go, or None when the decoder refuses them."""
-        if any(b'"lineItems"' in order.row.line for order in orders):
-            return None  # a row of its own with that key: the ordinary path decides which one wins
-        groups = [(order.row.line, [child.line for child in order.children]) for order in orders]
-        try:
-            return Records(decode.orders_list(store_id).validate_json(decode.bulk_orders_json(groups)))
-        except ValidationError:
-            return None
-
-    def _page(
-        self,
-        orders: list[BulkOrder],
-        orphans: list[RejectedRecord],
-        parser: Callable[[Mapping[str, Any]], Order],
-        updated_since: datetime | None,
-        store_id: str,
-    ) -> Page[Order] | None:
-        nodes: list[Any] | None = self._decoded(orders, store_id) if orders else []
-        if nodes is None:
-            nodes = [order.node() for order in orders]
-        page = to_page(nodes, Resource.ORDERS, parser, updated_since, store=self.store)
-        if not orphans:
-            return page
-        if page is None:
-            return Page(records=[], rejected=orphans)
-        return Page(records=page.records, rejected=page.rejected + orphans, newest_updated_at=page.newest_updated_at)
 
     # --- run and poll ----------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ replays the migrations and that processes racing to create one new file end with
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,28 +25,11 @@ from winback.sync import migrate, open_store
 from winback.sync.fresh_schema import SCHEMA_REVISION
 from winback.sync.tables import metadata
 
+from tests.integration.later_migration import ship_later_migration
 from tests.integration.schema_catalog import catalog
 
 pytestmark = pytest.mark.integration
 
-EXTRA_REVISION = '''
-"""a later release adds a column"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = "9999"
-down_revision = "{head}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    op.add_column("customers", sa.Column("nickname", sa.Text(), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column("customers", "nickname")
-'''
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -138,10 +120,7 @@ def test_a_new_database_with_a_later_head_replays_the_migrations(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A head the tables module does not describe (here a later release's extra script)."""
-    scripts = tmp_path / "migrations"
-    shutil.copytree(migrate.SCRIPT_LOCATION, scripts)
-    (scripts / "versions" / "9999_later.py").write_text(EXTRA_REVISION.format(head=migrate.head_revision()))
-    monkeypatch.setattr(migrate, "SCRIPT_LOCATION", scripts)
+    ship_later_migration(tmp_path, monkeypatch)
     with open_store(f"sqlite:///{tmp_path / 'later.db'}") as store, store.engine.connect() as conn:
         assert migrate.current_revision(conn) == "9999"
         assert "nickname" in {c["name"] for c in inspect(conn).get_columns("customers")}

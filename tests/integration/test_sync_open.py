@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -19,28 +18,11 @@ from winback.sync import migrate, open_store
 from winback.sync.database import default_database_path
 from winback.sync.tables import metadata
 
+from tests.integration.later_migration import ship_later_migration
 from tests.unit.test_sync_support import KEY, customer
 
 pytestmark = pytest.mark.integration
 
-EXTRA_REVISION = '''
-"""a later release adds a column"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = "9999"
-down_revision = "{head}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    op.add_column("customers", sa.Column("nickname", sa.Text(), nullable=True))
-
-
-def downgrade() -> None:
-    op.drop_column("customers", "nickname")
-'''
 
 
 def _mode(path: Path) -> int:
@@ -102,17 +84,13 @@ def test_schema_matches_the_tables_module(db_url: str) -> None:
 
 
 def test_old_revision_is_upgraded_on_open(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    head = migrate.head_revision()
     # a database written by the current release ...
     with open_store(db_url) as store:
         store.upsert_store(_store_info())
         store.commit_page(KEY, Resource.CUSTOMERS, Page(records=[customer("c1")]), None)
 
     # ... opened by a later release that ships one more migration
-    scripts = tmp_path / "migrations"
-    shutil.copytree(migrate.SCRIPT_LOCATION, scripts)
-    (scripts / "versions" / "9999_later.py").write_text(EXTRA_REVISION.format(head=head))
-    monkeypatch.setattr(migrate, "SCRIPT_LOCATION", scripts)
+    ship_later_migration(tmp_path, monkeypatch)
 
     with open_store(db_url) as store:
         with store.engine.connect() as conn:

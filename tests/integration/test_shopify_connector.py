@@ -121,8 +121,8 @@ async def test_incremental_read_after_touch(shop) -> None:
 
 async def test_read_with_faults_returns_exactly_the_emulator_records(shop) -> None:
     server, emulator = shop
-    server.faults = FaultPlan(rate=0.1, seed=5, timeout_s=1.0)
-    async with _connector(server, emulator, max_attempts=10, timeout_s=0.5, connect_timeout_s=0.5) as c:
+    server.faults = FaultPlan(rate=0.1, seed=5, timeout_s=2.5)
+    async with _connector(server, emulator, max_attempts=10, timeout_s=1.2, connect_timeout_s=1.2) as c:
         customers, _ = await _all(c.customers())
         orders, _ = await _all(c.orders())
     assert server.faults.total_injected() > 0
@@ -140,8 +140,8 @@ async def test_bulk_export_equals_the_emulator(shop) -> None:
 
 async def test_bulk_export_with_faults(shop) -> None:
     server, emulator = shop
-    server.faults = FaultPlan(rate=0.15, seed=9, timeout_s=1.0)
-    async with _connector(server, emulator, bulk_threshold=0, max_attempts=10, timeout_s=0.5) as c:
+    server.faults = FaultPlan(rate=0.15, seed=9, timeout_s=2.5)
+    async with _connector(server, emulator, bulk_threshold=0, max_attempts=10, timeout_s=1.2) as c:
         orders, _ = await _all(c.orders(full=True))
     assert _actual_orders(orders) == _expected_orders(emulator)
 

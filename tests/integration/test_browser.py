@@ -8,7 +8,6 @@ Skipped when ``/usr/bin/chromium`` is missing, except in CI (``CI`` set), where 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import struct
 import subprocess
@@ -19,25 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.browser import FLAGS, require_chromium
 from winback.demo import DemoSummary, run_demo
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--hide-scrollbars",
-)
 WINDOW = (1200, 1600)
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Path:
-    if not CHROMIUM.exists():
-        why = "Debian's chromium is not installed (/usr/bin/chromium): apt-get install chromium"
-        if os.environ.get("CI"):
-            pytest.fail(f"{why}; CI must have it (.ci/run installs it)")
-        pytest.skip(why)
-    return CHROMIUM
+    return require_chromium()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ replayed and missing callbacks end with a clear error and nothing written.
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 import stat
@@ -23,6 +22,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from tests.integration.browser import DevTools, chromium  # noqa: F401 - the fixture
 from tests.integration.configs import shopify_app_config
 from winback.emulator.generate import generate_world
 from winback.emulator.shopify import start_shopify_emulator
@@ -30,7 +30,6 @@ from winback.emulator.shopify.oauth import callback_hmac
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
 SECRET_ENV = "ACME_SHOPIFY_CLIENT_SECRET"
 WINBACK = [str(Path(sys.executable).with_name("winback"))]
 
@@ -167,96 +166,19 @@ def test_no_callback_times_out_and_writes_nothing(shopify: tuple[Any, Any], tmp_
 # --- the install in a real browser ---------------------------------------------------------------
 
 
-class DevTools:
-    """A minimal Chrome DevTools protocol client over ``--remote-debugging-pipe`` (fd 3 in, fd 4 out,
-    NUL-terminated JSON), enough to open a page, evaluate JavaScript in it and close the browser."""
-
-    def __init__(self, profile: Path) -> None:
-        to_browser_r, self._to_browser = os.pipe()
-        self._from_browser, from_browser_w = os.pipe()
-
-        def wire() -> None:
-            os.dup2(to_browser_r, 3)
-            os.dup2(from_browser_w, 4)
-
-        self.process = subprocess.Popen(
-            [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
-            preexec_fn=wire, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        os.close(to_browser_r)
-        os.close(from_browser_w)
-        self._buffer = b""
-        self._next_id = 0
-
-    def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> dict[str, Any]:
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
-        while True:
-            while b"\0" not in self._buffer:
-                chunk = os.read(self._from_browser, 65536)
-                assert chunk, "chromium closed the DevTools pipe"
-                self._buffer += chunk
-            raw, self._buffer = self._buffer.split(b"\0", 1)
-            reply = json.loads(raw)
-            if reply.get("id") == self._next_id:
-                assert "error" not in reply, reply
-                return reply["result"]
-
-    def evaluate(self, session: str, expression: str) -> Any:
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session)
-        return result["result"].get("value")
-
-    def wait_for(self, session: str, expression: str, timeout: float = 20) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = self.evaluate(session, expression)
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {expression}")
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close")
-        except (AssertionError, OSError):
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        os.close(self._to_browser)
-        os.close(self._from_browser)
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        why = "Debian's chromium is not installed (/usr/bin/chromium): apt-get install chromium"
-        if os.environ.get("CI"):
-            pytest.fail(f"{why}; CI must have it (.ci/run installs it)")
-        pytest.skip(why)
-    return CHROMIUM
-
-
 def test_the_install_flow_in_chromium_from_the_printed_url_to_the_saved_token(
     shopify: tuple[Any, Any], tmp_path: Path, chromium: Path
 ) -> None:
     server, shop = shopify
     config = _config(tmp_path, server, shop)
     connect = Connect(config, shop)
-    browser = DevTools(tmp_path / "profile")
+    browser = DevTools(chromium, tmp_path / "profile")
     try:
-        target = browser.send("Target.createTarget", {"url": connect.install_url})["targetId"]
-        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        browser.wait_for(session, "document.readyState === 'complete' && !!document.getElementById('approve')")
-        assert "read_all_orders" in browser.evaluate(session, "document.body.innerText")
-        browser.evaluate(session, "document.getElementById('approve').click()")
-        shown = browser.wait_for(session, "document.title === 'Connected' && document.body.innerText")
+        browser.open(connect.install_url)
+        browser.wait_for("document.readyState === 'complete' && !!document.getElementById('approve')")
+        assert "read_all_orders" in browser.evaluate("document.body.innerText")
+        browser.evaluate("document.getElementById('approve').click()")
+        shown = browser.wait_for("document.title === 'Connected' && document.body.innerText")
     finally:
         browser.close()
     code, out, err = connect.finish()

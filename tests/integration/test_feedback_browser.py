@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from tests.integration.serve_harness import ServeProcess, free_port, shopify_config, wait_for
-from tests.integration.test_serve_browser import DevTools, chromium  # noqa: F401 - the fixture
+from tests.integration.browser import DevTools, chromium  # noqa: F401 - the fixture
 from winback.cli.main import cli
 from winback.emulator.generate import generate_world
 from winback.emulator.shopify import start_shopify_emulator

@@ -8,11 +8,7 @@ Skipped when ``/usr/bin/chromium`` is missing, except in CI (``CI`` set), where 
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import time
 from collections.abc import Iterator
 from email import policy
 from email.parser import BytesParser
@@ -25,7 +21,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from tests.integration.serve_harness import ServeProcess, free_port, shopify_config, wait_for
-from tests.integration.test_browser import CHROMIUM, FLAGS
+from tests.integration.browser import DevTools, chromium  # noqa: F401 - the fixture
 from tests.plugin_dist import install_dist_info
 from winback.cli.main import cli
 from winback.emulator.generate import generate_world
@@ -38,78 +34,12 @@ RULE = "email_everyone"
 
 
 @pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        why = "Debian's chromium is not installed (/usr/bin/chromium): apt-get install chromium"
-        if os.environ.get("CI"):
-            pytest.fail(f"{why}; CI must have it (.ci/run installs it)")
-        pytest.skip(why)
-    return CHROMIUM
-
-
-@pytest.fixture
 def test_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     install_dist_info(monkeypatch, tmp_path / "plugins", "winback_rules_test",
                       {"winback.rules": {RULE: "tests.unit.rules_fakes:EmailEveryone"}})
     registry.clear_cache()
     yield
     registry.clear_cache()
-
-
-class DevTools:
-    """The Chrome DevTools protocol over ``--remote-debugging-pipe`` (fds 3 and 4, NUL-framed JSON):
-    no websocket library needed."""
-
-    def __init__(self, chromium: Path, profile: Path) -> None:
-        to_chrome_r, self._to_chrome = os.pipe()
-        self._from_chrome, from_chrome_w = os.pipe()
-
-        def wire() -> None:
-            os.dup2(to_chrome_r, 3)
-            os.dup2(from_chrome_w, 4)
-
-        self.process = subprocess.Popen(
-            [str(chromium), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
-            preexec_fn=wire, pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        os.close(to_chrome_r)
-        os.close(from_chrome_w)
-        self._buffer = b""
-        self._next = 0
-        self.session: str | None = None
-
-    def call(self, method: str, timeout: float = 30, **params: Any) -> dict[str, Any]:
-        self._next += 1
-        message: dict[str, Any] = {"id": self._next, "method": method, "params": params}
-        if self.session and not method.startswith("Target."):
-            message["sessionId"] = self.session
-        os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            while b"\0" in self._buffer:
-                frame, self._buffer = self._buffer.split(b"\0", 1)
-                reply = json.loads(frame)
-                if reply.get("id") == self._next:
-                    assert "error" not in reply, reply
-                    return dict(reply["result"])
-            chunk = os.read(self._from_chrome, 65536)
-            if not chunk:
-                raise RuntimeError("chromium closed the DevTools pipe")
-            self._buffer += chunk
-        raise TimeoutError(method)
-
-    def open(self, url: str) -> None:
-        target = self.call("Target.createTarget", url=url)["targetId"]
-        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-
-    def evaluate(self, expression: str) -> Any:
-        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
-
-    def close(self) -> None:
-        self.process.kill()
-        self.process.wait(10)
-        os.close(self._to_chrome)
-        os.close(self._from_chrome)
 
 
 def test_a_browser_follows_the_emails_unsubscribe_link_and_the_platform_hears_it(

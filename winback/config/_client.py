@@ -12,14 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from winback.config._masking import mask_url, masked
-from winback.config._sections import (
-    DatabaseSection,
-    EmailSection,
-    LimitsSection,
-    ScheduleSection,
-    SyncSection,
-    WorkersSection,
-)
+from winback.config._sections import ClientTables
 from winback.config._secrets_store import SecretsFile
 from winback.config._secrets_write import secrets_file_of
 from winback.connectors.base import Connector
@@ -91,7 +84,7 @@ class StoreConfig(BaseModel):
     settings: BaseModel
 
 
-class ClientConfig(BaseModel):
+class ClientConfig(ClientTables):
     """One client's validated config. Build it with :func:`winback.config.load_config`."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
@@ -99,13 +92,6 @@ class ClientConfig(BaseModel):
     name: str
     path: Path
     store: StoreConfig
-    database: DatabaseSection = DatabaseSection()
-    sync: SyncSection = SyncSection()
-    email: EmailSection | None = None
-    rules: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    schedule: ScheduleSection = ScheduleSection()
-    limits: LimitsSection = LimitsSection()
-    workers: WorkersSection = WorkersSection()
     warnings: tuple[ConfigWarning, ...] = ()
     """Secrets other users of the machine can read (see :class:`ConfigWarningKind`); also logged."""
     sources: Mapping[str, ValueSource] = Field(default_factory=dict)

@@ -233,12 +233,10 @@ class WorkersSection(_Table):
         return value
 
 
-class FileModel(_Table):
-    """The whole file before the platform settings are checked by their connector."""
+class ClientTables(_Table):
+    """The tables a config file and its loaded :class:`~winback.config.ClientConfig` share, declared
+    once: a new table is one line here, read from the file and kept on the config alike."""
 
-    secrets_file: str | None = None
-    client: ClientSection = ClientSection()
-    store: dict[str, Any]
     database: DatabaseSection = DatabaseSection()
     sync: SyncSection = SyncSection()
     email: EmailSection | None = None
@@ -246,4 +244,12 @@ class FileModel(_Table):
     schedule: ScheduleSection = ScheduleSection()
     limits: LimitsSection = LimitsSection()
     workers: WorkersSection = WorkersSection()
+
+
+class FileModel(ClientTables):
+    """The whole file before the platform settings are checked by their connector."""
+
+    secrets_file: str | None = None
+    client: ClientSection = ClientSection()
+    store: dict[str, Any]
 

@@ -34,7 +34,7 @@ from winback.connectors.base import (
     Resource,
     TierWrite,
 )
-from winback.connectors.ecwid import deleted, fields, inputs, pages, parse
+from winback.connectors.ecwid import deleted, fields, inputs, pages, parse, typed
 from winback.connectors.ecwid.access import NEED_SCOPES, ScopeProbe
 from winback.connectors.ecwid.groups import CustomerGroups
 from winback.connectors.ecwid.http_errors import map_error
@@ -164,7 +164,8 @@ class EcwidConnector(Connector):
         except ValueError:
             return None
 
-    async def _get_json(self, path: str, params: Mapping[str, Any] | None = None, *, missing_ok: bool = False) -> Any:
+    async def _get_json(self, path: str, params: Mapping[str, Any] | None = None, *, missing_ok: bool = False,
+                        decode: Callable[[bytes], Any] = parse.decode_json) -> Any:
         """GET and decode exactly; a truncated or non-JSON 200 body is retried like a 5xx."""
         for attempt in range(1, self._retry.attempts + 1):
             response = await self._http.request(
@@ -175,7 +176,7 @@ class EcwidConnector(Connector):
             if missing_ok and not response.is_success:
                 raise self._http.error_for(response)
             try:
-                return parse.decode_json(response.content)
+                return decode(response.content)
             except ValueError:
                 if attempt == self._retry.attempts:
                     raise errors.UnexpectedResponseError(
@@ -199,8 +200,8 @@ class EcwidConnector(Connector):
                 store=self.store_label,
             ) from None
 
-    async def _search(self, path: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
-        envelope = await self._get_json(path, params)
+    async def _search(self, path: str, params: Mapping[str, Any], decode: Callable[[bytes], Any] = parse.decode_json) -> Mapping[str, Any]:
+        envelope = await self._get_json(path, params, decode=decode)
         if not isinstance(envelope, Mapping) or not isinstance(envelope.get("items"), list):
             raise errors.UnexpectedResponseError(
                 f"{self.store_label} answered GET {path} without an items list", store=self.store_label
@@ -237,17 +238,16 @@ class EcwidConnector(Connector):
 
     # --- reads -------------------------------------------------------------------------------
 
-    def _reader(self, path: str, updated_of: SortKey, base: Mapping[str, Any],
-                key_of: RecordKey | None = None) -> WindowedReader:
+    def _reader(self, path: str, updated_of: SortKey, base: Mapping[str, Any], key_of: RecordKey | None = None, decode: Callable[[bytes], Any] = parse.decode_json) -> WindowedReader:
         async def fetch(params: dict[str, Any]) -> Mapping[str, Any]:
-            return await self._search(path, params)
+            return await self._search(path, params, decode)
 
         return pages.windowed(fetch, self.settings, updated_of, key_of, base)
 
-    async def _translate(self, resource: Resource, raws: list[Mapping[str, Any]], parser: pages.Parser,
-                         ts_of: SortKey) -> Page[Any]:
+    async def _translate(self, resource: Resource, raws: list[Any], parser: pages.Parser,
+                         ts_of: SortKey, fast: pages.Parser | None = None) -> Page[Any]:
         return pages.translate(resource, raws, parser, ts_of, store_id=self.store_id,
-                               currency=await self._currency(), store_label=self.store_label)
+                               currency=await self._currency(), store_label=self.store_label, fast=fast)
 
     async def customers(self, updated_since: datetime | None = None) -> AsyncIterator[Page[Customer]]:
         """Customers, updated at or after ``updated_since``, oldest first.
@@ -255,19 +255,22 @@ class EcwidConnector(Connector):
         Ecwid lists the basic accounts it creates for guest buyers too; their orders still carry no
         ``customerId``. A customer without ``updated`` is placed by ``registered``.
         """
-        reader = self._reader("/customers", pages.customer_seconds, {"sortBy": "UPDATED_DATE_ASC", "responseFields": fields.CUSTOMERS})
+        birth = self.settings.birth_date_field  # typed records read no extra fields: then come as dicts
+        reader = self._reader("/customers", pages.customer_seconds, {"sortBy": "UPDATED_DATE_ASC", "responseFields":
+                              fields.CUSTOMERS}, decode=parse.decode_json if birth else typed.decode_customers)
+        parser = functools.partial(parse.parse_customer, birth_date_field=birth)
         async for raws in reader.pages(_seconds(updated_since)):
-            parser = functools.partial(parse.parse_customer, birth_date_field=self.settings.birth_date_field)
-            yield await self._translate(Resource.CUSTOMERS, raws, parser, pages.customer_seconds)
+            yield await self._translate(Resource.CUSTOMERS, raws, parser, pages.customer_seconds, None if birth else typed.customer)
 
     async def orders(
         self, updated_since: datetime | None = None, *, full: bool = False
     ) -> AsyncIterator[Page[Order]]:
         """Orders updated at or after ``updated_since``, oldest first; ``full`` changes nothing
         (Ecwid has no bulk export). INCOMPLETE orders (abandoned checkouts) are left out."""
-        reader = self._reader("/orders", pages.order_seconds, {"responseFields": fields.ORDERS}, key_of=parse.record_id)
+        reader = self._reader("/orders", pages.order_seconds, {"responseFields": fields.ORDERS},
+                              key_of=pages.order_key, decode=typed.decode_orders)
         async for raws in reader.pages(_seconds(updated_since)):
-            yield await self._translate(Resource.ORDERS, raws, parse.parse_order, pages.order_seconds)
+            yield await self._translate(Resource.ORDERS, raws, parse.parse_order, pages.order_seconds, typed.order)
 
     async def products(self) -> AsyncIterator[Page[Product]]:
         # Ecwid sorts products by RELEVANCE unless told otherwise: ask for an order that offset

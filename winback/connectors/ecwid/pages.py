@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from winback.connectors.base import Page, RejectedRecord, Resource
-from winback.connectors.ecwid import parse
+from winback.connectors.ecwid import parse, typed
 from winback.connectors.ecwid.reader import FetchPage, RecordKey, SortKey, WindowedReader
 from winback.connectors.ecwid.settings import EcwidSettings
 
@@ -31,17 +31,28 @@ Parser = Callable[..., Any]
 _REFUSED = (parse.RecordError, ValueError, TypeError, KeyError)
 
 
-def order_seconds(raw: Mapping[str, Any]) -> int:
+def order_seconds(raw: Mapping[str, Any] | typed.OrderRecord) -> int:
     """:func:`parse.sort_key_seconds` of an order, its common case (plain UNIX seconds) read here."""
+    if type(raw) is typed.OrderRecord:
+        return raw.updateTimestamp
     seconds = raw.get("updateTimestamp")
     if type(seconds) is int and seconds in parse.PLAIN_SECONDS:
         return seconds
     return parse.sort_key_seconds(raw, "updateTimestamp", "updateDate")
 
 
-def customer_seconds(raw: Mapping[str, Any]) -> int:
+def order_key(raw: Any) -> str | None:
+    """:func:`parse.record_id` of an order, typed or not: the reader's key to de-duplicate by."""
+    if type(raw) is typed.OrderRecord:
+        return raw.id
+    return parse.record_id(raw)
+
+
+def customer_seconds(raw: Mapping[str, Any] | typed.CustomerRecord) -> int:
     """A customer is placed by ``updated``, else ``registered`` (see :func:`parse.customer_updated`)."""
     try:
+        if type(raw) is typed.CustomerRecord:
+            return int(typed.customer_updated(raw).timestamp())
         return int(parse.customer_updated(raw).timestamp())
     except parse.RecordError:
         return 0
@@ -64,15 +75,33 @@ def windowed(fetch: FetchPage, settings: EcwidSettings, updated_of: SortKey, key
     )
 
 
-def translate(resource: Resource, raws: list[Mapping[str, Any]], parser: Parser, ts_of: SortKey, *,
-              store_id: str, currency: str, store_label: str) -> Page[Any]:
-    """One page of raw records as models, oldest first as they came; see the module's docstring."""
+def translate(resource: Resource, raws: list[Any], parser: Parser, ts_of: SortKey, *,
+              store_id: str, currency: str, store_label: str, fast: Parser | None = None) -> Page[Any]:
+    """One page of raw records as models, oldest first as they came; see the module's docstring.
+
+    ``fast`` reads the :class:`typed.Record` among ``raws`` (:func:`typed.order`,
+    :func:`typed.customer`) as ``parser`` would read them decoded as dicts; when it gives ``None`` or
+    raises, or when there is no ``fast``, ``parser`` reads the record decoded as dicts."""
     drop_incomplete = resource == Resource.ORDERS
     is_real_order = parse.is_real_order
     records: list[Any] = []
     rejected: list[RejectedRecord] = []
     newest: datetime | None = None
     for raw in raws:
+        if isinstance(raw, typed.Record):
+            if drop_incomplete and type(raw) is typed.OrderRecord and not typed.is_real_order(raw):
+                continue
+            try:
+                record = None if fast is None else fast(raw, store_id=store_id, currency=currency)
+            except _REFUSED:
+                record = None
+            if record is not None:
+                records.append(record)
+                when = record.updated_at
+                if newest is None or when > newest:
+                    newest = when
+                continue
+            raw = raw.source()
         if drop_incomplete and (type(raw) is dict or isinstance(raw, Mapping)) and not is_real_order(raw):
             continue
         try:

@@ -37,6 +37,8 @@ from operator import itemgetter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+import msgspec
+
 from winback.connectors.ecwid.windows import DAY, Plan
 
 log = logging.getLogger("winback.connectors.ecwid")
@@ -49,8 +51,13 @@ RecordKey = Callable[[Mapping[str, Any]], Any]
 """A raw record's identity for de-duplication (``None`` when it has none)."""
 
 
-def _plain_id(raw: Mapping[str, Any]) -> Any:
-    return raw.get("id")
+_RECORDS = (Mapping, msgspec.Struct)
+"""What an item may be to count as a record: a decoded object, or a typed record
+(:mod:`~winback.connectors.ecwid.typed`) that the sort and key functions read alike."""
+
+
+def _plain_id(raw: Any) -> Any:
+    return raw.get("id") if type(raw) is dict or isinstance(raw, Mapping) else raw.id
 
 _first = itemgetter(0)
 
@@ -129,7 +136,7 @@ class WindowedReader:
                     first_total = last_total
                 items = envelope["items"]
                 for item in items:
-                    key = self._key_of(item) if type(item) is dict or isinstance(item, Mapping) else None
+                    key = self._key_of(item) if type(item) is dict or isinstance(item, _RECORDS) else None
                     if key is None or key == "" or isinstance(key, (dict, list)):
                         anonymous.append(item)
                     else:
@@ -153,7 +160,7 @@ class WindowedReader:
         raise AssertionError("unreachable")
 
     def _sort_key(self, item: Any) -> tuple[int, str]:
-        if type(item) is dict or isinstance(item, Mapping):
+        if type(item) is dict or isinstance(item, _RECORDS):
             return self._updated_of(item), str(self._key_of(item) or "")
         return 0, ""
 

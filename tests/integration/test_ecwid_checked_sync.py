@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from winback import model
-from winback.connectors.ecwid import parse
+from winback.connectors.ecwid import parse, typed
 from winback.connectors.ecwid import values as ecwid_values
 from winback.connectors.registry import load_connector_class
 from winback.emulator.ecwid import ALL_SCOPES, start_ecwid_emulator
@@ -73,6 +73,7 @@ async def test_unvalidated_models_store_the_same_rows(tmp_path: Path, monkeypatc
             monkeypatch.setattr(parse, name, getattr(parse, name).__self__.from_checked)
         monkeypatch.setattr(ecwid_values, "_new_money", model.Money.from_checked)
         monkeypatch.setattr(ecwid_values, "_AMOUNTS", {})
+        monkeypatch.setattr(typed, "_ADDRESSES", {})  # typed records read through parse's _new_* too
         assert await _sync(settings, tmp_path / "validated.db") == 1
     finally:
         server.stop()

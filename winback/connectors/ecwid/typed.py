@@ -39,9 +39,6 @@ from winback.model import Address, Customer, Order
 _ZERO = Decimal("0")
 _UTC = timezone.utc
 _utc_from_seconds = datetime.fromtimestamp
-_new_address = Address.from_checked
-_new_order = Order.from_checked
-_new_customer = Customer.from_checked
 _CANCELLED = "CANCELLED"
 
 
@@ -87,7 +84,7 @@ def _address(person: Person) -> Address:
     else:
         head, _, tail = street.partition("\n")
         line1, line2 = head.strip() or None, tail.strip() or None
-    found = _new_address({
+    found = parse._new_address({
         "first_name": first,
         "last_name": last,
         "company": (v.strip() or None) if type(v := person.companyName) is str else None,
@@ -149,7 +146,7 @@ def _order(record: OrderRecord, store_id: str, currency: str) -> Order:
     fulfillment = "" if (v := record.fulfillmentStatus) is None else v.upper()
     coupon = record.discountCoupon
     person = record.billingPerson
-    return _new_order({
+    return parse._new_order({
         "platform": parse.PLATFORM,
         "store_id": store_id,
         "id": order_id,
@@ -237,7 +234,7 @@ def _customer(record: CustomerRecord, store_id: str, currency: str) -> Customer:
     count = stats.get("numberOfOrders", record.totalOrderCount)
     spent = stats.get("salesValue")
     amount_spent = None if spent is None else amounts_in(currency)[str(_amount(spent))]
-    return _new_customer({
+    return parse._new_customer({
         "platform": parse.PLATFORM,
         "store_id": store_id,
         "id": str(record.id),

@@ -167,7 +167,10 @@ async def _sync(
             progress(config.name, event)
 
     wanted = tuple(Resource(r) for r in resources) if resources is not None else config.sync.resources
-    return await sync_store(connector, store, resources=wanted, full=full, overlap=config.sync.overlap, progress=forward)
+    return await sync_store(
+        connector, store, resources=wanted, full=full, overlap=config.sync.overlap, progress=forward,
+        batch_records=config.sync.batch_records,
+    )
 
 
 async def _plan_and_act(

@@ -17,6 +17,10 @@ from typing import Any
 from winback.connectors.registry import load_connector_class
 from winback.sync import SyncProgress, open_store, sync_store
 
+KILL_BATCH_RECORDS = 500
+"""Small batches, so that the test stores (a few thousand records) commit many times and a kill
+lands between batches of one resource; the guarantees hold at any batch size."""
+
 
 def _say(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, default=str) + "\n")
@@ -35,7 +39,7 @@ async def run(platform: str, settings: dict[str, Any], url: str) -> None:
     store = open_store(url)
     try:
         async with load_connector_class(platform).from_settings(settings) as connector:
-            report = await sync_store(connector, store, progress=progress)
+            report = await sync_store(connector, store, progress=progress, batch_records=KILL_BATCH_RECORDS)
     finally:
         store.close()
     _say({

@@ -22,6 +22,7 @@ import pytest
 
 from tests.integration import sync_compare as compare
 from tests.integration.kill_harness import Lines, stop
+from tests.integration.sync_kill_worker import KILL_BATCH_RECORDS
 from winback.emulator.ecwid.app import EcwidEmulator
 from winback.emulator.generate import generate_world
 from winback.emulator.shopify.app import ShopifyEmulator
@@ -252,7 +253,7 @@ def _config_file(tmp_path: Path, platform: str, settings: dict[str, Any], url: s
     path = tmp_path / f"{platform}-client.toml"
     path.write_text(
         f'[client]\nname = "kill test {platform}"\n\n[store]\nplatform = "{platform}"\n{store}\n\n'
-        f"[database]\nurl = {json.dumps(url)}\n",
+        f"[database]\nurl = {json.dumps(url)}\n\n[sync]\nbatch_records = {KILL_BATCH_RECORDS}\n",
         encoding="utf-8",
     )
     return path

@@ -88,6 +88,7 @@ def test_defaults_and_name_from_file_stem(tmp_path: Path) -> None:
     assert config.sync.resources == (Resource.CUSTOMERS, Resource.ORDERS, Resource.PRODUCTS)
     assert config.store.settings.store_id == "1003"  # type: ignore[attr-defined]
     assert config.email is None and config.rules == {} and config.schedule.cron is None
+    assert config.sync.batch_records == 4000
 
 
 def test_redacted_masks_every_secret_and_logs_never_show_them(tmp_path: Path) -> None:
@@ -158,6 +159,12 @@ def test_wrong_type(tmp_path: Path) -> None:
     error = _error(tmp_path, '[store]\nplatform = "ecwid"\nstore_id = "1"\ntoken = "abcdefgh"\n\n[sync]\noverlap_minutes = "ten"\n')
     assert (error.line, error.key) == (7, "sync.overlap_minutes")
     assert "valid integer" in str(error) and "'ten'" in str(error)
+
+
+def test_batch_records_out_of_range_names_line_and_key(tmp_path: Path) -> None:
+    error = _error(tmp_path, '[store]\nplatform = "ecwid"\nstore_id = "1"\ntoken = "abcdefgh"\n\n[sync]\nbatch_records = 0\n')
+    assert (error.line, error.key) == (7, "sync.batch_records")
+    assert "greater than or equal to 1" in str(error)
 
 
 def test_wrong_type_of_a_secret_never_shows_the_value(tmp_path: Path) -> None:

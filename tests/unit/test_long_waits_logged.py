@@ -59,13 +59,12 @@ async def test_a_long_read_logs_progress_now_and_then(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(engine, "PROGRESS_LOG_EVERY_S", 0.0)
-    monkeypatch.setattr(engine, "BATCH_RECORDS", 2)  # a batch per page: a line after each commit
     fake = FakeConnector(page_size=2)
     fake.put(*[customer(f"c{i}", updated=i) for i in range(5)])
     store = open_store(str(tmp_path / "w.db"))
     caplog.set_level(logging.INFO, logger="winback.sync.engine")
     try:
-        await sync_store(fake, store, resources=["customers"])
+        await sync_store(fake, store, resources=["customers"], batch_records=2)  # a batch per page: a line each
     finally:
         store.close()
 

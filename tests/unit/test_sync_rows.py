@@ -41,3 +41,17 @@ def test_address_text_is_json_dumps_of_the_dump() -> None:
         assert rows.address_text(address) == json.dumps(rows._address_json(address))
     assert rows.address_text(Address()) == "{}"
     assert rows.address_text(Address(city="Kraków")) == '{"city": "Krak\\u00f3w"}'
+
+
+def test_address_text_is_remembered_per_instance_never_by_a_reused_id() -> None:
+    """The memo answers the same instance with its text, and an equal-looking or newer object
+    (even one that got a freed object's ``id``) with its own text, also once the memo is full."""
+    first = Address(city="Oslo")
+    assert rows.address_text(first) == '{"city": "Oslo"}'
+    assert rows.address_text(first) is rows.address_text(first)
+    for n in range(rows._TEXTS_SIZE + 10):  # fills the memo past its bound: it is cleared, not grown
+        address = Address(city=f"City {n}")
+        assert rows.address_text(address) == json.dumps({"city": f"City {n}"})
+        del address  # its id is free for the next one
+    assert len(rows._TEXTS) <= rows._TEXTS_SIZE
+    assert rows.address_text(first) == '{"city": "Oslo"}'

@@ -20,6 +20,7 @@ Format (see ``examples/client.toml`` for a commented example)::
     [sync]
     resources = ["customers", "orders", "products"]   # default: all three
     overlap_minutes = 10                               # re-read window behind each cursor
+    batch_records = 4000                               # most records per transaction
 
     [email]                              # optional; used by rules
     sender = "smtp"                      # "smtp" or "outbox" (default)

@@ -139,7 +139,10 @@ class ClientConfig(ClientTables):
             "client": {"name": self.name},
             "store": {"platform": self.store.platform, **masked(self.store.settings)},
             "database": {"url": None if self.database.url is None else mask_url(self.database.url)},
-            "sync": {"resources": [r.value for r in self.sync.resources], "overlap_minutes": self.sync.overlap_minutes},
+            "sync": {
+                "resources": [r.value for r in self.sync.resources], "overlap_minutes": self.sync.overlap_minutes,
+                "batch_records": self.sync.batch_records,
+            },
             "email": None if self.email is None else masked(self.email),
             "rules": masked(self.rules),
             "schedule": masked(self.schedule),

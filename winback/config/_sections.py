@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field
 
 from winback.connectors.base import Resource
 from winback.model import normalize_email
-from winback.sync.engine import DEFAULT_RESOURCES
+from winback.sync.engine import BATCH_RECORDS, DEFAULT_RESOURCES
 
 
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?]+$")
@@ -33,6 +33,9 @@ class DatabaseSection(_Table):
 class SyncSection(_Table):
     resources: tuple[Resource, ...] = DEFAULT_RESOURCES
     overlap_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 10
+    batch_records: Annotated[int, Field(ge=1, le=100_000)] = BATCH_RECORDS
+    """The most records one transaction commits: larger batches cost less CPU per record (fewer
+    index pages written again), smaller ones hold less memory and lose less to a kill."""
 
     @field_validator("resources")
     @classmethod

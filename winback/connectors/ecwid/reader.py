@@ -12,8 +12,10 @@ promises oldest-first pages whose ``newest_updated_at`` is a safe cursor, so thi
    ``total`` — the signature of a shifted page;
 3. sorts the window by ``(updated, id)`` and hands it out in pages.
 
-So at most one window of raw records is held in memory, and pages come out in ascending
-``updated`` order across windows: a cursor taken from any committed page never skips an earlier
+While one window's pages are handed out (parsed and committed by the caller), the next window is
+already being read by a task of its own: still one request at a time, but the platform works
+while winback does. So at most two windows of raw records are held in memory, and pages come out
+in ascending ``updated`` order across windows: a cursor taken from any committed page never skips an earlier
 record. Records changed during the read either are read in their new version or fall into a later
 window or the next incremental read (``updatedFrom`` is inclusive; the engine upserts by id).
 More than ``window_max`` records updated in the same second are read as one window regardless.
@@ -31,6 +33,7 @@ up is still re-read.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from operator import itemgetter
@@ -180,6 +183,33 @@ class WindowedReader:
                 plan.note(t, beyond)
                 if beyond >= plan.remaining:
                     break
+        window = await self._window(plan, envelope)
+        ahead: asyncio.Task[tuple[int | None, list[Any]]] | None = None
+        try:
+            while True:
+                hi, records = window
+                if hi is not None:
+                    # The next window's bounds are known now: read it while this one's pages are
+                    # parsed and committed (one request in flight, as before, only earlier).
+                    plan.was_read(hi, len(records), self._sort_key(records[len(records) // 2])[0] if records else None)
+                    ahead = asyncio.create_task(self._window(plan, None), name="winback-ecwid-next-window")
+                for start in range(0, len(records), size):
+                    yield records[start : start + size]
+                if ahead is None:
+                    return
+                window, ahead = await ahead, None
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                await asyncio.wait([ahead])
+                if not ahead.cancelled():
+                    ahead.exception()  # the consumer stopped first: nothing waits for this error
+
+    async def _window(self, plan: Plan, envelope: Mapping[str, Any] | None) -> tuple[int | None, list[Any]]:
+        """The next window to read from ``plan.lo`` and its records (``hi`` ``None``: the last,
+        open-ended one). ``envelope`` is the open-ended window's first page when already fetched;
+        a window found too big is dropped and a smaller one tried, as the count places it."""
+        size, most = self._page_size, self._window_max
         hi: int | None = None
         while True:
             if envelope is None:
@@ -194,10 +224,4 @@ class WindowedReader:
                     plan.overflowed(hi, total)
                 envelope = None
                 continue
-            records = await self.read_window(plan.lo, hi, envelope)
-            for start in range(0, len(records), size):
-                yield records[start : start + size]
-            if hi is None:
-                return
-            plan.was_read(hi, len(records), self._sort_key(records[len(records) // 2])[0] if records else None)
-            envelope = None
+            return hi, await self.read_window(plan.lo, hi, envelope)

@@ -26,9 +26,10 @@ _encode_json = json.JSONEncoder().encode
 
 
 def _json_text(value: Any) -> str:
-    """The text SQLite's JSON columns store: exactly ``json.dumps(value)`` (an encoder with the
-    same defaults), without its per-call argument checks, and ``[]`` (most orders' discount codes,
-    most customers' tags) without the encoder at all."""
+    """The text JSON columns store (SQLite's text, PostgreSQL's ``json``): exactly
+    ``json.dumps(value)`` (an encoder with the same defaults), without its per-call argument
+    checks, and ``[]`` (most orders' discount codes, most customers' tags) without the encoder at
+    all."""
     if value.__class__ is list and not value:
         return "[]"
     return _encode_json(value)
@@ -134,7 +135,7 @@ def open_store(
         if url.startswith("sqlite"):
             engine = _sqlite_engine(url)
         elif url.startswith("postgresql"):
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True, json_serializer=_json_text)
         else:
             raise errors.SyncError(
                 f"unsupported database URL scheme {url.split(':', 1)[0]!r}: use sqlite:///path or "

@@ -1,14 +1,13 @@
-"""Pages of orders and customers decoded straight from the answer's bytes into :mod:`winback.model`, in Rust.
+"""Pages of orders and customers decoded straight from the answer's bytes into :mod:`winback.model`.
 
 Why
     Decoding a page to Python dicts and then building every model from them cost more than the
     rest of a sync outside the store's write path together: each order is ten objects (the order,
-    its lines, its amounts, its address) and every field was looked up twice. Here one
-    pydantic-core validator per store reads the whole GraphQL answer (or a bulk export's rows put
-    together) and builds the very same model instances with the models' own field validators
-    (the schemas of the nodes are in :mod:`.decode_nodes`). No Python function runs per record
-    inside the validator (bar a rare shape); what reads several fields of a node (fulfilment times, fallbacks) is
-    one Python pass over the page afterwards.
+    its lines, its amounts, its address) and every field was looked up twice. Orders are read by
+    msgspec into plain structs and built without a second validation (:mod:`.decode_orders`);
+    customers by one pydantic-core validator per store that reads the whole GraphQL answer and
+    builds the model instances with the models' own field validators (the schemas are in
+    :mod:`.decode_nodes`; what reads several fields of a node is one Python pass afterwards).
 
 What the caller may rely on
     - This is a fast path, never a second opinion: it accepts a strict subset of what
@@ -19,7 +18,7 @@ What the caller may rely on
       or an order whose line items need another request, fails the whole page with
       :class:`pydantic.ValidationError`; the caller then reads the page the ordinary way, which
       quarantines the bad record with its reason exactly as before.
-    - Validators are built once per store id and kept.
+    - Customer validators are built once per store id and kept.
 """
 
 from __future__ import annotations
@@ -29,16 +28,13 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+import msgspec
 from pydantic_core import SchemaValidator
 from pydantic_core import core_schema as cs
 
-from winback.connectors.shopify.decode_nodes import (
-    MODELS,
-    customer_schema,
-    finish_customers,
-    finish_orders,
-    order_schema,
-)
+from winback.connectors.shopify import decode_orders
+from winback.connectors.shopify.decode_nodes import MODELS, customer_schema, finish_customers, refused
+from winback.connectors.shopify.order_structs import BulkRowKeys
 
 
 _PAGE_INFO = cs.typed_dict_schema(
@@ -133,11 +129,24 @@ class _Finished:
         return answer
 
 
-@lru_cache(maxsize=16)
-def orders_page(store_id: str) -> _Finished:
-    """An ``OrdersPage`` answer → ``{"data": {"orders": {"nodes": [Order, ...], "pageInfo": ...}}, ...}``."""
-    decoder = _validator(_connection_answer("orders", order_schema(store_id)))
-    return _Finished(decoder, finish_orders, "data", "orders", "nodes")
+class OrdersPage:
+    """An ``OrdersPage`` answer → ``{"data": {"orders": {"nodes": [Order, ...], "pageInfo": ...}}, ...}``,
+    read by :mod:`.decode_orders` (msgspec, then the models built without validation)."""
+
+    def __init__(self, store_id: str) -> None:
+        self.store_id = store_id
+
+    def validate_json(self, data: bytes) -> dict[str, Any]:
+        try:
+            orders, page_info, extensions = decode_orders.orders_answer(data, self.store_id)
+        except decode_orders.Refused as exc:
+            raise refused(str(exc)) from None
+        return {"data": {"orders": {"nodes": orders, "pageInfo": page_info}}, "extensions": extensions}
+
+
+def orders_page(store_id: str) -> OrdersPage:
+    """The decoder of ``OrdersPage`` answers of store ``store_id``."""
+    return OrdersPage(store_id)
 
 
 _ABSENT = cs.typed_dict_field(cs.none_schema(), required=False)
@@ -162,29 +171,13 @@ def customers_page(store_id: str) -> _Finished:
     return _Finished(decoder, finish_customers, "data", "customers", "nodes", guard=_NO_FALLBACK_KEYS)
 
 
-@lru_cache(maxsize=16)
-def orders_list(store_id: str) -> _Finished:
-    """A JSON array of ``OrderFields`` nodes (a bulk export's rows put together) → ``[Order, ...]``."""
-    return _Finished(_validator(cs.list_schema(order_schema(store_id))), finish_orders)
-
-
-BULK_CHUNK = 25
-"""Orders per validator call in :func:`bulk_orders`."""
-
-
 def bulk_orders(store_id: str, groups: Sequence[tuple[bytes, list[bytes]]]) -> list[Any]:
-    """The orders of bulk rows (see :func:`bulk_orders_json`), :data:`BULK_CHUNK` at a time.
-
-    Why in chunks: one call over a whole page of 250 orders took about half as long again as the
-    same orders 25 at a time (measured on the emulator's export with ``bench/profile_sync_cpu.py``
-    recordings; the cause inside pydantic-core was not pinned down), and the records are the same
-    either way. Raises
-    :class:`pydantic.ValidationError` when any order is refused."""
-    decoder = orders_list(store_id)
-    records: list[Any] = []
-    for start in range(0, len(groups), BULK_CHUNK):
-        records.extend(decoder.validate_json(bulk_orders_json(groups[start : start + BULK_CHUNK])))
-    return records
+    """The orders of bulk rows (see :func:`bulk_orders_json`), read by :mod:`.decode_orders`.
+    Raises :class:`pydantic.ValidationError` when any order is refused."""
+    try:
+        return decode_orders.orders_list(bulk_orders_json(groups), store_id)
+    except decode_orders.Refused as exc:
+        raise refused(str(exc)) from None
 
 
 def bulk_orders_json(groups: Iterable[tuple[bytes, list[bytes]]]) -> bytes:
@@ -197,13 +190,14 @@ def bulk_orders_json(groups: Iterable[tuple[bytes, list[bytes]]]) -> bytes:
     return b"[" + b",".join(parts) + b"]"
 
 
-ROW_KEYS = SchemaValidator(
-    cs.typed_dict_schema(
-        {
-            "id": cs.typed_dict_field(cs.any_schema(), required=False),
-            "__parentId": cs.typed_dict_field(cs.any_schema(), required=False),
-        }
-    ),
-    config=_CONFIG,
-)
-"""A bulk row (a JSON object) → its ``id`` and ``__parentId`` only, the rest left as bytes."""
+_ROW_KEYS = msgspec.json.Decoder(BulkRowKeys)
+
+
+def row_keys(line: bytes) -> BulkRowKeys | None:
+    """A bulk row's ``id`` and ``__parentId`` only, the rest left as bytes; ``None`` when the line is
+    not one whole JSON object (a download cut off mid-row). msgspec skips the other keys in C, at
+    about half of what pydantic-core took per row."""
+    try:
+        return _ROW_KEYS.decode(line)
+    except msgspec.DecodeError:
+        return None

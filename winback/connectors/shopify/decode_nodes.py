@@ -1,12 +1,12 @@
-"""Shopify's order and customer nodes as pydantic-core schemas building :mod:`winback.model` instances.
+"""Shopify's customer nodes as pydantic-core schemas building :mod:`winback.model` instances.
 
-Each schema reads one GraphQL node (``OrderFields``, ``CustomerFields``) under Shopify's field names
-and makes every value what :func:`.parse.parse_order` and :func:`.parse.parse_customer` give, in
-Rust: enum words through literal tables and ``dict.get``, times to UTC through ``astimezone``,
-blanks to ``None`` through unions; the callables are C functions, so no Python frame runs per
-record (but for an amount sent as a JSON number, or a birth date). What reads more than
-one field of a node (the fulfilment times, the customer's phone fallback, an empty address) is
-left to one pass over the page, :func:`finish_orders` and :func:`finish_customers`. A node these
+The schema reads one GraphQL node (``CustomerFields``) under Shopify's field names and makes every
+value what :func:`.parse.parse_customer` gives, in Rust: enum words through literal tables and
+``dict.get``, times to UTC through ``astimezone``, blanks to ``None`` through unions; the callables
+are C functions, so no Python frame runs per record (but for an amount sent as a JSON number, or a
+birth date). What reads more than one field of a node (the phone fallback, an empty address) is
+left to one pass over the page, :func:`finish_customers`. (Orders are read by
+:mod:`.decode_orders`, which measured faster for their many nested objects.) A node these
 parsers would read differently is refused, so that the whole page takes the ordinary path.
 :mod:`.decode` wraps the schemas into validators of whole answers.
 """
@@ -14,8 +14,7 @@ parsers would read differently is refused, so that the whole page takes the ordi
 from __future__ import annotations
 
 from datetime import timezone
-from functools import partial
-from operator import itemgetter, methodcaller
+from operator import methodcaller
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,14 +28,11 @@ from winback.model import (
     ConsentState,
     Customer,
     EmailConsent,
-    FinancialStatus,
-    LineItem,
     Money,
-    Order,
     birth_date_of,
 )
 
-MODELS = (Money, Address, LineItem, Order, EmailConsent, Customer)
+MODELS = (Money, Address, EmailConsent, Customer)
 """The models these schemas build (see :func:`.decode._own_schemas`)."""
 
 _UNSET = "__winback_not_in_the_answer__"
@@ -103,7 +99,6 @@ def _words(table: dict[str, Any], default: Any) -> Any:
 
 
 _STR = cs.str_schema(strict=True)
-_BOOL = cs.bool_schema(strict=True)
 _INT = cs.int_schema(strict=True)
 _NULL = cs.none_schema()
 _BLANK = cs.literal_schema([""])
@@ -147,127 +142,10 @@ ADDRESS = _model(
 )
 """An address; an empty one (which :func:`.parse.address` reads as none) is refused by the page's pass."""
 
-LINE_ITEM = _model(
-    LineItem,
-    {
-        "id": _field(_STR, "id"),
-        "product_id": _field(_optional(_STR), ["product", "id"]),
-        "variant_id": _field(_optional(_STR), ["variant", "id"]),
-        "sku": _field(_BLANK_AS_NONE, "sku"),
-        "title": _field(_STR, "title"),
-        "quantity": _field(_INT, "quantity"),
-        # present and null fails (the ordinary path falls back to quantity); absent takes quantity
-        "current_quantity": _field(_INT, [["currentQuantity"], ["quantity"]]),
-        "unit_price": _field(_optional(MONEY), ["originalUnitPriceSet", "shopMoney"]),
-    },
-)
-
-LINE_ITEMS = _then(
-    itemgetter("nodes"),
-    cs.typed_dict_schema(
-        {
-            "nodes": cs.typed_dict_field(cs.tuple_variable_schema(LINE_ITEM)),
-            "pageInfo": cs.typed_dict_field(
-                cs.nullable_schema(
-                    cs.typed_dict_schema(
-                        # a connection cut off is completed by another request: the ordinary path
-                        {"hasNextPage": cs.typed_dict_field(cs.literal_schema([False, None]), required=False)}
-                    )
-                ),
-                required=False,
-            ),
-        }
-    ),
-)
-"""``lineItems { nodes pageInfo }`` → the tuple of its line items."""
-
-_ISO_TIME = cs.str_schema(
-    strict=True,
-    pattern=r"^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$",
-)
-"""The times :func:`.parse.parse_datetime` and pydantic read alike (anything else: the ordinary path)."""
-
-_SHIPMENT_TIME = cs.typed_dict_field(cs.nullable_schema(cs.chain_schema([_ISO_TIME, _TIME])), required=False)
-
-SHIPMENTS = cs.list_schema(
-    cs.typed_dict_schema(
-        {
-            "status": cs.typed_dict_field(cs.any_schema(), required=False),
-            "createdAt": _SHIPMENT_TIME,
-            "deliveredAt": _SHIPMENT_TIME,
-        }
-    )
-)
-"""``fulfillments``, kept in ``fulfilled_at`` until :func:`finish_orders` reads them."""
-
-
-_DISCOUNT_CODES = _then(tuple, _then(partial(filter, None), cs.list_schema(_STR)))
-"""The codes without the blank ones, as a tuple."""
-
-
 def refused(why: str) -> ValidationError:
     """What a page's pass raises for a node the ordinary path must read."""
     error = InitErrorDetails(type=PydanticCustomError("ordinary_path", why), loc=(), input=None)
     return ValidationError.from_exception_data("ordinary_path", [error])
-
-
-def order_schema(store_id: str) -> Any:
-    """:class:`Order` from an ``OrderFields`` node (with ``lineItems``), as :func:`.parse.parse_order`
-    once :func:`finish_orders` has read the fulfilment and the address."""
-    fields = {
-        "platform": _field(cs.with_default_schema(_STR, default=parse.PLATFORM), _UNSET),
-        "store_id": _field(cs.with_default_schema(_STR, default=store_id), _UNSET + "store"),
-        "id": _field(_STR, "id"),
-        "name": _field(_optional(_STR), "name"),
-        "email": _field(_optional(_STR), "email"),
-        "customer_id": _field(_optional(_STR), ["customer", "id"]),
-        "created_at": _field(_TIME, "createdAt"),
-        "updated_at": _field(_TIME, "updatedAt"),
-        "processed_at": _field(_optional(_TIME), "processedAt"),
-        "cancelled_at": _field(_optional(_TIME), "cancelledAt"),
-        "test": _field(cs.with_default_schema(_BOOL, default=False), "test"),
-        "financial_status": _field(_words(parse.FINANCIAL, FinancialStatus.UNKNOWN), "displayFinancialStatus"),
-        "total": _field(MONEY, ["totalPriceSet", "shopMoney"]),
-        "current_total": _field(_optional(MONEY), ["currentTotalPriceSet", "shopMoney"]),
-        "refunded": _field(_optional(MONEY), ["totalRefundedSet", "shopMoney"]),
-        "line_items": _field(_or_null(LINE_ITEMS, ()), "lineItems"),
-        "billing_address": _field(_optional(ADDRESS), "billingAddress"),
-        "accepts_marketing": _field(_optional(_BOOL), "customerAcceptsMarketing"),
-        "discount_codes": _field(_or_null(_DISCOUNT_CODES, ()), "discountCodes"),
-        "fulfillment_status": _field(_optional(_STR), "displayFulfillmentStatus"),  # the raw word: see finish_orders
-        "fulfilled_at": _field(_optional(SHIPMENTS), "fulfillments"),
-        "delivered_at": _field(cs.with_default_schema(_NULL, default=None), _UNSET + "delivered"),
-    }
-    return _model(Order, fields)
-
-
-def _max_time(times: list[Any]) -> Any:
-    return max(times) if times else None
-
-
-def finish_orders(orders: list[Order]) -> list[Order]:
-    """What :func:`.parse.fulfilment` makes of each order's status word and shipments (kept raw by
-    :func:`order_schema`), in one pass over the page; a page with an empty address is refused."""
-    for order in orders:
-        fields = order.__dict__
-        address = fields["billing_address"]
-        if address is not None and not address.__pydantic_fields_set__:
-            raise refused("an address without fields")  # parse.address reads {} as no address
-        status = fields["fulfillment_status"]
-        shipments = fields["fulfilled_at"]
-        fields["fulfilled_at"] = None
-        if status:
-            fields["fulfillment_status"] = status.lower()
-            if status == "FULFILLED" and shipments:
-                done = [shipment for shipment in shipments if shipment.get("status") == "SUCCESS"]
-                if done:
-                    fields["fulfilled_at"] = _max_time([s["createdAt"] for s in done if s.get("createdAt")])
-                    delivered = [s.get("deliveredAt") for s in done]
-                    if all(delivered):
-                        fields["delivered_at"] = max(delivered)
-        else:
-            fields["fulfillment_status"] = None
-    return orders
 
 
 _NO_CONSENT = EmailConsent()

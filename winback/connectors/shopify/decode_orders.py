@@ -2,7 +2,7 @@
 
 Why
     Reading orders was most of a Shopify sync's CPU outside the store. pydantic-core validating
-    each order field by field (:mod:`.decode_nodes`) still made ten model instances per order
+    each order field by field (the former ``decode_nodes``) still made ten model instances per order
     through its generic machinery. Here msgspec reads the answer's bytes into the plain structs of
     :mod:`.order_structs` (in C, every shape checked there), and one Python pass builds each model
     with :meth:`~winback.model._Frozen.from_checked`: every value is already what validation would
@@ -30,6 +30,7 @@ from winback.connectors.shopify import parse
 from winback.connectors.shopify.order_structs import (
     AddressNode,
     LineNode,
+    MoneyNode,
     MoneySet,
     OrderNode,
     OrdersAnswer,
@@ -44,6 +45,7 @@ _new_address = Address.from_checked
 _new_line = LineItem.from_checked
 _new_order = Order.from_checked
 _FINANCIAL = parse.FINANCIAL
+_PLATFORM = parse.PLATFORM
 _UNKNOWN = FinancialStatus.UNKNOWN
 
 _AMOUNT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
@@ -62,16 +64,18 @@ _times: dict[str, datetime] = {}
 _money: dict[tuple[str, str], Money] = {}
 
 
-def _time(text: str) -> datetime:
+def utc_time(text: str) -> datetime:
     """``text`` as a UTC time, made once per distinct text (a frozen value, safe to share)."""
     found = _times.get(text)
     if found is None:
         if _TIME.fullmatch(text) is None:
             raise Refused(f"not a time of the usual form: {text!r}")
         try:
-            found = _from_iso(text).astimezone(_UTC)
+            found = _from_iso(text)
         except ValueError:
             raise Refused(f"not a time: {text!r}") from None
+        if found.tzinfo is not _UTC:
+            found = found.astimezone(_UTC)
         if len(_times) >= _KEPT:
             _times.clear()
         _times[text] = found
@@ -79,9 +83,14 @@ def _time(text: str) -> datetime:
 
 
 def _money_of(value: MoneySet | None) -> Money | None:
-    """``{shopMoney {amount currencyCode}}`` → :class:`Money`, one instance per distinct amount and
-    currency (models are frozen: records may share one)."""
-    if value is None or (node := value.shopMoney) is None:
+    """``{shopMoney {amount currencyCode}}`` → :class:`Money` (see :func:`money_of`)."""
+    return None if value is None else money_of(value.shopMoney)
+
+
+def money_of(node: MoneyNode | None) -> Money | None:
+    """``{amount currencyCode}`` → :class:`Money`, one instance per distinct amount and currency
+    (models are frozen: records may share one)."""
+    if node is None:
         return None
     key = (node.amount, node.currencyCode)
     found = _money.get(key)
@@ -131,24 +140,8 @@ class _Builder:
     def orders(self, nodes: Iterable[OrderNode]) -> list[Order]:
         return [self.order(node) for node in nodes]
 
-    def line(self, node: LineNode) -> LineItem:
-        product, variant, quantity = node.product, node.variant, node.quantity
-        current = node.currentQuantity
-        return _new_line(
-            {
-                "id": node.id,
-                "product_id": None if product is None else product.id,
-                "variant_id": None if variant is None else variant.id,
-                "sku": node.sku or None,
-                "title": node.title,
-                "quantity": quantity,
-                "current_quantity": quantity if current is None else current,
-                "unit_price": _money_of(node.originalUnitPriceSet),
-            }
-        )
-
     def order(self, node: OrderNode) -> Order:
-        time = _time
+        kept = _times.get
         total = _money_of(node.totalPriceSet)
         if total is None:
             raise Refused("an order without totalPriceSet.shopMoney")
@@ -158,34 +151,34 @@ class _Builder:
             info = connection.pageInfo
             if info is not None and info.hasNextPage:
                 raise Refused("an order whose line items need another request")
-            lines = tuple([self.line(item) for item in connection.nodes])
-        processed, cancelled = node.processedAt, node.cancelledAt
+            lines = tuple([_line(item) for item in connection.nodes])
+        created, updated, processed, cancelled = node.createdAt, node.updatedAt, node.processedAt, node.cancelledAt
         customer = node.customer
         financial = node.displayFinancialStatus
         status = node.displayFulfillmentStatus
         codes = node.discountCodes
         fulfilled_at = delivered_at = None
         if status == "FULFILLED" and node.fulfillments:
-            fulfilled_at, delivered_at = self.shipped(node.fulfillments)
+            fulfilled_at, delivered_at = _shipped(node.fulfillments)
         return _new_order(
             {
-                "platform": parse.PLATFORM,
+                "platform": _PLATFORM,
                 "store_id": self.store_id,
                 "id": node.id,
                 "name": node.name,
                 "email": node.email,
                 "customer_id": None if customer is None else customer.id,
-                "created_at": time(node.createdAt),
-                "updated_at": time(node.updatedAt),
-                "processed_at": None if processed is None else time(processed),
-                "cancelled_at": None if cancelled is None else time(cancelled),
+                "created_at": kept(created) or utc_time(created),
+                "updated_at": kept(updated) or utc_time(updated),
+                "processed_at": None if processed is None else kept(processed) or utc_time(processed),
+                "cancelled_at": None if cancelled is None else kept(cancelled) or utc_time(cancelled),
                 "test": node.test,
                 "financial_status": _FINANCIAL.get(financial, _UNKNOWN) if type(financial) is str else _UNKNOWN,
                 "total": total,
                 "current_total": _money_of(node.currentTotalPriceSet),
                 "refunded": _money_of(node.totalRefundedSet),
                 "line_items": lines,
-                "billing_address": _address(node.billingAddress),
+                "billing_address": address_of(node.billingAddress),
                 "accepts_marketing": node.customerAcceptsMarketing,
                 "discount_codes": tuple([code for code in codes if code]) if codes else (),
                 "fulfillment_status": status.lower() if status else None,
@@ -194,23 +187,47 @@ class _Builder:
             }
         )
 
-    def shipped(self, shipments: Sequence[Shipment]) -> tuple[datetime | None, datetime | None]:
-        """The fulfilment and delivery times of a fulfilled order, as :func:`.parse.fulfilment`."""
-        done = [shipment for shipment in shipments if shipment.status == "SUCCESS"]
-        if not done:
+
+def _line(node: LineNode) -> LineItem:
+    product, variant, quantity = node.product, node.variant, node.quantity
+    current = node.currentQuantity
+    return _new_line(
+        {
+            "id": node.id,
+            "product_id": None if product is None else product.id,
+            "variant_id": None if variant is None else variant.id,
+            "sku": node.sku or None,
+            "title": node.title,
+            "quantity": quantity,
+            "current_quantity": quantity if current is None else current,
+            "unit_price": _money_of(node.originalUnitPriceSet),
+        }
+    )
+
+
+def _shipped(shipments: Sequence[Shipment]) -> tuple[datetime | None, datetime | None]:
+    """The fulfilment and delivery times of a fulfilled order, as :func:`.parse.fulfilment`."""
+    if len(shipments) == 1:  # the common case, without the lists
+        only = shipments[0]
+        if only.status != "SUCCESS":
             return None, None
-        created = [_time(s.createdAt) for s in done if s.createdAt]
-        delivered = [s.deliveredAt for s in done]
-        fulfilled_at = max(created) if created else None
-        if all(delivered):
-            return fulfilled_at, max(_time(text) for text in delivered if text)
-        return fulfilled_at, None
+        created, delivered = only.createdAt, only.deliveredAt
+        return (utc_time(created) if created else None), (utc_time(delivered) if delivered else None)
+    done = [shipment for shipment in shipments if shipment.status == "SUCCESS"]
+    if not done:
+        return None, None
+    times = [utc_time(s.createdAt) for s in done if s.createdAt]
+    delivered_texts = [s.deliveredAt for s in done]
+    fulfilled_at = max(times) if times else None
+    if all(delivered_texts):
+        return fulfilled_at, max(utc_time(text) for text in delivered_texts if text)
+    return fulfilled_at, None
 
 
 _astuple = msgspec.structs.astuple
 
 
-def _address(node: AddressNode | None) -> Address | None:
+def address_of(node: AddressNode | None) -> Address | None:
     if node is None:
         return None
     values = _astuple(node)

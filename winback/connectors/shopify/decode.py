@@ -66,13 +66,28 @@ def customers_page(store_id: str) -> ConnectionPage:
     return ConnectionPage("customers", decode_customers.customers_answer, store_id)
 
 
+class OrdersList:
+    """A decoder of a JSON array of order nodes (a bulk export's rows put together) → ``[Order, ...]``."""
+
+    def __init__(self, store_id: str) -> None:
+        self.store_id = store_id
+
+    def validate_json(self, data: bytes) -> list[Any]:
+        try:
+            return decode_orders.orders_list(data, self.store_id)
+        except decode_orders.Refused as exc:
+            raise refused(str(exc)) from None
+
+
+def orders_list(store_id: str) -> OrdersList:
+    """The decoder of bulk orders of store ``store_id``."""
+    return OrdersList(store_id)
+
+
 def bulk_orders(store_id: str, groups: Sequence[tuple[bytes, list[bytes]]]) -> list[Any]:
-    """The orders of bulk rows (see :func:`bulk_orders_json`), read by :mod:`.decode_orders`.
-    Raises :class:`pydantic.ValidationError` when any order is refused."""
-    try:
-        return decode_orders.orders_list(bulk_orders_json(groups), store_id)
-    except decode_orders.Refused as exc:
-        raise refused(str(exc)) from None
+    """The orders of bulk rows (see :func:`bulk_orders_json`), a page at once. Raises
+    :class:`pydantic.ValidationError` when any order is refused."""
+    return orders_list(store_id).validate_json(bulk_orders_json(groups))
 
 
 def bulk_orders_json(groups: Iterable[tuple[bytes, list[bytes]]]) -> bytes:

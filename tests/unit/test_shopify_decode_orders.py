@@ -59,7 +59,9 @@ def test_a_time_in_another_zone_is_kept_as_its_utc_instant() -> None:
     assert order.created_at.isoformat() == "2026-01-01T00:00:00+00:00"
 
 
-@pytest.mark.parametrize("text", ["2026-02-30T10:00:00Z", "2026-01-01T10:00:00", "1767225600"])
+@pytest.mark.parametrize(
+    "text", ["2026-02-30T10:00:00Z", "2026-01-01T10:00:00", "1767225600", "0001-01-01T00:00:00+01:00"]
+)
 def test_a_time_fromisoformat_or_the_usual_form_refuses_refuses_the_batch(text: str) -> None:
     with pytest.raises(decode_orders.Refused):
         decode_orders.orders_answer(_answer([order_node(1, updatedAt=text)]), STORE)
@@ -75,3 +77,12 @@ def test_a_bulk_row_gives_its_id_and_parent_only() -> None:
 @pytest.mark.parametrize("line", [b'{"id":"gid://shopify/Order/1","na', b"[1, 2]", b"17", b""])
 def test_a_bulk_row_that_is_not_one_whole_object_has_no_keys(line: bytes) -> None:
     assert decode.row_keys(line) is None
+
+
+@pytest.mark.parametrize("body", [b'{"data": {"orders": {"nodes": [{"id": "gid://shopify/Or', b"not json", b""])
+def test_an_answer_cut_off_or_not_json_is_refused_not_raised(body: bytes) -> None:
+    from pydantic import ValidationError
+
+    for decoder in (decode.orders_page(STORE), decode.customers_page(STORE), decode.orders_list(STORE)):
+        with pytest.raises(ValidationError):
+            decoder.validate_json(body)

@@ -109,5 +109,5 @@ def row_keys(line: bytes) -> BulkRowKeys | None:
     about half of what pydantic-core took per row."""
     try:
         return _ROW_KEYS.decode(line)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None

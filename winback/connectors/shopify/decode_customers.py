@@ -84,7 +84,7 @@ def customers_answer(data: bytes, store_id: str) -> tuple[list[Customer], Any, A
     """A ``CustomersPage`` answer → its customers, its ``pageInfo`` and its ``extensions``."""
     try:
         answer = _answer.decode(data)
-    except msgspec.ValidationError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:  # not JSON (cut off, say), not the usual shape
         raise Refused(str(exc)) from None
     connection = answer.data.customers
     info = connection.pageInfo

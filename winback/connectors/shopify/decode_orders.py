@@ -72,10 +72,10 @@ def utc_time(text: str) -> datetime:
             raise Refused(f"not a time of the usual form: {text!r}")
         try:
             found = _from_iso(text)
-        except ValueError:
+            if found.tzinfo is not _UTC:
+                found = found.astimezone(_UTC)
+        except (ValueError, OverflowError):  # no such day; outside datetime's years once in UTC
             raise Refused(f"not a time: {text!r}") from None
-        if found.tzinfo is not _UTC:
-            found = found.astimezone(_UTC)
         if len(_times) >= _KEPT:
             _times.clear()
         _times[text] = found
@@ -114,7 +114,7 @@ def orders_answer(data: bytes, store_id: str) -> tuple[list[Order], Any, Any]:
     ``None``) and its ``extensions`` (decoded as plain JSON)."""
     try:
         answer = _answer.decode(data)
-    except msgspec.ValidationError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:  # not JSON (cut off, say), not the usual shape
         raise Refused(str(exc)) from None
     connection = answer.data.orders
     info = connection.pageInfo
@@ -126,7 +126,7 @@ def orders_list(data: bytes, store_id: str) -> list[Order]:
     """A JSON array of order nodes (a bulk export's rows put together) → its orders."""
     try:
         nodes = _nodes.decode(data)
-    except msgspec.ValidationError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:  # not JSON (cut off, say), not the usual shape
         raise Refused(str(exc)) from None
     return _Builder(store_id).orders(nodes)
 

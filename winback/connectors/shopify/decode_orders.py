@@ -38,6 +38,10 @@ from winback.connectors.shopify.order_structs import (
 )
 from winback.model import Address, FinancialStatus, LineItem, Money, Order
 
+class Refused(ValueError):
+    """A batch the fast path does not read; the caller reads it the ordinary way."""
+
+
 _UTC = timezone.utc
 _from_iso = datetime.fromisoformat
 _new_money = Money.from_checked
@@ -103,10 +107,6 @@ def money_of(node: MoneyNode | None) -> Money | None:
             _money.clear()
         _money[key] = found
     return found
-
-
-class Refused(ValueError):
-    """A batch the fast path does not read; the caller reads it the ordinary way."""
 
 
 def orders_answer(data: bytes, store_id: str) -> tuple[list[Order], Any, Any]:

@@ -38,6 +38,7 @@ from winback.connectors.shopify.order_structs import (
 )
 from winback.model import Address, FinancialStatus, LineItem, Money, Order
 
+
 class Refused(ValueError):
     """A batch the fast path does not read; the caller reads it the ordinary way."""
 

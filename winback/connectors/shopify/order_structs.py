@@ -1,10 +1,10 @@
 """Shopify order nodes as msgspec structs: the shapes :mod:`.decode_orders` reads an answer into.
 
 Each struct takes only the common shape of its node: JSON strings, integers and booleans where
-:func:`.parse.parse_order` would also convert other types, amounts and times as text of one plain
-form (:data:`AMOUNT`, :data:`TIME`), and no key of an address the documents do not select. Anything
-else fails the whole decode with :class:`msgspec.ValidationError`, and the page is read the
-ordinary way. ``gc=False``: these objects hold only strings, numbers and other such structs, never
+:func:`.parse.parse_order` would also convert other types, amounts and times as text (their form
+is checked by :mod:`.decode_orders`, once per distinct text), and no key of an address the
+documents do not select. Anything else fails the whole decode with :class:`msgspec.ValidationError`,
+and the page is read the ordinary way. ``gc=False``: these objects hold only strings, numbers and other such structs, never
 a cycle, so the collector need not track the thousands a page makes.
 """
 

@@ -1,4 +1,4 @@
-"""The Rust decoder of Shopify pages (:mod:`winback.connectors.shopify.decode`) against the ordinary
+"""The fast decoder of Shopify pages (:mod:`winback.connectors.shopify.decode`) against the ordinary
 path, end to end: a full sync over the emulator stores exactly the same rows either way."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Refusing:
     """A decoder that takes nothing: every page goes the ordinary way."""
 
     def validate_json(self, data: bytes) -> Any:
-        return decode._NO_FALLBACK_KEYS.validate_json(b"[]")  # raises ValidationError
+        raise decode.refused("every page the ordinary way")
 
 
 def _rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:

@@ -57,7 +57,6 @@ TAKEN = {
     "guest without lines": order_node(3, customer=None, lines=[], email=None, name=None),
     "no lineItems": {k: v for k, v in order_node(4).items() if k != "lineItems"},
     "lower-case fulfilment status": {**_rich(12), "displayFulfillmentStatus": "fulfilled"},
-    "times as unix seconds": order_node(13, createdAt=1767225600, processedAt=1767225600.5),
     "partly fulfilled": {**_rich(5), "displayFulfillmentStatus": "PARTIALLY_FULFILLED"},
     "fulfilled, one not delivered": {**_rich(6), "fulfillments": [
         {"createdAt": "2026-01-02T10:00:00Z", "deliveredAt": None, "status": "SUCCESS"}]},
@@ -65,10 +64,8 @@ TAKEN = {
     "no financial status": order_node(8, displayFinancialStatus=None),
     "nulls": order_node(9, processedAt=None, discountCodes=None, fulfillments=None, displayFulfillmentStatus=None,
                         currentTotalPriceSet=None, totalRefundedSet=None, customerAcceptsMarketing=None),
+    "currentQuantity null": order_node(14, lines=[line_node(1, currentQuantity=None)]),
     "no currentQuantity": order_node(10, lines=[{k: v for k, v in line_node(1).items() if k != "currentQuantity"}]),
-    "amounts as JSON numbers": order_node(11, totalPriceSet={"shopMoney": {"amount": 0.1, "currencyCode": "EUR"}},
-                                          lines=[line_node(1, originalUnitPriceSet={
-                                              "shopMoney": {"amount": 12, "currencyCode": "EUR"}})]),
 }
 
 
@@ -98,7 +95,6 @@ REFUSED = {
     # other shapes the ordinary parser converts its own way
     "id as a number": order_node(1, id=7),
     "quantity as text": order_node(1, lines=[line_node(1, quantity="2")]),
-    "currentQuantity null": order_node(1, lines=[line_node(1, currentQuantity=None)]),
     "test null": order_node(1, test=None),
     "test as text": order_node(1, test="no"),
     "discount code as a number": order_node(1, discountCodes=[10]),
@@ -106,6 +102,8 @@ REFUSED = {
     "address with the old country code": order_node(1, billingAddress={**ADDRESS, "countryCode": "GB"}),
     "line items cut off": order_node(1, more_lines_cursor="l2"),
     "line items as edges": order_node(1, lineItems={"edges": [{"node": line_node(1)}]}),
+    "times as unix seconds": order_node(1, createdAt=1767225600, processedAt=1767225600.5),
+    "amounts as JSON numbers": order_node(1, totalPriceSet={"shopMoney": {"amount": 0.1, "currencyCode": "EUR"}}),
 }
 
 
@@ -135,7 +133,7 @@ def test_bulk_rows_put_together_decode_like_their_nodes() -> None:
         (json.dumps(row).encode(), [json.dumps({**line, "__parentId": row["id"]}).encode() for line in lines[n]])
         for n, row in zip((1, 2), rows)
     ]
-    decoded = decode.orders_list(STORE).validate_json(decode.bulk_orders_json(groups))
+    decoded = decode.bulk_orders(STORE, groups)
     expected = [parse.parse_order({**row, "lineItems": {"nodes": lines[n]}}, STORE) for n, row in zip((1, 2), rows)]
     assert decoded == expected
     assert [len(o.line_items) for o in decoded] == [2, 0]

@@ -31,7 +31,6 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
 
 from winback import errors
 from winback.connectors.base import Page, RejectedRecord, Resource
@@ -40,6 +39,7 @@ from winback.connectors.shopify import decode, parse
 from winback.connectors.shopify import documents as docs
 from winback.connectors.shopify.bulk_pages import order_page
 from winback.connectors.shopify.graphql import GraphQLClient
+from winback.connectors.shopify.order_structs import BulkRowKeys
 from winback.connectors.shopify.settings import ShopifySettings
 from winback.model import Order
 
@@ -65,15 +65,15 @@ class Row:
     """One JSONL row: its line as downloaded, and the keys that place it (``id``, ``__parentId``)."""
 
     line: bytes
-    keys: dict[str, Any]
+    keys: BulkRowKeys
 
     @property
     def id(self) -> Any:
-        return self.keys.get("id")
+        return self.keys.id
 
     @property
     def parent(self) -> Any:
-        return self.keys.get("__parentId")
+        return self.keys.parent
 
     def decoded(self) -> dict[str, Any]:
         row: dict[str, Any] = json.loads(self.line)
@@ -322,10 +322,9 @@ class BulkExporter:
                 if index < skip:
                     index += 1
                     continue
-                try:
-                    keys = decode.ROW_KEYS.validate_json(line)
-                except ValidationError:
-                    raise _Truncated(_why_unreadable(line, index)) from None
+                keys = decode.row_keys(line)
+                if keys is None:
+                    raise _Truncated(_why_unreadable(line, index))
                 index += 1
                 yield Row(line, keys)
 

@@ -15,7 +15,7 @@ import msgspec
 from msgspec import Struct
 
 from winback.connectors.shopify import parse
-from winback.connectors.shopify.decode_orders import Refused, address_of, money_of, utc_time
+from winback.connectors.shopify.decode_orders import Refused, address_of, decoded, money_of, page_info_of, utc_time
 from winback.connectors.shopify.order_structs import AddressNode, MoneyNode, PageInfo
 from winback.model import AccountState, ConsentState, Customer, EmailConsent, birth_date_of
 
@@ -82,14 +82,9 @@ _answer = msgspec.json.Decoder(_Answer)
 
 def customers_answer(data: bytes, store_id: str) -> tuple[list[Customer], Any, Any]:
     """A ``CustomersPage`` answer → its customers, its ``pageInfo`` and its ``extensions``."""
-    try:
-        answer = _answer.decode(data)
-    except (msgspec.DecodeError, RecursionError) as exc:  # not JSON (cut off, say), not the usual shape
-        raise Refused(str(exc)) from None
+    answer = decoded(_answer, data)
     connection = answer.data.customers
-    info = connection.pageInfo
-    page_info = None if info is None else {"hasNextPage": info.hasNextPage, "endCursor": info.endCursor}
-    return [_customer(node, store_id) for node in connection.nodes], page_info, answer.extensions
+    return [_customer(node, store_id) for node in connection.nodes], page_info_of(connection.pageInfo), answer.extensions
 
 
 def _customer(node: CustomerNode, store_id: str) -> Customer:

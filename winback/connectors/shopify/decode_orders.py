@@ -43,6 +43,20 @@ class Refused(ValueError):
     """A batch the fast path does not read; the caller reads it the ordinary way."""
 
 
+def decoded(decoder: msgspec.json.Decoder[Any], data: bytes) -> Any:
+    """``data`` decoded into ``decoder``'s type, or :class:`Refused` when it is not JSON (cut off,
+    say) or not of the usual shape."""
+    try:
+        return decoder.decode(data)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise Refused(str(exc)) from None
+
+
+def page_info_of(info: Any) -> dict[str, Any] | None:
+    """A connection's ``pageInfo`` struct as the plain dict the paging code reads."""
+    return None if info is None else {"hasNextPage": info.hasNextPage, "endCursor": info.endCursor}
+
+
 _UTC = timezone.utc
 _from_iso = datetime.fromisoformat
 _new_money = Money.from_checked
@@ -113,23 +127,14 @@ def money_of(node: MoneyNode | None) -> Money | None:
 def orders_answer(data: bytes, store_id: str) -> tuple[list[Order], Any, Any]:
     """An ``OrdersPage`` answer → its orders, its ``pageInfo`` (``{hasNextPage, endCursor}`` or
     ``None``) and its ``extensions`` (decoded as plain JSON)."""
-    try:
-        answer = _answer.decode(data)
-    except (msgspec.DecodeError, RecursionError) as exc:  # not JSON (cut off, say), not the usual shape
-        raise Refused(str(exc)) from None
+    answer = decoded(_answer, data)
     connection = answer.data.orders
-    info = connection.pageInfo
-    page_info = None if info is None else {"hasNextPage": info.hasNextPage, "endCursor": info.endCursor}
-    return _Builder(store_id).orders(connection.nodes), page_info, answer.extensions
+    return _Builder(store_id).orders(connection.nodes), page_info_of(connection.pageInfo), answer.extensions
 
 
 def orders_list(data: bytes, store_id: str) -> list[Order]:
     """A JSON array of order nodes (a bulk export's rows put together) → its orders."""
-    try:
-        nodes = _nodes.decode(data)
-    except (msgspec.DecodeError, RecursionError) as exc:  # not JSON (cut off, say), not the usual shape
-        raise Refused(str(exc)) from None
-    return _Builder(store_id).orders(nodes)
+    return _Builder(store_id).orders(decoded(_nodes, data))
 
 
 class _Builder:

@@ -8,7 +8,7 @@ whatever else runs on the machine.
 * :func:`replay` sends the requests a winback run recorded (``WireTransport(record=True)``), in
   order, with the same headers and bodies: for Shopify the same GraphQL documents and cursors. A
   bulk export is run again (the recorded ``bulkOperationRunQuery``), polled with winback's own
-  schedule (``bulk_poll_interval_s``, ×1.5 up to ``bulk_poll_max_interval_s``) and its file
+  schedule (``bulk_poll_interval_s``, growing by ``bulk.POLL_GROWTH`` up to ``bulk_poll_max_interval_s``) and its file
   downloaded and decoded line by line.
 * :func:`ecwid_documented` pages ``/customers``, ``/orders`` and ``/products`` with the
   documented ``offset``/``limit`` (100) until ``total``: what any Ecwid client does, without
@@ -24,6 +24,8 @@ import time
 from typing import Any
 
 import httpx
+
+from winback.connectors.shopify.bulk import POLL_GROWTH
 
 BULK_POLL = "bulkOperation(id:"
 BULK_RUN = "bulkOperationRunQuery"
@@ -61,7 +63,7 @@ def replay(recorded: list[dict[str, Any]], *, poll_interval_s: float = 1.0, poll
                     if operation["status"] not in ("CREATED", "RUNNING"):
                         break
                     time.sleep(interval)
-                    interval = min(poll_max_interval_s, interval * 1.5)
+                    interval = min(poll_max_interval_s, interval * POLL_GROWTH)
                 handled[old_id] = operation
                 continue
             if req["method"] == "GET" and not is_graphql and handled:

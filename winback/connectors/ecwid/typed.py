@@ -59,7 +59,7 @@ class _NotHere(Exception):
 
 
 _ADDRESSES: dict[tuple[Any, ...], Address] = {}
-_ADDRESSES_KEPT = 20_000
+_ADDRESSES_KEPT = 4096
 _astuple = msgspec.structs.astuple
 
 

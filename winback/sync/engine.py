@@ -297,7 +297,7 @@ async def _sync_resource(
     full: bool,
     overlap: timedelta,
     progress: ProgressCallback | None,
-    batch_records: int = BATCH_RECORDS,
+    batch_records: int,
 ) -> ResourceReport:
     cursor = await asyncio.to_thread(store.get_cursor, key, resource)
     since = None if full or cursor is None or resource is Resource.PRODUCTS else cursor - overlap

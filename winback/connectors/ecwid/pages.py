@@ -88,6 +88,7 @@ def translate(resource: Resource, raws: list[Any], parser: Parser, ts_of: SortKe
     rejected: list[RejectedRecord] = []
     newest: datetime | None = None
     for raw in raws:
+        record = None
         if isinstance(raw, typed.Record):
             if drop_incomplete and type(raw) is typed.OrderRecord and not typed.is_real_order(raw):
                 continue
@@ -95,20 +96,17 @@ def translate(resource: Resource, raws: list[Any], parser: Parser, ts_of: SortKe
                 record = None if fast is None else fast(raw, store_id=store_id, currency=currency)
             except _REFUSED:
                 record = None
-            if record is not None:
-                records.append(record)
-                when = record.updated_at
-                if newest is None or when > newest:
-                    newest = when
+            if record is None:
+                raw = raw.source()
+        if record is None:
+            if drop_incomplete and (type(raw) is dict or isinstance(raw, Mapping)) and not is_real_order(raw):
                 continue
-            raw = raw.source()
-        if drop_incomplete and (type(raw) is dict or isinstance(raw, Mapping)) and not is_real_order(raw):
-            continue
-        try:
-            record = parser(raw, store_id=store_id, currency=currency)
-        except _REFUSED as exc:
-            when = _quarantine(resource, raw, exc, ts_of, store_label, rejected)
-        else:
+            try:
+                record = parser(raw, store_id=store_id, currency=currency)
+            except _REFUSED as exc:
+                record = None
+                when = _quarantine(resource, raw, exc, ts_of, store_label, rejected)
+        if record is not None:
             records.append(record)
             when = record.updated_at
         if when is not None and (newest is None or when > newest):

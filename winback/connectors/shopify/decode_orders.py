@@ -129,69 +129,60 @@ def orders_answer(data: bytes, store_id: str) -> tuple[list[Order], Any, Any]:
     ``None``) and its ``extensions`` (decoded as plain JSON)."""
     answer = decoded(_answer, data)
     connection = answer.data.orders
-    return _Builder(store_id).orders(connection.nodes), page_info_of(connection.pageInfo), answer.extensions
+    return [_order(node, store_id) for node in connection.nodes], page_info_of(connection.pageInfo), answer.extensions
 
 
 def orders_list(data: bytes, store_id: str) -> list[Order]:
     """A JSON array of order nodes (a bulk export's rows put together) → its orders."""
-    return _Builder(store_id).orders(decoded(_nodes, data))
+    return [_order(node, store_id) for node in decoded(_nodes, data)]
 
 
-class _Builder:
-    """Builds one batch's records."""
-
-    def __init__(self, store_id: str) -> None:
-        self.store_id = store_id
-
-    def orders(self, nodes: Iterable[OrderNode]) -> list[Order]:
-        return [self.order(node) for node in nodes]
-
-    def order(self, node: OrderNode) -> Order:
-        kept = _times.get
-        total = _money_of(node.totalPriceSet)
-        if total is None:
-            raise Refused("an order without totalPriceSet.shopMoney")
-        lines: tuple[LineItem, ...] = ()
-        connection = node.lineItems
-        if connection is not None:
-            info = connection.pageInfo
-            if info is not None and info.hasNextPage:
-                raise Refused("an order whose line items need another request")
-            lines = tuple([_line(item) for item in connection.nodes])
-        created, updated, processed, cancelled = node.createdAt, node.updatedAt, node.processedAt, node.cancelledAt
-        customer = node.customer
-        financial = node.displayFinancialStatus
-        status = node.displayFulfillmentStatus
-        codes = node.discountCodes
-        fulfilled_at = delivered_at = None
-        if status == "FULFILLED" and node.fulfillments:
-            fulfilled_at, delivered_at = _shipped(node.fulfillments)
-        return _new_order(
-            {
-                "platform": _PLATFORM,
-                "store_id": self.store_id,
-                "id": node.id,
-                "name": node.name,
-                "email": node.email,
-                "customer_id": None if customer is None else customer.id,
-                "created_at": kept(created) or utc_time(created),
-                "updated_at": kept(updated) or utc_time(updated),
-                "processed_at": None if processed is None else kept(processed) or utc_time(processed),
-                "cancelled_at": None if cancelled is None else kept(cancelled) or utc_time(cancelled),
-                "test": node.test,
-                "financial_status": _FINANCIAL.get(financial, _UNKNOWN) if type(financial) is str else _UNKNOWN,
-                "total": total,
-                "current_total": _money_of(node.currentTotalPriceSet),
-                "refunded": _money_of(node.totalRefundedSet),
-                "line_items": lines,
-                "billing_address": address_of(node.billingAddress),
-                "accepts_marketing": node.customerAcceptsMarketing,
-                "discount_codes": tuple([code for code in codes if code]) if codes else (),
-                "fulfillment_status": status.lower() if status else None,
-                "fulfilled_at": fulfilled_at,
-                "delivered_at": delivered_at,
-            }
-        )
+def _order(node: OrderNode, store_id: str) -> Order:
+    kept = _times.get
+    total = _money_of(node.totalPriceSet)
+    if total is None:
+        raise Refused("an order without totalPriceSet.shopMoney")
+    lines: tuple[LineItem, ...] = ()
+    connection = node.lineItems
+    if connection is not None:
+        info = connection.pageInfo
+        if info is not None and info.hasNextPage:
+            raise Refused("an order whose line items need another request")
+        lines = tuple([_line(item) for item in connection.nodes])
+    created, updated, processed, cancelled = node.createdAt, node.updatedAt, node.processedAt, node.cancelledAt
+    customer = node.customer
+    financial = node.displayFinancialStatus
+    status = node.displayFulfillmentStatus
+    codes = node.discountCodes
+    fulfilled_at = delivered_at = None
+    if status == "FULFILLED" and node.fulfillments:
+        fulfilled_at, delivered_at = _shipped(node.fulfillments)
+    return _new_order(
+        {
+            "platform": _PLATFORM,
+            "store_id": store_id,
+            "id": node.id,
+            "name": node.name,
+            "email": node.email,
+            "customer_id": None if customer is None else customer.id,
+            "created_at": kept(created) or utc_time(created),
+            "updated_at": kept(updated) or utc_time(updated),
+            "processed_at": None if processed is None else kept(processed) or utc_time(processed),
+            "cancelled_at": None if cancelled is None else kept(cancelled) or utc_time(cancelled),
+            "test": node.test,
+            "financial_status": _FINANCIAL.get(financial, _UNKNOWN) if type(financial) is str else _UNKNOWN,
+            "total": total,
+            "current_total": _money_of(node.currentTotalPriceSet),
+            "refunded": _money_of(node.totalRefundedSet),
+            "line_items": lines,
+            "billing_address": address_of(node.billingAddress),
+            "accepts_marketing": node.customerAcceptsMarketing,
+            "discount_codes": tuple([code for code in codes if code]) if codes else (),
+            "fulfillment_status": status.lower() if status else None,
+            "fulfilled_at": fulfilled_at,
+            "delivered_at": delivered_at,
+        }
+    )
 
 
 def _line(node: LineNode) -> LineItem:

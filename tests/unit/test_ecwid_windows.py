@@ -7,6 +7,7 @@ requests: a ``limit=1`` count costs the server about what a page does.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 
@@ -20,13 +21,35 @@ NOW = 1_796_256_000  # 2026-12-02, the client's clock
 DAY = 86_400
 
 
-def reader(store: FakeSearch, *, window_max: int = 1000, now: int = NOW) -> WindowedReader:
-    return WindowedReader(store.fetch, updated_of=lambda r: r["updated"], page_size=store.page_size,
-                          window_max=window_max, clock=lambda: now)
+def reader(store: FakeSearch, *, window_max: int = 1000, now: int = NOW, concurrency: int = 1) -> WindowedReader:
+    fetch = store.fetch if concurrency == 1 else Overlapping(store).fetch
+    return WindowedReader(fetch, updated_of=lambda r: r["updated"], page_size=store.page_size,
+                          window_max=window_max, clock=lambda: now, concurrency=concurrency)
 
 
-async def read(store: FakeSearch, since: int = 0, *, window_max: int = 1000, now: int = NOW) -> list[list[dict]]:
-    return [page async for page in reader(store, window_max=window_max, now=now).pages(since)]
+async def read(store: FakeSearch, since: int = 0, *, window_max: int = 1000, now: int = NOW,
+               concurrency: int = 1) -> list[list[dict]]:
+    return [page async for page in reader(store, window_max=window_max, now=now, concurrency=concurrency).pages(since)]
+
+
+class Overlapping:
+    """``store.fetch`` answered after a pause, so that requests sent together overlap (and the
+    store may change between the reading of two of them); counts how many were in flight."""
+
+    def __init__(self, store: FakeSearch) -> None:
+        self.store = store
+        self.in_flight = self.most_in_flight = 0
+        self.sent: list[int] = []
+
+    async def fetch(self, params: dict) -> dict:
+        self.sent.append(int(params["offset"]))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.0005 * (1 + int(params["offset"]) % 3))  # answers come back out of order
+            return await self.store.fetch(params)
+        finally:
+            self.in_flight -= 1
 
 
 def check(store: FakeSearch, pages: list[list[dict]], window_max: int) -> list[dict]:
@@ -46,9 +69,10 @@ def uniform(n: int, days: int, seed: int = 1, end: int = NOW) -> list[int]:
     return [end - rng.randint(0, days * DAY) for _ in range(n)]
 
 
-async def test_a_full_read_of_two_years_needs_few_requests() -> None:
+@pytest.mark.parametrize("concurrency", [1, 4])
+async def test_a_full_read_of_two_years_needs_few_requests(concurrency: int) -> None:
     store = FakeSearch(uniform(20_000, 730))
-    flat = check(store, await read(store), 1000)
+    flat = check(store, await read(store, concurrency=concurrency), 1000)
     assert sorted(r["id"] for r in flat) == sorted(store.records)
     # 200 pages are the least anyone can do; windows end mid-page and a few tries turn out too
     # big. Counting every window before reading it cost about 320 requests here.
@@ -116,7 +140,8 @@ async def test_a_clock_far_behind_the_data_still_reads_everything() -> None:
     assert sorted(r["id"] for r in flat) == sorted(store.records)
 
 
-async def test_records_changing_during_the_read_are_not_lost() -> None:
+@pytest.mark.parametrize("concurrency", [1, 4])
+async def test_records_changing_during_the_read_are_not_lost(concurrency: int) -> None:
     store = FakeSearch(uniform(6000, 400, seed=6))
     original = set(store.records)
     rng = random.Random(8)
@@ -134,7 +159,7 @@ async def test_records_changing_during_the_read_are_not_lost() -> None:
             deleted.add(victim)
 
     store.between = between
-    flat = check(store, await read(store), 1000)
+    flat = check(store, await read(store, concurrency=concurrency), 1000)
     got = {r["id"]: r["updated"] for r in flat}
     assert original - deleted <= set(got)
     cursor = flat[-1]["updated"]
@@ -144,8 +169,9 @@ async def test_records_changing_during_the_read_are_not_lost() -> None:
     assert len(reread) > len(set(reread)), "some window changed while it was read"
 
 
+@pytest.mark.parametrize("concurrency", [1, 3])
 @pytest.mark.parametrize("seed", range(12))
-async def test_any_shape_of_store_is_read_whole_and_in_order(seed: int) -> None:
+async def test_any_shape_of_store_is_read_whole_and_in_order(seed: int, concurrency: int) -> None:
     """Small windows (60 records, pages of 20) over stores of mixed shapes: bursts, gaps, old
     records, future records."""
     rng = random.Random(seed)
@@ -165,7 +191,7 @@ async def test_any_shape_of_store_is_read_whole_and_in_order(seed: int) -> None:
             stamps += [NOW + rng.randint(0, 3 * DAY) for _ in range(n)]
     store = FakeSearch(stamps, page_size=20)
     since = rng.choice([0, 0, NOW - rng.randint(0, 400 * DAY)])
-    flat = check(store, await read(store, since, window_max=60), 60)
+    flat = check(store, await read(store, since, window_max=60, concurrency=concurrency), 60)
     assert sorted(r["id"] for r in flat) == sorted(rid for rid, u in store.records.items() if u >= since)
 
 
@@ -181,3 +207,36 @@ def test_a_window_found_too_big_shrinks_down_to_one_second() -> None:
         plan.overflowed(hi, 5000)
     assert ends == sorted(ends, reverse=True) and len(set(ends)) == len(ends)
     assert ends[-1] == 1000
+
+
+async def test_a_windows_pages_are_read_together_in_offset_order_at_most_concurrency_at_once() -> None:
+    store = FakeSearch(uniform(950, 30))
+    slow = Overlapping(store)
+    windowed = WindowedReader(slow.fetch, updated_of=lambda r: r["updated"], page_size=100, clock=lambda: NOW,
+                              concurrency=3)
+    flat = check(store, [page async for page in windowed.pages(0)], 1000)
+    assert sorted(r["id"] for r in flat) == sorted(store.records)
+    assert slow.sent == list(range(0, 1000, 100)), "one window: offset 0, then the rest in order"
+    assert slow.most_in_flight == 3
+
+
+async def test_a_failed_page_stops_the_read_with_its_own_error_and_nothing_left_running() -> None:
+    store = FakeSearch(uniform(950, 30))
+    slow = Overlapping(store)
+
+    class PageLost(Exception):
+        pass
+
+    async def fetch(params: dict) -> dict:
+        if int(params["offset"]) == 300:
+            await asyncio.sleep(0)
+            raise PageLost("offset 300")
+        return await slow.fetch(params)
+
+    windowed = WindowedReader(fetch, updated_of=lambda r: r["updated"], page_size=100, clock=lambda: NOW,
+                              concurrency=4)
+    before = asyncio.all_tasks()
+    with pytest.raises(PageLost, match="offset 300"):
+        [page async for page in windowed.pages(0)]
+    assert asyncio.all_tasks() == before, "a page request outlived the failed read"
+    assert 400 not in slow.sent[slow.sent.index(200) + 3:] and 900 not in slow.sent, "later pages were still sent"

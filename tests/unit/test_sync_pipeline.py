@@ -45,6 +45,18 @@ async def test_every_page_comes_out_once_in_order_in_batches_of_about_max_record
     assert source.closed
 
 
+async def test_the_first_batch_is_small_and_each_next_limit_doubles_up_to_max_records() -> None:
+    source = Source([1] * 40)
+    sizes = [batch.size async for batch in _batches(source, max_records=8, first_records=1)]
+    assert sizes == [1, 2, 4, 8, 8, 8, 8, 1]
+    assert sum(sizes) == 40
+
+
+async def test_without_first_records_every_batch_waits_for_max_records() -> None:
+    source = Source([1] * 20)
+    assert [batch.size async for batch in _batches(source, max_records=8)] == [8, 8, 4]
+
+
 async def test_reading_ahead_is_bounded_while_the_caller_is_busy() -> None:
     source = Source([1] * 50)
     async with aclosing(_batches(source, max_records=1, depth=2)) as batches:

@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated faults to inject, from: {', '.join(FAULT_KINDS)} (default: all but drop_after)",
     )
     parser.add_argument("--fault-seed", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="delay every answer this long, as a real platform's round trip does")
     parser.add_argument("--no-throttle", action="store_true", help="Shopify: disable the cost bucket")
     parser.add_argument("--restore-rate", type=float, default=100.0, help="Shopify: bucket points per second")
     parser.add_argument("--bucket-size", type=float, default=2000.0, help="Shopify: bucket size in points")
@@ -86,6 +88,7 @@ def start_from_args(args: argparse.Namespace) -> tuple[EmulatorServer, dict[str,
         rate=args.fault_rate,
         kinds=args.fault_kinds,
         seed=args.fault_seed,
+        latency_s=args.latency_ms / 1000,
     )
     if args.platform == "shopify":
         from winback.emulator.shopify import start_shopify_emulator

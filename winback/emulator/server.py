@@ -76,9 +76,13 @@ class FaultPlan:
     ``rate`` is the probability that a request gets a fault, drawn from ``kinds`` with a seeded RNG;
     ``script`` forces faults for the next requests in order (``None`` entries mean "no fault").
     ``paths`` restricts faults to request paths containing one of these substrings.
+    ``latency_s`` delays every answer (not a fault: the round trip of a real platform, a few
+    hundred milliseconds, which loopback lacks), so that benchmarks can show what overlapping
+    requests buys against it.
     """
 
     rate: float = 0.0
+    latency_s: float = 0.0
     kinds: tuple[str, ...] = ("429", "500", "502", "503", "504", "timeout", "drop", "malformed")
     seed: int = 0
     timeout_s: float = 1.5
@@ -153,6 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
         request = self._read_request()
         emulator = self.server.emulator
         emulator._count_request()
+        if emulator.faults.latency_s:
+            time.sleep(emulator.faults.latency_s)  # this connection's thread only
         fault = emulator.faults.next_fault(request)
         if fault in ("drop", "timeout"):
             if fault == "timeout":

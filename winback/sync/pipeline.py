@@ -15,7 +15,8 @@ What the caller may rely on
       pages read ahead of what was handed out, and no page is read ahead while
       ``ahead_records`` or more records wait (memory stays bounded: one batch plus what is read
       ahead).
-    - A batch ends when it holds ``max_records`` records, when its first page has waited
+    - A batch ends when it holds ``max_records`` records (the first one ``first_records``, each
+      next one twice its predecessor's limit up to ``max_records``), when its first page has waited
       ``max_seconds`` (a slow platform still sees its pages committed steadily), or when the feed
       ends or fails.
     - An error of the feed is raised where it happened in the stream: the pages read before it are
@@ -61,11 +62,18 @@ async def read_ahead(
     max_seconds: float,
     depth: int = 2,
     ahead_records: int | None = None,
+    first_records: int | None = None,
 ) -> AsyncIterator[Batch[T]]:
     """Batches of ``source``'s items (see the module's docstring for the guarantees).
 
     ``size`` tells how many records an item holds; ``depth`` (at least 1) bounds how many items
-    are read ahead of the caller, ``ahead_records`` how many records."""
+    are read ahead of the caller, ``ahead_records`` how many records.
+
+    ``first_records`` (default ``max_records``) ends the first batch sooner, and the limit then
+    doubles batch by batch. Why: a batch is handed out only once full, so at the start of a feed
+    the writer waits for a whole batch to be read while the reader works alone; a small first
+    batch puts the writer to work after a few pages, and the doubling reaches the large batches
+    (cheap per record) within a few commits."""
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(1, depth))
     waiting = 0
     """Records read ahead and not yet taken by the caller."""
@@ -95,6 +103,7 @@ async def read_ahead(
     batch: list[T] = []
     records = 0
     started = 0.0
+    limit = max(1, min(first_records or max_records, max_records))
     try:
         while True:
             if batch:
@@ -120,9 +129,10 @@ async def read_ahead(
             records += taken
             waiting -= taken
             room.set()
-            if records >= max_records:
+            if records >= limit:
                 yield Batch(batch, records)
                 batch, records = [], 0
+                limit = min(limit * 2, max_records)
         if batch:
             yield Batch(batch, records)
     finally:

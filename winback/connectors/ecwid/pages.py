@@ -72,6 +72,7 @@ def windowed(fetch: FetchPage, settings: EcwidSettings, updated_of: SortKey, key
         base_params=base,
         page_size=settings.page_size,
         window_max=settings.window_max_records,
+        concurrency=settings.concurrent_requests,
     )
 
 

@@ -7,14 +7,18 @@ promises oldest-first pages whose ``newest_updated_at`` is a safe cursor, so thi
 
 1. splits ``[since, ∞)`` into consecutive *windows* of ``updatedFrom``/``updatedTo`` seconds,
    each holding at most ``window_max`` records, the last one open-ended;
-2. reads each window completely, de-duplicating by id, and re-reads it (up to ``rereads`` times)
-   when ``total`` changed between its first and last page or the ids seen do not add up to
-   ``total`` — the signature of a shifted page;
+2. reads each window completely, de-duplicating by id: its first page, whose ``total`` places
+   the others, then those pages together, at most ``concurrency`` requests in flight (Ecwid limits
+   a token's rate, not its connections, and a page takes it far longer than winback takes to send
+   the next request); and re-reads it (up to ``rereads`` times) when ``total`` changed between
+   its pages or the ids seen do not add up to ``total`` — the signature of a shifted page. When
+   the window never settles (a busy store's newest records), every record any attempt saw is kept,
+   in its newest version: an unchanged record moved across a page edge by others is missed by
+   one attempt, rarely by all;
 3. sorts the window by ``(updated, id)`` and hands it out in pages.
 
 While one window's pages are handed out (parsed and committed by the caller), the next window is
-already being read by a task of its own: still one request at a time, but the platform works
-while winback does. So at most two windows of raw records are held in memory, and pages come out
+already being read by a task of its own, so the platform works while winback does. So at most two windows of raw records are held in memory, and pages come out
 in ascending ``updated`` order across windows: a cursor taken from any committed page never skips an earlier
 record. Records changed during the read either are read in their new version or fall into a later
 window or the next incremental read (``updatedFrom`` is inclusive; the engine upserts by id).
@@ -88,6 +92,7 @@ class WindowedReader:
         rereads: int = 3,
         fill: float = 0.8,
         clock: Callable[[], float] = time.time,
+        concurrency: int = 1,
     ) -> None:
         self._fetch = fetch
         self._updated_of = updated_of
@@ -98,6 +103,7 @@ class WindowedReader:
         self._rereads = rereads
         self._target = max(1, int(window_max * fill))
         self._clock = clock
+        self._concurrency = max(1, concurrency)
         self.requests = 0
         self.probes = 0
 
@@ -123,44 +129,80 @@ class WindowedReader:
         starts afresh. An item that is not an object sorts first (as updated at 0); the connector
         quarantines it.
         """
+        updated_of = self._updated_of
+        earlier: dict[str, tuple[Any, Any]] = {}
+        """Every record the unstable attempts saw, its newest version by ``updated``."""
         for attempt in range(self._rereads + 1):
             seen: dict[str, tuple[Any, Any]] = {}
             anonymous: list[Any] = []
-            offset = 0
-            first_total: int | None = None
-            last_total = 0
-            while True:
-                if first is not None and attempt == 0 and offset == 0:
-                    envelope = first
-                else:
-                    envelope = await self._get(lo, hi, offset, self._page_size)
-                last_total = envelope["total"]
-                if first_total is None:
-                    first_total = last_total
-                items = envelope["items"]
+
+            def take(items: list[Any]) -> None:
                 for item in items:
                     key = self._key_of(item) if type(item) is dict or isinstance(item, _RECORDS) else None
                     if key is None or key == "" or isinstance(key, (dict, list)):
                         anonymous.append(item)
                     else:
                         seen[str(key)] = (item, key)
-                offset += len(items)
-                if not items or offset >= last_total:
-                    break
+
+            envelope = first if first is not None and attempt == 0 else await self._get(lo, hi, 0, self._page_size)
+            first_total = last_total = envelope["total"]
+            items = envelope["items"]
+            take(items)
+            if items and len(items) < first_total:
+                # The first page's ``total`` places every other page: read them together, a few
+                # at a time, and take them in offset order.
+                totals = []
+                for rest in await self._pages_at(lo, hi, range(len(items), first_total, self._page_size)):
+                    totals.append(rest["total"])
+                    take(rest["items"])
+                last_total = next((t for t in totals if t != first_total), first_total)
             stable = first_total == last_total and len(seen) + len(anonymous) == last_total
             if stable or attempt == self._rereads:
                 if not stable:
+                    # A record that did not change can still be missed, moved by others across
+                    # page edges between two requests; each attempt misses different ones, so
+                    # every record any attempt saw is kept, in its newest version.
                     log.warning(
                         "records kept changing while reading updatedFrom=%s updatedTo=%s; "
                         "changed records will be picked up by the next incremental read", lo, hi,
                     )
-                updated_of = self._updated_of
+                    for rid, pair in earlier.items():
+                        now = seen.get(rid)
+                        if now is None or updated_of(now[0]) < updated_of(pair[0]):
+                            seen[rid] = pair
                 keyed = [((updated_of(item), str(key or "")), item) for item, key in seen.values()]
                 keyed += [(self._sort_key(item), item) for item in anonymous]
                 keyed.sort(key=_first)
                 return [item for _, item in keyed]
+            for rid, pair in seen.items():
+                kept = earlier.get(rid)
+                if kept is None or updated_of(kept[0]) <= updated_of(pair[0]):
+                    earlier[rid] = pair
             log.info("window updatedFrom=%s updatedTo=%s changed during the read; reading it again", lo, hi)
         raise AssertionError("unreachable")
+
+    async def _pages_at(self, lo: int, hi: int | None, offsets: range) -> list[Mapping[str, Any]]:
+        """The pages of one window at ``offsets``, in that order, with at most ``concurrency``
+        requests in flight (sent in offset order; the connector's rate limiter still paces them).
+        The first error cancels the others and is raised."""
+        if self._concurrency == 1 or len(offsets) == 1:
+            return [await self._get(lo, hi, offset, self._page_size) for offset in offsets]
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def one(offset: int) -> Mapping[str, Any]:
+            async with gate:
+                return await self._get(lo, hi, offset, self._page_size)
+
+        tasks = [asyncio.create_task(one(offset), name="winback-ecwid-page") for offset in offsets]
+        try:
+            return [await task for task in tasks]
+        finally:
+            for task in tasks:
+                task.cancel()  # those still running, when one failed or we were cancelled
+            await asyncio.wait(tasks)
+            for task in tasks:
+                if not task.cancelled():
+                    task.exception()  # retrieved: the first error is the one raised above
 
     def _sort_key(self, item: Any) -> tuple[int, str]:
         if type(item) is dict or isinstance(item, _RECORDS):
@@ -190,7 +232,7 @@ class WindowedReader:
                 hi, records = window
                 if hi is not None:
                     # The next window's bounds are known now: read it while this one's pages are
-                    # parsed and committed (one request in flight, as before, only earlier).
+                    # parsed and committed (the same requests as before, only earlier).
                     plan.was_read(hi, len(records), self._sort_key(records[len(records) // 2])[0] if records else None)
                     ahead = asyncio.create_task(self._window(plan, None), name="winback-ecwid-next-window")
                 for start in range(0, len(records), size):

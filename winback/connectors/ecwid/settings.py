@@ -38,6 +38,11 @@ class EcwidSettings(BaseModel):
     retry_max_delay_s: float = Field(default=30.0, ge=0)
     max_retry_after_s: float = Field(default=120.0, ge=0)
     window_max_records: int = Field(default=1000, ge=100)
+    concurrent_requests: int = Field(default=4, ge=1, le=10)
+    """How many pages of one window are read at the same time. Ecwid limits a token's rate
+    (600 requests a minute), not its connections, and a page of 100 orders takes it a few hundred
+    milliseconds: one request at a time would use a fraction of the rate. The rate limiter still
+    paces every request, so more in flight never means more per minute."""
 
     @field_validator("store_id", mode="before")
     @classmethod

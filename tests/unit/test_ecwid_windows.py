@@ -240,3 +240,26 @@ async def test_a_failed_page_stops_the_read_with_its_own_error_and_nothing_left_
         [page async for page in windowed.pages(0)]
     assert asyncio.all_tasks() == before, "a page request outlived the failed read"
     assert 400 not in slow.sent[slow.sent.index(200) + 3:] and 900 not in slow.sent, "later pages were still sent"
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+async def test_a_window_that_never_settles_keeps_what_any_attempt_saw(concurrency: int) -> None:
+    """Four records, pages of two: each attempt sees a record twice and misses another (moved
+    across the page edge by changes elsewhere), so no attempt adds up. The last attempt alone
+    misses B, which never changed: it must still come out."""
+    attempts: list[int] = []
+    stamps = {"A": 10, "B": 11, "C": 12, "D": 13}
+
+    async def fetch(params: dict) -> dict:
+        offset = int(params["offset"])
+        if offset == 0:
+            attempts.append(offset)
+        first_attempt = len(attempts) == 1
+        ids = (["A", "B"] if offset == 0 else ["B", "D"]) if first_attempt else (["A", "C"] if offset == 0 else ["C", "D"])
+        return {"total": 4, "items": [{"id": i, "updated": stamps[i]} for i in ids]}
+
+    windowed = WindowedReader(fetch, updated_of=lambda r: r["updated"], page_size=2, clock=lambda: NOW,
+                              concurrency=concurrency, rereads=3)
+    flat = [r["id"] for page in [p async for p in windowed.pages(0)] for r in page]
+    assert len(attempts) == 4
+    assert flat == ["A", "B", "C", "D"]

@@ -77,6 +77,8 @@ class WindowedReader:
     is where the first counts start from, rounded up to a whole UTC day so that reads of the same
     data on one day send the same requests (recorded answers replay); a wrong clock costs
     requests, never records.
+    ``concurrency`` bounds how many pages of one window are requested at the same time (the
+    connector's rate limiter still paces them; 1 reads one page after another).
     ``requests`` and ``probes`` count what was sent, for tests and benchmarks.
     """
 

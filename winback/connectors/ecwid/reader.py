@@ -18,9 +18,9 @@ promises oldest-first pages whose ``newest_updated_at`` is a safe cursor, so thi
 3. sorts the window by ``(updated, id)`` and hands it out in pages.
 
 While one window's pages are handed out (parsed and committed by the caller), the next window is
-already being read by a task of its own, so the platform works while winback does. So at most two windows of raw records are held in memory, and pages come out
-in ascending ``updated`` order across windows: a cursor taken from any committed page never skips an earlier
-record. Records changed during the read either are read in their new version or fall into a later
+already being read by a task of its own, so the platform works while winback does. So at most two
+windows of raw records are held in memory, and pages come out in ascending ``updated`` order
+across windows: a cursor taken from any committed page never skips an earlier record. Records changed during the read either are read in their new version or fall into a later
 window or the next incremental read (``updatedFrom`` is inclusive; the engine upserts by id).
 More than ``window_max`` records updated in the same second are read as one window regardless.
 
@@ -186,7 +186,7 @@ class WindowedReader:
     async def _pages_at(self, lo: int, hi: int | None, offsets: range) -> list[Mapping[str, Any]]:
         """The pages of one window at ``offsets``, in that order, with at most ``concurrency``
         requests in flight (sent in offset order; the connector's rate limiter still paces them).
-        The first error cancels the others and is raised."""
+        The first error cancels the others at once and is raised."""
         if self._concurrency == 1 or len(offsets) == 1:
             return [await self._get(lo, hi, offset, self._page_size) for offset in offsets]
         gate = asyncio.Semaphore(self._concurrency)
@@ -197,7 +197,11 @@ class WindowedReader:
 
         tasks = [asyncio.create_task(one(offset), name="winback-ecwid-page") for offset in offsets]
         try:
-            return [await task for task in tasks]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in tasks:  # the failure of the lowest offset, as a serial read would meet it
+                if task in done and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            return [task.result() for task in tasks]
         finally:
             for task in tasks:
                 task.cancel()  # those still running, when one failed or we were cancelled

@@ -20,8 +20,9 @@ promises oldest-first pages whose ``newest_updated_at`` is a safe cursor, so thi
 While one window's pages are handed out (parsed and committed by the caller), the next window is
 already being read by a task of its own, so the platform works while winback does. So at most two
 windows of raw records are held in memory, and pages come out in ascending ``updated`` order
-across windows: a cursor taken from any committed page never skips an earlier record. Records changed during the read either are read in their new version or fall into a later
-window or the next incremental read (``updatedFrom`` is inclusive; the engine upserts by id).
+across windows: a cursor taken from any committed page never skips an earlier record. Records
+changed during the read either are read in their new version or fall into a later window or the
+next incremental read (``updatedFrom`` is inclusive; the engine upserts by id).
 More than ``window_max`` records updated in the same second are read as one window regardless.
 
 Counting is paid for: Ecwid (and the emulator) filter the whole store to answer a ``limit=1``
@@ -159,6 +160,11 @@ class WindowedReader:
                     take(rest["items"])
                 last_total = next((t for t in totals if t != first_total), first_total)
             stable = first_total == last_total and len(seen) + len(anonymous) == last_total
+            if not stable:
+                for rid, pair in seen.items():  # a later attempt's version wins a tie
+                    kept = earlier.get(rid)
+                    if kept is None or updated_of(kept[0]) <= updated_of(pair[0]):
+                        earlier[rid] = pair
             if stable or attempt == self._rereads:
                 if not stable:
                     # A record that did not change can still be missed, moved by others across
@@ -168,18 +174,11 @@ class WindowedReader:
                         "records kept changing while reading updatedFrom=%s updatedTo=%s; "
                         "changed records will be picked up by the next incremental read", lo, hi,
                     )
-                    for rid, pair in earlier.items():
-                        now = seen.get(rid)
-                        if now is None or updated_of(now[0]) < updated_of(pair[0]):
-                            seen[rid] = pair
+                    seen = earlier
                 keyed = [((updated_of(item), str(key or "")), item) for item, key in seen.values()]
                 keyed += [(self._sort_key(item), item) for item in anonymous]
                 keyed.sort(key=_first)
                 return [item for _, item in keyed]
-            for rid, pair in seen.items():
-                kept = earlier.get(rid)
-                if kept is None or updated_of(kept[0]) <= updated_of(pair[0]):
-                    earlier[rid] = pair
             log.info("window updatedFrom=%s updatedTo=%s changed during the read; reading it again", lo, hi)
         raise AssertionError("unreachable")
 

@@ -39,10 +39,11 @@ class EcwidSettings(BaseModel):
     max_retry_after_s: float = Field(default=120.0, ge=0)
     window_max_records: int = Field(default=1000, ge=100)
     concurrent_requests: int = Field(default=4, ge=1, le=10)
-    """How many pages of one window are read at the same time. Ecwid limits a token's rate
-    (600 requests a minute), not its connections, and a page of 100 orders takes it a few hundred
-    milliseconds: one request at a time would use a fraction of the rate. The rate limiter still
-    paces every request, so more in flight never means more per minute."""
+    """How many pages of one window are read at the same time. Ecwid documents a rate limit per
+    token (600 requests a minute), not a connection limit, and over the internet a page's round
+    trip is far longer than winback's work on it: one request at a time used about half the rate
+    at a 200 ms round trip (``bench/sync_latency.py``). The rate limiter still paces every
+    request, so more in flight never means more per minute."""
 
     @field_validator("store_id", mode="before")
     @classmethod

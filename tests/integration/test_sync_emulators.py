@@ -3,17 +3,21 @@ and PostgreSQL. The local store must end up holding exactly what the emulator se
 
 from __future__ import annotations
 
+import gc
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
 from tests.integration import sync_compare as compare
 from winback.connectors.base import Resource
 from winback.connectors.registry import load_connector_class
+from winback.model import Customer, Order
 from winback.emulator.ecwid import ALL_SCOPES, start_ecwid_emulator
 from winback.emulator.generate import generate_world
 from winback.emulator.server import EmulatorServer, FaultPlan
@@ -169,6 +173,33 @@ async def test_full_then_incremental_sync_equals_emulator(emulated: Emulated, st
     newest = max(row["updated_at"] for row in stored.rows["orders"].values())
     assert {rid for rid, row in stored.rows["orders"].items() if row["updated_at"] == newest} == set(touched)
     assert store.get_cursor(key, "orders") == newest
+
+
+async def test_a_sync_leaves_no_page_to_the_garbage_collector(emulated: Emulated, store: LocalStore) -> None:
+    """Every page of a sync, its response and its records, is freed by reference counting: the
+    sync raises the collector's threshold on the strength of this (``winback.sync.gc_pause``).
+    Before the responses' cycle was broken, a full read left each response with its body in the
+    collector's hands."""
+    await emulated.sync(store)  # statements compiled and caches filled, as in any later sync
+    gc.collect()
+    gc.disable()
+    try:
+        report = await emulated.sync(store, full=True)
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        left = Counter(
+            kind for found in gc.garbage
+            for kind in ("response", "request", "order", "customer")
+            if isinstance(found, {"response": httpx.Response, "request": httpx.Request, "order": Order,
+                                  "customer": Customer}[kind])
+        )
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert report.pages > 10 and report.upserted > 400
+    assert not left, f"left in reference cycles: {dict(left)}"
+
 
 
 @pytest.mark.parametrize(("platform", "bulk"), [("shopify", False), ("shopify", True), ("ecwid", False)],

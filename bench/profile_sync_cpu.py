@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import sys
 import tempfile
 import time
@@ -93,12 +94,22 @@ async def _inline(func: Any, /, *args: Any, **kwargs: Any) -> Any:
     return func(*args, **kwargs)
 
 
-CPU_IN: dict[str, float] = {"commit_pages": 0.0, "recompute_derived": 0.0}
+CPU_IN: dict[str, float] = {"commit_pages": 0.0, "recompute_derived": 0.0, "collector": 0.0}
+_COLLECTING: list[float] = []
+
+
+def _count_collector_cpu(phase: str, _info: dict[str, Any]) -> None:
+    """Add the CPU the garbage collector takes (in whichever thread it runs, so also within the
+    store's figures when it runs in a commit) to ``CPU_IN``."""
+    if phase == "start":
+        _COLLECTING.append(time.thread_time())
+    elif _COLLECTING:
+        CPU_IN["collector"] += time.thread_time() - _COLLECTING.pop()
 
 
 def _count_store_cpu() -> None:
-    """Add the CPU the store's commits and the final recomputation take (in their worker threads)
-    to ``CPU_IN``."""
+    """Add the CPU the store's commits and the final recomputation take (in their worker threads),
+    and the collector's, to ``CPU_IN``."""
     from winback.sync.store import LocalStore
 
     def timed(name: str) -> None:
@@ -116,6 +127,7 @@ def _count_store_cpu() -> None:
     for name in CPU_IN:
         if hasattr(LocalStore, name):
             timed(name)
+    gc.callbacks.append(_count_collector_cpu)
 
 
 def _fresh_db(base: str | None, workdir: str, n: int) -> str:

@@ -36,6 +36,8 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from winback.task_cleanup import cancel_and_wait
+
 T = TypeVar("T")
 
 _END: Any = object()
@@ -136,9 +138,6 @@ async def read_ahead(
         if batch:
             yield Batch(batch, records)
     finally:
-        reader.cancel()
-        # Wait for the reading task to finish closing the connector's iterator; a cancellation of
-        # our own caller during this wait still propagates (asyncio.wait does not swallow it).
-        await asyncio.wait([reader])
-        if not reader.cancelled():
-            reader.exception()  # mark it retrieved: pump() hands its errors over through the queue
+        # Wait for the reading task to finish closing the connector's iterator; pump() hands its
+        # errors over through the queue, so none is lost by leaving them to the helper.
+        await cancel_and_wait([reader])

@@ -48,6 +48,7 @@ from typing import Any
 import msgspec
 
 from winback.connectors.ecwid.windows import DAY, Plan
+from winback.task_cleanup import cancel_and_wait
 
 log = logging.getLogger("winback.connectors.ecwid")
 
@@ -202,12 +203,7 @@ class WindowedReader:
                     raise task.exception()  # type: ignore[misc]
             return [task.result() for task in tasks]
         finally:
-            for task in tasks:
-                task.cancel()  # those still running, when one failed or we were cancelled
-            await asyncio.wait(tasks)
-            for task in tasks:
-                if not task.cancelled():
-                    task.exception()  # retrieved: the first error is the one raised above
+            await cancel_and_wait(tasks)  # those still running, when one failed or we were cancelled
 
     def _sort_key(self, item: Any) -> tuple[int, str]:
         if type(item) is dict or isinstance(item, _RECORDS):
@@ -246,11 +242,8 @@ class WindowedReader:
                     return
                 window, ahead = await ahead, None
         finally:
-            if ahead is not None:
-                ahead.cancel()
-                await asyncio.wait([ahead])
-                if not ahead.cancelled():
-                    ahead.exception()  # the consumer stopped first: nothing waits for this error
+            if ahead is not None:  # the consumer stopped first: nothing waits for this window
+                await cancel_and_wait([ahead])
 
     async def _window(self, plan: Plan, envelope: Mapping[str, Any] | None) -> tuple[int | None, list[Any]]:
         """The next window to read from ``plan.lo`` and its records (``hi`` ``None``: the last,

@@ -43,6 +43,19 @@ def test_new_sqlite_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
         assert sidecars and all(_mode(sidecar) & 0o077 == 0 for sidecar in sidecars)
 
 
+def test_every_sqlite_connection_checkpoints_its_log_every_10000_pages(tmp_path: Path) -> None:
+    """Not SQLite's 1,000: a sync's batches rewrite the same index pages, and each checkpoint
+    copies them all into the file again (see ``WAL_CHECKPOINT_PAGES``). Every pooled connection
+    gets it, the store's writers and readers alike."""
+    from winback.sync.database import WAL_CHECKPOINT_PAGES
+
+    assert WAL_CHECKPOINT_PAGES == 10_000
+    with open_store(str(tmp_path / "winback.db")) as store:
+        with store.engine.connect() as first, store.engine.connect() as second:
+            for conn in (first, second):
+                assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == WAL_CHECKPOINT_PAGES
+
+
 def _store_info():
     from winback.model import Store
 

@@ -32,14 +32,37 @@ def _varied(n: int) -> dict[str, Any]:
     )
 
 
+def _address(n: int) -> dict[str, Any]:
+    return {"firstName": f"Ann{n}", "lastName": "Lee", "company": None, "address1": f"{n} Main St", "address2": None,
+            "city": "Austin", "province": "Texas", "provinceCode": "TX", "country": "United States",
+            "countryCodeV2": "US", "zip": "78745", "phone": None}
+
+
 def test_records_are_the_same_when_the_kept_values_are_emptied_midway(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(decode_orders, "_KEPT", 3)
+    monkeypatch.setattr(decode_orders, "_ADDRESSES_KEPT", 3)
     monkeypatch.setattr(decode_orders, "_times", {})
     monkeypatch.setattr(decode_orders, "_money", {})
+    monkeypatch.setattr(decode_orders, "_addresses", {})
     nodes = [_varied(n) for n in range(1, 40)]
+    for n, node in enumerate(nodes):
+        node["billingAddress"] = _address(n % 5)  # five addresses, repeating: found, forgotten, made again
     orders, _, _ = decode_orders.orders_answer(_answer(nodes), STORE)
     assert orders == [parse.parse_order(node, STORE) for node in nodes]
-    assert len(decode_orders._times) <= 3 and len(decode_orders._money) <= 3
+    assert len(decode_orders._times) <= 3 and len(decode_orders._money) <= 3 and len(decode_orders._addresses) <= 3
+
+
+def test_equal_addresses_share_one_frozen_instance() -> None:
+    """So the store writes an address's JSON once for a buyer's orders (rows.address_text
+    remembers texts by instance)."""
+    nodes = [order_node(1), order_node(2), order_node(3)]
+    nodes[0]["billingAddress"] = nodes[1]["billingAddress"] = _address(7)
+    nodes[2]["billingAddress"] = _address(8)
+    first, second, third = decode_orders.orders_answer(_answer(nodes), STORE)[0]
+    assert first.billing_address is second.billing_address
+    assert first.billing_address == parse.parse_order(nodes[0], STORE).billing_address
+    assert third.billing_address is not first.billing_address
+    assert third.billing_address == parse.parse_order(nodes[2], STORE).billing_address
 
 
 def test_equal_amounts_share_one_frozen_money_and_times_are_utc() -> None:

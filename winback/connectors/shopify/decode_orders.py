@@ -224,12 +224,31 @@ def _shipped(shipments: Sequence[Shipment]) -> tuple[datetime | None, datetime |
 _astuple = msgspec.structs.astuple
 
 
+_addresses: dict[tuple[Any, ...], Address] = {}
+_ADDRESSES_KEPT = 4096
+"""As many as :func:`winback.sync.rows.address_text` remembers texts of (its memo is by instance)."""
+
+
 def address_of(node: AddressNode | None) -> Address | None:
+    """The address, one instance per distinct one (models are frozen: a customer's address repeats
+    on each of their orders, and the store writes an address's JSON once per instance, see
+    :func:`winback.sync.rows.address_text`), as the Ecwid connector shares its addresses."""
     if node is None:
         return None
     values = _astuple(node)
+    found = _addresses.get(values)
+    if found is not None:
+        return found
     if values.count(None) == len(values):
         raise Refused("an address without values")  # parse.address reads {} as none; msgspec cannot tell
+    found = _new_address_of(values)
+    if len(_addresses) >= _ADDRESSES_KEPT:
+        _addresses.clear()
+    _addresses[values] = found
+    return found
+
+
+def _new_address_of(values: tuple[Any, ...]) -> Address:
     first, last, company, address1, address2, city, province, province_code, country, country_code, zip_, phone = values
     return _new_address(
         {

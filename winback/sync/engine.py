@@ -23,9 +23,11 @@ Deletions
     one transaction, exactly like a page of records (see :mod:`winback.sync.deletions`).
 
 Overlap and memory
-    The next pages are fetched while a batch commits (:mod:`winback.sync.pipeline`); commits stay
-    strictly in order. Memory stays flat: one batch (``BATCH_RECORDS`` records) plus what is read
-    ahead (about as many records, at most ``PREFETCH_PAGES`` pages) are held at a time.
+    The next pages are fetched while a batch commits (:mod:`winback.sync.pipeline`), and the next
+    resource's reading starts once the one before it is read, while its last batches commit
+    (:mod:`winback.sync.feed`); commits stay strictly in order. Memory stays flat: one batch
+    (``BATCH_RECORDS`` records) plus what is read ahead (about as many records, at most
+    ``PREFETCH_PAGES`` pages) are held at a time, twice that while two resources overlap.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -43,7 +45,7 @@ from winback import errors
 from winback.connectors.base import Connector, DeletionPage, Page, Resource
 from winback.sync.deletions import cursor_name
 from winback.sync.gc_pause import long_lived_objects_frozen
-from winback.sync.pipeline import read_ahead
+from winback.sync.feed import Feed, FeedSettings, close_opening, open_after, open_feed
 from winback.sync.store import LocalStore
 from winback.sync.tables import store_key as make_store_key
 
@@ -181,18 +183,6 @@ def _newest(page: Page[Any]) -> datetime | None:
     return max((stamp for stamp in stamps if stamp is not None), default=None)
 
 
-def _page_size(page: Page[Any]) -> int:
-    return len(page.records) + len(page.rejected)
-
-
-def _pages(connector: Connector, resource: Resource, since: datetime | None, *, full: bool) -> AsyncIterator[Page[Any]]:
-    if resource is Resource.CUSTOMERS:
-        return connector.customers(since)
-    if resource is Resource.ORDERS:
-        return connector.orders(since, full=full)
-    return connector.products()
-
-
 async def sync_store(
     connector: Connector,
     store: LocalStore,
@@ -244,28 +234,26 @@ async def _sync_store(
         key = await asyncio.to_thread(store.upsert_store, info)
         report.store_key = key
         await asyncio.to_thread(store.mark_sync_started, key, started)
-        for resource in wanted:
-            try:
-                report.resources[resource] = await _sync_resource(
-                    connector, store, key, resource, full=full, overlap=overlap, progress=progress,
-                    batch_records=batch_records,
-                )
-                if resource in connector.deletion_resources:
-                    await _sync_deletions(
-                        connector, store, key, report.resources[resource], full=full, overlap=overlap,
-                        progress=progress,
+        settings = FeedSettings(
+            full=full, overlap=overlap, batch_records=batch_records, batch_seconds=BATCH_SECONDS,
+            prefetch_pages=PREFETCH_PAGES, first_batch_divisor=FIRST_BATCH_DIVISOR,
+        )
+        # Each resource's reading starts when the one before it is read, not when it is committed
+        # (see winback.sync.feed); the commits stay in order.
+        opening: asyncio.Task[Feed] | None = None
+        try:
+            for index, resource in enumerate(wanted):
+                feed = await (opening or open_feed(connector, store, key, resource, settings))
+                opening = None
+                if index + 1 < len(wanted):
+                    opening = asyncio.create_task(
+                        open_after(feed, connector, store, key, wanted[index + 1], settings),
+                        name=f"winback-open-{wanted[index + 1].value}",
                     )
-            except errors.MissingScopeError as exc:
-                # One resource (or its deletion feed) out of the token's reach (Ecwid's default
-                # custom-app token reads orders and products only) is a partial sync, not a failed
-                # one: pages already committed stay, the other resources are still read.
-                log.warning("%s %s: unreachable, not fully synced: %s", key, resource.value, exc,
-                            extra={"store": key, "resource": resource.value})
-                done = report.resources.get(resource)
-                if done is None:
-                    cursor = await asyncio.to_thread(store.get_cursor, key, resource)
-                    done = report.resources[resource] = ResourceReport(resource=resource, cursor_after=cursor)
-                done.unreachable = str(exc)
+                await _sync_one(connector, store, key, feed, report, full=full, overlap=overlap, progress=progress)
+        finally:
+            if opening is not None:
+                await close_opening(opening)
         await asyncio.to_thread(store.recompute_derived, key)
         report.finished_at = datetime.now(timezone.utc)
         await asyncio.to_thread(store.mark_sync_finished, key, report.finished_at, report.partial)
@@ -294,33 +282,44 @@ async def _sync_store(
     return report
 
 
-async def _sync_resource(
+async def _sync_one(
     connector: Connector,
     store: LocalStore,
     key: str,
-    resource: Resource,
+    feed: Feed,
+    report: SyncReport,
     *,
     full: bool,
     overlap: timedelta,
     progress: ProgressCallback | None,
-    batch_records: int,
-) -> ResourceReport:
-    cursor = await asyncio.to_thread(store.get_cursor, key, resource)
-    since = None if full or cursor is None or resource is Resource.PRODUCTS else cursor - overlap
-    report = ResourceReport(resource=resource, since=since, cursor_after=cursor)
+) -> None:
+    """One resource: its records, then its deletions."""
+    resource = feed.resource
+    try:
+        report.resources[resource] = await _sync_resource(store, key, feed, progress=progress)
+        if resource in connector.deletion_resources:
+            await _sync_deletions(
+                connector, store, key, report.resources[resource], full=full, overlap=overlap, progress=progress,
+            )
+    except errors.MissingScopeError as exc:
+        # One resource (or its deletion feed) out of the token's reach (Ecwid's default
+        # custom-app token reads orders and products only) is a partial sync, not a failed
+        # one: pages already committed stay, the other resources are still read.
+        log.warning("%s %s: unreachable, not fully synced: %s", key, resource.value, exc,
+                    extra={"store": key, "resource": resource.value})
+        done = report.resources.get(resource)
+        if done is None:
+            cursor = await asyncio.to_thread(store.get_cursor, key, resource)
+            done = report.resources[resource] = ResourceReport(resource=resource, cursor_after=cursor)
+        done.unreachable = str(exc)
+
+
+async def _sync_resource(store: LocalStore, key: str, feed: Feed, *, progress: ProgressCallback | None) -> ResourceReport:
+    resource, cursor = feed.resource, feed.cursor
+    report = ResourceReport(resource=resource, since=feed.since, cursor_after=cursor)
     records = 0
     started = logged = time.monotonic()
-    log.info(
-        "%s %s: reading %s", key, resource.value,
-        "everything" if since is None else f"changes since {since.isoformat(timespec='seconds')}",
-        extra={"store": key, "resource": resource.value},
-    )
-    batches = read_ahead(
-        _pages(connector, resource, since, full=full or cursor is None),
-        size=_page_size, max_records=batch_records, max_seconds=BATCH_SECONDS, depth=PREFETCH_PAGES,
-        ahead_records=batch_records, first_records=max(1, batch_records // FIRST_BATCH_DIVISOR),
-    )
-    async with aclosing(batches):
+    async with aclosing(feed), aclosing(feed.batches()) as batches:
         async for batch in batches:
             for page in batch.items:
                 newest = _newest(page)

@@ -65,6 +65,7 @@ async def read_ahead(
     depth: int = 2,
     ahead_records: int | None = None,
     first_records: int | None = None,
+    read: asyncio.Event | None = None,
 ) -> AsyncIterator[Batch[T]]:
     """Batches of ``source``'s items (see the module's docstring for the guarantees).
 
@@ -75,7 +76,11 @@ async def read_ahead(
     doubles batch by batch. Why: a batch is handed out only once full, so at the start of a feed
     the writer waits for a whole batch to be read while the reader works alone; a small first
     batch puts the writer to work after a few pages, and the doubling reaches the large batches
-    (cheap per record) within a few commits."""
+    (cheap per record) within a few commits.
+
+    ``read`` is set once ``source`` is exhausted, has failed or was closed: from then on only
+    batches already read are handed out, and nothing more is asked of the source (see
+    :mod:`winback.sync.feed`, which starts the next resource's reading then)."""
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(1, depth))
     waiting = 0
     """Records read ahead and not yet taken by the caller."""
@@ -83,6 +88,7 @@ async def read_ahead(
 
     async def pump() -> None:
         nonlocal waiting
+        last: Any = _END
         try:
             async with aclosing(source) as items:  # type: ignore[type-var]
                 while True:
@@ -97,9 +103,11 @@ async def read_ahead(
                     waiting += size(item)
                     await queue.put(item)
         except Exception as exc:  # handed to the consumer, raised there in stream order
-            await queue.put(_Failed(exc))
-        else:
-            await queue.put(_END)
+            last = _Failed(exc)
+        finally:
+            if read is not None:  # before the last put, which waits for the consumer's room
+                read.set()
+        await queue.put(last)
 
     reader = asyncio.create_task(pump(), name="winback-read-ahead")
     batch: list[T] = []

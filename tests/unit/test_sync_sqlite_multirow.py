@@ -43,21 +43,22 @@ def test_chunk_sizes_are_full_chunks_then_powers_of_two() -> None:
     assert list(statements._chunk_sizes(0, 512)) == []
     assert list(statements._chunk_sizes(1, 512)) == [1]
     assert list(statements._chunk_sizes(1300, 512)) == [512, 512, 256, 16, 4]
+    assert list(statements._chunk_sizes(1300, 256)) == [256] * 5 + [16, 4]
     assert list(statements._chunk_sizes(511, 32)) == [32] * 15 + [16, 8, 4, 2, 1]
     for total in range(0, 1100, 7):
         sizes = list(statements._chunk_sizes(total, 64))
         assert sum(sizes) == total and all(size & (size - 1) == 0 and size <= 64 for size in sizes)
 
 
-def test_1300_rows_are_five_statements_not_1300_steps(engine: Engine) -> None:
+def test_1300_rows_are_seven_statements_not_1300_steps(engine: Engine) -> None:
     seen = _executions(engine)
     values = [_product(n) for n in range(1300)]
     with engine.begin() as conn:
         statements.insert(conn, tables.products, values)
         stored = conn.exec_driver_sql("SELECT id, title FROM products ORDER BY id").fetchall()
     width = len(values[0])
-    assert seen == [(512 * width, False), (512 * width, False), (256 * width, False), (16 * width, False),
-                    (4 * width, False)]
+    assert statements.ROWS_PER_SQLITE_INSERT == 256
+    assert seen == [(256 * width, False)] * 5 + [(16 * width, False), (4 * width, False)]
     assert stored == [(value["id"], value["title"]) for value in values]
 
 

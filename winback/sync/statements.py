@@ -5,9 +5,10 @@ Why
     DO UPDATE`` construct (its ``excluded`` proxies, coercions) and letting SQLAlchemy look up its
     compiled form and process every parameter of every row on each execution cost more than
     SQLite's own work for a batch of rows. Here each statement is built once per dialect, table
-    and column set, compiled once, and run with the driver's ``executemany``; the values still
-    pass through each column type's own bind processor (the same function SQLAlchemy would call),
-    so what lands in the database is identical.
+    and column set, compiled once, and run through the driver as multi-row ``INSERT`` statements
+    (:class:`Prepared` on SQLite, :class:`MultiRow` on PostgreSQL); the values still pass through
+    each column type's own bind processor (the same function SQLAlchemy would call), so what lands
+    in the database is identical.
 """
 
 from __future__ import annotations

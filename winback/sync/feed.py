@@ -142,7 +142,6 @@ async def open_after(
 
 async def close_opening(opening: asyncio.Task[Feed]) -> None:
     """Stop a feed being opened by ``opening``, or close the feed it opened."""
-    if not opening.done():
-        await cancel_and_wait([opening])
+    await cancel_and_wait([opening])  # an ended task stays as it is
     if not opening.cancelled() and opening.exception() is None:
         await opening.result().aclose()

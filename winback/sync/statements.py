@@ -79,12 +79,12 @@ class Prepared:
 
     statement: Any
     """The construct compiled (SQLAlchemy's own ``conn.execute(statement, values)`` stores the same)."""
-    sql: str
     row: Callable[[dict[str, Any]], Any]
     names: tuple[str, ...]
     """The columns in the order of the parameters :attr:`row` makes (positional drivers)."""
     head: str
-    """:attr:`sql` up to ``VALUES``; then the row's ``(?, ..)`` :attr:`group`, then :attr:`tail`."""
+    """The compiled statement up to ``VALUES``; then the row's ``(?, ..)`` :attr:`group`, then
+    :attr:`tail` (``ON CONFLICT ..``)."""
     group: str
     tail: str
 
@@ -99,7 +99,7 @@ class Prepared:
         head, group, tail = _values_group(sql)
         if group.count("?") != len(names) or sql.count("?") != len(names):
             raise ValueError(f"cannot batch {sql!r}: unexpected VALUES")
-        return cls(stmt, sql, _row_function(conn.dialect, table, names, True), names, head, group, tail)
+        return cls(stmt, _row_function(conn.dialect, table, names, True), names, head, group, tail)
 
     def execute(self, conn: Connection, values: list[dict[str, Any]]) -> None:
         self.execute_rows(conn, list(map(self.row, values)))

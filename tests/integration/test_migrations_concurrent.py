@@ -63,16 +63,40 @@ def test_many_fresh_files_opened_from_many_threads_are_all_migrated(tmp_path: Pa
 
 
 def test_opening_an_up_to_date_database_does_not_run_alembic(tmp_path: Path, monkeypatch) -> None:
+    import alembic.command
+    import alembic.script
+
     url = f"sqlite:///{tmp_path / 'current.db'}"
     open_store(url).close()
 
     def refuse(*_args, **_kwargs):
         raise AssertionError("alembic ran on an up-to-date database")
 
-    monkeypatch.setattr(migrate.command, "upgrade", refuse)
-    monkeypatch.setattr(migrate.ScriptDirectory, "from_config", refuse)
+    monkeypatch.setattr(alembic.command, "upgrade", refuse)
+    monkeypatch.setattr(alembic.script.ScriptDirectory, "from_config", refuse)
     with open_store(url) as store:
         assert store.list_stores() == []
+
+
+WITHOUT_ALEMBIC = """
+import sys
+from winback.sync import open_store
+for url in sys.argv[1:]:
+    with open_store(url) as store:
+        store.list_stores()
+print(sorted(name for name in sys.modules if name.split(".")[0] in ("alembic", "mako")))
+"""
+
+
+def test_a_process_that_opens_a_new_and_a_current_database_never_imports_alembic(tmp_path: Path) -> None:
+    """Alembic (with Mako) is about 10 MB of a sync's memory: only a replay loads it. (Pygments
+    comes with httpx, whose command line it imports when click and rich are installed.)"""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    opened = subprocess.run(
+        [sys.executable, "-c", WITHOUT_ALEMBIC, url, url], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert opened.stdout.strip() == "[]", opened.stdout + opened.stderr
+    assert_current(url)
 
 
 def _at_revision(url: str, revision: str) -> None:

@@ -8,7 +8,10 @@ What the caller may rely on:
 - **Up to date costs a few catalogue reads and no Alembic.** :func:`upgrade_to_head` first reads
   the version table, the table list and their columns with plain SQL; when the schema is at head
   and complete it returns without touching Alembic (whose ``context``/``op`` proxies are
-  process-global).
+  process-global). Alembic is not even imported until a migration replays: the shipped head is
+  :data:`~winback.sync.fresh_schema.SCHEMA_REVISION` (a test holds the two together), and a new
+  database is made without it. Importing it costs about 10 MB of resident memory and a fifth of
+  a second (Mako and Pygments come with it), in every process that opens a store.
 - **Never two migrations at once.** In one process a module lock serialises every Alembic run
   (its proxies are not thread-safe: two threads migrating two SQLite files at once corrupted
   both). Across processes the migration's own transaction takes the database's write lock first:
@@ -34,15 +37,24 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, column, func, inspect, select, table, text
 
 from winback import errors
+from winback.sync.fresh_schema import SCHEMA_REVISION, create_schema, is_brand_new
 from winback.sync.tables import metadata
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 log = logging.getLogger(__name__)
 
 SCRIPT_LOCATION = Path(__file__).with_name("migrations")
+SHIPPED_SCRIPTS = SCRIPT_LOCATION
+"""The scripts this package ships, whose head is :data:`SCHEMA_REVISION`. Tests point
+:data:`SCRIPT_LOCATION` elsewhere (a later release's extra script); that head is read from the scripts."""
 VERSION_TABLE = "winback_alembic_version"
 STRAY_PREFIX = "_alembic_tmp_"
 _PG_LOCK_ID = 0x77696E6261636B  # "winback"
@@ -67,15 +79,19 @@ def _quiet_alembic() -> Iterator[None]:
         alembic_log.setLevel(previous)
 
 
-with _quiet_alembic():  # importing alembic announces its plugins at INFO
-    from alembic import command
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    from winback.sync.fresh_schema import SCHEMA_REVISION, create_schema, is_brand_new
+def _load_alembic() -> None:
+    """Import Alembic on first use (see the module's docstring), quietly: it announces its plugins
+    at INFO."""
+    with _quiet_alembic():
+        import alembic.command  # noqa: F401
+        import alembic.config  # noqa: F401
+        import alembic.script  # noqa: F401
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    _load_alembic()
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     if connection is not None:
@@ -87,13 +103,25 @@ def _script_directory() -> ScriptDirectory:
     """The scripts in :data:`SCRIPT_LOCATION`, read once per location (a read executes every one)."""
     location = SCRIPT_LOCATION
     if location not in _scripts:
+        config = alembic_config()
+        from alembic.script import ScriptDirectory  # loaded by alembic_config
+
         with _ALEMBIC_LOCK:
-            _scripts[location] = ScriptDirectory.from_config(alembic_config())
+            _scripts[location] = ScriptDirectory.from_config(config)
     return _scripts[location]
 
 
 def head_revision() -> str:
-    """The newest revision shipped in :data:`SCRIPT_LOCATION` (read once per location)."""
+    """The newest revision in :data:`SCRIPT_LOCATION`: :data:`SCHEMA_REVISION` for the shipped
+    scripts (no Alembic), else :func:`scripted_head`."""
+    if SCRIPT_LOCATION == SHIPPED_SCRIPTS:
+        return SCHEMA_REVISION
+    return scripted_head()
+
+
+def scripted_head() -> str:
+    """The newest revision of the scripts in :data:`SCRIPT_LOCATION`, as Alembic reads them
+    (once per location)."""
     location = SCRIPT_LOCATION
     if location not in _heads:
         script = _script_directory()
@@ -150,7 +178,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     :mod:`winback.sync.fresh_schema`) when the shipped head is the revision that module describes;
     any other upgrade replays the migrations one by one.
     """
-    head, script = head_revision(), _script_directory()
+    head = head_revision()
     target = head if revision == "head" else revision
     with _ALEMBIC_LOCK, _quiet_alembic(), engine.connect() as connection:
         connection.execution_options(winback_write=True)  # SQLite: BEGIN IMMEDIATE
@@ -161,11 +189,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             _repair_before(connection, before)
             before = current_revision(connection)
             if before is None and target == head == SCHEMA_REVISION and is_brand_new(connection, VERSION_TABLE):
-                after = create_schema(connection, script, VERSION_TABLE)  # whole: nothing to repair
+                after = create_schema(connection, VERSION_TABLE)  # whole: nothing to repair
             else:
                 if before != target:
-                    # Alembic joins the transaction we hold: every migration commits (or not) with it.
-                    command.upgrade(alembic_config(connection), revision)
+                    replay(connection, revision)
                 after = current_revision(connection)
                 if target == head:
                     _repair_after(connection)
@@ -173,6 +200,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             log.info("local store created (schema %s)", after)
         elif before != after:
             log.info("local store schema upgraded from %s to %s", before, after)
+
+
+def replay(connection: Connection, revision: str) -> None:
+    """Run the migrations from the database's revision to ``revision`` on ``connection``: Alembic
+    joins the transaction the caller holds, so every migration commits (or not) with it."""
+    config = alembic_config(connection)
+    from alembic import command  # loaded by alembic_config
+
+    command.upgrade(config, revision)
 
 
 def _repair_before(connection: Connection, revision: str | None) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from winback.connectors.ecwid import pages, parse, values
 from winback.connectors.base import Resource
+from winback.model import FinancialStatus
 
 
 class _Text(str):
@@ -91,7 +92,7 @@ ORDER_FIELDS: dict[tuple[str, ...], tuple[Callable[[Any], Any], Callable[[dict[s
     ("total",): (lambda o: o.total.amount, lambda r: values.amount(r["total"], "total")),
     ("refundedAmount",): (lambda o: o.refunded and o.refunded.amount, lambda r: parse.refunded_amount(r)),
     ("paymentStatus",): (lambda o: (o.financial_status, o.is_cancelled),
-                         lambda r: (parse._FINANCIAL.get(str(r["paymentStatus"] or "").upper(), parse._UNKNOWN),
+                         lambda r: (parse.FINANCIAL.get(str(r["paymentStatus"] or "").upper(), FinancialStatus.UNKNOWN),
                                     str(r["paymentStatus"] or "").upper() == "CANCELLED")),
     ("fulfillmentStatus",): (lambda o: o.fulfillment_status, lambda r: str(r["fulfillmentStatus"] or "").lower() or None),
     ("customerId",): (lambda o: o.customer_id,

@@ -86,13 +86,16 @@ _new_customer = Customer.from_checked
 
 PLATFORM = "ecwid"
 
-_FINANCIAL = {
+FINANCIAL = {
     "PAID": FinancialStatus.PAID,
     "AWAITING_PAYMENT": FinancialStatus.PENDING,
     "PARTIALLY_REFUNDED": FinancialStatus.PARTIALLY_REFUNDED,
     "REFUNDED": FinancialStatus.REFUNDED,
     "CANCELLED": FinancialStatus.VOIDED,
 }
+"""``paymentStatus`` (upper case) → the model's status; any other reads as ``UNKNOWN``. This and the
+other public values and helpers below are shared with the typed fast path (:mod:`.typed`), which
+must read a record exactly as this parser does."""
 _UNKNOWN = FinancialStatus.UNKNOWN
 _REFUNDED = FinancialStatus.REFUNDED
 
@@ -153,10 +156,10 @@ def _names(person: Mapping[str, Any]) -> tuple[str | None, str | None]:
     last = (v.strip() or None) if type(v := get("lastName")) is str else text_or_none(v)
     if first or last:
         return first, last
-    return _split_name(get("name"))
+    return split_name(get("name"))
 
 
-def _split_name(value: Any) -> tuple[str | None, str | None]:
+def split_name(value: Any) -> tuple[str | None, str | None]:
     """``name`` as first name and the rest, for a person without ``firstName`` and ``lastName``."""
     name = text_or_none(value)
     if not name:
@@ -261,7 +264,7 @@ def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
     else:
         updated = timestamp_of(raw, "updateTimestamp", "updateDate")
     status_text = v.upper() if type(v := get("paymentStatus")) is str else str(v or "").upper()
-    status = _FINANCIAL.get(status_text, _UNKNOWN)
+    status = FINANCIAL.get(status_text, _UNKNOWN)
     total_amount = v if type(v := get("total")) is Decimal and v.is_finite() else amount(v, "total")
     amounts = amounts_in(currency)
     total = amounts[str(total_amount)]
@@ -295,14 +298,14 @@ def parse_order(raw: Any, *, store_id: str, currency: str) -> Order:
         "line_items": lines,
         "billing_address": address(get("billingPerson")),
         "accepts_marketing": get("acceptMarketing") is not False,
-        "discount_codes": () if coupon is None else _coupon_codes(coupon),
+        "discount_codes": () if coupon is None else coupon_codes(coupon),
         "fulfillment_status": fulfillment.lower() or None,
-        "fulfilled_at": updated if fulfillment in _HANDED_OVER else None,
+        "fulfilled_at": updated if fulfillment in HANDED_OVER else None,
         "delivered_at": updated if fulfillment == "DELIVERED" else None,
     })
 
 
-_HANDED_OVER = frozenset({"SHIPPED", "OUT_FOR_DELIVERY", "DELIVERED", "READY_FOR_PICKUP"})
+HANDED_OVER = frozenset({"SHIPPED", "OUT_FOR_DELIVERY", "DELIVERED", "READY_FOR_PICKUP"})
 """``fulfillmentStatus`` values meaning the goods have left the merchant (or wait at pickup).
 
 Ecwid keeps no timestamp per status: the order's ``updateDate`` stands in for ``fulfilled_at`` and
@@ -311,7 +314,7 @@ Ecwid keeps no timestamp per status: the order's ``updateDate`` stands in for ``
 move it. ``WILL_NOT_DELIVER`` and ``RETURNED`` are neither."""
 
 
-def _coupon_codes(coupon: Any) -> tuple[str, ...]:
+def coupon_codes(coupon: Any) -> tuple[str, ...]:
     """Ecwid carries at most one coupon per order (``discountCoupon{code, ...}``)."""
     code = coupon.get("code") if type(coupon) is dict or isinstance(coupon, Mapping) else None
     return (str(code),) if isinstance(code, str | int) and str(code) else ()
@@ -336,7 +339,7 @@ def extra_field(raw: Mapping[str, Any], key: str) -> Any:
     return None
 
 
-_CONSENT = {True: EmailConsent(state=ConsentState.SUBSCRIBED), False: EmailConsent(state=ConsentState.NOT_SUBSCRIBED)}
+CONSENT = {True: EmailConsent(state=ConsentState.SUBSCRIBED), False: EmailConsent(state=ConsentState.NOT_SUBSCRIBED)}
 """The two consents a customer can have on Ecwid, shared: models are frozen."""
 
 
@@ -351,7 +354,7 @@ def parse_customer(raw: Any, *, store_id: str, currency: str, birth_date_field: 
     names = _names(billing) if billing else None
     first, last = names or (None, None)
     if not (first or last):
-        first, last = _split_name(get("name"))
+        first, last = split_name(get("name"))
     registered = get("registered")
     created = parse_datetime(registered, "registered") if isinstance(registered, (str, int)) and registered else None
     updated = customer_updated(raw)
@@ -376,7 +379,7 @@ def parse_customer(raw: Any, *, store_id: str, currency: str, birth_date_field: 
         "created_at": created,
         "updated_at": updated,
         "account": AccountState.ENABLED if registered not in (None, False, "") else AccountState.GUEST,
-        "consent": _CONSENT[get("acceptMarketing") is not False],
+        "consent": CONSENT[get("acceptMarketing") is not False],
         "orders_count": count if type(count) is int else int(count) if isinstance(count, int) and not isinstance(count, bool) else None,
         "amount_spent": amount_spent,
         "tags": (),

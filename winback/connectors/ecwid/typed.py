@@ -34,12 +34,16 @@ from winback.connectors.ecwid.records import (  # noqa: F401 - re-exported: the 
     decode_orders,
 )
 from winback.connectors.ecwid.values import RecordError, amounts_in, parse_datetime
-from winback.model import Address, Customer, Order
+from winback.model import Address, Customer, FinancialStatus, LineItem, Order
 
 _ZERO = Decimal("0")
 _UTC = timezone.utc
 _utc_from_seconds = datetime.fromtimestamp
 _CANCELLED = "CANCELLED"
+_new_address = Address.from_checked
+_new_line = LineItem.from_checked
+_new_order = Order.from_checked
+_new_customer = Customer.from_checked
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -75,7 +79,7 @@ def _address(person: Person) -> Address:
     first = (v.strip() or None) if type(v := person.firstName) is str else None
     last = (v.strip() or None) if type(v := person.lastName) is str else None
     if not (first or last):
-        first, last = parse._split_name(None if person.name is UNSET else person.name)
+        first, last = parse.split_name(None if person.name is UNSET else person.name)
     street = (v.strip() or None) if type(v := person.street) is str else None
     if not street:
         line1 = line2 = None
@@ -84,7 +88,7 @@ def _address(person: Person) -> Address:
     else:
         head, _, tail = street.partition("\n")
         line1, line2 = head.strip() or None, tail.strip() or None
-    found = parse._new_address({
+    found = _new_address({
         "first_name": first,
         "last_name": last,
         "company": (v.strip() or None) if type(v := person.companyName) is str else None,
@@ -132,7 +136,7 @@ def _order(record: OrderRecord, store_id: str, currency: str) -> Order:
     created = _utc_from_seconds(record.createTimestamp, _UTC)
     updated = _utc_from_seconds(record.updateTimestamp, _UTC)
     status_text = "" if (v := record.paymentStatus) is None else v.upper()
-    status = parse._FINANCIAL.get(status_text, parse._UNKNOWN)
+    status = parse.FINANCIAL.get(status_text, FinancialStatus.UNKNOWN)
     total_amount = _amount(record.total)
     amounts = amounts_in(currency)
     if record.refunds is None:
@@ -146,7 +150,7 @@ def _order(record: OrderRecord, store_id: str, currency: str) -> Order:
     fulfillment = "" if (v := record.fulfillmentStatus) is None else v.upper()
     coupon = record.discountCoupon
     person = record.billingPerson
-    return parse._new_order({
+    return _new_order({
         "platform": parse.PLATFORM,
         "store_id": store_id,
         "id": order_id,
@@ -162,18 +166,18 @@ def _order(record: OrderRecord, store_id: str, currency: str) -> Order:
         "total": amounts[str(total_amount)],
         "current_total": amounts[str(_ZERO if current < _ZERO else current)],
         "refunded": None if refunded_value is None else amounts[str(refunded_value)],
-        "line_items": _lines(record.items, order_id, status is parse._REFUNDED, amounts) if record.items else (),
+        "line_items": _lines(record.items, order_id, status is FinancialStatus.REFUNDED, amounts) if record.items else (),
         "billing_address": None if person is None else _address(person),
         "accepts_marketing": record.acceptMarketing is not False,
-        "discount_codes": () if coupon is None else parse._coupon_codes(coupon),
+        "discount_codes": () if coupon is None else parse.coupon_codes(coupon),
         "fulfillment_status": fulfillment.lower() or None,
-        "fulfilled_at": updated if fulfillment in parse._HANDED_OVER else None,
+        "fulfilled_at": updated if fulfillment in parse.HANDED_OVER else None,
         "delivered_at": updated if fulfillment == "DELIVERED" else None,
     })
 
 
 def _lines(items: list[Item], order_id: str, fully_refunded: bool, amounts: Any) -> tuple[Any, ...]:
-    new_line = parse._new_line
+    new_line = _new_line
     lines = []
     for index, item in enumerate(items):
         quantity = item.quantity
@@ -224,7 +228,7 @@ def _customer(record: CustomerRecord, store_id: str, currency: str) -> Customer:
     else:
         first, last, phone = default_address.first_name, default_address.last_name, default_address.phone
     if not (first or last):
-        first, last = parse._split_name(record.name)
+        first, last = parse.split_name(record.name)
     registered = record.registered
     created = parse_datetime(registered, "registered") if isinstance(registered, (str, int)) and registered else None
     updated = customer_updated(record)
@@ -234,7 +238,7 @@ def _customer(record: CustomerRecord, store_id: str, currency: str) -> Customer:
     count = stats.get("numberOfOrders", record.totalOrderCount)
     spent = stats.get("salesValue")
     amount_spent = None if spent is None else amounts_in(currency)[str(_amount(spent))]
-    return parse._new_customer({
+    return _new_customer({
         "platform": parse.PLATFORM,
         "store_id": store_id,
         "id": str(record.id),
@@ -245,7 +249,7 @@ def _customer(record: CustomerRecord, store_id: str, currency: str) -> Customer:
         "created_at": created,
         "updated_at": updated,
         "account": parse.AccountState.ENABLED if registered not in (None, False, "") else parse.AccountState.GUEST,
-        "consent": parse._CONSENT[record.acceptMarketing is not False],
+        "consent": parse.CONSENT[record.acceptMarketing is not False],
         "orders_count": (count if type(count) is int
                          else int(count) if isinstance(count, int) and not isinstance(count, bool) else None),
         "amount_spent": amount_spent,

@@ -18,8 +18,8 @@ What the caller may rely on:
   describes. The caller uses this path only when that is the shipped head; any other head (a
   test's extra script, a tables module ahead of its migration) replays the migrations as before.
 - **No Alembic.** The version table is declared here as Alembic declares it, so a new database
-  is made without importing Alembic (about 10 MB of resident memory and a fifth of a second:
-  it brings Mako and Pygments), which a sync or any command on a current database never needs.
+  is made without importing Alembic (with Mako, about 8 MB of a sync's peak memory), which a
+  sync or any command on a current database never needs either.
 - **Inside the caller's transaction.** Nothing here commits: the caller holds the database's write
   lock (see :mod:`winback.sync.migrate`), so the tables and the version row appear together or not
   at all, and a second process that waited on the lock finds the schema complete.

@@ -202,3 +202,90 @@ async def test_each_fact_changing_alone_is_written(sync_db: LocalStore, defer: b
 def _stored_customer(store: LocalStore) -> CustomerFacts:
     with store.reading() as conn:
         return _stored(conn)[0]["c001"]
+
+
+def _buyer_rows(store: LocalStore) -> list[tuple[Any, ...]]:
+    with store.reading() as conn:
+        return [tuple(row) for row in conn.exec_driver_sql("SELECT * FROM buyers ORDER BY store_key, lower_email")]
+
+
+async def test_a_whole_store_recompute_reads_the_buyers_beside_on_a_sqlite_file_and_writes_the_same_rows(
+    sync_db: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a SQLite file the buyers' rows of a whole-store recompute are read on a second connection
+    while the first updates the customers (see ``derive._recompute_whole``); the stored rows are
+    byte for byte those of the single ``INSERT .. SELECT`` (PostgreSQL's path, and SQLite's in
+    memory)."""
+    from winback.sync import derive
+
+    reads: list[str] = []
+    read_beside = derive._read_beside
+
+    def counted(*args: Any) -> list[Any]:
+        reads.append("beside")
+        return read_beside(*args)
+
+    monkeypatch.setattr(derive, "_read_beside", counted)
+    rng = random.Random(5)
+    sync_db.upsert_store(await FakeConnector().store_info())
+    sync_db.commit_pages(KEY, Resource.CUSTOMERS, _pages([_customer(rng, n, 0) for n in range(30)]), None,
+                         defer_derived=True)
+    sync_db.commit_pages(KEY, Resource.ORDERS, _pages([_order(rng, n, 34, 0) for n in range(120)]), None,
+                         defer_derived=True)
+    sync_db.recompute_derived(KEY)
+    _assert_exact(sync_db)
+    on_sqlite = sync_db.engine.dialect.name == "sqlite"
+    assert reads == (["beside"] if on_sqlite else [])
+    beside = _buyer_rows(sync_db)
+    assert len(beside) > 10
+
+    monkeypatch.setattr(derive, "_reads_beside", lambda conn: False)
+    with sync_db.writing() as conn:
+        derive.settle(conn, KEY, [], [], defer=True, whole_store=True)
+    sync_db.recompute_derived(KEY)
+    assert reads == (["beside"] if on_sqlite else [])
+    assert _buyer_rows(sync_db) == beside
+    _assert_exact(sync_db)
+
+
+async def test_a_writer_waits_while_the_buyers_are_read_beside(
+    sync_db: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The buyers read beside see the state the recompute's transaction started from: it holds
+    the write lock, so another writer's commit waits for it (and is not lost)."""
+    if sync_db.engine.dialect.name != "sqlite":
+        pytest.skip("the buyers are read beside on SQLite files only")
+    import threading
+
+    from winback.sync import derive
+
+    rng = random.Random(6)
+    sync_db.upsert_store(await FakeConnector().store_info())
+    sync_db.commit_pages(KEY, Resource.CUSTOMERS, _pages([_customer(rng, n, 0) for n in range(30)]), None,
+                         defer_derived=True)
+    sync_db.commit_pages(KEY, Resource.ORDERS, _pages([_order(rng, n, 34, 0) for n in range(120)]), None,
+                         defer_derived=True)
+    reading, late = threading.Event(), threading.Event()
+    read_beside = derive._read_beside
+
+    def slow(*args: Any) -> list[Any]:
+        reading.set()
+        late.wait(10)  # a writer tries to commit meanwhile
+        return read_beside(*args)
+
+    def another_writer() -> None:
+        reading.wait(10)
+        sync_db.commit_page(KEY, Resource.ORDERS, Page(records=[_order(rng, 500, 34, 1)]), None)
+
+    monkeypatch.setattr(derive, "_read_beside", slow)
+    writer = threading.Thread(target=another_writer)
+    writer.start()
+    timer = threading.Timer(0.5, late.set)
+    timer.start()
+    sync_db.recompute_derived(KEY)
+    writer.join(30)
+    timer.join()
+    assert not writer.is_alive()
+    _assert_exact(sync_db)
+    with sync_db.reading() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM orders WHERE id = 'o0500'").scalar() == 1

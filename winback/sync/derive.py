@@ -25,13 +25,15 @@ batch's transaction like the rows, so a sync killed before its recompute leaves 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from typing import TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 
 from winback.sync import tables
-from winback.sync.statements import insert_new
+from winback.sync.statements import insert_new, prepared
 
 T = TypeVar("T")
 CHUNK = 500
@@ -136,7 +138,7 @@ _DELETE_BUYERS_WHOLE = _whole(_DELETE_BUYERS_SQL)
 # with that condition gives exactly the pairs a UNION would, without a B-tree deduplicating every
 # pair. The newest order and the newest real order of each email come from one window (one sort):
 # the newest real order is the real one with no real order before it in "newest first" order.
-_INSERT_BUYERS_SQL = """
+_BUYERS_RANKED = """
     WITH pairs AS (
       SELECT o.lower_email AS e, o.id, o.email, o.ordered_at, o.counts_as_purchase AS real_order, o.net_total
       FROM orders o
@@ -155,11 +157,12 @@ _INSERT_BUYERS_SQL = """
       FROM pairs
       WINDOW newest_first AS (PARTITION BY e ORDER BY ordered_at DESC, id DESC ROWS UNBOUNDED PRECEDING)
     )
-    INSERT INTO buyers (
-      store_key, lower_email, email, customer_id, is_guest, orders_count, real_orders_count,
-      real_amount_spent, first_order_at, last_order_at, last_order_id
-    )
-    SELECT
+"""
+_BUYERS_COLUMNS = (
+    "store_key", "lower_email", "email", "customer_id", "is_guest", "orders_count", "real_orders_count",
+    "real_amount_spent", "first_order_at", "last_order_at", "last_order_id",
+)
+_BUYERS_ROWS = """    SELECT
       :store_key,
       r.e,
       COALESCE(MAX(CASE WHEN r.rn_any = 1 THEN r.email END), MAX(r.email), r.e),
@@ -176,9 +179,13 @@ _INSERT_BUYERS_SQL = """
     FROM ranked r
     GROUP BY r.e
     """
+_INSERT_BUYERS_SQL = (
+    _BUYERS_RANKED + f"    INSERT INTO buyers ({', '.join(_BUYERS_COLUMNS)})\n" + _BUYERS_ROWS
+)
 _INSERT_BUYERS = _keyed(_INSERT_BUYERS_SQL)
 _INSERT_BUYERS_PENDING = _pending(_INSERT_BUYERS_SQL)
 _INSERT_BUYERS_WHOLE = _whole(_INSERT_BUYERS_SQL)
+_SELECT_BUYERS_WHOLE = _whole(_BUYERS_RANKED + _BUYERS_ROWS)
 
 
 def chunks(values: Collection[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -261,14 +268,49 @@ def recompute_pending(conn: Connection, store_key: str) -> None:
     mark, then forget them: a fixed number of set-based statements, however many there are."""
     params = {"store_key": store_key}
     if conn.execute(_WHOLE_PENDING, params).first() is not None:
-        statements: tuple[TextClause, ...] = (
-            _RESET_CUSTOMERS_WHOLE, _RECOMPUTE_CUSTOMERS_WHOLE, _DELETE_BUYERS_WHOLE, _INSERT_BUYERS_WHOLE,
-        )
+        _recompute_whole(conn, params)
     else:
-        statements = (
-            *_WIDEN_PENDING, _RECOMPUTE_CUSTOMERS_PENDING, _DELETE_BUYERS_PENDING,
-            _INSERT_BUYERS_PENDING,
-        )
-    for statement in statements:
-        conn.execute(statement, params)
+        for statement in (
+            *_WIDEN_PENDING, _RECOMPUTE_CUSTOMERS_PENDING, _DELETE_BUYERS_PENDING, _INSERT_BUYERS_PENDING,
+        ):
+            conn.execute(statement, params)
     conn.execute(text("DELETE FROM derived_pending WHERE store_key = :store_key"), params)
+
+
+def _recompute_whole(conn: Connection, params: dict[str, str]) -> None:
+    """Every customer's and buyer's facts. On a SQLite file, the buyers' rows are read on a second
+    connection while this one updates the customers, and then inserted here.
+
+    Why: at the end of a first sync this recompute runs alone, SQLite's work in one thread while
+    the machine's other core is idle (Ecwid 20k: buyers 0.3-0.45 s, customers 0.2 s). The caller
+    holds the write lock (``BEGIN IMMEDIATE``, taken by the statement before), so no other writer
+    can commit until this transaction ends: the reader's snapshot (write-ahead log) is the state
+    this transaction started from. The buyers' query reads the orders and the customers' ids,
+    emails and guest flags, which nothing here changes, so its rows are exactly those the
+    ``INSERT .. SELECT`` would write; they come back in the driver's own values and go in as they
+    are. Everything is still written in this one transaction."""
+    beside = _reads_beside(conn)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="winback-buyers") if beside else nullcontext() as pool:
+        buyers = pool.submit(_read_beside, conn.engine, _SELECT_BUYERS_WHOLE, params) if pool else None
+        for statement in (_RESET_CUSTOMERS_WHOLE, _RECOMPUTE_CUSTOMERS_WHOLE, _DELETE_BUYERS_WHOLE):
+            conn.execute(statement, params)
+        if buyers is None:
+            conn.execute(_INSERT_BUYERS_WHOLE, params)
+        else:
+            rows = buyers.result()
+            if rows:
+                prepared(conn, "insert", tables.buyers, _BUYERS_COLUMNS).execute_rows(conn, rows)
+
+
+def _reads_beside(conn: Connection) -> bool:
+    """A second connection sees the same database: a SQLite file (not one in memory), in
+    write-ahead-log mode, where a reader never waits for the writer."""
+    database = conn.engine.url.database
+    if conn.dialect.name != "sqlite" or not database or database == ":memory:" or "mode=memory" in database:
+        return False
+    return str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower() == "wal"
+
+
+def _read_beside(engine: Engine, statement: TextClause, params: dict[str, str]) -> list[Any]:
+    with engine.connect() as reader:
+        return [tuple(row) for row in reader.execute(statement, params)]

@@ -209,6 +209,15 @@ def _buyer_rows(store: LocalStore) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in conn.exec_driver_sql("SELECT * FROM buyers ORDER BY store_key, lower_email")]
 
 
+async def _first_sync_left_pending(store: LocalStore, rng: random.Random) -> None:
+    """A first sync's customers and orders committed, their facts left to a whole-store recompute."""
+    store.upsert_store(await FakeConnector().store_info())
+    store.commit_pages(KEY, Resource.CUSTOMERS, _pages([_customer(rng, n, 0) for n in range(30)]), None,
+                       defer_derived=True)
+    store.commit_pages(KEY, Resource.ORDERS, _pages([_order(rng, n, 34, 0) for n in range(120)]), None,
+                       defer_derived=True)
+
+
 async def test_a_whole_store_recompute_reads_the_buyers_beside_on_a_sqlite_file_and_writes_the_same_rows(
     sync_db: LocalStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -226,12 +235,7 @@ async def test_a_whole_store_recompute_reads_the_buyers_beside_on_a_sqlite_file_
         return read_beside(*args)
 
     monkeypatch.setattr(derive, "_read_beside", counted)
-    rng = random.Random(5)
-    sync_db.upsert_store(await FakeConnector().store_info())
-    sync_db.commit_pages(KEY, Resource.CUSTOMERS, _pages([_customer(rng, n, 0) for n in range(30)]), None,
-                         defer_derived=True)
-    sync_db.commit_pages(KEY, Resource.ORDERS, _pages([_order(rng, n, 34, 0) for n in range(120)]), None,
-                         defer_derived=True)
+    await _first_sync_left_pending(sync_db, random.Random(5))
     sync_db.recompute_derived(KEY)
     _assert_exact(sync_db)
     on_sqlite = sync_db.engine.dialect.name == "sqlite"
@@ -260,11 +264,7 @@ async def test_a_writer_waits_while_the_buyers_are_read_beside(
     from winback.sync import derive
 
     rng = random.Random(6)
-    sync_db.upsert_store(await FakeConnector().store_info())
-    sync_db.commit_pages(KEY, Resource.CUSTOMERS, _pages([_customer(rng, n, 0) for n in range(30)]), None,
-                         defer_derived=True)
-    sync_db.commit_pages(KEY, Resource.ORDERS, _pages([_order(rng, n, 34, 0) for n in range(120)]), None,
-                         defer_derived=True)
+    await _first_sync_left_pending(sync_db, rng)
     reading, late = threading.Event(), threading.Event()
     read_beside = derive._read_beside
 

@@ -312,5 +312,7 @@ def _reads_beside(conn: Connection) -> bool:
 
 
 def _read_beside(engine: Engine, statement: TextClause, params: dict[str, str]) -> list[Any]:
+    """``statement``'s rows, read on a connection of its own (a deferred read transaction: its
+    snapshot is taken at the first read), as the driver returns them."""
     with engine.connect() as reader:
         return [tuple(row) for row in reader.execute(statement, params)]

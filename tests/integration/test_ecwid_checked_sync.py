@@ -69,11 +69,12 @@ async def test_unvalidated_models_store_the_same_rows(tmp_path: Path, monkeypatc
             return cls(**values)
 
         monkeypatch.setattr(model._Frozen, "from_checked", classmethod(validated))
-        for name in ("_new_address", "_new_line", "_new_order", "_new_customer"):
-            monkeypatch.setattr(parse, name, getattr(parse, name).__self__.from_checked)
+        for module in (parse, typed):  # the parser's and the typed fast path's own aliases
+            for name in ("_new_address", "_new_line", "_new_order", "_new_customer"):
+                monkeypatch.setattr(module, name, getattr(module, name).__self__.from_checked)
         monkeypatch.setattr(ecwid_values, "_new_money", model.Money.from_checked)
         monkeypatch.setattr(ecwid_values, "_AMOUNTS", {})
-        monkeypatch.setattr(typed, "_ADDRESSES", {})  # typed records read through parse's _new_* too
+        monkeypatch.setattr(typed, "_ADDRESSES", {})
         assert await _sync(settings, tmp_path / "validated.db") == 1
     finally:
         server.stop()

@@ -303,10 +303,10 @@ def _recompute_whole(conn: Connection, params: dict[str, str]) -> None:
 
 
 def _reads_beside(conn: Connection) -> bool:
-    """A second connection sees the same database: a SQLite file (not one in memory), in
-    write-ahead-log mode, where a reader never waits for the writer."""
-    database = conn.engine.url.database
-    if conn.dialect.name != "sqlite" or not database or database == ":memory:" or "mode=memory" in database:
+    """A second connection sees the same database, and reads without waiting for the writer: a
+    SQLite database in write-ahead-log mode, which only a file can be (one in memory, shared or
+    not, or a private temporary one, reports another mode)."""
+    if conn.dialect.name != "sqlite":
         return False
     return str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower() == "wal"
 

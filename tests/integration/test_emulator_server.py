@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socketserver
 import threading
 import time
 from collections import deque
@@ -110,6 +111,29 @@ def test_streamed_body_arrives_whole_with_chunked_encoding(server: EmulatorServe
         head = client.head("/stream")
         assert head.status_code == 200 and head.content == b""
         assert client.get("/after-head").status_code == 200
+
+
+def test_an_answer_is_one_write_and_a_head_has_no_body(server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Head and body leave in one socket write (apart, each answer cost both sides an extra
+    socket round); a HEAD's head still promises the body's length and sends none."""
+    writes: list[int] = []
+    original = socketserver._SocketWriter.write
+
+    def counted(self: socketserver._SocketWriter, data: bytes) -> int:
+        writes.append(len(data))
+        return original(self, data)
+
+    monkeypatch.setattr(socketserver._SocketWriter, "write", counted)
+    with httpx.Client(base_url=server.url, timeout=2) as client:
+        response = client.get("/one")
+        assert response.status_code == 200 and response.json()["path"] == "/one"
+        assert len(writes) == 1 and writes[0] > len(response.content) > 200
+        head = client.head("/two")
+        assert head.status_code == 200 and head.content == b""
+        assert int(head.headers["content-length"]) > 200
+        after = client.get("/three")  # the same connection: nothing was left unread by the HEAD
+        assert after.json()["path"] == "/three"
+    assert len(writes) == 3
 
 
 # --- faults ------------------------------------------------------------------------------------

@@ -195,9 +195,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if isinstance(response.body, bytes):
             self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
+            # The head and the body in one write, as a server with a buffered writer sends them:
+            # written apart (end_headers flushes), every answer costs both sides an extra socket
+            # round (a send here, a wake-up and a read in the client), a fifth of this server's
+            # CPU per Ecwid page. _headers_buffer is where send_header collects the head.
+            self._headers_buffer.append(b"\r\n")
             if self.command != "HEAD":
-                self.wfile.write(response.body)
+                self._headers_buffer.append(response.body)
+            self.flush_headers()
             return
         # Streamed body (bulk JSONL downloads): chunked transfer encoding, constant memory.
         self.send_header("Transfer-Encoding", "chunked")

@@ -50,4 +50,6 @@ def test_types_convert_the_leading_columns(sync_db) -> None:
     sql = "SELECT record_id, deleted_at, resource FROM deletions WHERE store_key = ? AND record_id IN ({})"
     with sync_db.reading() as conn:
         found = select_in(conn, sql, (key,), ["c1", "c2"], [None, tables.deletions.c.deleted_at.type])
-    assert sorted(found) == [("c1", WHEN + timedelta(seconds=1), "orders"), ("c2", WHEN + timedelta(seconds=2), "orders")]
+    assert sorted(found) == [
+        ("c1", WHEN + timedelta(seconds=1), "orders"), ("c2", WHEN + timedelta(seconds=2), "orders"),
+    ]

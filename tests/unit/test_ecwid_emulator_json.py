@@ -42,7 +42,9 @@ def _parsed(body: bytes) -> Any:
 def test_amounts_are_written_as_their_exact_text_in_utf8() -> None:
     body = render.dumps({"total": Decimal("12.30"), "tax": Decimal("-0.50"), "zero": Decimal("0.00"),
                          "count": 3, "rate": 0.25, "name": "Zoë Ångström", "items": [{"price": Decimal("7")}]})
-    assert body == '{"total":12.30,"tax":-0.50,"zero":0.00,"count":3,"rate":0.25,"name":"Zoë Ångström","items":[{"price":7}]}'.encode()
+    assert body == (
+        '{"total":12.30,"tax":-0.50,"zero":0.00,"count":3,"rate":0.25,"name":"Zoë Ångström","items":[{"price":7}]}'
+    ).encode()
 
 
 def test_a_generated_stores_records_read_back_as_the_standard_encoder_wrote_them() -> None:

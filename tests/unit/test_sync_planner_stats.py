@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -27,6 +29,7 @@ def test_a_growing_table_is_analyzed_each_time_it_doubles() -> None:
     when = []
     for batch in range(1, 41):
         stats.committed(Resource.ORDERS, 60)
+        stats.settle()
         if analyzed:
             when.append(batch * 60)
             analyzed.clear()
@@ -38,9 +41,40 @@ def test_a_few_records_into_a_large_table_analyze_nothing() -> None:
     for _ in range(20):
         stats.committed(Resource.ORDERS, 100)
         stats.committed(Resource.CUSTOMERS, 100)
+    stats.settle()
     assert analyzed == []
     stats.committed(Resource.CUSTOMERS, 50_000)
+    stats.settle()
     assert analyzed == ["customers"]
+
+
+def test_a_commit_does_not_wait_for_its_analyze_but_the_recompute_and_close_do() -> None:
+    """The writer goes on with the next batch while the table is analyzed; the recomputation
+    starts only once every statistic is gathered, and closing the store waits for them too."""
+    stats, analyzed = _recording(stored=0)
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow(table: str, columns: str | None = None) -> None:
+        started.set()
+        assert release.wait(5)
+        analyzed.append(table)
+
+    stats._analyze = slow  # type: ignore[method-assign]
+    stats.committed(Resource.ORDERS, 500)  # due: analyzed beside
+    assert started.wait(5) and analyzed == []  # committed() returned while it runs
+    stats.committed(Resource.ORDERS, 10)  # not due
+    waiting = threading.Thread(target=stats.before_recompute)
+    waiting.start()
+    waiting.join(0.2)
+    assert waiting.is_alive() and analyzed == []  # the recompute waits for the orders' statistics
+    release.set()
+    waiting.join(5)
+    assert analyzed == ["orders", "derived_pending"]
+    stats.committed(Resource.ORDERS, 2000)
+    stats.close()
+    assert analyzed == ["orders", "derived_pending", "orders"]
+    assert stats._analyzer is None
 
 
 def test_sqlite_is_left_alone(tmp_path) -> None:
@@ -78,6 +112,7 @@ async def test_lookups_by_id_use_the_primary_key_once_orders_are_committed(sync_
             conn.commit()
             orders = [order(f"o{n:04d}", email=f"b{n % 40}@example.com", lines=2) for n in range(3 * MIN_ROWS)]
             store.commit_pages(KEY, Resource.ORDERS, [Page(records=orders)], None, defer_derived=True)
+            store.planner_stats.settle()  # analyzed beside the next batch, which this test has not
             plan = _explain(conn, "EXECUTE by_id('k', 'o1')")
             analyzed = _last_analyze(conn, "orders")
         conditions = [line for line in plan.splitlines() if "Index Cond" in line]

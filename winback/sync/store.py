@@ -91,6 +91,7 @@ class LocalStore:
         self.planner_stats = PlannerStats(engine)
 
     def close(self) -> None:
+        self.planner_stats.close()
         self.engine.dispose()
 
     def __enter__(self) -> LocalStore:

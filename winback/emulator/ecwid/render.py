@@ -272,7 +272,7 @@ def dumps(payload: Any) -> bytes:
 
     Why msgspec (already the connector's decoder): the standard library cannot write a ``Decimal``
     as a number, and marking each one, encoding, then rewriting the marks with a regular
-    expression was over a quarter of the emulator's CPU per orders page; a benchmark then measured the
+    expression was over a quarter of the emulator's CPU per orders page: a benchmark measured the
     emulator as much as the client. msgspec writes ``str(value)``, the same text as
     ``format(value, "f")`` for every amount the emulator holds (quantized to cents)."""
     return _ENCODER.encode(payload)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -75,6 +76,24 @@ def test_a_commit_does_not_wait_for_its_analyze_but_the_recompute_and_close_do()
     stats.close()
     assert analyzed == ["orders", "derived_pending", "orders"]
     assert stats._analyzer is None
+
+
+def test_a_forked_child_neither_waits_for_its_parents_analyze_nor_uses_its_thread() -> None:
+    """After a fork the child holds the parent's executor and futures, but not its thread: it
+    starts a thread of its own, and never waits for a future no thread of its will finish."""
+    stats, analyzed = _recording(stored=0)
+    stats.committed(Resource.ORDERS, 500)
+    stats.settle()
+    assert analyzed == ["orders"]
+    parents = stats._analyzer
+    stats._analyzer_pid = -1  # as a forked child sees it
+    stats._running.append(Future())  # the parent's, still running: never finished in the child
+    stats.settle()  # returns
+    stats.committed(Resource.ORDERS, 1000)
+    stats.settle()
+    assert analyzed == ["orders", "orders"] and stats._analyzer is not parents
+    stats.close()
+    parents.shutdown()
 
 
 def test_sqlite_is_left_alone(tmp_path) -> None:

@@ -40,6 +40,7 @@ What it does
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -80,6 +81,8 @@ class PlannerStats:
         """Records committed since then."""
         self._analyzer: ThreadPoolExecutor | None = None
         """The thread the growing tables' ``ANALYZE`` runs on, started at the first one."""
+        self._analyzer_pid = 0
+        """The process that started it: a forked child has the executor but not its thread."""
         self._running: list[Future[None]] = []
 
     def committed(self, resource: Resource, records: int) -> None:
@@ -108,9 +111,12 @@ class PlannerStats:
             self._analyze(PENDING)
 
     def settle(self) -> None:
-        """Wait for every ``ANALYZE`` started beside the commits."""
+        """Wait for every ``ANALYZE`` started beside the commits (by this process: a forked child
+        does not wait for its parent's, which would never end here)."""
         with self._lock:
             running, self._running = self._running, []
+            if self._analyzer_pid != os.getpid():
+                running = []
         for future in running:
             future.result()  # _analyze logs its failures and never raises
 
@@ -119,13 +125,14 @@ class PlannerStats:
         self.settle()
         with self._lock:
             analyzer, self._analyzer = self._analyzer, None
-        if analyzer is not None:
+        if analyzer is not None and self._analyzer_pid == os.getpid():
             analyzer.shutdown(wait=True)
 
     def _analyze_beside(self, table: str, columns: str) -> None:
         with self._lock:
-            if self._analyzer is None:
+            if self._analyzer is None or self._analyzer_pid != os.getpid():
                 self._analyzer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="winback-analyze")
+                self._analyzer_pid, self._running = os.getpid(), []
             self._running = [future for future in self._running if not future.done()]
             self._running.append(self._analyzer.submit(self._analyze, table, columns))
 
